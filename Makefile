@@ -1,0 +1,80 @@
+# Every target sets up what it needs: a fresh clone runs `make demo` or `make test` with nothing installed by hand.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+ENV ?= dev
+# sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps it beside 3.11.
+PY313_DIR := $(shell dirname "$$(command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1)" 2>/dev/null)
+MYPY_TARGETS := layers/callcore/callcore stream_server local $(wildcard functions/*/*.py)
+
+.PHONY: setup system-deps test lint typecheck pytest sam-validate sam-build demo dev bench bench-quick deploy seed clean
+
+$(VENV)/.stamp: requirements-dev.txt layers/callcore/requirements.txt stream_server/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	# The repo's own packages are plain directories: a .pth file puts them on the path for every tool.
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+	{ echo "$(CURDIR)/layers/callcore"; echo "$(CURDIR)"; for d in $(CURDIR)/functions/*/; do echo "$${d%/}"; done; } > "$$site/ai_phone_calls.pth"
+	touch $@
+
+$(SAM_VENV)/.stamp: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
+	touch $@
+
+setup: $(VENV)/.stamp system-deps
+
+# eSpeak NG is the offline text-to-speech engine (Debian package; nothing is downloaded at run time).
+system-deps:
+	if ! command -v espeak-ng >/dev/null; then
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null;
+	  else echo "espeak-ng is missing: sudo apt-get install espeak-ng" >&2; exit 1; fi
+	fi
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
+
+pytest: setup
+	$(VENV)/bin/pytest
+
+sam-validate: $(SAM_VENV)/.stamp
+	$(SAM) validate --lint
+
+sam-build: $(SAM_VENV)/.stamp
+	test -n "$(PY313_DIR)" || { echo "python3.13 not found (needed by sam build for the python3.13 runtime)" >&2; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" $(SAM) build --parallel
+
+test: lint typecheck pytest sam-validate sam-build
+
+demo: setup
+	$(PY) -m local demo
+
+dev: setup
+	$(PY) -m local dev
+
+seed: setup
+	$(PY) -m local seed
+
+bench: setup
+	$(PY) -m bench
+
+bench-quick: setup
+	$(PY) -m bench --quick
+
+deploy: $(SAM_VENV)/.stamp
+	ENV=$(ENV) DRY_RUN=$${DRY_RUN:-} SAM=$(SAM) PY313_DIR="$(PY313_DIR)" bash scripts/deploy.sh
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,97 @@
+"""The contracts every speech and language provider meets.
+
+The pipeline speaks only these protocols, so swapping ElevenLabs for an offline engine (or a
+future vendor) is configuration, never a code change in the turn logic. Audio at this seam is
+always 8 kHz mu-law, the format Twilio Media Streams carries, so no adapter forces a transcode on
+the hot path. Every adapter turns its SDK's or transport's failures into `ProviderError`, which is
+the only exception the pipeline has to catch to speak an apology and keep the call going.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = [
+    "ChatMessage",
+    "LanguageModel",
+    "ProviderError",
+    "Role",
+    "SpeechToText",
+    "SttSession",
+    "TextToSpeech",
+    "Transcript",
+]
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ProviderError(Exception):
+    """A provider could not do its job (network, auth, quota, protocol, timeout).
+
+    Carries the provider name so logs say which stage failed without leaking request data.
+    """
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the recogniser heard so far.
+
+    `final=False` is a partial hypothesis (useful for barge-in and early LLM start); `final=True`
+    is the committed text of one caller turn, emitted once per `commit()`.
+    """
+
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the conversation in the OpenAI-compatible shape LLM vendors share."""
+
+    role: Role
+    content: str
+
+
+class SttSession(Protocol):
+    """One live recognition stream, bound to one call."""
+
+    async def send_audio(self, ulaw: bytes) -> None:
+        """Feed caller audio (mu-law 8 kHz, any length)."""
+        ...
+
+    async def commit(self) -> None:
+        """Mark the end of the caller's turn; our local VAD decides when, not the vendor."""
+        ...
+
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        """Partial and final transcripts, in the order the recogniser produced them.
+
+        Ends when the session closes; raises `ProviderError` if the recogniser failed.
+        """
+        ...
+
+
+class SpeechToText(Protocol):
+    """Opens recognition sessions; one per call, closed when the call ends."""
+
+    def session(self, *, language: str) -> AbstractAsyncContextManager[SttSession]: ...
+
+
+class LanguageModel(Protocol):
+    """Streams a reply as text deltas so speech can start before the reply is complete."""
+
+    def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]: ...
+
+
+class TextToSpeech(Protocol):
+    """Turns one sentence into mu-law 8 kHz audio chunks, first chunk as early as possible."""
+
+    def synthesize(self, text: str, *, voice_id: str, language: str) -> AsyncIterator[bytes]: ...

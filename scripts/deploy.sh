@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make deploy: build and push the stream host image (arm64, tagged with the git SHA), then sam build + sam deploy.
+# DRY_RUN=1 prints every command instead of running it, so the whole path is checkable without AWS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENV="${ENV:-dev}"
+SAM="${SAM:-sam}"
+DRY_RUN="${DRY_RUN:-}"
+case "$ENV" in dev | prod) ;; *) echo "ENV must be dev or prod, not '$ENV'" >&2; exit 2 ;; esac
+# samconfig.toml names the dev environment "default".
+CONFIG_ENV=$([ "$ENV" = dev ] && echo default || echo "$ENV")
+
+run() {
+  if [ -n "$DRY_RUN" ]; then
+    printf '+'; printf ' %q' "$@"; printf '\n'
+  else
+    "$@"
+  fi
+}
+
+if [ -n "$(git status --porcelain 2>/dev/null)" ] && [ -z "$DRY_RUN" ]; then
+  echo "The work tree has uncommitted changes: the image tag is the git SHA, so commit first." >&2
+  exit 1
+fi
+SHA="$(git rev-parse --short=12 HEAD)"
+REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
+if [ -n "$DRY_RUN" ]; then
+  ACCOUNT="${AWS_ACCOUNT_ID:-123456789012}"
+else
+  ACCOUNT="$(aws sts get-caller-identity --query Account --output text)"
+fi
+REPO="ai-phone-calls-stream-${ENV}"
+REGISTRY="${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com"
+IMAGE="${REGISTRY}/${REPO}:${SHA}"
+
+# 1. The ECR repository (created once, immutable tags so a SHA always names one image).
+if [ -n "$DRY_RUN" ] || ! aws ecr describe-repositories --repository-names "$REPO" --region "$REGION" >/dev/null 2>&1; then
+  run aws ecr create-repository --repository-name "$REPO" --region "$REGION" \
+    --image-tag-mutability IMMUTABLE --image-scanning-configuration scanOnPush=true
+fi
+
+# 2. Build for arm64 (Fargate Graviton) and push.
+if [ -n "$DRY_RUN" ]; then
+  run sh -c "aws ecr get-login-password --region $REGION | docker login --username AWS --password-stdin $REGISTRY"
+else
+  aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+fi
+run docker buildx build --platform linux/arm64 -f stream_server/Dockerfile -t "$IMAGE" --push .
+
+# 3. The serverless half, with the image wired in.
+if [ -z "${PY313_DIR:-}" ] && [ -z "$DRY_RUN" ]; then
+  echo "python3.13 is needed by sam build (python3.13 runtime)" >&2
+  exit 1
+fi
+run env PATH="${PY313_DIR:-/usr/bin}:$PATH" "$SAM" build --parallel
+run "$SAM" deploy --config-env "$CONFIG_ENV" --region "$REGION" \
+  --parameter-overrides "StreamImageUri=${IMAGE}" --no-fail-on-empty-changeset
+
+# 4. What to do next.
+STACK="ai-phone-calls-${ENV}"
+if [ -z "$DRY_RUN" ]; then
+  aws cloudformation describe-stacks --stack-name "$STACK" --region "$REGION" \
+    --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
+fi
+cat <<EOT
+
+Deployed image ${IMAGE} to stack ${STACK}.
+- API key value:  aws apigateway get-api-key --api-key <ApiKeyId output> --include-value --query value --output text
+- Twilio number:  set "A call comes in" to POST <ApiUrl output>/twilio/answer
+- Place a call:   curl -X POST <ApiUrl output>/calls -H "x-api-key: ..." -d '{"to":"+1...","persona_id":"..."}'
+EOT

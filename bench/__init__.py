@@ -1,0 +1,1 @@
+"""Benchmarks: outside the product, run by ``make bench`` and printing their figures."""

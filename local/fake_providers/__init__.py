@@ -1,0 +1,9 @@
+"""Local servers that speak the ElevenLabs and Cerebras wire protocols, for tests and the demo.
+
+They exist so the real adapters (and the vendor SDKs inside them) are exercised over real HTTP,
+SSE and WebSocket exchanges with fixed, configurable latencies, with no account and no network.
+"""
+
+from local.fake_providers.cerebras import FakeCerebras
+
+__all__ = ["FakeCerebras"]

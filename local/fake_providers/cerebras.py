@@ -1,0 +1,210 @@
+"""A fake Cerebras inference API: `POST /v1/chat/completions` (SSE streaming) and `GET /v1/models`.
+
+Chunks have the OpenAI-compatible shape the `cerebras-cloud-sdk` parses (`chat.completion.chunk`
+objects, `data: [DONE]` at the end). Reasoning tokens are streamed in `delta.reasoning` before the
+answer, as `gpt-oss-120b` does, so the adapter's filtering is tested. Latency is fixed and
+configurable (first token, then a token rate); faults can be queued for the next requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from local.fake_providers.server import FakeServer
+
+__all__ = ["CerebrasFault", "FakeCerebras", "RecordedChat", "split_tokens"]
+
+CerebrasFault = Literal["http_500", "http_429", "drop_mid_stream", "error_event", "stall"]
+ReplyRule = Callable[[list[dict[str, Any]]], str]
+
+
+@dataclass(frozen=True)
+class RecordedChat:
+    """One chat request as the fake received it, for assertions."""
+
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class _Config:
+    reply: str | ReplyRule
+    reasoning: str
+    first_token_ms: float
+    tokens_per_second: float
+    models: tuple[str, ...]
+    faults: deque[CerebrasFault] = field(default_factory=deque)
+
+
+def split_tokens(text: str) -> list[str]:
+    """Word-sized pieces that keep their leading whitespace, like a BPE tokenizer's stream."""
+    return re.findall(r"\s*\S+", text) or ([text] if text else [])
+
+
+def _default_reply(messages: list[dict[str, Any]]) -> str:
+    last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    return f"You said: {last}" if last else "Hello! How can I help?"
+
+
+class FakeCerebras(FakeServer):
+    """In-process: `async with FakeCerebras(api_key="k") as fake: fake.base_url`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "test-cerebras-key",
+        reply: str | ReplyRule = _default_reply,
+        reasoning: str = "The caller wants an answer. Keep it short.",
+        first_token_ms: float = 150.0,
+        tokens_per_second: float = 1000.0,
+        models: Sequence[str] = ("gpt-oss-120b", "llama3.1-8b"),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self.api_key = api_key
+        self.config = _Config(reply, reasoning, first_token_ms, tokens_per_second, tuple(models))
+        self.requests: list[RecordedChat] = []
+
+    def inject(self, *faults: CerebrasFault) -> None:
+        """Make the next chat requests fail, one fault per request, in order."""
+        self.config.faults.extend(faults)
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/tcp_warming", self._warming)
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"
+
+    async def _warming(self, request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "Wrong API Key", "invalid_request_error", "wrong_api_key")
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "Cerebras"} for m in self.config.models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return _error(401, "Wrong API Key", "invalid_request_error", "wrong_api_key")
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return _error(400, "Request body is not valid JSON", "invalid_request_error", "bad_json")
+        self.requests.append(RecordedChat(dict(request.headers), body))
+        messages = body.get("messages")
+        model = body.get("model")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "messages must be a non-empty list", "invalid_request_error", "bad_messages")
+        if model not in self.config.models:
+            return _error(404, f"Model {model} does not exist", "not_found_error", "model_not_found")
+        fault = self.config.faults.popleft() if self.config.faults else None
+        if fault == "http_500":
+            return _error(500, "Internal server error", "server_error", "internal")
+        if fault == "http_429":
+            return _error(429, "Too many requests", "too_many_requests_error", "rate_limited")
+        reply = self.config.reply if isinstance(self.config.reply, str) else self.config.reply(messages)
+        if not body.get("stream"):
+            return web.json_response(self._completion(model, reply))
+        return await self._stream(request, model, reply, fault)
+
+    def _completion(self, model: str, reply: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{uuid.uuid4()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": reply, "reasoning": self.config.reasoning},
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": len(split_tokens(reply)), "total_tokens": 0},
+            "time_info": {"queue_time": 0.0, "prompt_time": 0.0, "completion_time": 0.0, "total_time": 0.0},
+        }
+
+    async def _stream(
+        self, request: web.Request, model: str, reply: str, fault: CerebrasFault | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        chunk_id = f"chatcmpl-{uuid.uuid4()}"
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            payload = {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        await asyncio.sleep(self.config.first_token_ms / 1000)
+        await response.write(chunk({"role": "assistant"}))
+        if fault == "stall":
+            await asyncio.sleep(3600)
+        gap = 1.0 / self.config.tokens_per_second if self.config.tokens_per_second > 0 else 0.0
+        for piece in split_tokens(self.config.reasoning):
+            await response.write(chunk({"reasoning": piece}))
+            await asyncio.sleep(gap)
+        tokens = split_tokens(reply)
+        for index, piece in enumerate(tokens):
+            if fault in ("drop_mid_stream", "error_event") and index == len(tokens) // 2:
+                if fault == "error_event":
+                    error = {"error": {"message": "Upstream failure", "type": "server_error", "code": "500"}}
+                    await response.write(f"data: {json.dumps(error)}\n\n".encode())
+                    await response.write_eof()
+                    return response
+                # Cut the TCP connection with the chunked body unfinished, as a crash would.
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            await response.write(chunk({"content": piece}))
+            await asyncio.sleep(gap)
+        await response.write(chunk({}, finish="stop"))
+        usage = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 10,
+                "completion_tokens": len(tokens),
+                "total_tokens": 10 + len(tokens),
+            },
+        }
+        await response.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def _error(status: int, message: str, kind: str, code: str) -> web.Response:
+    body = {"message": message, "type": kind, "param": "", "code": code}
+    return web.json_response(body, status=status)

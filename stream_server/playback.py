@@ -1,0 +1,142 @@
+"""What the caller actually heard: outbound audio accounting from Twilio's marks.
+
+Twilio buffers every ``media`` message we send and plays them in order; we learn how far
+playback got only when it echoes the ``mark``s we interleave. After a ``clear`` (barge-in) it
+echoes every pending mark too, but those mean "flushed", not "played". This module keeps that
+ledger so the session can (a) know whether the bot is still audible, (b) wait for the goodbye to
+finish before hanging up, and (c) cut the assistant's turn in the conversation history down to
+the words that reached the caller's ear, which keeps the LLM from believing it said things the
+caller never heard.
+
+Pure bookkeeping: no clock, no socket. One mark per outbound chunk; chunks belong to sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = ["ChunkState", "MarkOutcome", "PlaybackLedger", "Utterance"]
+
+
+class ChunkState(Enum):
+    QUEUED = "queued"
+    PLAYED = "played"
+    FLUSHED = "flushed"
+
+
+class MarkOutcome(Enum):
+    PLAYED = "played"
+    FLUSHED = "flushed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(slots=True)
+class _Chunk:
+    name: str
+    sentence: int
+    nbytes: int
+    state: ChunkState = ChunkState.QUEUED
+
+
+@dataclass(slots=True)
+class Utterance:
+    """One assistant turn's audio: sentences, and the chunks (each with its mark) that carry them."""
+
+    utterance_id: int
+    sentences: list[str] = field(default_factory=list)
+    chunks: list[_Chunk] = field(default_factory=list)
+
+    def add_sentence(self, text: str) -> int:
+        self.sentences.append(text)
+        return len(self.sentences) - 1
+
+    @property
+    def outstanding(self) -> int:
+        return sum(1 for c in self.chunks if c.state is ChunkState.QUEUED)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(c.state is ChunkState.FLUSHED for c in self.chunks)
+
+    def played_bytes(self) -> int:
+        return sum(c.nbytes for c in self.chunks if c.state is ChunkState.PLAYED)
+
+    def heard_text(self) -> str:
+        """The text the caller heard: whole sentences played, plus the played share of a cut one.
+
+        Within a sentence the cut point is estimated by the share of its audio that played,
+        rounded down to whole words, and marked with an ellipsis so the model knows it was cut.
+        """
+        heard: list[str] = []
+        for index, text in enumerate(self.sentences):
+            chunks = [c for c in self.chunks if c.sentence == index]
+            total = sum(c.nbytes for c in chunks)
+            played = sum(c.nbytes for c in chunks if c.state is ChunkState.PLAYED)
+            if total == 0 or played == 0:
+                break
+            if played >= total and all(c.state is ChunkState.PLAYED for c in chunks):
+                heard.append(text)
+                continue
+            words = text.split()
+            keep = int(len(words) * played / total)
+            if keep > 0:
+                heard.append(" ".join(words[:keep]) + "...")
+            break
+        return " ".join(heard)
+
+
+class PlaybackLedger:
+    """Every chunk sent to Twilio for one call, and what its mark said about it."""
+
+    def __init__(self, *, prefix: str = "u") -> None:
+        self._prefix = prefix
+        self._next_utterance = 0
+        self._by_name: dict[str, tuple[Utterance, _Chunk]] = {}
+        self._utterances: list[Utterance] = []
+
+    def start_utterance(self) -> Utterance:
+        utterance = Utterance(self._next_utterance)
+        self._next_utterance += 1
+        self._utterances.append(utterance)
+        # Fully accounted utterances can be forgotten; keep memory flat on long calls.
+        self._utterances = [u for u in self._utterances if u.outstanding or u is utterance]
+        return utterance
+
+    def add_chunk(self, utterance: Utterance, sentence: int, nbytes: int) -> str:
+        """Record one chunk about to be sent; returns the mark name to send right after it."""
+        name = f"{self._prefix}{utterance.utterance_id}.{sentence}.{len(utterance.chunks)}"
+        chunk = _Chunk(name, sentence, nbytes)
+        utterance.chunks.append(chunk)
+        self._by_name[name] = (utterance, chunk)
+        return name
+
+    def on_mark(self, name: str) -> MarkOutcome:
+        """Account for an echoed mark. Marks we never sent (or already settled) are UNKNOWN."""
+        entry = self._by_name.pop(name, None)
+        if entry is None:
+            return MarkOutcome.UNKNOWN
+        utterance, chunk = entry
+        if chunk.state is ChunkState.FLUSHED:
+            return MarkOutcome.FLUSHED
+        # Twilio plays in order: an echoed mark means every earlier chunk has played too.
+        for earlier in utterance.chunks:
+            if earlier.state is ChunkState.QUEUED:
+                earlier.state = ChunkState.PLAYED
+            if earlier is chunk:
+                break
+        return MarkOutcome.PLAYED
+
+    def clear(self) -> int:
+        """A ``clear`` was sent: every queued chunk is flushed. Returns how many."""
+        flushed = 0
+        for _, chunk in self._by_name.values():
+            if chunk.state is ChunkState.QUEUED:
+                chunk.state = ChunkState.FLUSHED
+                flushed += 1
+        return flushed
+
+    @property
+    def outstanding(self) -> int:
+        """Chunks sent whose mark has not come back: the bot is audible while this is > 0."""
+        return sum(1 for _, c in self._by_name.values() if c.state is ChunkState.QUEUED)

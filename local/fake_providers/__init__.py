@@ -5,5 +5,6 @@ SSE and WebSocket exchanges with fixed, configurable latencies, with no account 
 """
 
 from local.fake_providers.cerebras import FakeCerebras
+from local.fake_providers.elevenlabs import FakeElevenLabs
 
-__all__ = ["FakeCerebras"]
+__all__ = ["FakeCerebras", "FakeElevenLabs"]

@@ -1,0 +1,205 @@
+"""ElevenLabs Scribe realtime as `SpeechToText`, over a WebSocket we drive ourselves.
+
+Twilio's mu-law is sent as is (`audio_format=ulaw_8000`), and the commit strategy is `manual`:
+our local VAD decides when the caller's turn is over and calls `commit()`, so one turn gives one
+committed transcript. The SDK's realtime client is not used: it dispatches events to synchronous
+callbacks (an `async def` handler is never awaited), prints and swallows handler exceptions, and
+reports a dead socket only as another callback. Reading the socket ourselves into a queue makes
+every failure an exception the pipeline sees (`ProviderError`), in order with the transcripts.
+The wire format is the one the SDK 2.78 sends and parses (verified in its source, docs/providers.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from stream_server.providers.base import ProviderError, SttSession, Transcript
+
+__all__ = ["ElevenLabsSpeechToText", "SttFailure", "parse_scribe_message", "realtime_url"]
+
+_NAME = "elevenlabs-stt"
+_log = logging.getLogger(__name__)
+
+# An empty commit ends the turn with no words; the session goes on.
+_EMPTY_TURN = {"insufficient_audio_activity"}
+_FATAL = {
+    "error",
+    "auth_error",
+    "quota_exceeded",
+    "transcriber_error",
+    "unaccepted_terms",
+    "rate_limited",
+    "input_error",
+    "invalid_request",
+    "queue_overflow",
+    "resource_exhausted",
+    "session_time_limit_exceeded",
+    "chunk_size_exceeded",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SttFailure:
+    """A server message that ends the session (auth, quota, protocol errors)."""
+
+    kind: str
+    detail: str
+
+
+def realtime_url(base_url: str, *, model_id: str, language: str) -> str:
+    """The Scribe realtime URL under `base_url` (https→wss, http→ws), as the SDK builds it."""
+    parts = urlsplit(base_url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    query = urlencode(
+        [
+            ("model_id", model_id),
+            ("audio_format", "ulaw_8000"),
+            ("commit_strategy", "manual"),
+            ("language_code", language),
+            ("include_timestamps", "false"),
+        ]
+    )
+    path = parts.path.rstrip("/") + "/v1/speech-to-text/realtime"
+    return urlunsplit((scheme, parts.netloc, path, query, ""))
+
+
+def parse_scribe_message(raw: str | bytes) -> Transcript | SttFailure | None:
+    """Turn one server message into a transcript, a failure, or nothing worth surfacing."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return SttFailure("protocol", "server sent a frame that is not JSON")
+    if not isinstance(data, dict):
+        return SttFailure("protocol", "server sent JSON that is not an object")
+    kind = data.get("message_type")
+    if kind == "partial_transcript":
+        return Transcript(str(data.get("text") or ""), final=False)
+    if kind == "committed_transcript":
+        return Transcript(str(data.get("text") or ""), final=True)
+    if kind in _EMPTY_TURN:
+        return Transcript("", final=True)
+    if kind in _FATAL:
+        return SttFailure(str(kind), str(data.get("error") or data.get("message") or kind))
+    # session_started, commit_throttled, timestamp/entity variants and future additions.
+    return None
+
+
+def _chunk_message(ulaw: bytes, *, commit: bool) -> str:
+    return json.dumps(
+        {
+            "message_type": "input_audio_chunk",
+            "audio_base_64": base64.b64encode(ulaw).decode("ascii"),
+            "commit": commit,
+            "sample_rate": 8000,
+        }
+    )
+
+
+_CLOSED = object()
+
+
+class _ScribeSession:
+    """One open Scribe socket: a reader task feeds a queue that `transcripts()` drains."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._queue: asyncio.Queue[Transcript | ProviderError | object] = asyncio.Queue()
+        self._failure: ProviderError | None = None
+        self._reader = asyncio.create_task(self._read(), name="scribe-reader")
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                event = parse_scribe_message(raw)
+                if isinstance(event, Transcript):
+                    await self._queue.put(event)
+                elif isinstance(event, SttFailure):
+                    self._fail(f"{event.kind}: {event.detail}")
+                    return
+        except ConnectionClosed as exc:
+            if exc.rcvd is None or exc.rcvd.code != 1000:
+                self._fail(f"socket closed ({exc})")
+                return
+        self._queue.put_nowait(_CLOSED)
+
+    def _fail(self, reason: str) -> None:
+        _log.warning("scribe session failed: %s", reason)
+        self._failure = ProviderError(_NAME, reason)
+        self._queue.put_nowait(self._failure)
+
+    async def send_audio(self, ulaw: bytes) -> None:
+        if ulaw:
+            await self._send(_chunk_message(ulaw, commit=False))
+
+    async def commit(self) -> None:
+        await self._send(_chunk_message(b"", commit=True))
+
+    async def _send(self, message: str) -> None:
+        if self._failure is not None:
+            raise self._failure
+        try:
+            await self._ws.send(message)
+        except ConnectionClosed as exc:
+            raise ProviderError(_NAME, f"socket closed ({exc})") from exc
+
+    async def transcripts(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._queue.get()
+            if item is _CLOSED:
+                return
+            if isinstance(item, ProviderError):
+                raise item
+            if isinstance(item, Transcript):
+                yield item
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        await self._ws.close()
+
+
+class ElevenLabsSpeechToText:
+    """Opens one Scribe realtime session per call."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        model_id: str = "scribe_v2_realtime",
+        open_timeout_seconds: float = 10.0,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self._model_id = model_id
+        self._open_timeout = open_timeout_seconds
+
+    @asynccontextmanager
+    async def session(self, *, language: str) -> AsyncIterator[SttSession]:
+        url = realtime_url(self._base_url, model_id=self._model_id, language=language)
+        try:
+            ws = await connect(
+                url,
+                additional_headers={"xi-api-key": self._api_key},
+                open_timeout=self._open_timeout,
+                max_size=2**20,
+            )
+        except InvalidStatus as exc:
+            raise ProviderError(_NAME, f"handshake refused: HTTP {exc.response.status_code}") from exc
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise ProviderError(_NAME, f"cannot connect: {type(exc).__name__}") from exc
+        scribe = _ScribeSession(ws)
+        try:
+            yield scribe
+        finally:
+            await scribe.close()

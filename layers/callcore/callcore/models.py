@@ -1,0 +1,333 @@
+"""The nouns of a call as frozen dataclasses, with their DynamoDB item shapes.
+
+Items use the single-table layout in docs/interfaces.md. Numbers come back from boto3 as
+``Decimal``; ``from_item`` turns them into plain ints/floats so nothing above the repository ever
+sees DynamoDB types.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+__all__ = [
+    "CallRecord",
+    "CallStatus",
+    "CallSummary",
+    "Persona",
+    "StatusEvent",
+    "TranscriptTurn",
+    "call_key",
+    "from_dynamo",
+    "persona_key",
+    "to_dynamo",
+]
+
+
+class CallStatus(enum.StrEnum):
+    """Twilio's call states plus our own ``queued`` (record written, Twilio not yet asked)."""
+
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def rank(self) -> int:
+        """Order of progress: a callback may only move a call to a strictly higher rank."""
+        return _RANKS[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.rank == _TERMINAL_RANK
+
+
+_TERMINAL_RANK = 4
+_RANKS = {
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    CallStatus.COMPLETED: _TERMINAL_RANK,
+    CallStatus.BUSY: _TERMINAL_RANK,
+    CallStatus.NO_ANSWER: _TERMINAL_RANK,
+    CallStatus.FAILED: _TERMINAL_RANK,
+    CallStatus.CANCELED: _TERMINAL_RANK,
+}
+
+
+def call_key(call_id: str) -> dict[str, str]:
+    return {"PK": f"CALL#{call_id}", "SK": "META"}
+
+
+def persona_key(persona_id: str) -> dict[str, str]:
+    return {"PK": f"PERSONA#{persona_id}", "SK": "META"}
+
+
+def to_dynamo(value: Any) -> Any:
+    """Floats become Decimal (boto3 refuses floats); containers are converted recursively."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    """Decimal becomes int when integral, float otherwise; containers are converted recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {str(k): from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def _drop_none(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Persona:
+    """Who the assistant is on a call and how the call is run (voice, prompt, limits, AMD)."""
+
+    persona_id: str
+    name: str
+    voice_id: str
+    prompt: str
+    greeting: str
+    language: str = "en"
+    llm_model: str = "gpt-oss-120b"
+    max_duration_seconds: int = 600
+    goodbye: str = "Thank you for your time. Goodbye."
+    idle_prompt: str = "Are you still there?"
+    idle_timeout_seconds: int = 8
+    max_idle_prompts: int = 2
+    voicemail_message: str | None = None
+    transfer_number: str | None = None
+    machine_detection: bool = False
+    record: bool = False
+    end_of_turn_silence_ms: int = 700
+    filler_phrases: tuple[str, ...] = ()
+
+    def to_item(self) -> dict[str, Any]:
+        body = self.to_json()
+        return _drop_none(
+            {**persona_key(self.persona_id), "GSI1PK": "PERSONAS", "GSI1SK": self.persona_id, **body}
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape (also what PUT /personas accepts)."""
+        return {
+            "persona_id": self.persona_id,
+            "name": self.name,
+            "voice_id": self.voice_id,
+            "prompt": self.prompt,
+            "greeting": self.greeting,
+            "language": self.language,
+            "llm_model": self.llm_model,
+            "max_duration_seconds": self.max_duration_seconds,
+            "goodbye": self.goodbye,
+            "idle_prompt": self.idle_prompt,
+            "idle_timeout_seconds": self.idle_timeout_seconds,
+            "max_idle_prompts": self.max_idle_prompts,
+            "voicemail_message": self.voicemail_message,
+            "transfer_number": self.transfer_number,
+            "machine_detection": self.machine_detection,
+            "record": self.record,
+            "end_of_turn_silence_ms": self.end_of_turn_silence_ms,
+            "filler_phrases": list(self.filler_phrases),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Persona:
+        data = from_dynamo(item)
+        names = cls.__dataclass_fields__
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["filler_phrases"] = tuple(kwargs.get("filler_phrases") or ())
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallRecord:
+    """The durable truth about one call (``CALL#<id>`` / ``META``)."""
+
+    call_id: str
+    user_id: str
+    to_number: str
+    from_number: str
+    persona_id: str
+    status: CallStatus
+    created_at: str
+    updated_at: str
+    direction: Literal["outbound", "inbound"] = "outbound"
+    call_sid: str | None = None
+    idempotency_key: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    holds_slot: bool = False
+    dial_started_at: str | None = None
+    answered_by: str | None = None
+    duration_seconds: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    recording_url: str | None = None
+    recording_sid: str | None = None
+    stream_sid: str | None = None
+    stream_event: str | None = None
+    stream_error: str | None = None
+    ended_at: str | None = None
+    end_reason: str | None = None
+    turn_count: int | None = None
+    expiration: int | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **call_key(self.call_id),
+            "GSI1PK": f"USER#{self.user_id}",
+            "GSI1SK": f"{self.created_at}#{self.call_id}",
+            "entity": "call",
+            "status_rank": self.status.rank,
+        }
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "status":
+                value = self.status.value
+            item[name] = to_dynamo(value)
+        return _drop_none(item)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> CallRecord:
+        data = from_dynamo(item)
+        names = cls.__dataclass_fields__
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["status"] = CallStatus(kwargs["status"])
+        return cls(**kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        """Public view: no internal bookkeeping (slot flag, TTL)."""
+        hidden = {"holds_slot", "expiration", "dial_started_at"}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in hidden}
+        out["status"] = self.status.value
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusEvent:
+    """One accepted callback, kept as history under the call (``STATUS#<ts>#<seq>``)."""
+
+    call_id: str
+    kind: Literal["call", "amd", "stream", "recording", "trigger"]
+    at: str
+    seq: str
+    status: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_item(self, *, expiration: int | None = None) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "PK": f"CALL#{self.call_id}",
+                "SK": f"STATUS#{self.at}#{self.seq}",
+                "entity": "status_event",
+                "call_id": self.call_id,
+                "kind": self.kind,
+                "at": self.at,
+                "seq": self.seq,
+                "status": self.status,
+                "detail": to_dynamo(self.detail),
+                "expiration": expiration,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> StatusEvent:
+        data = from_dynamo(item)
+        return cls(
+            call_id=data["call_id"],
+            kind=data["kind"],
+            at=data["at"],
+            seq=str(data["seq"]),
+            status=data.get("status"),
+            detail=dict(data.get("detail") or {}),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(
+            {"kind": self.kind, "at": self.at, "status": self.status, "detail": self.detail or None}
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptTurn:
+    """One utterance; written by the stream host, idempotent by ``index``."""
+
+    index: int
+    role: Literal["caller", "assistant"]
+    text: str
+    started_at: float
+    ended_at: float
+    interrupted: bool = False
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_item(self, call_id: str, *, expiration: int | None = None) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "PK": f"CALL#{call_id}",
+                "SK": f"TURN#{self.index:05d}",
+                "entity": "turn",
+                "index": self.index,
+                "role": self.role,
+                "text": self.text,
+                "started_at": to_dynamo(float(self.started_at)),
+                "ended_at": to_dynamo(float(self.ended_at)),
+                "interrupted": self.interrupted,
+                "latency_ms": to_dynamo({k: float(v) for k, v in self.latency_ms.items()}),
+                "expiration": expiration,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> TranscriptTurn:
+        data = from_dynamo(item)
+        return cls(
+            index=int(data["index"]),
+            role=data["role"],
+            text=data["text"],
+            started_at=float(data["started_at"]),
+            ended_at=float(data["ended_at"]),
+            interrupted=bool(data.get("interrupted", False)),
+            latency_ms={k: float(v) for k, v in (data.get("latency_ms") or {}).items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "role": self.role,
+            "text": self.text,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "interrupted": self.interrupted,
+            "latency_ms": dict(self.latency_ms),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallSummary:
+    """What the stream host knows when a call ends (Twilio's status callbacks add the rest)."""
+
+    ended_at: str
+    duration_seconds: int
+    turns: int
+    end_reason: str

@@ -1,0 +1,136 @@
+"""Persona validation and seeding.
+
+A persona is configuration that reaches a paid voice, a paid model and a phone line, so PUT
+rejects anything out of range with a message naming the field, and unknown fields are refused
+rather than silently dropped (a typo must not quietly disable answering-machine detection).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from callcore.models import Persona
+from callcore.phone import is_e164
+
+if TYPE_CHECKING:
+    from callcore.repository import CallRepository
+
+__all__ = ["PersonaError", "parse_persona", "seed_personas"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_VOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class PersonaError(ValueError):
+    """An invalid persona; the message names the field."""
+
+
+def _text(
+    data: Mapping[str, Any], name: str, *, max_len: int, required: bool = True, default: str = ""
+) -> str:
+    value = data.get(name, None if required else default)
+    if value is None:
+        raise PersonaError(f"'{name}' is required")
+    if not isinstance(value, str):
+        raise PersonaError(f"'{name}' must be a string")
+    value = value.strip()
+    if required and not value:
+        raise PersonaError(f"'{name}' must not be empty")
+    if len(value) > max_len:
+        raise PersonaError(f"'{name}' must be at most {max_len} characters")
+    return value
+
+
+def _int(data: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PersonaError(f"'{name}' must be an integer")
+    if not low <= value <= high:
+        raise PersonaError(f"'{name}' must be between {low} and {high}")
+    return value
+
+
+def _bool(data: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise PersonaError(f"'{name}' must be true or false")
+    return value
+
+
+def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
+    """Validate JSON data into a Persona. ``persona_id`` (from the URL) wins over the body's."""
+    if not isinstance(data, Mapping):
+        raise PersonaError("a persona must be a JSON object")
+    known = set(Persona.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise PersonaError(f"unknown field(s): {', '.join(unknown)}")
+    pid = persona_id if persona_id is not None else data.get("persona_id")
+    if not isinstance(pid, str) or not _ID.match(pid):
+        raise PersonaError(
+            "'persona_id' must be 1-64 of a-z, 0-9, '_' or '-', starting with a letter or digit"
+        )
+    if "persona_id" in data and data["persona_id"] != pid:
+        raise PersonaError("'persona_id' in the body does not match the URL")
+    voice_id = _text(data, "voice_id", max_len=100)
+    if not _VOICE.match(voice_id):
+        raise PersonaError("'voice_id' has unexpected characters")
+    language = _text(data, "language", max_len=6, required=False, default="en")
+    if not _LANGUAGE.match(language):
+        raise PersonaError("'language' must be a language code such as 'en' or 'en-US'")
+    transfer = data.get("transfer_number")
+    if transfer is not None and not is_e164(transfer):
+        raise PersonaError("'transfer_number' must be an E.164 number or null")
+    voicemail = data.get("voicemail_message")
+    if voicemail is not None:
+        voicemail = _text(data, "voicemail_message", max_len=1000)
+    fillers = data.get("filler_phrases", [])
+    if not isinstance(fillers, list) or len(fillers) > 20:
+        raise PersonaError("'filler_phrases' must be a list of at most 20 strings")
+    if not all(isinstance(f, str) and 0 < len(f.strip()) <= 100 for f in fillers):
+        raise PersonaError("'filler_phrases' entries must be non-empty strings of at most 100 characters")
+    return Persona(
+        persona_id=pid,
+        name=_text(data, "name", max_len=100, required=False, default=pid) or pid,
+        voice_id=voice_id,
+        prompt=_text(data, "prompt", max_len=8000),
+        greeting=_text(data, "greeting", max_len=500),
+        language=language,
+        llm_model=_text(data, "llm_model", max_len=100, required=False, default="gpt-oss-120b")
+        or "gpt-oss-120b",
+        max_duration_seconds=_int(data, "max_duration_seconds", 600, 30, 4 * 3600),
+        goodbye=_text(
+            data, "goodbye", max_len=500, required=False, default="Thank you for your time. Goodbye."
+        ),
+        idle_prompt=_text(data, "idle_prompt", max_len=500, required=False, default="Are you still there?"),
+        idle_timeout_seconds=_int(data, "idle_timeout_seconds", 8, 2, 120),
+        max_idle_prompts=_int(data, "max_idle_prompts", 2, 0, 10),
+        voicemail_message=voicemail,
+        transfer_number=transfer,
+        machine_detection=_bool(data, "machine_detection", False),
+        record=_bool(data, "record", False),
+        end_of_turn_silence_ms=_int(data, "end_of_turn_silence_ms", 700, 100, 5000),
+        filler_phrases=tuple(f.strip() for f in fillers),
+    )
+
+
+def seed_personas(repo: CallRepository, directory: str | Path) -> list[str]:
+    """Validate and store every ``*.json`` persona in ``directory``; returns the ids written.
+
+    All files are validated before any is written, so a bad file leaves the table unchanged.
+    """
+    personas = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            personas.append(parse_persona(data))
+        except (ValueError, PersonaError) as error:
+            raise PersonaError(f"{path.name}: {error}") from error
+    for persona in personas:
+        repo.put_persona(persona)
+    return [p.persona_id for p in personas]

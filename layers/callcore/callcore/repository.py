@@ -1,0 +1,427 @@
+"""DynamoDB access for calls, personas, turns and stream tokens (the single table).
+
+Sync boto3 on purpose: Lambda handlers are synchronous and the stream host runs these calls in a
+thread, off the audio path. Every write that could race (slot counter, status moves, turns, token
+nonces) is a conditional write, so concurrent Lambdas and retried callbacks cannot corrupt state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from callcore.models import (
+    CallRecord,
+    CallStatus,
+    CallSummary,
+    Persona,
+    StatusEvent,
+    TranscriptTurn,
+    call_key,
+    persona_key,
+    to_dynamo,
+)
+
+if TYPE_CHECKING:
+    from callcore.settings import Settings
+
+__all__ = ["CallHistory", "CallRepository", "build_table"]
+
+_DEFAULT_TTL = 90 * 24 * 3600
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    """A refused condition (expected, e.g. a duplicate); any other cancellation is a real fault."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        codes = {r.get("Code") for r in reasons}
+        return "ConditionalCheckFailed" in codes and codes <= {"ConditionalCheckFailed", "None", None}
+    return False
+
+
+def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Values for TransactWriteItems through ``table.meta.client``.
+
+    That client carries boto3's resource-level type injector, so it takes plain Python values
+    (serialising them itself); this only normalises floats to Decimal.
+    """
+    return {k: to_dynamo(v) for k, v in item.items()}
+
+
+def build_table(settings: Settings) -> Any:
+    """A boto3 Table for TABLE_NAME, honouring DYNAMODB_ENDPOINT (moto / DynamoDB Local)."""
+    import boto3
+
+    resource = boto3.resource(
+        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
+    )
+    return resource.Table(settings.table_name)
+
+
+class CallHistory:
+    """A call with everything stored under it: one Query, split by sort-key prefix."""
+
+    def __init__(self, record: CallRecord, events: list[StatusEvent], turns: list[TranscriptTurn]) -> None:
+        self.record = record
+        self.events = events
+        self.turns = turns
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.record.to_json(),
+            "status_history": [e.to_json() for e in self.events],
+            "turns": [t.to_json() for t in self.turns],
+        }
+
+
+class CallRepository:
+    """All reads and writes of the table; callers never build keys or expressions themselves."""
+
+    def __init__(
+        self, table: Any, *, item_ttl_seconds: int = _DEFAULT_TTL, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.table = table
+        self._ttl = item_ttl_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallRepository:
+        return cls(build_table(settings), item_ttl_seconds=settings.call_ttl_days * 24 * 3600)
+
+    @property
+    def _client(self) -> Any:
+        return self.table.meta.client
+
+    def _expiration(self) -> int:
+        return int(self._clock()) + self._ttl
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        item = self.table.get_item(Key=call_key(call_id), ConsistentRead=True).get("Item")
+        return CallRecord.from_item(item) if item else None
+
+    def create_call(self, record: CallRecord) -> bool:
+        """Write a new call record; False if one with this id already exists (a retry)."""
+        try:
+            self.table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def mark_dial_started(self, call_id: str, at: str) -> bool:
+        """Claim the right to ask Twilio for this call; only the first claimant ever dials.
+
+        This is the crash-window guard: if a Lambda dies after Twilio accepted the call but before
+        the CallSid was stored, a retry finds the claim and does not dial a second time.
+        """
+        try:
+            self.table.update_item(
+                Key=call_key(call_id),
+                UpdateExpression="SET dial_started_at = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(dial_started_at)",
+                ExpressionAttributeValues={":at": at},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def link_call_sid(self, call_id: str, call_sid: str) -> None:
+        """Store the CallSid on the record and the CallSid → call mapping (idempotent)."""
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table.name,
+                        "Key": _wire(call_key(call_id)),
+                        "UpdateExpression": "SET call_sid = :sid",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": _wire({":sid": call_sid}),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table.name,
+                        "Item": _wire(
+                            {
+                                "PK": f"CALLSID#{call_sid}",
+                                "SK": "META",
+                                "entity": "call_sid",
+                                "call_id": call_id,
+                                "expiration": self._expiration(),
+                            }
+                        ),
+                    }
+                },
+            ]
+        )
+
+    def find_call_id_by_sid(self, call_sid: str) -> str | None:
+        item = self.table.get_item(Key={"PK": f"CALLSID#{call_sid}", "SK": "META"}).get("Item")
+        return str(item["call_id"]) if item else None
+
+    def get_call_history(self, call_id: str) -> CallHistory | None:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("PK").eq(f"CALL#{call_id}"),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        meta = next((i for i in items if i["SK"] == "META"), None)
+        if meta is None:
+            return None
+        events = [StatusEvent.from_item(i) for i in items if str(i["SK"]).startswith("STATUS#")]
+        turns = [TranscriptTurn.from_item(i) for i in items if str(i["SK"]).startswith("TURN#")]
+        return CallHistory(CallRecord.from_item(meta), events, turns)
+
+    def list_calls_for_user(self, user_id: str, *, limit: int = 20) -> list[CallRecord]:
+        page = self.table.query(
+            IndexName="GSI1",
+            KeyConditionExpression=Key("GSI1PK").eq(f"USER#{user_id}"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [CallRecord.from_item(i) for i in page.get("Items", [])]
+
+    # -- status ------------------------------------------------------------------------------
+
+    def advance_status(
+        self,
+        record: CallRecord,
+        status: CallStatus,
+        *,
+        fields: Mapping[str, Any],
+        event: StatusEvent,
+    ) -> bool:
+        """Move the call to a higher-ranked status, atomically with its history and slot release.
+
+        The condition ``status_rank < :rank`` makes duplicates and late (out-of-order) callbacks
+        no-ops, and terminal states final. The user's active-call slot is released in the same
+        transaction, so it is released exactly once no matter how many terminal callbacks arrive.
+        Returns False when the move was stale.
+        """
+        names = {"#status": "status", "#rank": "status_rank"}
+        values: dict[str, Any] = {":status": status.value, ":rank": status.rank}
+        sets = ["#status = :status", "#rank = :rank"]
+        for i, (name, value) in enumerate(fields.items()):
+            if value is None:
+                continue
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = to_dynamo(value)
+            sets.append(f"#f{i} = :f{i}")
+        release = status.is_terminal and record.holds_slot
+        if release:
+            sets.append("holds_slot = :false")
+            values[":false"] = False
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table.name,
+                    "Key": _wire(call_key(record.call_id)),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": "attribute_exists(PK) AND #rank < :rank",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _wire(values),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table.name,
+                    "Item": _wire(event.to_item(expiration=self._expiration())),
+                }
+            },
+        ]
+        if release:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table.name,
+                        "Key": _wire({"PK": f"USER#{record.user_id}", "SK": "ACTIVE"}),
+                        "UpdateExpression": "ADD active :minus",
+                        "ConditionExpression": "active > :zero",
+                        "ExpressionAttributeValues": _wire({":minus": -1, ":zero": 0}),
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            if release and len(reasons) == 3 and reasons[0].get("Code") in (None, "None"):
+                # Only the counter refused (already zero): never block the status move on it.
+                return self.advance_status(
+                    dataclasses.replace(record, holds_slot=False),
+                    status,
+                    fields={**fields, "holds_slot": False},
+                    event=event,
+                )
+            return False
+        return True
+
+    def annotate_call(self, call_id: str, fields: Mapping[str, Any], event: StatusEvent) -> bool:
+        """Record facts that do not move the state (AMD result, recording, stream events)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (name, value) in enumerate(fields.items()):
+            if value is None:
+                continue
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = to_dynamo(value)
+            sets.append(f"#f{i} = :f{i}")
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table.name,
+                    "Item": _wire(event.to_item(expiration=self._expiration())),
+                }
+            }
+        ]
+        if sets:
+            items.insert(
+                0,
+                {
+                    "Update": {
+                        "TableName": self.table.name,
+                        "Key": _wire(call_key(call_id)),
+                        "UpdateExpression": "SET " + ", ".join(sets),
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": _wire(values),
+                    }
+                },
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    # -- per-user concurrency ----------------------------------------------------------------
+
+    def acquire_slot(self, user_id: str, limit: int) -> bool:
+        """Take one of the user's ``limit`` concurrent-call slots; False when all are taken."""
+        try:
+            self.table.update_item(
+                Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"},
+                UpdateExpression="ADD active :one",
+                ConditionExpression="attribute_not_exists(active) OR active < :limit",
+                ExpressionAttributeValues={":one": 1, ":limit": limit},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def release_slot(self, user_id: str) -> None:
+        """Give a slot back when no call record holds it (e.g. the record write failed)."""
+        try:
+            self.table.update_item(
+                Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"},
+                UpdateExpression="ADD active :minus",
+                ConditionExpression="active > :zero",
+                ExpressionAttributeValues={":minus": -1, ":zero": 0},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def active_calls(self, user_id: str) -> int:
+        item = self.table.get_item(Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True).get(
+            "Item"
+        )
+        return int(item["active"]) if item else 0
+
+    # -- personas ----------------------------------------------------------------------------
+
+    def get_persona(self, persona_id: str) -> Persona | None:
+        item = self.table.get_item(Key=persona_key(persona_id)).get("Item")
+        return Persona.from_item(item) if item else None
+
+    def put_persona(self, persona: Persona) -> None:
+        self.table.put_item(Item=to_dynamo(persona.to_item()))
+
+    def list_personas(self) -> list[Persona]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("PERSONAS")}
+        while True:
+            page = self.table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [Persona.from_item(i) for i in items]
+
+    # -- stream host -------------------------------------------------------------------------
+
+    def put_turn(self, call_id: str, turn: TranscriptTurn) -> None:
+        """Write a transcript turn once; a retry with the same index is a no-op."""
+        try:
+            self.table.put_item(
+                Item=turn.to_item(call_id, expiration=self._expiration()),
+                ConditionExpression="attribute_not_exists(SK)",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def consume_stream_token(self, nonce: str, expires_at: int) -> bool:
+        """Burn a stream token's nonce; False means it was already used (a replay)."""
+        try:
+            self.table.put_item(
+                Item={"PK": f"STREAMTOKEN#{nonce}", "SK": "USED", "expiration": int(expires_at) + 3600},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def finish_call(self, call_id: str, summary: CallSummary) -> None:
+        """Record how the stream host ended the call; the status itself comes from Twilio.
+
+        An unknown call id is ignored: the stream host must not crash while hanging up.
+        """
+        try:
+            self._finish(call_id, summary)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def _finish(self, call_id: str, summary: CallSummary) -> None:
+        self.table.update_item(
+            Key=call_key(call_id),
+            UpdateExpression=(
+                "SET ended_at = :e, end_reason = :r, turn_count = :t, stream_duration_seconds = :d"
+            ),
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={
+                ":e": summary.ended_at,
+                ":r": summary.end_reason,
+                ":t": summary.turns,
+                ":d": summary.duration_seconds,
+            },
+        )

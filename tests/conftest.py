@@ -1,0 +1,155 @@
+"""Shared fixtures: a moto DynamoDB table built from template.yaml's own definition, a Lambda
+context and an API Gateway REST (v1) proxy event builder. Small and generic on purpose."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def load_template() -> dict[str, Any]:
+    with (ROOT / "template.yaml").open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)
+
+
+def table_definition(name: str = "ai-phone-calls") -> dict[str, Any]:
+    """CreateTable arguments taken from the template, so tests use the deployed key design."""
+    props = load_template()["Resources"]["CallsTable"]["Properties"]
+    return {
+        "TableName": name,
+        "BillingMode": props["BillingMode"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
+    }
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region, and no real endpoints, before any boto3 client exists."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "AiPhoneCallsTest",
+        "POWERTOOLS_SERVICE_NAME": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+
+
+@pytest.fixture
+def ddb_table(aws_env: None) -> Iterator[Any]:
+    """An empty table (moto, in-process) with the template's keys, GSI and TTL."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="us-east-1")
+        table = resource.create_table(**table_definition())
+        resource.meta.client.update_time_to_live(
+            TableName="ai-phone-calls",
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+        )
+        yield table
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+def api_event(
+    method: str,
+    resource: str,
+    *,
+    path_params: dict[str, str] | None = None,
+    body: str | dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    api_key_id: str | None = "key-user-1",
+    host: str = "abc123.execute-api.us-east-1.amazonaws.com",
+    stage: str = "dev",
+    base_path: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) Lambda proxy event, shaped like the real one.
+
+    On the execute-api host ``path`` omits the stage and ``requestContext.path`` includes it; on a
+    custom domain (``base_path`` given) both carry the base path and the stage is not in the path.
+    """
+    path = resource
+    for name, value in (path_params or {}).items():
+        path = path.replace("{" + name + "}", value)
+    if base_path is None:
+        event_path, context_path = path, f"/{stage}{path}"
+    else:
+        event_path = context_path = f"{base_path}{path}"
+    text = json.dumps(body) if isinstance(body, dict) else body
+    all_headers = {"Host": host, "X-Forwarded-Proto": "https", **(headers or {})}
+    return {
+        "resource": resource,
+        "path": event_path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": context_path,
+            "stage": stage,
+            "domainName": host,
+            "requestId": "req-1",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "identity": {
+                "apiKeyId": api_key_id,
+                "apiKey": "secret-key" if api_key_id else None,
+                "sourceIp": "127.0.0.1",
+            },
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from callcore.models import CallRecord, CallStatus, Persona, TranscriptTurn
+
+
+def test_status_ranks_are_monotonic_and_terminals_final() -> None:
+    order = [CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS]
+    assert [s.rank for s in order] == sorted({s.rank for s in order})
+    terminals = [s for s in CallStatus if s.is_terminal]
+    assert set(terminals) == {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+    }
+    assert all(t.rank > CallStatus.IN_PROGRESS.rank for t in terminals)
+
+
+def test_call_record_item_round_trip() -> None:
+    record = CallRecord(
+        call_id="c1",
+        user_id="u1",
+        to_number="+14155550123",
+        from_number="+15005550006",
+        persona_id="p",
+        status=CallStatus.RINGING,
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        metadata={"order": 7, "ratio": 0.5},
+    )
+    item = record.to_item()
+    assert item["PK"] == "CALL#c1" and item["SK"] == "META"
+    assert item["GSI1PK"] == "USER#u1" and item["GSI1SK"].endswith("#c1")
+    assert item["status_rank"] == CallStatus.RINGING.rank
+    assert CallRecord.from_item(item) == record
+    assert "holds_slot" not in record.to_json()
+
+
+def test_persona_and_turn_round_trip() -> None:
+    persona = Persona(
+        persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi", filler_phrases=("um",)
+    )
+    assert Persona.from_item(persona.to_item()) == persona
+    turn = TranscriptTurn(
+        index=3, role="caller", text="hi", started_at=1.5, ended_at=2.25, latency_ms={"stt": 12.5}
+    )
+    item = turn.to_item("c1")
+    assert item["SK"] == "TURN#00003"
+    assert TranscriptTurn.from_item(item) == turn

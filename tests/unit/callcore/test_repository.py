@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from typing import Any
+
+from callcore.models import CallRecord, CallStatus, CallSummary, Persona, StatusEvent, TranscriptTurn
+from callcore.repository import CallRepository
+
+
+def _record(
+    call_id: str = "c1", *, holds_slot: bool = True, created: str = "2026-01-01T00:00:00Z"
+) -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        user_id="u1",
+        to_number="+14155550123",
+        from_number="+15005550006",
+        persona_id="p",
+        status=CallStatus.QUEUED,
+        created_at=created,
+        updated_at=created,
+        holds_slot=holds_slot,
+    )
+
+
+def _event(call_id: str, status: str, seq: str) -> StatusEvent:
+    return StatusEvent(call_id=call_id, kind="call", at=f"2026-01-01T00:00:0{seq}Z", seq=seq, status=status)
+
+
+def test_create_is_conditional(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    assert repo.create_call(_record())
+    assert not repo.create_call(_record())
+    got = repo.get_call("c1")
+    assert got is not None and got.status is CallStatus.QUEUED
+    assert repo.get_call("missing") is None
+
+
+def test_dial_claim_is_granted_once(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.create_call(_record())
+    assert repo.mark_dial_started("c1", "t1")
+    assert not repo.mark_dial_started("c1", "t2")
+    assert not repo.mark_dial_started("nope", "t1")
+
+
+def test_slots_respect_the_limit_and_release(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    assert repo.acquire_slot("u1", 2) and repo.acquire_slot("u1", 2)
+    assert not repo.acquire_slot("u1", 2)
+    repo.release_slot("u1")
+    assert repo.active_calls("u1") == 1
+    repo.release_slot("u1")
+    repo.release_slot("u1")  # never below zero
+    assert repo.active_calls("u1") == 0
+
+
+def test_advance_status_is_monotonic_and_releases_once(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.acquire_slot("u1", 3)
+    repo.create_call(_record())
+    rec = repo.get_call("c1")
+    assert rec is not None
+    assert repo.advance_status(rec, CallStatus.RINGING, fields={}, event=_event("c1", "ringing", "1"))
+    assert not repo.advance_status(rec, CallStatus.INITIATED, fields={}, event=_event("c1", "initiated", "2"))
+    rec = repo.get_call("c1")
+    assert rec is not None
+    assert repo.advance_status(
+        rec, CallStatus.COMPLETED, fields={"duration_seconds": 42}, event=_event("c1", "completed", "3")
+    )
+    # A second terminal callback (stale copy of the record still says holds_slot) changes nothing.
+    assert not repo.advance_status(rec, CallStatus.FAILED, fields={}, event=_event("c1", "failed", "4"))
+    final = repo.get_call("c1")
+    assert final is not None
+    assert final.status is CallStatus.COMPLETED and final.duration_seconds == 42 and not final.holds_slot
+    assert repo.active_calls("u1") == 0
+    history = repo.get_call_history("c1")
+    assert history is not None
+    assert [e.status for e in history.events] == ["ringing", "completed"]
+
+
+def test_turns_are_idempotent_and_history_is_one_query(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.create_call(_record())
+    turn = TranscriptTurn(index=0, role="assistant", text="Hello", started_at=0.0, ended_at=1.0)
+    repo.put_turn("c1", turn)
+    repo.put_turn(
+        "c1", TranscriptTurn(index=0, role="assistant", text="changed", started_at=0.0, ended_at=1.0)
+    )
+    repo.put_turn("c1", TranscriptTurn(index=1, role="caller", text="Hi", started_at=1.0, ended_at=2.0))
+    history = repo.get_call_history("c1")
+    assert history is not None
+    assert [t.text for t in history.turns] == ["Hello", "Hi"]
+    assert history.to_json()["turns"][1]["role"] == "caller"
+
+
+def test_stream_token_nonce_is_single_use(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    assert repo.consume_stream_token("n1", 2000)
+    assert not repo.consume_stream_token("n1", 2000)
+
+
+def test_call_sid_link_and_finish(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.create_call(_record())
+    repo.link_call_sid("c1", "CA123")
+    assert repo.find_call_id_by_sid("CA123") == "c1"
+    repo.finish_call(
+        "c1", CallSummary(ended_at="2026-01-01T00:01:00Z", duration_seconds=60, turns=4, end_reason="hangup")
+    )
+    repo.finish_call("unknown", CallSummary(ended_at="x", duration_seconds=1, turns=0, end_reason="x"))
+    got = repo.get_call("c1")
+    assert got is not None and got.call_sid == "CA123" and got.end_reason == "hangup" and got.turn_count == 4
+
+
+def test_personas_and_user_calls_by_time(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.put_persona(Persona(persona_id="b", name="B", voice_id="v", prompt="p", greeting="g"))
+    repo.put_persona(Persona(persona_id="a", name="A", voice_id="v", prompt="p", greeting="g"))
+    assert [p.persona_id for p in repo.list_personas()] == ["a", "b"]
+    got = repo.get_persona("a")
+    assert got is not None and got.name == "A"
+    repo.create_call(_record("old", created="2026-01-01T00:00:00Z"))
+    repo.create_call(_record("new", created="2026-02-01T00:00:00Z"))
+    assert [c.call_id for c in repo.list_calls_for_user("u1")] == ["new", "old"]

@@ -1,0 +1,228 @@
+"""The Twilio emulator: the REST API for calls, and the calls it places.
+
+`TwilioEmulator` is an aiohttp server that answers the subset of `api.twilio.com` this project
+uses, checked the way Twilio checks it (HTTP Basic auth with the account SID and auth token, the
+account in the path, Twilio's parameter rules and error bodies), so the real `twilio.rest.Client`
+pointed at it works unchanged. Each accepted call runs as a `CallFlow` task owned by the emulator;
+`stop()` cancels what is still running.
+
+Extra, emulator-only routes live under `/_emulator/` (a full report of a call, for tests and the
+demo); nothing under that prefix exists at Twilio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, new_sid
+from local.twilio_emulator.call_request import parse_call_request, parse_call_update
+from local.twilio_emulator.caller import CallerScript
+from local.twilio_emulator.errors import TwilioError
+from local.twilio_emulator.webhooks import WebhookClient
+
+__all__ = ["EmulatorSettings", "TwilioEmulator"]
+
+log = logging.getLogger("twilio_emulator")
+
+_PREFIX = "/2010-04-01/Accounts/{account_sid}"
+
+
+@dataclass
+class EmulatorSettings:
+    """Configuration of one emulator.
+
+    Attributes:
+        allow_insecure_local_streams: accept `ws://` stream URLs on loopback hosts (local stack
+            only; real Twilio accepts `wss://` only).
+        answered_by: what answering machine detection reports (`human`, `machine_end_beep`...).
+        default_script: what the callee says when no script is registered for the `To` number;
+            None means a silent callee.
+    """
+
+    account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    host: str = "127.0.0.1"
+    port: int = 0
+    allow_insecure_local_streams: bool = False
+    answered_by: str = "human"
+    ring_seconds: float = 0.1
+    amd_seconds: float = 0.5
+    recordings_dir: Path | None = None
+    default_script: CallerScript | None = None
+    render: Callable[[str], bytes] | None = None
+
+
+def _twilio_error(error: TwilioError) -> web.Response:
+    return web.json_response(error.to_json(), status=error.status)
+
+
+_AUTH_ERROR = TwilioError(20003, "Authenticate", status=401)
+_NOT_FOUND = TwilioError(20404, "The requested resource was not found", status=404)
+
+
+class TwilioEmulator:
+    """Twilio's REST API and call behaviour on 127.0.0.1."""
+
+    def __init__(self, settings: EmulatorSettings | None = None) -> None:
+        self.settings = settings or EmulatorSettings()
+        self.calls: dict[str, EmulatedCall] = {}
+        self.scripts: dict[str, CallerScript] = {}
+        self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._webhooks = WebhookClient(self.settings.auth_token)
+        self.base_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post(f"{_PREFIX}/Calls.json", self._create)
+        app.router.add_get(f"{_PREFIX}/Calls/{{sid}}.json", self._fetch)
+        app.router.add_post(f"{_PREFIX}/Calls/{{sid}}.json", self._update)
+        app.router.add_get("/_emulator/calls/{sid}", self._report)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def start(self) -> str:
+        """Listen and return the base URL (for `TWILIO_API_BASE_URL`)."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        assert server is not None and isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
+        self.base_url = f"http://{self.settings.host}:{port}"
+        log.info("Twilio emulator listening on %s (account %s)", self.base_url, self.settings.account_sid)
+        return self.base_url
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._webhooks.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for_call(self, sid: str, within: float = 60) -> EmulatedCall:
+        """Wait until the call has reached its final status."""
+        call = self.calls[sid]
+        await asyncio.wait_for(call.finished.wait(), within)
+        return call
+
+    async def wait_for_any_call(self, within: float = 30) -> EmulatedCall:
+        """The first call placed after now-ish (for flows where the app places the call)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while not self.calls:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("no call was placed")
+            await asyncio.sleep(0.05)
+        return next(iter(self.calls.values()))
+
+    # -- REST --------------------------------------------------------------------------------
+    def _authenticate(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise _AUTH_ERROR
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+            raise _AUTH_ERROR from exc
+        ok_user = secrets.compare_digest(user, self.settings.account_sid)
+        ok_password = secrets.compare_digest(password, self.settings.auth_token)
+        if not (ok_user and ok_password) or request.match_info["account_sid"] != user:
+            raise _AUTH_ERROR
+
+    @staticmethod
+    async def _form(request: web.Request) -> dict[str, list[str]]:
+        data = await request.post()
+        form: dict[str, list[str]] = {}
+        for key, value in data.items():
+            form.setdefault(key, []).append(str(value))
+        return form
+
+    async def _create(self, request: web.Request) -> web.Response:
+        try:
+            self._authenticate(request)
+            call_request = parse_call_request(await self._form(request))
+        except TwilioError as error:
+            return _twilio_error(error)
+        call = EmulatedCall(
+            sid=new_sid("CA"),
+            account_sid=self.settings.account_sid,
+            request=call_request,
+            script=self.scripts.get(call_request.to, self.settings.default_script),
+        )
+        self.calls[call.sid] = call
+        flow = CallFlow(
+            call,
+            FlowSettings(
+                auth_token=self.settings.auth_token,
+                ring_seconds=self.settings.ring_seconds,
+                answered_by=self.settings.answered_by,
+                amd_seconds=self.settings.amd_seconds,
+                allow_insecure_local_streams=self.settings.allow_insecure_local_streams,
+                recordings_dir=self.settings.recordings_dir,
+                render=self.settings.render,
+            ),
+            self._webhooks,
+        )
+        task = asyncio.create_task(self._run(flow))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        log.info("call %s queued", call.sid)
+        return web.json_response(call.resource(), status=201)
+
+    async def _run(self, flow: CallFlow) -> None:
+        await flow.run()
+        if self.on_call_event is not None:
+            self.on_call_event(flow.call, "finished")
+
+    def _call(self, request: web.Request) -> EmulatedCall:
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            raise _NOT_FOUND
+        return call
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        try:
+            self._authenticate(request)
+            return web.json_response(self._call(request).resource())
+        except TwilioError as error:
+            return _twilio_error(error)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        try:
+            self._authenticate(request)
+            call = self._call(request)
+            update = parse_call_update(await self._form(request))
+        except TwilioError as error:
+            return _twilio_error(error)
+        if call.finished.is_set():
+            return _twilio_error(TwilioError(21220, "Call is not in-progress. Cannot redirect.", status=400))
+        call.pending_update = update
+        call.interrupt.set()
+        log.info("call %s updated: %s", call.sid, update.status or "new instructions")
+        return web.json_response(call.resource())
+
+    async def _report(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            return _twilio_error(_NOT_FOUND)
+        report: dict[str, Any] = call.report()
+        return web.json_response(report)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="OK\n")

@@ -1,0 +1,38 @@
+"""The caller's voice: text rendered to 8 kHz mu-law with eSpeak NG, as a phone would carry it.
+
+eSpeak NG writes a 22050 Hz WAV; the stream host's own audio module resamples and encodes, so
+the emulator and the product share one definition of G.711.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from functools import lru_cache
+
+from stream_server.audio import pcm16_to_ulaw, read_wav, resample
+
+__all__ = ["SpeechRenderingError", "render_speech"]
+
+
+class SpeechRenderingError(RuntimeError):
+    """eSpeak NG is missing or failed; the script cannot be spoken."""
+
+
+@lru_cache(maxsize=64)
+def render_speech(text: str, *, voice: str = "en-us", words_per_minute: int = 165) -> bytes:
+    """Speak `text` and return 8 kHz mu-law (cached: scripts repeat across tests)."""
+    binary = shutil.which("espeak-ng")
+    if binary is None:
+        raise SpeechRenderingError("espeak-ng is not installed (apt-get install espeak-ng)")
+    try:
+        wav = subprocess.run(
+            [binary, "--stdout", "-v", voice, "-s", str(words_per_minute), text],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SpeechRenderingError(f"espeak-ng failed: {exc}") from exc
+    pcm, rate = read_wav(wav)
+    return pcm16_to_ulaw(resample(pcm, rate, 8000))

@@ -1,0 +1,249 @@
+"""The emulator against a small application: REST via the real twilio client, signed webhooks,
+the stream handshake, pacing, marks, clear, hang-ups and the error codes Twilio reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from callcore.twilio_rest import RebasedTwilioHttpClient
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+from websockets.asyncio.server import ServerConnection
+
+from local.twilio_emulator.caller import CallerScript, Utterance
+from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
+
+from .fake_application import FakeApplication, clear, mark, media
+
+TO, FROM = "+15551230000", "+15557654321"
+
+
+def _beep(text: str) -> bytes:
+    """A stand-in voice for scripts: 300 ms of non-silent mu-law per utterance."""
+    return b"\x10" * 2400
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TwilioEmulator]:
+    emu = TwilioEmulator(EmulatorSettings(allow_insecure_local_streams=True, ring_seconds=0.02, render=_beep))
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+async def app(emulator: TwilioEmulator) -> AsyncIterator[FakeApplication]:
+    application = FakeApplication(auth_token=emulator.settings.auth_token)
+    await application.start()
+    yield application
+    await application.stop()
+
+
+def _client(emulator: TwilioEmulator, token: str | None = None) -> Client:
+    return Client(
+        emulator.settings.account_sid,
+        token or emulator.settings.auth_token,
+        http_client=RebasedTwilioHttpClient(emulator.base_url),
+    )
+
+
+async def _place(emulator: TwilioEmulator, app: FakeApplication, **extra: Any) -> str:
+    client = _client(emulator)
+    kwargs: dict[str, Any] = {
+        "to": TO,
+        "from_": FROM,
+        "url": f"{app.http_url}/twilio/answer",
+        "status_callback": f"{app.http_url}/twilio/status",
+        "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+    }
+    kwargs.update(extra)
+    call = await asyncio.to_thread(client.calls.create, **kwargs)
+    assert call.sid.startswith("CA") and len(call.sid) == 34
+    assert call.status == "queued"
+    return str(call.sid)
+
+
+async def test_rest_errors_come_back_as_twilio_exceptions(emulator: TwilioEmulator) -> None:
+    client = _client(emulator)
+    with pytest.raises(TwilioRestException) as caught:
+        await asyncio.to_thread(client.calls.create, to="12345", from_=FROM, url="https://a.example/x")
+    assert caught.value.code == 21211 and caught.value.status == 400
+    with pytest.raises(TwilioRestException) as caught:
+        await asyncio.to_thread(
+            _client(emulator, token="wrong").calls.create, to=TO, from_=FROM, url="https://a.example/x"
+        )
+    assert caught.value.code == 20003 and caught.value.status == 401
+
+
+async def test_complete_call_signed_callbacks_and_server_hangup(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    async def speak_then_hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        sid = start["streamSid"]
+        await ws.send(media(sid, b"\x00" * 1600))  # 200 ms
+        await ws.send(mark(sid, "greeting"))
+        await asyncio.sleep(0.6)
+        await ws.close()
+
+    app.stream_script = speak_then_hang_up
+    sid = await _place(emulator, app)
+    call = await emulator.wait_for_call(sid, within=30)
+
+    assert all(valid for _, _, valid in app.callbacks), app.callbacks
+    statuses = [p["CallStatus"] for kind, p, _ in app.callbacks if kind == "status"]
+    assert statuses == ["initiated", "ringing", "in-progress", "completed"]
+    completed = [p for kind, p, _ in app.callbacks if kind == "status"][-1]
+    assert completed["CallDuration"].isdigit() and "CallerCity" in completed
+    assert [p["SequenceNumber"] for kind, p, _ in app.callbacks if kind == "status"] == ["0", "1", "2", "3"]
+    assert app.handshake_signature_ok is True
+    assert call.status == "completed" and call.stream_outcome is not None
+    assert call.stream_outcome.ended_by == "server_closed"
+    assert call.errors == []
+
+    (_, connected), (_, start) = app.inbound[0], app.inbound[1]
+    assert connected["event"] == "connected"
+    assert start["event"] == "start" and start["sequenceNumber"] == "1"
+    assert start["start"]["callSid"] == sid and start["streamSid"].startswith("MZ")
+    assert start["start"]["customParameters"] == {"call_id": "c-1", "token": "t&<>"}
+    assert start["start"]["mediaFormat"] == {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+    frames = [m for _, m in app.events("media")]
+    assert frames and all(len(m["media"]["payload"]) == 216 for m in frames)
+    assert [m["media"]["chunk"] for m in frames[:3]] == ["1", "2", "3"]
+    assert all(isinstance(m["sequenceNumber"], str) for m in frames)
+    assert [m["mark"]["name"] for _, m in app.events("mark")] == ["greeting"]
+
+
+async def test_frames_are_paced_by_the_wall_clock(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    async def listen(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await asyncio.sleep(1.0)
+        await ws.close()
+
+    app.stream_script = listen
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.media is not None
+    sent = call.media.sent_at
+    assert len(sent) >= 20
+    # Frame N leaves at about N x 20 ms: never early, and on average not late.
+    assert all(t >= n * 0.02 - 0.005 for n, t in enumerate(sent))
+    assert sent[-1] == pytest.approx((len(sent) - 1) * 0.02, abs=0.25)
+
+
+async def test_mark_echo_waits_for_audio_and_clear_flushes(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    loop = asyncio.get_running_loop()
+    sent: dict[str, float] = {}
+
+    async def play(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        sid = start["streamSid"]
+        await ws.send(media(sid, b"\x00" * 2400))  # 300 ms
+        await ws.send(mark(sid, "played"))
+        sent["played"] = loop.time()
+        await asyncio.sleep(0.8)
+        await ws.send(media(sid, b"\x00" * 16000))  # 2 s
+        await ws.send(mark(sid, "flushed"))
+        await asyncio.sleep(0.2)
+        await ws.send(clear(sid))
+        sent["clear"] = loop.time()
+        await asyncio.sleep(0.5)
+        await ws.close()
+
+    app.stream_script = play
+    await emulator.wait_for_call(await _place(emulator, app), within=30)
+    echoes = {m["mark"]["name"]: t for t, m in app.events("mark")}
+    assert set(echoes) == {"played", "flushed"}
+    assert echoes["played"] - sent["played"] >= 0.25  # not before its 300 ms of audio played
+    assert 0 <= echoes["flushed"] - sent["clear"] < 0.5  # at the clear, long before its 2 s of audio
+
+
+async def test_caller_hangs_up_with_stop(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    emulator.scripts[TO] = CallerScript((Utterance("hello", pause_ms=100),), hang_up=True, max_wait_ms=300)
+
+    async def greet(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        sid = start["streamSid"]
+        await ws.send(media(sid, b"\x00" * 800))
+        await ws.wait_closed()
+
+    app.stream_script = greet
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.stream_outcome is not None and call.stream_outcome.ended_by == "caller_hung_up"
+    stops = app.events("stop")
+    assert len(stops) == 1 and stops[0][1]["stop"]["callSid"] == call.sid
+    kinds = [e.kind for e in call.timeline]
+    assert kinds.index("greeting_start") < kinds.index("caller_start") < kinds.index("caller_stop")
+    assert kinds[-1] == "caller_hang_up"
+
+
+async def test_rest_hangup_ends_the_stream(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    async def wait(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await ws.wait_closed()
+
+    app.stream_script = wait
+    sid = await _place(emulator, app)
+    for _ in range(100):
+        if app.events("start"):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(_client(emulator).calls(sid).update, status="completed")
+    call = await emulator.wait_for_call(sid, within=30)
+    assert call.status == "completed" and len(app.events("stop")) == 1
+    fetched = await asyncio.to_thread(_client(emulator).calls(sid).fetch)
+    assert fetched.status == "completed"
+
+
+async def test_malformed_twiml_is_12100(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    app.answer_body = '<?xml version="1.0"?><Response><Say>Fish & chips</Say></Response>'
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.error_codes() == [12100]
+    completed = [p for kind, p, _ in app.callbacks if kind == "status"][-1]
+    assert completed["CallStatus"] == "completed" and completed["ErrorCode"] == "12100"
+
+
+async def test_query_string_in_stream_url_is_31920(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    app.answer_body = app.twiml().replace('/media"', '/media?call_id=1"')
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.error_codes() == [31920] and app.inbound == []
+
+
+async def test_refused_handshake_is_31920(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    app.handshake_status = 403
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.error_codes() == [31920]
+
+
+async def test_malformed_server_messages_are_31924(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    async def garbage(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await ws.send("{not json")
+        await ws.send('{"event": "media", "streamSid": "MZwrong", "media": {"payload": ""}}')
+        await ws.send(mark(start["streamSid"], "still-works"))
+        await asyncio.sleep(0.3)
+        await ws.close()
+
+    app.stream_script = garbage
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    assert call.error_codes() == [31924, 31924]
+    assert [m["mark"]["name"] for _, m in app.events("mark")] == ["still-works"]
+
+
+async def test_async_amd_reports_answered_by(emulator: TwilioEmulator, app: FakeApplication) -> None:
+    emulator.settings.answered_by = "machine_end_beep"
+    emulator.settings.amd_seconds = 0.05
+
+    async def wait(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await asyncio.sleep(0.5)
+        await ws.close()
+
+    app.stream_script = wait
+    await _place(
+        emulator,
+        app,
+        machine_detection="DetectMessageEnd",
+        async_amd="true",
+        async_amd_status_callback=f"{app.http_url}/twilio/amd",
+    )
+    await emulator.wait_for_call(next(iter(emulator.calls)), within=30)
+    amd = [p for kind, p, valid in app.callbacks if kind == "amd" and valid]
+    assert len(amd) == 1 and amd[0]["AnsweredBy"] == "machine_end_beep"

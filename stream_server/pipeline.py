@@ -99,8 +99,11 @@ _END = object()
 
 
 async def _next_with_timeout(iterator: AsyncIterator[str | bytes], limit_s: float) -> object:
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+    # with the result, which would make a barge-in fail to stop the reply.
     try:
-        return await asyncio.wait_for(anext(iterator), limit_s)
+        async with asyncio.timeout(limit_s):
+            return await anext(iterator)
     except StopAsyncIteration:
         return _END
     except TimeoutError as exc:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 __all__ = ["PhoneMaskingFilter", "build_logger", "mask_phone", "mask_phones_in"]
 
@@ -45,7 +48,7 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
-def build_logger(service: str, **kwargs: Any) -> Any:
+def build_logger(service: str, **kwargs: Any) -> Logger:
     """A Powertools JSON Logger with the phone-masking filter on its handler.
 
     Imported lazily so modules that only need ``mask_phone`` (the stream host's hot path) do not
@@ -53,6 +56,6 @@ def build_logger(service: str, **kwargs: Any) -> Any:
     """
     from aws_lambda_powertools import Logger
 
-    logger = Logger(service=service, **kwargs)
+    logger: Logger = Logger(service=service, **kwargs)
     logger.registered_handler.addFilter(PhoneMaskingFilter())
     return logger

@@ -1,0 +1,133 @@
+"""Twilio's answer webhook: the TwiML that connects the call to the stream host.
+
+``/twilio/answer/{call_id}`` answers the outbound calls we placed; ``/twilio/answer`` answers
+inbound calls to TWILIO_FROM_NUMBER with INBOUND_PERSONA_ID. The signature check is the first
+thing each route does (403 before any read). Anything we cannot connect gets spoken TwiML and a
+hang-up, never a 5xx, because Twilio would play its own error message to the person instead.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from callcore.api import error_response, event_api_base_url, twilio_form_if_signed, twiml_response
+from callcore.calls import iso, webhook_url
+from callcore.logging import build_logger
+from callcore.models import CallRecord, CallStatus, Persona
+from callcore.repository import CallRepository
+from callcore.settings import Settings
+from callcore.signatures import FormParams
+from callcore.tokens import issue_stream_token
+from callcore.twilio_rest import twilio_credentials
+from callcore.twiml import spoken_hangup_twiml, stream_twiml
+
+settings = Settings.from_env()
+repo = CallRepository.from_settings(settings)
+logger = build_logger("twilio_answer")
+tracer = Tracer(service="twilio_answer")
+metrics = Metrics(service="twilio_answer")
+app = APIGatewayRestResolver()
+
+CANNOT_CONNECT = "Sorry, this call cannot be connected right now. Goodbye."
+_INBOUND_NAMESPACE = uuid.UUID("0c6f0f3e-8a55-4a43-b7c4-6f1f7e0f9a21")
+
+
+def _signed_form() -> FormParams | None:
+    return twilio_form_if_signed(app.current_event, settings, twilio_credentials(settings).auth_token)
+
+
+def _forbidden() -> Response[str]:
+    metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
+    return error_response(403, "invalid_signature", "X-Twilio-Signature does not match this request")
+
+
+def _hang_up(reason: str) -> Response[str]:
+    metrics.add_metric(name="AnswerRefused", unit=MetricUnit.Count, value=1)
+    logger.warning("answering with a hang-up", extra={"reason": reason})
+    return twiml_response(spoken_hangup_twiml(CANNOT_CONNECT))
+
+
+def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[str]:
+    base_url = event_api_base_url(app.current_event, settings)
+    token = issue_stream_token(
+        settings.stream_token_secret,
+        call_id=record.call_id,
+        call_sid=call_sid,
+        now=time.time(),
+        ttl_seconds=settings.stream_token_ttl_seconds,
+    )
+    xml = stream_twiml(
+        stream_url=settings.stream_public_url,
+        parameters={"call_id": record.call_id, "token": token, "persona_id": persona.persona_id},
+        status_callback_url=webhook_url(base_url, "stream-status", record.call_id) if base_url else None,
+    )
+    metrics.add_metric(name="CallsAnswered", unit=MetricUnit.Count, value=1)
+    return twiml_response(xml)
+
+
+@app.post("/twilio/answer/<call_id>")
+@tracer.capture_method(capture_response=False)
+def answer_outbound(call_id: str) -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    logger.set_correlation_id(call_id)
+    call_sid = form.get("CallSid", "")
+    record = repo.get_call(call_id)
+    if record is None or not call_sid:
+        return _hang_up("unknown call")
+    if record.call_sid and record.call_sid != call_sid:
+        return _hang_up("CallSid does not match the call record")
+    persona = repo.get_persona(record.persona_id)
+    if persona is None:
+        return _hang_up("unknown persona")
+    if not record.call_sid:
+        # Twilio can call back before calls.create has returned to the trigger.
+        repo.link_call_sid(call_id, call_sid)
+    return _connect(record, persona, call_sid)
+
+
+@app.post("/twilio/answer")
+@tracer.capture_method(capture_response=False)
+def answer_inbound() -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    call_sid = form.get("CallSid", "")
+    logger.set_correlation_id(call_sid)
+    if not call_sid or form.get("To") != settings.twilio_from_number:
+        return _hang_up("inbound call to an unconfigured number")
+    persona = repo.get_persona(settings.inbound_persona_id)
+    if persona is None:
+        return _hang_up("inbound persona missing")
+    now = iso(datetime.now(UTC))
+    record = CallRecord(
+        call_id=str(uuid.uuid5(_INBOUND_NAMESPACE, call_sid)),  # Twilio retries map to one record
+        user_id="inbound",
+        direction="inbound",
+        to_number=form.get("To", ""),
+        from_number=form.get("From", ""),
+        persona_id=persona.persona_id,
+        status=CallStatus.RINGING,
+        created_at=now,
+        updated_at=now,
+        call_sid=call_sid,
+        expiration=int(time.time()) + settings.call_ttl_days * 24 * 3600,
+    )
+    if repo.create_call(record):
+        repo.link_call_sid(record.call_id, call_sid)
+    return _connect(record, persona, call_sid)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

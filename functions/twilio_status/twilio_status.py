@@ -1,0 +1,102 @@
+"""Twilio's status callbacks: call progress and AMD, Media Stream status, recording status.
+
+Each route checks ``X-Twilio-Signature`` first (403 before any read), then hands the form to
+``callcore.status``. Stale or duplicate callbacks still answer 200: Twilio must not retry them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from callcore.api import error_response, json_response, twilio_form_if_signed
+from callcore.logging import build_logger
+from callcore.repository import CallRepository
+from callcore.settings import Settings
+from callcore.signatures import FormParams
+from callcore.status import (
+    StatusOutcome,
+    apply_call_callback,
+    apply_recording_callback,
+    apply_stream_callback,
+)
+from callcore.twilio_rest import twilio_credentials
+
+settings = Settings.from_env()
+repo = CallRepository.from_settings(settings)
+logger = build_logger("twilio_status")
+tracer = Tracer(service="twilio_status")
+metrics = Metrics(service="twilio_status")
+app = APIGatewayRestResolver()
+
+
+def _signed_form() -> FormParams | None:
+    return twilio_form_if_signed(app.current_event, settings, twilio_credentials(settings).auth_token)
+
+
+def _forbidden() -> Response[str]:
+    metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
+    return error_response(403, "invalid_signature", "X-Twilio-Signature does not match this request")
+
+
+def _respond(kind: str, call_id: str, outcome: StatusOutcome) -> Response[str]:
+    logger.info(
+        "callback",
+        extra={
+            "kind": kind,
+            "call_id": call_id,
+            "outcome": outcome.outcome,
+            "status": outcome.status.value if outcome.status else None,
+        },
+    )
+    if outcome.outcome == "applied" and outcome.status is not None:
+        metrics.add_metric(name=f"CallStatus_{outcome.status.value}", unit=MetricUnit.Count, value=1)
+    if outcome.outcome == "unknown_call":
+        return error_response(404, "call_not_found", f"no call {call_id!r}")
+    body: dict[str, Any] = {"outcome": outcome.outcome}
+    if outcome.status is not None:
+        body["status"] = outcome.status.value
+    return json_response(200, body)
+
+
+@app.post("/twilio/status/<call_id>")
+@tracer.capture_method(capture_response=False)
+def call_status(call_id: str) -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    logger.set_correlation_id(call_id)
+    return _respond("call", call_id, apply_call_callback(repo, call_id, form, now=datetime.now(UTC)))
+
+
+@app.post("/twilio/stream-status/<call_id>")
+@tracer.capture_method(capture_response=False)
+def stream_status(call_id: str) -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    logger.set_correlation_id(call_id)
+    return _respond("stream", call_id, apply_stream_callback(repo, call_id, form, now=datetime.now(UTC)))
+
+
+@app.post("/twilio/recording/<call_id>")
+@tracer.capture_method(capture_response=False)
+def recording_status(call_id: str) -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    logger.set_correlation_id(call_id)
+    return _respond(
+        "recording", call_id, apply_recording_callback(repo, call_id, form, now=datetime.now(UTC))
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,252 @@
+"""Placing an outbound call: validate, reserve a slot, record, then ask Twilio exactly once.
+
+Order matters for money and for truth:
+1. Everything that can be refused is checked before anything is written or dialled.
+2. The user's concurrent-call slot is taken with a conditional counter (the limit holds across
+   concurrent Lambdas).
+3. The record is written as ``queued`` *before* Twilio is asked, with an id derived from the user
+   and the ``Idempotency-Key``; a conditional "dial claim" on it means a retry after a crash between
+   Twilio's answer and our write can never dial a second time.
+4. Twilio's refusal marks the record ``failed`` with Twilio's code and message and releases the slot
+   in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
+from callcore.phone import PhoneNumberError, require_allowed_destination
+from callcore.repository import CallRepository
+from callcore.settings import Settings
+
+__all__ = [
+    "STATUS_CALLBACK_EVENTS",
+    "CallPlacementError",
+    "CallRequest",
+    "PlacedCall",
+    "build_dial_request",
+    "call_id_for",
+    "iso",
+    "parse_call_request",
+    "place_call",
+    "webhook_url",
+]
+
+STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
+MAX_METADATA_BYTES = 2048
+_NAMESPACE = uuid.UUID("6f1d3c55-3f7e-4f0e-9a43-2f2bd1f0c0de")
+
+
+class CallPlacementError(Exception):
+    """A refusal with an HTTP status and a stable error code for the API response."""
+
+    def __init__(self, status: int, code: str, message: str, *, call_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.call_id = call_id
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.call_id:
+            body["call_id"] = self.call_id
+        return body
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    to: str
+    persona_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    call_id: str
+    status: CallStatus
+    call_sid: str | None
+    dialled: bool  # False when an earlier request with the same key already did the work
+
+    def to_json(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "status": self.status.value}
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds: sortable as a string (GSI1SK, STATUS# keys)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def webhook_url(base_url: str, kind: str, call_id: str) -> str:
+    """``<base>/twilio/<kind>/<call_id>``: no query string, so signatures can be re-checked exactly."""
+    return f"{base_url.rstrip('/')}/twilio/{kind}/{call_id}"
+
+
+def call_id_for(user_id: str, idempotency_key: str | None) -> str:
+    """Same user + key → same call id (the crash-window guard); no key → a fresh id."""
+    if idempotency_key:
+        return str(uuid.uuid5(_NAMESPACE, f"{user_id}\n{idempotency_key}"))
+    return str(uuid.uuid4())
+
+
+def parse_call_request(body: object, settings: Settings) -> CallRequest:
+    """Validate the JSON body of POST /calls (400/403 with a reason; nothing is written)."""
+    if not isinstance(body, Mapping):
+        raise CallPlacementError(400, "invalid_body", "the body must be a JSON object")
+    unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id"})
+    if unknown:
+        raise CallPlacementError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    for name in ("to", "persona_id"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            raise CallPlacementError(400, "missing_field", f"'{name}' is required and must be a string")
+    try:
+        to = require_allowed_destination(body["to"].strip(), settings.allowed_country_codes)
+    except PhoneNumberError as error:
+        raise CallPlacementError(
+            400 if error.code == "invalid_phone_number" else 403, error.code, error.message
+        ) from None
+    metadata = body.get("metadata", {})
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, Mapping):
+        raise CallPlacementError(400, "invalid_metadata", "'metadata' must be a JSON object")
+    metadata = dict(metadata)
+    if "user_id" in body:
+        if not isinstance(body["user_id"], str) or len(body["user_id"]) > 128:
+            raise CallPlacementError(
+                400, "invalid_user_id", "'user_id' must be a string of at most 128 characters"
+            )
+        metadata["user_id"] = body["user_id"]
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise CallPlacementError(
+            400, "metadata_too_large", f"'metadata' must be at most {MAX_METADATA_BYTES} bytes"
+        )
+    return CallRequest(to=to, persona_id=body["persona_id"].strip(), metadata=metadata)
+
+
+def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -> dict[str, Any]:
+    """Keyword arguments for ``Client.calls.create`` (pure, so tests can read them)."""
+    kwargs: dict[str, Any] = {
+        "to": record.to_number,
+        "from_": record.from_number,
+        "url": webhook_url(base_url, "answer", record.call_id),
+        "method": "POST",
+        "status_callback": webhook_url(base_url, "status", record.call_id),
+        "status_callback_event": list(STATUS_CALLBACK_EVENTS),
+        "status_callback_method": "POST",
+        "time_limit": persona.max_duration_seconds,
+    }
+    if persona.machine_detection:
+        kwargs.update(
+            machine_detection="DetectMessageEnd" if persona.voicemail_message else "Enable",
+            async_amd="true",
+            async_amd_status_callback=webhook_url(base_url, "status", record.call_id),
+            async_amd_status_callback_method="POST",
+        )
+    if persona.record:
+        kwargs.update(
+            record=True,
+            recording_channels="dual",
+            recording_status_callback=webhook_url(base_url, "recording", record.call_id),
+            recording_status_callback_method="POST",
+            recording_status_callback_event=["completed"],
+        )
+    return kwargs
+
+
+def _twilio_error(error: Exception) -> tuple[str, str]:
+    code = getattr(error, "code", None)
+    message = getattr(error, "msg", None) or str(error) or error.__class__.__name__
+    return (str(code) if code is not None else "unavailable", str(message))
+
+
+def place_call(
+    *,
+    repo: CallRepository,
+    settings: Settings,
+    user_id: str,
+    request: CallRequest,
+    idempotency_key: str | None,
+    base_url: str,
+    now: datetime,
+    dial: Callable[[dict[str, Any]], str],
+) -> PlacedCall:
+    """Place one call; ``dial`` sends the kwargs to Twilio and returns the CallSid.
+
+    Raises CallPlacementError (404 unknown persona, 429 over the limit, 502 Twilio refused).
+    """
+    persona = repo.get_persona(request.persona_id)
+    if persona is None:
+        raise CallPlacementError(404, "persona_not_found", f"persona {request.persona_id!r} does not exist")
+    call_id = call_id_for(user_id, idempotency_key)
+    existing = repo.get_call(call_id) if idempotency_key else None
+    if existing is not None:
+        if existing.status is CallStatus.FAILED and existing.call_sid is None and existing.error_code:
+            # Twilio refused this key's call before: answer the retry the same way, never redial.
+            raise CallPlacementError(
+                502,
+                "twilio_error",
+                f"Twilio refused the call ({existing.error_code}): {existing.error_message}",
+                call_id=existing.call_id,
+            )
+        return PlacedCall(existing.call_id, existing.status, existing.call_sid, dialled=False)
+    if not repo.acquire_slot(user_id, settings.max_concurrent_calls_per_user):
+        raise CallPlacementError(
+            429,
+            "too_many_active_calls",
+            f"at most {settings.max_concurrent_calls_per_user} calls may be active at once for this key",
+        )
+    stamp = iso(now)
+    record = CallRecord(
+        call_id=call_id,
+        user_id=user_id,
+        to_number=request.to,
+        from_number=settings.twilio_from_number,
+        persona_id=persona.persona_id,
+        status=CallStatus.QUEUED,
+        created_at=stamp,
+        updated_at=stamp,
+        idempotency_key=idempotency_key,
+        metadata=request.metadata,
+        holds_slot=True,
+        expiration=int(now.timestamp()) + settings.call_ttl_days * 24 * 3600,
+    )
+    try:
+        created = repo.create_call(record)
+    except Exception:
+        repo.release_slot(user_id)
+        raise
+    if not created or not repo.mark_dial_started(call_id, stamp):
+        # A concurrent request with the same key won the race; it owns the slot and the dial.
+        if created is False:
+            repo.release_slot(user_id)
+        current = repo.get_call(call_id) or record
+        return PlacedCall(call_id, current.status, current.call_sid, dialled=False)
+    try:
+        call_sid = dial(build_dial_request(record, persona, base_url=base_url))
+    except Exception as error:  # TwilioRestException, or the network to Twilio failing
+        code, message = _twilio_error(error)
+        repo.advance_status(
+            record,
+            CallStatus.FAILED,
+            fields={"error_code": code, "error_message": message, "updated_at": stamp},
+            event=StatusEvent(
+                call_id=call_id,
+                kind="trigger",
+                at=stamp,
+                seq="dial",
+                status=CallStatus.FAILED.value,
+                detail={"error_code": code, "error_message": message},
+            ),
+        )
+        raise CallPlacementError(
+            502, "twilio_error", f"Twilio refused the call ({code}): {message}", call_id=call_id
+        ) from error
+    repo.link_call_sid(call_id, call_sid)
+    return PlacedCall(call_id, CallStatus.QUEUED, call_sid, dialled=True)

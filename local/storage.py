@@ -1,0 +1,103 @@
+"""Local DynamoDB: moto in server mode, with the table template.yaml defines and example personas.
+
+A real HTTP endpoint (not an in-process mock) so that every process of the local stack - the API
+handlers, the stream host subprocess, the demo - talks to the same data through plain boto3 with
+`DYNAMODB_ENDPOINT`, exactly as they talk to DynamoDB in the cloud.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.template import TemplateError, load_template, table_definitions
+
+__all__ = ["LocalStorage", "create_table", "free_port", "seed_example_personas"]
+
+log = logging.getLogger("local.storage")
+
+# moto checks nothing, but boto3 insists on credentials and a region.
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dynamodb(endpoint: str) -> Any:
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=FAKE_AWS_ENV["AWS_REGION"],
+        aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def create_table(endpoint: str, template_path: Path, table_name: str) -> Any:
+    """Create `table_name` from the template's (single) table definition; idempotent."""
+    definitions = table_definitions(load_template(template_path))
+    if len(definitions) != 1:
+        raise TemplateError(f"expected one DynamoDB table in {template_path}, found {len(definitions)}")
+    definition = definitions[0]
+    resource = _dynamodb(endpoint)
+    if table_name in resource.meta.client.list_tables()["TableNames"]:
+        return resource.Table(table_name)
+    table = resource.create_table(TableName=table_name, **definition.create_args)
+    table.wait_until_exists()
+    if definition.ttl_attribute:
+        resource.meta.client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"AttributeName": definition.ttl_attribute, "Enabled": True},
+        )
+    log.info("table %s created from %s (%s)", table_name, template_path.name, definition.logical_id)
+    return table
+
+
+def seed_example_personas(table: Any, directory: Path) -> list[str]:
+    """Store the example personas through the product's own validation (callcore.personas)."""
+    from callcore.personas import seed_personas
+    from callcore.repository import CallRepository
+
+    return seed_personas(CallRepository(table), directory)
+
+
+@dataclass
+class LocalStorage:
+    """moto's DynamoDB on 127.0.0.1, holding the template's table."""
+
+    template_path: Path
+    table_name: str
+    personas_dir: Path | None
+    port: int = 0
+    _server: ThreadedMotoServer | None = None
+    endpoint: str = ""
+
+    def start(self) -> str:
+        port = self.port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        table = create_table(self.endpoint, self.template_path, self.table_name)
+        if self.personas_dir is not None and self.personas_dir.is_dir():
+            seeded = seed_example_personas(table, self.personas_dir)
+            log.info("seeded personas: %s", ", ".join(seeded))
+        return self.endpoint
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

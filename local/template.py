@@ -1,0 +1,188 @@
+"""Reading template.yaml, the single source of truth for the local stack's API and table.
+
+The local API's routes and the local table are derived from the SAM template the cloud deploys,
+so the two cannot drift: there is no second list of routes anywhere. CloudFormation short-form
+tags (!Ref, !Sub, !GetAtt, !If...) are read as plain values; only literal strings are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ApiRoute",
+    "TableDefinition",
+    "TemplateError",
+    "api_routes",
+    "api_stage",
+    "function_environment",
+    "load_template",
+    "table_definitions",
+]
+
+
+class TemplateError(ValueError):
+    """The template lacks something the local stack needs (said in the message)."""
+
+
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
+    """SafeLoader that keeps CloudFormation tags as `{"!Tag": value}` instead of failing."""
+
+
+def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return {f"!{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _tagged)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
+    if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
+        raise TemplateError(f"{path} has no Resources section")
+    return data
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One `Type: Api` event of one function."""
+
+    function_id: str
+    event_id: str
+    path: str
+    method: str
+    api_key_required: bool
+    code_dir: Path
+    module: str
+    function: str
+    timeout_seconds: int = 10
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """CreateTable arguments (minus the name) and the TTL attribute of one table resource."""
+
+    logical_id: str
+    create_args: dict[str, Any]
+    ttl_attribute: str | None
+
+
+def _resources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, resource.get("Properties") or {})
+        for name, resource in template["Resources"].items()
+        if isinstance(resource, dict) and resource.get("Type") == kind
+    ]
+
+
+def _parameter_default(template: dict[str, Any], value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"!Ref"}:
+        parameter = (template.get("Parameters") or {}).get(value["!Ref"])
+        if isinstance(parameter, dict) and "Default" in parameter:
+            return parameter["Default"]
+    return value
+
+
+def _literal_env(variables: Any) -> dict[str, str]:
+    if not isinstance(variables, dict):
+        return {}
+    return {k: str(v) for k, v in variables.items() if isinstance(v, str | int | float | bool)}
+
+
+def function_environment(template: dict[str, Any], properties: dict[str, Any]) -> dict[str, str]:
+    """Literal environment variables from Globals and the function (the function wins)."""
+    globals_env = ((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+    env = _literal_env(globals_env.get("Variables"))
+    env.update(_literal_env((properties.get("Environment") or {}).get("Variables")))
+    return env
+
+
+def api_stage(template: dict[str, Any]) -> str:
+    """The stage name of the (first) REST API, as execute-api puts it in `requestContext.path`."""
+    for _, properties in _resources(template, "AWS::Serverless::Api"):
+        stage = _parameter_default(template, properties.get("StageName"))
+        if isinstance(stage, str) and stage:
+            return stage
+    return "Prod"  # SAM's implicit API stage
+
+
+def _api_key_default(template: dict[str, Any]) -> bool:
+    for _, properties in _resources(template, "AWS::Serverless::Api"):
+        auth = properties.get("Auth") or {}
+        if isinstance(auth, dict) and "ApiKeyRequired" in auth:
+            return bool(auth["ApiKeyRequired"])
+    return False
+
+
+def api_routes(template: dict[str, Any], root: Path) -> list[ApiRoute]:
+    """Every `Type: Api` event of every `AWS::Serverless::Function`, with its handler location."""
+    global_function = (template.get("Globals") or {}).get("Function") or {}
+    key_default = _api_key_default(template)
+    routes: list[ApiRoute] = []
+    for function_id, properties in _resources(template, "AWS::Serverless::Function"):
+        events = properties.get("Events") or {}
+        api_events = [(k, e.get("Properties") or {}) for k, e in events.items() if e.get("Type") == "Api"]
+        if not api_events:
+            continue
+        code_uri, handler = properties.get("CodeUri"), properties.get("Handler")
+        if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
+            raise TemplateError(f"{function_id}: CodeUri and Handler must be literal strings")
+        module, _, function = handler.rpartition(".")
+        timeout = properties.get("Timeout", global_function.get("Timeout", 3))
+        for event_id, event in api_events:
+            path, method = event.get("Path"), event.get("Method")
+            if not isinstance(path, str) or not isinstance(method, str):
+                raise TemplateError(f"{function_id}.{event_id}: Path and Method must be literal strings")
+            auth = event.get("Auth") or {}
+            routes.append(
+                ApiRoute(
+                    function_id=function_id,
+                    event_id=event_id,
+                    path=path,
+                    method=method.upper(),
+                    api_key_required=bool(auth.get("ApiKeyRequired", key_default)),
+                    code_dir=(root / code_uri).resolve(),
+                    module=module,
+                    function=function,
+                    timeout_seconds=int(timeout) if isinstance(timeout, int | str) else 3,
+                    environment=function_environment(template, properties),
+                )
+            )
+    return routes
+
+
+def table_definitions(template: dict[str, Any]) -> list[TableDefinition]:
+    """Every `AWS::DynamoDB::Table`, as boto3 `create_table` arguments."""
+    tables: list[TableDefinition] = []
+    for logical_id, properties in _resources(template, "AWS::DynamoDB::Table"):
+        args: dict[str, Any] = {
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "KeySchema": properties["KeySchema"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if properties.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+        if properties.get("LocalSecondaryIndexes"):
+            args["LocalSecondaryIndexes"] = properties["LocalSecondaryIndexes"]
+        if properties.get("ProvisionedThroughput"):
+            args["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
+        ttl = properties.get("TimeToLiveSpecification") or {}
+        ttl_attribute = ttl.get("AttributeName") if ttl.get("Enabled") else None
+        tables.append(TableDefinition(logical_id, args, ttl_attribute))
+    if not tables:
+        raise TemplateError("the template defines no AWS::DynamoDB::Table")
+    return tables

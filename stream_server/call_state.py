@@ -1,0 +1,515 @@
+"""One call's decisions, sans I/O: fed Twilio frames, transcripts and the clock; returns actions.
+
+This is the brain of a call. It owns the turn detector, the playback ledger, the conversation
+history and the transcript turns, and decides when to greet, reply, interrupt, apologise and hang
+up. It never awaits anything: the asyncio shell in `stream_server.session` performs the actions it
+returns (send a frame, feed the recogniser, start or cancel a reply, write a turn, hang up) and
+reports back what happened. Tests replay whole conversations through it with invented timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from callcore.models import Persona, TranscriptTurn
+
+from stream_server.audio import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
+from stream_server.pipeline import ReplyAudio, ReplyStats
+from stream_server.playback import PlaybackLedger, Utterance
+from stream_server.providers.base import ChatMessage
+from stream_server.turns import BargeIn, EndOfTurn, TurnDetector, TurnSettings, VoiceActivityDetector
+from stream_server.twilio_protocol import (
+    Connected,
+    Dtmf,
+    Mark,
+    Media,
+    OutboundClear,
+    OutboundMark,
+    OutboundMedia,
+    OutboundMessage,
+    ProtocolError,
+    Start,
+    Stop,
+    parse,
+)
+
+__all__ = [
+    "Action",
+    "Authenticate",
+    "CallState",
+    "CancelReply",
+    "CommitStt",
+    "EndCall",
+    "FeedStt",
+    "Hangup",
+    "PersistTurn",
+    "Phase",
+    "RecordMetric",
+    "Send",
+    "SpeakReply",
+    "SpeakText",
+    "is_goodbye",
+]
+
+log = logging.getLogger("stream_server.call")
+
+_GOODBYE = re.compile(
+    r"\b(good ?bye|bye(?: bye)?|hang up|that'?s all(?: for now)?|talk to you later|see you)\b[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_goodbye(text: str) -> bool:
+    """Did the caller end the conversation? Only when the farewell closes what they said."""
+    return bool(_GOODBYE.search(text.strip()))
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Verify the stream token and load the persona, then call `CallState.authenticated`."""
+
+    start: Start
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStt:
+    audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStt:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakReply:
+    """Run the LLM -> TTS pipeline for this history."""
+
+    messages: tuple[ChatMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakText:
+    """Speak fixed text (greeting, goodbye)."""
+
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReply:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PersistTurn:
+    turn: TranscriptTurn
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMetric:
+    name: str
+    value: float
+    unit: str = "Milliseconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """Goodbye has played: end the call through the REST API, then close the socket."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """The call is over without our hang-up (caller hung up, auth failed): close and summarise."""
+
+    reason: str
+    close_code: int = 1000
+
+
+Action = (
+    Send
+    | Authenticate
+    | FeedStt
+    | CommitStt
+    | SpeakReply
+    | SpeakText
+    | CancelReply
+    | PersistTurn
+    | RecordMetric
+    | Hangup
+    | EndCall
+)
+
+
+class Phase(Enum):
+    AWAITING_START = "awaiting_start"
+    AUTHENTICATING = "authenticating"
+    ACTIVE = "active"
+    ENDING = "ending"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class _Speaking:
+    """The bot utterance in progress: its ledger entry and how it came about."""
+
+    utterance: Utterance
+    kind: str
+    started_at: float
+    generating: bool = True
+    stats: ReplyStats | None = None
+    caller_latency: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfig:
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    drain_goodbye: str = "I'm sorry, I have to end the call now. Goodbye."
+
+
+class CallState:
+    """Everything one call decides. Times are monotonic seconds; ``epoch_offset`` maps them to wall time."""
+
+    def __init__(self, config: CallConfig | None = None, *, epoch_offset: float = 0.0) -> None:
+        self.config = config or CallConfig()
+        self.phase = Phase.AWAITING_START
+        self.epoch_offset = epoch_offset
+        self.stream_sid = ""
+        self.call_sid = ""
+        self.call_id = ""
+        self.persona: Persona | None = None
+        self.started_at: float | None = None
+        self.end_reason: str | None = None
+        self.history: list[ChatMessage] = []
+        self.turns: list[TranscriptTurn] = []
+        self.protocol_errors = 0
+        self.barge_ins = 0
+        self.ledger = PlaybackLedger()
+        self._vad = VoiceActivityDetector(
+            aggressiveness=self.config.turn.vad_aggressiveness,
+            energy_floor_dbfs=self.config.turn.energy_floor_dbfs,
+        )
+        self._turns = TurnDetector(self.config.turn)
+        self._frames = FrameAssembler(FRAME_BYTES)
+        self._audio_clock: float | None = None
+        self._speaking: _Speaking | None = None
+        self._caller_onset: float | None = None
+        self._caller_last_speech: float | None = None
+        self._eot_decided_at: float | None = None
+        self._hangup_when_quiet: str | None = None
+        self._drain_deadline: float | None = None
+
+    # -- inputs from the socket ----------------------------------------------------------------
+
+    def on_frame(self, frame: str | bytes, now: float) -> list[Action]:
+        """One WebSocket frame from Twilio. Malformed frames are counted and survived."""
+        if self.phase is Phase.ENDED:
+            return []
+        try:
+            message = parse(frame)
+        except ProtocolError as error:
+            self.protocol_errors += 1
+            log.warning("ignored malformed frame: %s", error)
+            return []
+        if isinstance(message, Media):
+            return self._on_media(message, now)
+        if isinstance(message, Mark):
+            return self._on_mark(message.name, now)
+        if isinstance(message, Start):
+            return self._on_start(message, now)
+        if isinstance(message, Dtmf):
+            return self._on_dtmf(message.digit, now)
+        if isinstance(message, Stop):
+            return self._end("caller-hangup", now)
+        assert isinstance(message, Connected)
+        return []
+
+    def _on_start(self, start: Start, now: float) -> list[Action]:
+        if self.phase is not Phase.AWAITING_START:
+            self.protocol_errors += 1
+            log.warning("ignored a second start message")
+            return []
+        self.phase = Phase.AUTHENTICATING
+        self.stream_sid = start.stream_sid
+        self.call_sid = start.call_sid
+        self.started_at = now
+        return [Authenticate(start)]
+
+    def authenticated(self, call_id: str, persona: Persona, now: float) -> list[Action]:
+        """The token was genuine and unused: greet the caller."""
+        if self.phase is not Phase.AUTHENTICATING:
+            return []
+        self.phase = Phase.ACTIVE
+        self.call_id = call_id
+        self.persona = persona
+        self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
+        self.history = [ChatMessage("system", persona.prompt)]
+        if not persona.greeting:
+            return []
+        return self._speak_text(persona.greeting, "greeting", now)
+
+    def rejected(self, reason: str, now: float) -> list[Action]:
+        """The token was bad or replayed: close without spending anything on providers."""
+        self.phase = Phase.ENDED
+        self.end_reason = reason
+        return [EndCall(reason, close_code=1008)]
+
+    def _on_media(self, media: Media, now: float) -> list[Action]:
+        if self.phase not in (Phase.ACTIVE, Phase.ENDING) or media.track not in ("inbound", "inbound_track"):
+            return []
+        actions: list[Action] = [FeedStt(media.payload)]
+        # The audio clock advances by the audio itself, so decisions do not depend on jitter.
+        if self._audio_clock is None or self._audio_clock < now - 1.0:
+            self._audio_clock = now - len(media.payload) / 8000.0
+        for frame in self._frames.push(media.payload):
+            self._audio_clock += FRAME_MS / 1000.0
+            speech = self._vad.is_speech(ulaw_to_pcm16(frame))
+            for event in self._turns.feed(speech, self._audio_clock, bot_speaking=self.bot_speaking):
+                actions += self._on_turn_event(event, now)
+        return actions
+
+    def _on_turn_event(self, event: object, now: float) -> list[Action]:
+        if isinstance(event, BargeIn):
+            if self.phase is Phase.ENDING or self._speaking is None:
+                return []
+            self.barge_ins += 1
+            actions = self._interrupt(now)
+            actions.append(RecordMetric("BargeInReaction", (now - event.onset_at) * 1000.0))
+            actions.append(RecordMetric("BargeIns", 1, "Count"))
+            return actions
+        if isinstance(event, EndOfTurn):
+            self._caller_onset = event.onset_at
+            self._caller_last_speech = event.last_speech_at
+            self._eot_decided_at = now
+            return [CommitStt()] if self.phase is Phase.ACTIVE else []
+        return []
+
+    def _on_mark(self, name: str, now: float) -> list[Action]:
+        self.ledger.on_mark(name)
+        return self._settle(now)
+
+    def _on_dtmf(self, digit: str, now: float) -> list[Action]:
+        if self.phase is not Phase.ACTIVE:
+            return []
+        log.info("caller pressed %s", digit)
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        text = f"(the caller pressed {digit})"
+        actions += self._caller_turn(text, now, now, {})
+        self.history.append(ChatMessage("user", f"The caller pressed {digit} on the keypad."))
+        return [*actions, *self._start_reply(now)]
+
+    # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------
+
+    def on_transcript(self, text: str, now: float) -> list[Action]:
+        """A final transcript of the caller's turn (after our commit)."""
+        if self.phase is not Phase.ACTIVE:
+            return []
+        text = text.strip()
+        if not text:
+            return []
+        latency: dict[str, float] = {}
+        if self._eot_decided_at is not None and self._caller_last_speech is not None:
+            latency["end_of_turn"] = round((self._eot_decided_at - self._caller_last_speech) * 1000.0, 2)
+            latency["stt"] = round((now - self._eot_decided_at) * 1000.0, 2)
+        onset = self._caller_onset if self._caller_onset is not None else now
+        last = self._caller_last_speech if self._caller_last_speech is not None else now
+        actions: list[Action] = []
+        if self._speaking is not None:
+            actions += self._interrupt(now)
+        actions += self._caller_turn(text, onset, last, latency)
+        self.history.append(ChatMessage("user", text))
+        if is_goodbye(text):
+            return [*actions, *self._say_goodbye("caller-goodbye", now)]
+        actions += self._start_reply(now)
+        assert self._speaking is not None
+        self._speaking.caller_latency = latency
+        return actions
+
+    def on_reply_started(self, stats: ReplyStats) -> None:
+        if self._speaking is not None:
+            self._speaking.stats = stats
+
+    def on_reply_audio(self, chunk: ReplyAudio, now: float) -> list[Action]:
+        """A chunk from the pipeline: send it, followed by its mark."""
+        speaking = self._speaking
+        if speaking is None or self.phase is Phase.ENDED:
+            return []
+        utterance = speaking.utterance
+        while len(utterance.sentences) <= chunk.sentence:
+            utterance.add_sentence(chunk.text)
+        if utterance.sentences[chunk.sentence] != chunk.text:
+            utterance.sentences[chunk.sentence] = chunk.text  # the apology replaces a cut sentence
+        name = self.ledger.add_chunk(utterance, chunk.sentence, len(chunk.audio))
+        return [
+            Send(OutboundMedia(self.stream_sid, chunk.audio)),
+            Send(OutboundMark(self.stream_sid, name)),
+        ]
+
+    def on_reply_finished(self, now: float) -> list[Action]:
+        """The pipeline has produced everything it will for the current utterance."""
+        if self._speaking is not None:
+            self._speaking.generating = False
+        return self._settle(now)
+
+    def on_stt_failed(self, now: float) -> list[Action]:
+        """The recogniser died: tell the caller and hang up politely rather than go deaf."""
+        if self.phase is not Phase.ACTIVE:
+            return []
+        return self._say_goodbye("stt-failed", now)
+
+    def on_tick(self, now: float) -> list[Action]:
+        """Periodic clock: maximum duration and drain deadline."""
+        if self.phase is not Phase.ACTIVE or self.persona is None or self.started_at is None:
+            return []
+        if self._drain_deadline is not None and now >= self._drain_deadline:
+            return self._say_goodbye("drain", now, text=self.config.drain_goodbye)
+        if now - self.started_at >= self.persona.max_duration_seconds:
+            return self._say_goodbye("max-duration", now)
+        return []
+
+    def begin_drain(self, deadline: float) -> None:
+        self._drain_deadline = deadline
+
+    def on_hangup_done(self, now: float) -> list[Action]:
+        return self._end(self._hangup_when_quiet or "hangup", now)
+
+    def on_socket_closed(self, now: float) -> list[Action]:
+        return self._end("socket-closed", now)
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    @property
+    def bot_speaking(self) -> bool:
+        return self._speaking is not None and (self._speaking.generating or self.ledger.outstanding > 0)
+
+    @property
+    def speaking_kind(self) -> str | None:
+        return self._speaking.kind if self._speaking is not None else None
+
+    def duration_seconds(self, now: float) -> float:
+        return 0.0 if self.started_at is None else now - self.started_at
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _wall(self, t: float) -> float:
+        return round(t + self.epoch_offset, 3)
+
+    def _caller_turn(self, text: str, onset: float, last: float, latency: dict[str, float]) -> list[Action]:
+        turn = TranscriptTurn(
+            index=len(self.turns),
+            role="caller",
+            text=text,
+            started_at=self._wall(onset),
+            ended_at=self._wall(last),
+            latency_ms=latency,
+        )
+        self.turns.append(turn)
+        return [PersistTurn(turn)]
+
+    def _begin_utterance(self, kind: str, now: float) -> None:
+        self._speaking = _Speaking(self.ledger.start_utterance(), kind, now)
+
+    def _start_reply(self, now: float) -> list[Action]:
+        self._begin_utterance("reply", now)
+        return [SpeakReply(tuple(self.history))]
+
+    def _speak_text(self, text: str, kind: str, now: float) -> list[Action]:
+        self._begin_utterance(kind, now)
+        return [SpeakText(text, kind)]
+
+    def _say_goodbye(self, reason: str, now: float, *, text: str | None = None) -> list[Action]:
+        assert self.persona is not None
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        self.phase = Phase.ENDING
+        self._hangup_when_quiet = reason
+        actions += self._speak_text(text or self.persona.goodbye, "goodbye", now)
+        return actions
+
+    def _interrupt(self, now: float) -> list[Action]:
+        """Barge-in: flush Twilio's buffer, stop generating, keep only what was heard."""
+        speaking = self._speaking
+        if speaking is None:
+            return []
+        actions: list[Action] = []
+        if speaking.generating:
+            actions.append(CancelReply())
+            speaking.generating = False
+        if self.ledger.outstanding:
+            self.ledger.clear()
+            actions.append(Send(OutboundClear(self.stream_sid)))
+        return actions + self._settle(now, interrupted=True)
+
+    def _settle(self, now: float, *, interrupted: bool = False) -> list[Action]:
+        """If the current utterance is finished (generated and every mark back), close it."""
+        speaking = self._speaking
+        if speaking is None or speaking.generating or speaking.utterance.outstanding:
+            return []
+        self._speaking = None
+        self._turns.reset()
+        actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
+        if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
+            actions.append(Hangup(self._hangup_when_quiet))
+        return actions
+
+    def _assistant_turn(self, speaking: _Speaking, now: float, interrupted: bool) -> list[Action]:
+        # The model must remember only what the caller heard, or it argues with a ghost.
+        heard = speaking.utterance.heard_text()
+        if heard:
+            self.history.append(ChatMessage("assistant", heard))
+        latency = dict(speaking.caller_latency)
+        actions: list[Action] = []
+        if speaking.stats is not None:
+            latency.update(speaking.stats.latency_ms())
+            for stage, ms in speaking.stats.latency_ms().items():
+                actions.append(RecordMetric(f"Latency_{stage}", ms))
+            if speaking.stats.provider_errors:
+                actions.append(RecordMetric("ProviderErrors", len(speaking.stats.provider_errors), "Count"))
+        for stage in ("end_of_turn", "stt"):
+            if stage in speaking.caller_latency:
+                actions.append(RecordMetric(f"Latency_{stage}", speaking.caller_latency[stage]))
+        if not heard and not interrupted:
+            heard = " ".join(speaking.utterance.sentences)
+        turn = TranscriptTurn(
+            index=len(self.turns),
+            role="assistant",
+            text=heard,
+            started_at=self._wall(speaking.started_at),
+            ended_at=self._wall(now),
+            interrupted=interrupted,
+            latency_ms=latency,
+        )
+        self.turns.append(turn)
+        return [PersistTurn(turn), *actions]
+
+    def _end(self, reason: str, now: float) -> list[Action]:
+        if self.phase is Phase.ENDED:
+            return []
+        actions: list[Action] = []
+        if self._speaking is not None and self._speaking.generating:
+            actions.append(CancelReply())
+            self._speaking.generating = False
+        if self._speaking is not None:
+            # Whatever is still queued at Twilio will never play now.
+            self.ledger.clear()
+            actions += self._settle(now, interrupted=True)
+            actions = [a for a in actions if not isinstance(a, Hangup)]
+        self.phase = Phase.ENDED
+        self.end_reason = self.end_reason or reason
+        return [*actions, EndCall(self.end_reason)]
+
+    def messages(self) -> Sequence[ChatMessage]:
+        return tuple(self.history)

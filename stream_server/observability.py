@@ -1,0 +1,92 @@
+"""Structured JSON logs and CloudWatch EMF metrics for the stream host.
+
+Every log line carries the call id and CallSid of the call it belongs to (set once per call in a
+context variable, inherited by every task the call starts), and phone numbers are masked by
+callcore's filter before anything is written. Metrics are CloudWatch Embedded Metric Format
+lines on stdout: the awslogs driver ships them and CloudWatch turns them into metrics, with no
+API call (and no latency) on the audio path.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from callcore.logging import PhoneMaskingFilter
+
+__all__ = ["CALL_CONTEXT", "JsonFormatter", "MetricsSink", "configure_logging"]
+
+CALL_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "call_context", default=None
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the current call's ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "timestamp": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **(CALL_CONTEXT.get() or {}),
+        }
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str)
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route every logger through one JSON handler with phone masking."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(PhoneMaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+class MetricsSink:
+    """Writes CloudWatch EMF records; ``write`` is injectable so tests read what was emitted."""
+
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        service: str = "stream-host",
+        write: Callable[[str], object] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._namespace = namespace
+        self._service = service
+        self._write = write or (lambda line: sys.stdout.write(line + "\n"))
+        self._clock = clock
+
+    def emit(self, metrics: Mapping[str, tuple[float, str]], **properties: str) -> None:
+        """One EMF record: ``metrics`` maps name -> (value, unit); properties are searchable keys."""
+        if not metrics:
+            return
+        record: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": int(self._clock() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._namespace,
+                        "Dimensions": [["Service"]],
+                        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
+                    }
+                ],
+            },
+            "Service": self._service,
+            **properties,
+        }
+        for name, (value, _) in metrics.items():
+            record[name] = value
+        self._write(json.dumps(record))

@@ -1,0 +1,99 @@
+"""The stream host's settings: one frozen object, read once from the environment at start-up.
+
+Shared names (TABLE_NAME, STREAM_PUBLIC_URL, PORT, provider keys...) come from
+`callcore.settings.Settings`; this adds what only the stream host needs (drain, capacity,
+turn-taking tunables, provider timeouts). Every variable has a default that works locally.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from callcore.settings import Settings
+
+from stream_server.pipeline import PipelineSettings
+from stream_server.turns import TurnSettings
+
+__all__ = ["StreamSettings"]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """Everything the stream host process reads from its environment."""
+
+    core: Settings = field(default_factory=Settings)
+    bind_host: str = "127.0.0.1"
+    drain_deadline_seconds: float = 110.0
+    max_calls: int = 100
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    metrics_namespace: str = "AiPhoneCalls"
+    apology_text: str = "Sorry, I had a problem there. Could you say that again?"
+    persona_cache_seconds: float = 300.0
+
+    @property
+    def port(self) -> int:
+        return self.core.port
+
+    @property
+    def media_path(self) -> str:
+        """The WebSocket path, taken from STREAM_PUBLIC_URL so TwiML and server always agree."""
+        return urlsplit(self.core.stream_public_url).path or "/"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StreamSettings:
+        e = os.environ if env is None else env
+        turn = TurnSettings(
+            vad_aggressiveness=_int(e, "VAD_AGGRESSIVENESS", 2, 0, 3),
+            energy_floor_dbfs=_float(e, "VAD_ENERGY_FLOOR_DBFS", -50.0, -120.0, 0.0),
+            end_of_turn_silence_ms=_int(e, "END_OF_TURN_SILENCE_MS", 700, 100, 10_000),
+            min_speech_ms=_int(e, "TURN_MIN_SPEECH_MS", 100, 20, 5_000),
+            barge_in_ms=_int(e, "BARGE_IN_MS", 240, 20, 5_000),
+            speech_gap_ms=_int(e, "SPEECH_GAP_MS", 100, 0, 2_000),
+        )
+        pipeline = PipelineSettings(
+            llm_first_token_timeout_s=_float(e, "LLM_FIRST_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),
+            llm_idle_timeout_s=_float(e, "LLM_FIRST_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),
+            tts_first_byte_timeout_s=_float(e, "TTS_FIRST_BYTE_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),
+            tts_idle_timeout_s=_float(e, "TTS_FIRST_BYTE_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),
+            max_attempts=_int(e, "PROVIDER_MAX_ATTEMPTS", 2, 1, 5),
+            first_flush_chars=_int(e, "FIRST_FLUSH_CHARS", 40, 1, 1000),
+        )
+        return cls(
+            core=Settings.from_env(e),
+            bind_host=e.get("BIND_HOST", "").strip() or "127.0.0.1",
+            drain_deadline_seconds=_float(e, "DRAIN_DEADLINE_SECONDS", 110.0, 0.0, 3600.0),
+            max_calls=_int(e, "MAX_CALLS", 100, 1, 100_000),
+            turn=turn,
+            pipeline=pipeline,
+            metrics_namespace=e.get("METRICS_NAMESPACE", "").strip() or "AiPhoneCalls",
+        )

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from callcore.personas import PersonaError, parse_persona, seed_personas
+from callcore.phone import PhoneNumberError, calling_code, is_e164, require_allowed_destination
+from callcore.repository import CallRepository
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "personas"
+
+
+@pytest.mark.parametrize("number", ["+14155550123", "+447700900123", "+3531234567"])
+def test_valid_e164(number: str) -> None:
+    assert is_e164(number)
+
+
+@pytest.mark.parametrize(
+    "number", ["14155550123", "+0123456789", "+1 415 555 0123", "+1", "+1234567890123456", 5]
+)
+def test_invalid_e164(number: object) -> None:
+    assert not is_e164(number)
+
+
+def test_longest_prefix_country_match() -> None:
+    codes = ("1", "44", "353")
+    assert calling_code("+14155550123", codes) == "1"
+    assert calling_code("+353861234567", codes) == "353"
+    assert calling_code("+33612345678", codes) is None
+    assert calling_code("+1876555123", ("1", "1876")) == "1876"
+
+
+def test_destination_rules() -> None:
+    assert require_allowed_destination("+14155550123", ("1",)) == "+14155550123"
+    with pytest.raises(PhoneNumberError) as bad:
+        require_allowed_destination("+447700900123", ("1",))
+    assert bad.value.code == "destination_not_allowed" and "7700900123" not in bad.value.message
+    with pytest.raises(PhoneNumberError) as syntax:
+        require_allowed_destination("555-0123", ("1",))
+    assert syntax.value.code == "invalid_phone_number"
+
+
+def _persona(**overrides: Any) -> dict[str, Any]:
+    return {"voice_id": "v1", "prompt": "Be nice.", "greeting": "Hello!", **overrides}
+
+
+def test_persona_defaults_and_url_id() -> None:
+    p = parse_persona(_persona(), persona_id="sales")
+    assert (p.persona_id, p.language, p.machine_detection, p.record) == ("sales", "en", False, False)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"voice_id": ""},
+        {"prompt": None},
+        {"greeting": "x" * 501},
+        {"language": "english"},
+        {"max_duration_seconds": 5},
+        {"max_duration_seconds": "600"},
+        {"machine_detection": "yes"},
+        {"transfer_number": "12345"},
+        {"filler_phrases": "um"},
+        {"surprise": 1},
+        {"persona_id": "other"},
+    ],
+)
+def test_persona_rejections(overrides: dict[str, Any]) -> None:
+    with pytest.raises(PersonaError):
+        parse_persona(_persona(**overrides), persona_id="sales")
+
+
+def test_examples_validate_and_seed(ddb_table: Any, tmp_path: Path) -> None:
+    repo = CallRepository(ddb_table)
+    ids = seed_personas(repo, EXAMPLES)
+    assert sorted(ids) == ["appointment-reminder", "receptionist"]
+    assert repo.get_persona("appointment-reminder") is not None
+    (tmp_path / "bad.json").write_text(json.dumps({"persona_id": "bad"}))
+    (tmp_path / "good.json").write_text((EXAMPLES / "receptionist.json").read_text())
+    with pytest.raises(PersonaError, match=r"bad\.json"):
+        seed_personas(repo, tmp_path)

@@ -1,0 +1,181 @@
+"""`make demo`: one complete emulated call through the real local stack, narrated as it happens.
+
+It places the call exactly as a user would (`POST /calls` with the local API key), lets the
+emulator ring, answer and play a three-turn caller (the second turn interrupts the bot), then
+reads the result back through `GET /calls/{id}`. It succeeds only if the call completed and the
+record holds its turns; the exit status says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from local.stack import LocalStack
+from local.twilio_emulator.call import EmulatedCall
+from local.twilio_emulator.caller import CallerScript, TimelineEvent, Utterance, turn_latencies_ms
+
+__all__ = ["DEMO_SCRIPT", "DemoResult", "run_demo"]
+
+log = logging.getLogger("local.demo")
+
+DEMO_TO = "+15555550123"
+DEMO_PERSONA = "appointment-reminder"
+DEMO_SCRIPT = CallerScript(
+    (
+        Utterance("Yes, I have a moment.", pause_ms=600),
+        Utterance("Sorry, could we move it to the afternoon instead?", barge_in_ms=900),
+        Utterance("Thank you, goodbye.", pause_ms=600),
+    ),
+    hang_up=True,
+    max_wait_ms=12_000,
+)
+
+
+@dataclass
+class DemoResult:
+    ok: bool
+    reasons: list[str]
+    record: dict[str, Any] | None
+    call: EmulatedCall | None
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _describe(event: TimelineEvent) -> str | None:
+    t = f"{event.at:7.2f}s"
+    if event.kind == "caller_start":
+        return f"{t}  caller  > {event.detail}"
+    if event.kind == "barge_in":
+        return f"{t}  caller  (talks over the bot: barge-in)"
+    if event.kind == "greeting_start":
+        return f"{t}  bot     (greeting audio starts, {event.value:.0f} ms after answer)"
+    if event.kind == "bot_reply_start":
+        return f"{t}  bot     (reply audio starts {event.value:.0f} ms after the caller stopped)"
+    if event.kind == "clear":
+        return f"{t}  stream  clear: bot audio flushed"
+    if event.kind == "caller_hang_up":
+        return f"{t}  caller  hangs up"
+    if event.kind == "protocol_error":
+        return f"{t}  stream  31924 protocol error: {event.detail}"
+    return None
+
+
+async def _api(session: aiohttp.ClientSession, stack: LocalStack, method: str, path: str, **kw: Any) -> Any:
+    headers = {"x-api-key": stack.api_key, **kw.pop("headers", {})}
+    async with session.request(method, f"{stack.api_url}{path}", headers=headers, **kw) as response:
+        body = await response.json(content_type=None)
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path} -> {response.status}: {body}")
+        return body
+
+
+async def _narrate(
+    stack: LocalStack, session: aiohttp.ClientSession, call_id: str, call: EmulatedCall
+) -> None:
+    """Print the caller's side from the emulator and the bot's turns from the API as they land."""
+    shown_events = 0
+    shown_turns = 0
+    while True:
+        finished = call.finished.is_set()
+        timeline = call.media.caller.timeline if call.media and call.media.caller else []
+        for event in timeline[shown_events:]:
+            line = _describe(event)
+            if line:
+                _say(line)
+        shown_events = len(timeline)
+        try:
+            record = await _api(session, stack, "GET", f"/calls/{call_id}")
+        except RuntimeError:
+            record = {}
+        turns = record.get("turns") or []
+        for turn in turns[shown_turns:]:
+            who = "bot" if turn.get("role") == "assistant" else "heard"
+            cut = "  [interrupted]" if turn.get("interrupted") else ""
+            _say(f"          {who:7} : {turn.get('text', '')}{cut}")
+        shown_turns = len(turns)
+        if finished:
+            return
+        await asyncio.sleep(0.4)
+
+
+def _check(record: dict[str, Any] | None, call: EmulatedCall) -> list[str]:
+    reasons = []
+    if call.status != "completed":
+        reasons.append(f"the emulated call ended {call.status!r}, not 'completed'")
+    if call.errors:
+        reasons.append("Twilio errors: " + ", ".join(str(e) for e in call.errors))
+    if record is None:
+        return [*reasons, "no call record"]
+    if record.get("status") != "completed":
+        reasons.append(f"call record status is {record.get('status')!r}, not 'completed'")
+    roles = [t.get("role") for t in record.get("turns") or []]
+    if "caller" not in roles or "assistant" not in roles:
+        reasons.append(f"call record turns are incomplete: {roles}")
+    return reasons
+
+
+async def _final_record(
+    session: aiohttp.ClientSession, stack: LocalStack, call_id: str
+) -> dict[str, Any] | None:
+    """The record once the status callback and the stream host have both written (bounded wait)."""
+    record: dict[str, Any] | None = None
+    for _ in range(40):
+        record = await _api(session, stack, "GET", f"/calls/{call_id}")
+        if record.get("status") == "completed" and record.get("turns"):
+            return record
+        await asyncio.sleep(0.25)
+    return record
+
+
+async def run_demo(stack: LocalStack, *, persona_id: str = DEMO_PERSONA, to: str = DEMO_TO) -> DemoResult:
+    """Place the demo call on a started stack and report on it."""
+    assert stack.emulator is not None
+    stack.emulator.scripts[to] = DEMO_SCRIPT
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        placed = await _api(
+            session,
+            stack,
+            "POST",
+            "/calls",
+            json={"to": to, "persona_id": persona_id, "metadata": {"source": "make demo"}},
+            headers={"Idempotency-Key": f"demo-{time.time_ns()}"},
+        )
+        call_id = placed["call_id"]
+        _say(f"\nPOST /calls -> {placed['status']}  call_id={call_id}  persona={persona_id}\n")
+        call = await stack.emulator.wait_for_any_call(within=20)
+        await asyncio.wait_for(_narrate(stack, session, call_id, call), timeout=100)
+        record = await _final_record(session, stack, call_id)
+    reasons = _check(record, call)
+    latencies = turn_latencies_ms(call.timeline)
+    _say("\n--- per-turn latency (caller stopped -> first bot audio heard) ---")
+    for index, value in enumerate(latencies, start=1):
+        _say(f"  turn {index}: {value:.0f} ms")
+    if not latencies:
+        _say("  (no bot reply was heard after a caller turn)")
+    _say("\n--- call record: GET /calls/" + call_id + " ---")
+    _say(json.dumps(record, indent=2, default=str))
+    if call.recording_path:
+        _say(f"\nrecording (caller left, bot right): {_relative(call.recording_path)}")
+    _say(
+        f"\ntotal {time.monotonic() - started:.1f} s; "
+        + ("OK" if not reasons else "FAILED: " + "; ".join(reasons))
+    )
+    return DemoResult(ok=not reasons, reasons=reasons, record=record, call=call)

@@ -1,0 +1,242 @@
+"""The local stack: storage, HTTP API, Twilio emulator and stream host, wired by environment.
+
+`LocalStack` starts the parts in dependency order and stops them in reverse:
+1. storage - moto server mode with template.yaml's table and the example personas (skipped when
+   DYNAMODB_ENDPOINT points elsewhere; the table is still created there);
+2. the Twilio emulator - the REST endpoint behind TWILIO_API_BASE_URL;
+3. the HTTP API - template.yaml's routes on API_PORT, real handlers in this process;
+4. the stream host - `python -m stream_server` as a subprocess (as in production: its own process),
+   its output prefixed `[stream]` in the combined log.
+Every part reads the same environment (`stack_environment`), built from the documented variables
+of CONTRACT.md with defaults that need no configuration. Credentials and the stream-token key are
+random per run: nothing local is a secret worth keeping, and nothing stale can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from local.api_gateway import ApiKey, LocalApiGateway, routes_table
+from local.storage import FAKE_AWS_ENV, LocalStorage, create_table, free_port, seed_example_personas
+from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
+
+__all__ = ["ROOT", "LocalStack", "StackPorts", "configure_logging", "stack_environment"]
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("local.stack")
+
+_PREFIXES = {
+    "local.api": "api",
+    "local.storage": "storage",
+    "local.stack": "stack",
+    "local.demo": "demo",
+    "twilio_emulator": "twilio",
+}
+
+
+class _PrefixFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        prefix = next((p for key, p in _PREFIXES.items() if name == key or name.startswith(key + ".")), None)
+        record.prefix = prefix or name.split(".")[0][:8]
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One readable line per event: time, component, message."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_PrefixFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d [%(prefix)-7s] %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "aiohttp.access", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    api: int
+    stream: int
+    emulator: int
+    dynamodb: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, free: bool) -> StackPorts:
+        """Ports from API_PORT / PORT / TWILIO_EMULATOR_PORT / DYNAMODB_PORT, else defaults or free ones."""
+
+        def pick(name: str, default: int) -> int:
+            value = env.get(name)
+            if value:
+                return int(value)
+            return free_port() if free else default
+
+        return cls(
+            api=pick("API_PORT", 3000),
+            stream=pick("PORT", 8080),
+            emulator=pick("TWILIO_EMULATOR_PORT", 3001),
+            dynamodb=pick("DYNAMODB_PORT", 5005),
+        )
+
+
+def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpoint: str) -> dict[str, str]:
+    """The environment every component of the local stack runs with (explicit values win)."""
+    env = dict(base)
+
+    def default(name: str, value: str) -> None:
+        if not env.get(name):
+            env[name] = value
+
+    for name, value in FAKE_AWS_ENV.items():
+        default(name, value)
+    default("TABLE_NAME", "ai-phone-calls")
+    env["DYNAMODB_ENDPOINT"] = dynamodb_endpoint
+    default("TWILIO_ACCOUNT_SID", "AC" + secrets.token_hex(16))
+    default("TWILIO_AUTH_TOKEN", secrets.token_hex(16))
+    env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{ports.emulator}"
+    default("TWILIO_FROM_NUMBER", "+15005550006")
+    env["API_PORT"] = str(ports.api)
+    env["PORT"] = str(ports.stream)
+    default("PUBLIC_API_URL", f"http://127.0.0.1:{ports.api}")
+    default("STREAM_PUBLIC_URL", f"ws://127.0.0.1:{ports.stream}/media")
+    default("STREAM_TOKEN_SECRET", secrets.token_urlsafe(32))
+    default("LOCAL_API_KEY", "local-dev-api-key")
+    default("LOCAL_API_KEY_ID", "local-user")
+    # Lambda-only services that would print or try to reach AWS on a laptop.
+    default("POWERTOOLS_TRACE_DISABLED", "true")
+    default("POWERTOOLS_METRICS_DISABLED", "true")
+    default("POWERTOOLS_METRICS_NAMESPACE", "AiPhoneCallsLocal")
+    env.pop("TWILIO_SECRET_ARN", None)
+    return env
+
+
+@dataclass
+class LocalStack:
+    """All parts of the local stack; `start()` returns once every part answers."""
+
+    env: dict[str, str]
+    ports: StackPorts
+    recordings_dir: Path = field(default_factory=lambda: ROOT / "out")
+    storage: LocalStorage | None = None
+    emulator: TwilioEmulator | None = None
+    api: LocalApiGateway | None = None
+    stream_host: asyncio.subprocess.Process | None = None
+    with_stream_host: bool = True
+    _pump: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_environment(cls, *, free_ports: bool, base: Mapping[str, str] | None = None) -> LocalStack:
+        source = dict(os.environ if base is None else base)
+        ports = StackPorts.from_env(source, free=free_ports)
+        endpoint = source.get("DYNAMODB_ENDPOINT") or f"http://127.0.0.1:{ports.dynamodb}"
+        return cls(env=stack_environment(source, ports, endpoint), ports=ports)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}"
+
+    @property
+    def api_key(self) -> str:
+        return self.env["LOCAL_API_KEY"]
+
+    async def start(self) -> None:
+        # The API handlers run in this process and read os.environ at import.
+        os.environ.update(self.env)
+        template = ROOT / "template.yaml"
+        personas = ROOT / "examples" / "personas"
+        own_storage = self.env["DYNAMODB_ENDPOINT"] == f"http://127.0.0.1:{self.ports.dynamodb}"
+        if own_storage:
+            self.storage = LocalStorage(template, self.env["TABLE_NAME"], personas, port=self.ports.dynamodb)
+            await asyncio.to_thread(self.storage.start)
+            log.info("DynamoDB (moto) on %s, table %s", self.storage.endpoint, self.env["TABLE_NAME"])
+        else:
+            table = await asyncio.to_thread(
+                create_table, self.env["DYNAMODB_ENDPOINT"], template, self.env["TABLE_NAME"]
+            )
+            await asyncio.to_thread(seed_example_personas, table, personas)
+        self.emulator = TwilioEmulator(
+            EmulatorSettings(
+                account_sid=self.env["TWILIO_ACCOUNT_SID"],
+                auth_token=self.env["TWILIO_AUTH_TOKEN"],
+                port=self.ports.emulator,
+                allow_insecure_local_streams=True,
+                recordings_dir=self.recordings_dir,
+            )
+        )
+        await self.emulator.start()
+        self.api = LocalApiGateway(
+            template,
+            api_keys=[ApiKey(self.env["LOCAL_API_KEY"], self.env["LOCAL_API_KEY_ID"])],
+            port=self.ports.api,
+        )
+        await self.api.start()
+        log.info("routes (from template.yaml):\n%s", routes_table(self.api))
+        if self.with_stream_host:
+            await self._start_stream_host()
+        log.info(
+            "ready: API %s  stream %s  Twilio emulator %s",
+            self.api_url,
+            self.env["STREAM_PUBLIC_URL"],
+            self.env["TWILIO_API_BASE_URL"],
+        )
+
+    async def _start_stream_host(self) -> None:
+        self.stream_host = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "stream_server",
+            cwd=str(ROOT),
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._pump = asyncio.create_task(self._prefix_output(self.stream_host))
+        health = f"http://127.0.0.1:{self.ports.stream}/healthz"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                if self.stream_host.returncode is not None:
+                    raise RuntimeError(f"the stream host exited with {self.stream_host.returncode}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(health) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the stream host did not answer /healthz within 30 s")
+
+    @staticmethod
+    async def _prefix_output(process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            sys.stdout.write(f"[stream ] {line.decode(errors='replace').rstrip()}\n")
+            sys.stdout.flush()
+
+    async def stop(self) -> None:
+        """Stop in reverse order; safe to call after a partial start."""
+        if self.stream_host is not None and self.stream_host.returncode is None:
+            self.stream_host.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.stream_host.wait(), 10)
+            except TimeoutError:
+                self.stream_host.kill()
+                await self.stream_host.wait()
+        if self._pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pump, 2)
+        if self.api is not None:
+            await self.api.stop()
+        if self.emulator is not None:
+            await self.emulator.stop()
+        if self.storage is not None:
+            await asyncio.to_thread(self.storage.stop)
+        log.info("stopped")

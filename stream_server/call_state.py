@@ -508,7 +508,7 @@ class CallState:
             actions += self._settle(now, interrupted=True)
             actions = [a for a in actions if not isinstance(a, Hangup)]
         self.phase = Phase.ENDED
-        self.end_reason = self.end_reason or reason
+        self.end_reason = self.end_reason or self._hangup_when_quiet or reason
         return [*actions, EndCall(self.end_reason)]
 
     def messages(self) -> Sequence[ChatMessage]:

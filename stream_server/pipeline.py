@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from stream_server.providers.base import ChatMessage, LanguageModel, ProviderError, TextToSpeech
@@ -213,7 +213,7 @@ async def speak_reply(
     stats: ReplyStats,
     settings: PipelineSettings | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[ReplyAudio]:
+) -> AsyncGenerator[ReplyAudio, None]:
     """Stream the spoken reply to ``messages`` as audio chunks, first chunk as early as possible."""
     cfg = settings or PipelineSettings()
     queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -256,7 +256,7 @@ async def speak_text(
     stats: ReplyStats,
     settings: PipelineSettings | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[ReplyAudio]:
+) -> AsyncGenerator[ReplyAudio, None]:
     """Speak fixed text (greeting, goodbye) sentence by sentence, same fault handling."""
     cfg = settings or PipelineSettings()
     splitter = SentenceSplitter(first_flush_chars=10_000)

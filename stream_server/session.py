@@ -1,0 +1,413 @@
+"""One live call: the asyncio shell around `CallState`.
+
+The shell reads frames, feeds them to the call's state machine and performs the actions it
+returns. It owns every task the call starts (reply, recogniser, clock, turn writes) and cancels
+or awaits each one in ``run``'s ``finally``, so a call always ends in one place, whatever ended
+it: the caller hanging up, our goodbye, a bad token, a drain, or a dropped socket.
+
+Blocking work (DynamoDB through boto3, the Twilio REST hang-up) runs in threads, never on the
+event loop that carries every call's audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
+from callcore.tokens import InvalidStreamToken, verify_stream_token
+from websockets.exceptions import ConnectionClosed
+
+from stream_server.call_state import (
+    Action,
+    Authenticate,
+    CallConfig,
+    CallState,
+    CancelReply,
+    CommitStt,
+    EndCall,
+    FeedStt,
+    Hangup,
+    PersistTurn,
+    Phase,
+    RecordMetric,
+    Send,
+    SpeakReply,
+    SpeakText,
+)
+from stream_server.observability import CALL_CONTEXT, MetricsSink
+from stream_server.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
+from stream_server.providers.base import (
+    LanguageModel,
+    ProviderError,
+    SpeechToText,
+    SttSession,
+    TextToSpeech,
+)
+from stream_server.settings import StreamSettings
+from stream_server.twilio_protocol import encode
+
+__all__ = ["CallServices", "CallSession", "PersonaCache", "Repository", "Socket"]
+
+log = logging.getLogger("stream_server.session")
+
+DEFAULT_PERSONA = Persona(
+    persona_id="default",
+    name="Assistant",
+    voice_id="default",
+    prompt="You are a helpful, concise phone assistant. Answer in one or two short sentences.",
+    greeting="Hello! How can I help you today?",
+)
+
+
+class Repository(Protocol):
+    """The part of `callcore.repository.CallRepository` the stream host uses (sync; run in threads)."""
+
+    def get_call(self, call_id: str) -> CallRecord | None: ...
+    def get_persona(self, persona_id: str) -> Persona | None: ...
+    def put_turn(self, call_id: str, turn: TranscriptTurn) -> None: ...
+    def consume_stream_token(self, nonce: str, expires_at: int) -> bool: ...
+    def finish_call(self, call_id: str, summary: CallSummary) -> None: ...
+
+
+class Socket(Protocol):
+    """The part of a websockets ServerConnection a session uses."""
+
+    def __aiter__(self) -> Any: ...
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class PersonaCache:
+    """Personas by id, loaded from DynamoDB once per ``ttl`` per process."""
+
+    def __init__(
+        self, repository: Repository, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._repository = repository
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Persona | None]] = {}
+        self.loads = 0
+
+    async def get(self, persona_id: str) -> Persona | None:
+        now = self._clock()
+        hit = self._entries.get(persona_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        self.loads += 1
+        persona = await asyncio.to_thread(self._repository.get_persona, persona_id)
+        self._entries[persona_id] = (now, persona)
+        return persona
+
+
+@dataclass
+class CallServices:
+    """What every call of this process shares: settings, storage, providers, clips, metrics."""
+
+    settings: StreamSettings
+    repository: Repository
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    apology: ApologyClip
+    metrics: MetricsSink
+    end_call_via_rest: Callable[[str], None]
+    personas: PersonaCache = field(init=False)
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
+
+
+class CallSession:
+    """Runs one Media Streams connection from ``connected`` to close."""
+
+    def __init__(self, services: CallServices, socket: Socket) -> None:
+        self.services = services
+        self.socket = socket
+        clock = services.clock
+        self.state = CallState(
+            CallConfig(turn=services.settings.turn),
+            epoch_offset=services.wall_clock() - clock(),
+        )
+        self._stt: SttSession | None = None
+        self._stt_ready = asyncio.Event()
+        self._reply: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._owned: list[asyncio.Task[Any]] = []
+        self._closed = False
+        self._finished = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the call until it ends; never raises for a call-level problem."""
+        CALL_CONTEXT.set({})
+        try:
+            async for frame in self.socket:
+                await self._apply(self.state.on_frame(frame, self.services.clock()))
+                if self.state.phase is Phase.ENDED:
+                    break
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("call failed")
+        finally:
+            if self.state.phase is not Phase.ENDED:
+                with contextlib.suppress(Exception):
+                    await self._apply(self.state.on_socket_closed(self.services.clock()))
+            await self._shutdown()
+
+    def begin_drain(self, deadline: float) -> None:
+        """The process is draining: say goodbye at ``deadline`` (monotonic) if still talking."""
+        self.state.begin_drain(deadline)
+
+    @property
+    def active(self) -> bool:
+        return self.state.phase in (Phase.ACTIVE, Phase.ENDING, Phase.AUTHENTICATING)
+
+    async def _shutdown(self) -> None:
+        for task in [self._reply, *self._owned]:
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in [self._reply, *self._owned] if t is not None), return_exceptions=True
+        )
+        if self._background:
+            await asyncio.wait(self._background, timeout=10.0)
+        await self._close_socket(1000)
+        if self.state.call_id:
+            now = self.services.clock()
+            summary = CallSummary(
+                ended_at=datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat(),
+                duration_seconds=round(self.state.duration_seconds(now)),
+                turns=len(self.state.turns),
+                end_reason=self.state.end_reason or "unknown",
+            )
+            try:
+                await asyncio.to_thread(self.services.repository.finish_call, self.state.call_id, summary)
+            except Exception:
+                log.exception("could not write the call summary")
+        log.info(
+            "call summary: reason=%s turns=%d barge_ins=%d protocol_errors=%d",
+            self.state.end_reason,
+            len(self.state.turns),
+            self.state.barge_ins,
+            self.state.protocol_errors,
+        )
+        self._finished.set()
+
+    async def _close_socket(self, code: int, reason: str = "") -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self.socket.close(code, reason)
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    async def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            await self._perform(action)
+
+    async def _perform(self, action: Action) -> None:
+        if isinstance(action, Send):
+            if not self._closed:
+                with contextlib.suppress(ConnectionClosed):
+                    await self.socket.send(encode(action.message))
+        elif isinstance(action, FeedStt):
+            if self._stt is not None:
+                try:
+                    await self._stt.send_audio(action.audio)
+                except ProviderError as error:
+                    log.warning("stt send failed: %s", error)
+        elif isinstance(action, CommitStt):
+            if self._stt is not None:
+                try:
+                    await self._stt.commit()
+                except ProviderError as error:
+                    log.warning("stt commit failed: %s", error)
+        elif isinstance(action, SpeakReply | SpeakText):
+            self._start_reply(action)
+        elif isinstance(action, CancelReply):
+            if self._reply is not None and self._reply is not asyncio.current_task():
+                self._reply.cancel()
+                self._reply = None
+        elif isinstance(action, PersistTurn):
+            self._spawn_background(self._persist(action.turn))
+        elif isinstance(action, RecordMetric):
+            self.services.metrics.emit(
+                {action.name: (action.value, action.unit)},
+                call_id=self.state.call_id,
+                call_sid=self.state.call_sid,
+            )
+        elif isinstance(action, Hangup):
+            self._spawn_background(self._hang_up(action.reason))
+        elif isinstance(action, EndCall):
+            await self._close_socket(action.close_code, action.reason[:100])
+        elif isinstance(action, Authenticate):
+            await self._authenticate(action)
+
+    def _spawn_background(self, coro: Awaitable[Any]) -> None:
+        # Turn writes must finish even while the call ends: awaited (not cancelled) in _shutdown.
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- authentication -----------------------------------------------------------------------------
+
+    async def _authenticate(self, action: Authenticate) -> None:
+        start = action.start
+        services = self.services
+        CALL_CONTEXT.set({"call_sid": start.call_sid})
+        params = start.custom_parameters
+        now = services.clock()
+        try:
+            claims = verify_stream_token(
+                services.settings.core.stream_token_secret,
+                params.get("token", ""),
+                call_sid=start.call_sid,
+                now=services.wall_clock(),
+            )
+        except InvalidStreamToken as error:
+            log.warning("stream token rejected: %s", error)
+            await self._apply(self.state.rejected("bad-token", now))
+            return
+        if params.get("call_id", claims.call_id) != claims.call_id:
+            log.warning("stream token is for another call")
+            await self._apply(self.state.rejected("bad-token", now))
+            return
+        CALL_CONTEXT.set({"call_id": claims.call_id, "call_sid": start.call_sid})
+        try:
+            fresh = await asyncio.to_thread(
+                services.repository.consume_stream_token, claims.nonce, claims.expires_at
+            )
+        except Exception:
+            log.exception("could not record the stream token")
+            await self._apply(self.state.rejected("storage-error", services.clock()))
+            return
+        if not fresh:
+            log.warning("stream token replayed")
+            await self._apply(self.state.rejected("replayed-token", services.clock()))
+            return
+        persona = await self._load_persona(claims.call_id, params.get("persona_id"))
+        log.info("call authenticated; persona=%s", persona.persona_id)
+        self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
+        self._owned.append(asyncio.create_task(self._tick(), name="tick"))
+        await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
+
+    async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:
+        repository = self.services.repository
+        try:
+            if not persona_id:
+                record = await asyncio.to_thread(repository.get_call, call_id)
+                persona_id = record.persona_id if record is not None else None
+            persona = await self.services.personas.get(persona_id) if persona_id else None
+        except Exception:
+            log.exception("could not load the persona")
+            persona = None
+        if persona is None:
+            log.warning("persona %s not found; using the default persona", persona_id)
+            return DEFAULT_PERSONA
+        return persona
+
+    # -- tasks the call owns ------------------------------------------------------------------------
+
+    async def _run_stt(self, language: str) -> None:
+        """Keeps one recognition session open; a failed one is reopened a bounded number of times."""
+        attempts = 0
+        max_attempts = self.services.settings.pipeline.max_attempts
+        while attempts < max_attempts:
+            attempts += 1
+            try:
+                async with self.services.stt.session(language=language) as session:
+                    self._stt = session
+                    self._stt_ready.set()
+                    async for transcript in session.transcripts():
+                        attempts = 0
+                        if transcript.final:
+                            await self._apply(
+                                self.state.on_transcript(transcript.text, self.services.clock())
+                            )
+                return
+            except ProviderError as error:
+                log.warning("stt session failed (attempt %d): %s", attempts, error)
+                self.services.metrics.emit({"ProviderErrors": (1, "Count")}, stage="stt")
+            finally:
+                self._stt = None
+        await self._apply(self.state.on_stt_failed(self.services.clock()))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            await self._apply(self.state.on_tick(self.services.clock()))
+
+    def _start_reply(self, action: SpeakReply | SpeakText) -> None:
+        previous = self._reply
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._reply = asyncio.create_task(self._speak(action), name="reply")
+
+    async def _speak(self, action: SpeakReply | SpeakText) -> None:
+        services = self.services
+        persona = self.state.persona or DEFAULT_PERSONA
+        voice = Voice(persona.voice_id, persona.language)
+        stats = ReplyStats(started_at=services.clock())
+        self.state.on_reply_started(stats)
+        if isinstance(action, SpeakReply):
+            chunks = speak_reply(
+                llm=services.llm,
+                tts=services.tts,
+                messages=action.messages,
+                model=persona.llm_model or services.settings.core.cerebras_model,
+                voice=voice,
+                apology=services.apology,
+                stats=stats,
+                settings=services.settings.pipeline,
+                clock=services.clock,
+            )
+        else:
+            chunks = speak_text(
+                tts=services.tts,
+                text=action.text,
+                voice=voice,
+                apology=services.apology,
+                stats=stats,
+                settings=services.settings.pipeline,
+                clock=services.clock,
+            )
+        try:
+            async for chunk in chunks:
+                await self._apply(self.state.on_reply_audio(chunk, services.clock()))
+        finally:
+            await chunks.aclose()
+        if stats.provider_errors:
+            services.metrics.emit({"ProviderErrors": (len(stats.provider_errors), "Count")}, stage="reply")
+        if self._reply is asyncio.current_task():
+            self._reply = None
+        await self._apply(self.state.on_reply_finished(services.clock()))
+
+    async def _persist(self, turn: TranscriptTurn) -> None:
+        try:
+            await asyncio.to_thread(self.services.repository.put_turn, self.state.call_id, turn)
+        except Exception:
+            log.exception("could not write turn %d", turn.index)
+
+    async def _hang_up(self, reason: str) -> None:
+        log.info("hanging up: %s", reason)
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self.services.end_call_via_rest, self.state.call_sid), timeout=15.0
+            )
+        except Exception:
+            # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.
+            log.exception("REST hang-up failed; closing the stream instead")
+        await self._apply(self.state.on_hangup_done(self.services.clock()))

@@ -1,0 +1,52 @@
+"""Our stream host next to a Pipecat bot on the same emulated Twilio calls, same fakes, one core each.
+
+Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--docs]`. Needs
+`.venv-bench` for the Pipecat side (bench/setup_bench_env.sh). The full run writes
+docs/performance.md and its plots unless `--no-docs`; `--quick` only prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script by bench/__main__.py
+    sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.fakes import FakeLatencies  # noqa: E402
+from bench.loadgen.harness import BenchPlan, format_table, run_bench, save  # noqa: E402
+from bench.loadgen.systems import BENCH_PYTHON  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one small round, under 2 minutes")
+    parser.add_argument("--only", choices=("ours", "pipecat"), help="run one system only")
+    parser.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
+                        help="write docs/performance.md and docs/img/ (default: on for full runs)")  # fmt: skip
+    args = parser.parse_args(argv)
+    plan = BenchPlan.quick() if args.quick else BenchPlan.full()
+    if args.only:
+        plan = BenchPlan(**{**plan.__dict__, "systems": (args.only,)})
+    out = ROOT / "out" / "bench"
+    report = asyncio.run(run_bench(plan, latencies=FakeLatencies(), log_dir=out))
+    report["command"] = "python bench/bench_vs_pipecat.py" + (" --quick" if args.quick else "")
+    results = save(report, out / "vs_pipecat.json")
+    print()
+    print(format_table(report))
+    print(f"\nraw results: {results}")
+    write_docs = args.docs if args.docs is not None else not args.quick
+    if write_docs:
+        if BENCH_PYTHON.exists():
+            subprocess.run([str(BENCH_PYTHON), str(ROOT / "bench" / "report.py"), str(results)], check=True)
+        else:
+            print("docs not written: .venv-bench (matplotlib) is missing", file=sys.stderr)
+    return 1 if report["missing"] and not args.only else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

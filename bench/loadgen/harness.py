@@ -1,0 +1,355 @@
+"""The side-by-side run: start the fakes and both systems, drive the same calls at each, collect figures.
+
+Layout on a 2-core machine: core 1 runs the system under test (one at a time is loaded; the other
+idles), core 0 runs this load generator, the fakes and moto. Batches alternate between the systems
+so slow drift of the machine (thermal, page cache) lands on both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen.calls import bench_script, run_calls
+from bench.loadgen.fakes import FakeLatencies
+from bench.loadgen.figures import CallFigures, call_figures, percentile, trailing_silence_ms
+from bench.loadgen.probes import BacklogSampler, cpu_seconds, rss_bytes
+from bench.loadgen.systems import AUTH_TOKEN, ROOT, OurStreamHost, PipecatBot, SystemUnderTest
+from local.twilio_emulator.caller import CallerScript
+from local.twilio_emulator.voice import render_speech
+
+__all__ = ["BatchResult", "BenchPlan", "measure_batch", "run_bench", "running_fakes", "running_storage"]
+
+GAP_LIMIT_MS = 100.0
+# More than ~5 unread media frames (about 100 ms of caller audio) on one socket is a backlog.
+BACKLOG_LIMIT_BYTES = 2048
+# If the load generator's own frames slip by more than this, the step measured the generator.
+LOADGEN_LATENESS_LIMIT_MS = 40.0
+ELEVENLABS_KEY = "bench-elevenlabs-key"
+CEREBRAS_KEY = "bench-cerebras-key"
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    latency_calls: int
+    latency_rounds: int
+    latency_turns: int
+    capacity_steps: tuple[int, ...]
+    capacity_turns: int
+    systems: tuple[str, ...] = ("ours", "pipecat")
+
+    @classmethod
+    def full(cls) -> BenchPlan:
+        return cls(4, 3, 3, (10, 25, 50, 100, 150, 200), 2)
+
+    @classmethod
+    def quick(cls) -> BenchPlan:
+        return cls(3, 1, 2, (10,), 2)
+
+
+@dataclass
+class BatchResult:
+    system: str
+    calls: int
+    figures: CallFigures
+    cpu_seconds: float
+    rss_before: int
+    rss_peak: int
+    backlog_samples: list[int] = field(default_factory=list)
+
+    @property
+    def backlog_p99(self) -> float:
+        return percentile(self.backlog_samples, 99) if self.backlog_samples else 0.0
+
+    @property
+    def loadgen_limited(self) -> bool:
+        return self.figures.send_lateness_p99_ms > LOADGEN_LATENESS_LIMIT_MS
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.figures.completed < self.calls:
+            found.append(f"{self.calls - self.figures.completed} calls did not complete")
+        if self.figures.gaps_ms:
+            found.append(f"{len(self.figures.gaps_ms)} gaps > {GAP_LIMIT_MS:.0f} ms")
+        if self.backlog_p99 > BACKLOG_LIMIT_BYTES:
+            found.append(f"inbound backlog p99 {self.backlog_p99:.0f} B")
+        if self.loadgen_limited:
+            found.append(f"load generator late by {self.figures.send_lateness_p99_ms:.0f} ms p99")
+        return found
+
+    @property
+    def cpu_ms_per_call_second(self) -> float:
+        seconds = self.figures.call_seconds
+        return self.cpu_seconds * 1000 / seconds if seconds else math.nan
+
+    @property
+    def rss_per_call_mb(self) -> float:
+        return (self.rss_peak - self.rss_before) / self.calls / 2**20
+
+    def summary(self) -> dict[str, Any]:
+        f = self.figures
+        return {
+            "system": self.system,
+            "calls": self.calls,
+            "completed": f.completed,
+            "v2v_ms": f.voice_to_voice_ms,
+            "barge_in_ms": f.barge_in_ms,
+            "gaps_ms": f.gaps_ms,
+            "send_lateness_p99_ms": f.send_lateness_p99_ms,
+            "backlog_p99_bytes": self.backlog_p99,
+            "cpu_ms_per_call_second": self.cpu_ms_per_call_second,
+            "rss_per_call_mb": self.rss_per_call_mb,
+            "rss_before_mb": self.rss_before / 2**20,
+            "problems": self.problems,
+            "errors": f.errors[:5],
+        }
+
+
+@lru_cache(maxsize=None)
+def _tail_ms(text: str) -> float:
+    return trailing_silence_ms(render_speech(text))
+
+
+async def measure_batch(system: SystemUnderTest, count: int, script: CallerScript) -> BatchResult:
+    """Run `count` simultaneous calls against `system` and read every figure of that batch."""
+    assert system.process is not None
+    pid = system.process.pid
+    for utterance in script.utterances:  # render (and cache) speech before the clock matters
+        _tail_ms(utterance.text)
+    cpu_before, rss_before = cpu_seconds(pid), rss_bytes(pid)
+    sampler = BacklogSampler(port=system.port, pid=pid)
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sampler.run(stop))
+    try:
+        results = await run_calls(
+            count,
+            url=system.stream_url,
+            auth_token=AUTH_TOKEN,
+            parameters_for=system.parameters_for,
+            script=script,
+            ramp_seconds=min(3.0, 0.02 * count + 0.5),
+        )
+    finally:
+        stop.set()
+        await sampling
+    cpu_used = cpu_seconds(pid) - cpu_before
+    return BatchResult(
+        system=system.name,
+        calls=count,
+        figures=call_figures(results, _tail_ms),
+        cpu_seconds=cpu_used,
+        rss_before=rss_before,
+        rss_peak=max(sampler.peak_rss, rss_before),
+        backlog_samples=sampler.samples,
+    )
+
+
+@contextlib.contextmanager
+def running_fakes(latencies: FakeLatencies, *, core: int = 0) -> Iterator[dict[str, str]]:
+    """The shared fakes in their own process; yields the provider environment for both systems."""
+    from local.storage import free_port
+
+    eleven_port, cerebras_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            "taskset", "-c", str(core), sys.executable, "-m", "bench.loadgen.fakes",
+            "--elevenlabs-port", str(eleven_port), "--cerebras-port", str(cerebras_port),
+            "--elevenlabs-key", ELEVENLABS_KEY, "--cerebras-key", CEREBRAS_KEY,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"fakes failed to start: {line!r}")
+        yield {
+            "ELEVENLABS_BASE_URL": f"http://127.0.0.1:{eleven_port}",
+            "ELEVENLABS_API_KEY": ELEVENLABS_KEY,
+            "CEREBRAS_BASE_URL": f"http://127.0.0.1:{cerebras_port}",
+            "CEREBRAS_API_KEY": CEREBRAS_KEY,
+            "CEREBRAS_MODEL": "gpt-oss-120b",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_storage(persona_silence_ms: int = 700) -> Iterator[tuple[Any, dict[str, str]]]:
+    """moto's DynamoDB with the template's table and the bench persona; yields (table, env)."""
+    from bench.loadgen.records import bench_persona
+    from callcore.repository import CallRepository
+    from local.storage import FAKE_AWS_ENV, LocalStorage, _dynamodb
+
+    storage = LocalStorage(template_path=ROOT / "template.yaml", table_name="bench-calls", personas_dir=None)
+    endpoint = storage.start()
+    try:
+        table = _dynamodb(endpoint).Table("bench-calls")
+        CallRepository(table).put_persona(bench_persona(end_of_turn_silence_ms=persona_silence_ms))
+        yield table, {"TABLE_NAME": "bench-calls", "DYNAMODB_ENDPOINT": endpoint, **FAKE_AWS_ENV}
+    finally:
+        storage.stop()
+
+
+def our_host_available() -> bool:
+    return (ROOT / "stream_server" / "__main__.py").exists()
+
+
+def pipecat_available() -> bool:
+    from bench.loadgen.systems import BENCH_PYTHON
+
+    return BENCH_PYTHON.exists()
+
+
+async def run_bench(
+    plan: BenchPlan,
+    *,
+    latencies: FakeLatencies,
+    log_dir: Path,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Everything in the plan; returns the raw results (JSON-ready)."""
+    from local.storage import free_port
+
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {0})
+    log_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpus": os.cpu_count(),
+        "plan": asdict(plan),
+        "latencies": asdict(latencies),
+        "endpointing_ms": 700,
+        "missing": {},
+        "cold_start_s": {},
+        "latency": [],
+        "capacity": [],
+    }
+    with contextlib.ExitStack() as stack:
+        provider_env = stack.enter_context(running_fakes(latencies))
+        systems: dict[str, SystemUnderTest] = {}
+        if "ours" in plan.systems:
+            if our_host_available():
+                table, storage_env = stack.enter_context(running_storage(report["endpointing_ms"]))
+                systems["ours"] = OurStreamHost(
+                    name="ours", port=free_port(), core=1, log_path=log_dir / "ours.log",
+                    provider_env={**provider_env, **storage_env}, table=table,
+                )  # fmt: skip
+            else:
+                report["missing"]["ours"] = "stream_server has no __main__ yet"
+        if "pipecat" in plan.systems:
+            if pipecat_available():
+                systems["pipecat"] = PipecatBot(
+                    name="pipecat", port=free_port(), core=1, log_path=log_dir / "pipecat.log",
+                    provider_env={**provider_env, "END_OF_TURN_SILENCE_MS": str(report["endpointing_ms"])},
+                )  # fmt: skip
+            else:
+                report["missing"]["pipecat"] = ".venv-bench missing: run bench/setup_bench_env.sh"
+        for name, why in report["missing"].items():
+            say(f"!! {name} skipped: {why}")
+        for name, system in systems.items():
+            system.start()
+            stack.callback(system.stop)
+            report["cold_start_s"][name] = system.cold_start_s
+            say(f"{name}: ready in {system.cold_start_s * 1000:.0f} ms (pid {system.process.pid if system.process else '?'})")
+            await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
+
+        for round_index in range(plan.latency_rounds):
+            for name, system in systems.items():
+                batch = await measure_batch(system, plan.latency_calls, bench_script(turns=plan.latency_turns))
+                report["latency"].append(batch.summary())
+                say(f"latency round {round_index + 1} {name}: {_brief(batch)}")
+
+        for name, system in systems.items():
+            for count in plan.capacity_steps:
+                batch = await measure_batch(system, count, bench_script(turns=plan.capacity_turns))
+                report["capacity"].append(batch.summary())
+                say(f"capacity {name} N={count}: {_brief(batch)}")
+                if batch.problems:
+                    break
+    return report
+
+
+def _brief(batch: BatchResult) -> str:
+    f = batch.figures
+    return (
+        f"{f.completed}/{batch.calls} done, v2v p50 {percentile(f.voice_to_voice_ms, 50):.0f} ms, "
+        f"barge-in p50 {percentile(f.barge_in_ms, 50):.0f} ms, cpu {batch.cpu_ms_per_call_second:.1f} ms/call-s, "
+        f"rss {batch.rss_per_call_mb:.2f} MB/call, backlog p99 {batch.backlog_p99:.0f} B"
+        + (f"  PROBLEMS: {'; '.join(batch.problems)}" if batch.problems else "")
+    )
+
+
+def save(report: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=float))
+    return path
+
+
+def pooled(report: dict[str, Any], section: str, system: str, key: str) -> list[float]:
+    values: list[float] = []
+    for batch in report[section]:
+        if batch["system"] == system:
+            values += batch[key]
+    return values
+
+
+def capacity_of(report: dict[str, Any], system: str) -> tuple[int, dict[str, Any] | None]:
+    """Largest N that passed, and that batch."""
+    best: tuple[int, dict[str, Any] | None] = (0, None)
+    for batch in report["capacity"]:
+        if batch["system"] == system and not batch["problems"] and batch["calls"] > best[0]:
+            best = (batch["calls"], batch)
+    return best
+
+
+def table_rows(report: dict[str, Any], systems: Sequence[str]) -> list[tuple[str, list[float]]]:
+    """(label, value per system) for the side-by-side table."""
+    serial = report["latencies"]["stt_commit_ms"] + report["latencies"]["llm_first_token_ms"]
+    serial += report["latencies"]["tts_first_byte_ms"]
+    fixed = serial + report["endpointing_ms"]
+    rows: list[tuple[str, list[float]]] = []
+    for label, q in (("voice-to-voice p50 (ms)", 50), ("voice-to-voice p95 (ms)", 95)):
+        rows.append((label, [percentile(pooled(report, "latency", s, "v2v_ms"), q) for s in systems]))
+    for label, q in (("pipeline overhead p50 (ms)", 50), ("pipeline overhead p95 (ms)", 95)):
+        rows.append((label, [percentile(pooled(report, "latency", s, "v2v_ms"), q) - fixed for s in systems]))
+    for label, q in (("barge-in reaction p50 (ms)", 50), ("barge-in reaction p95 (ms)", 95)):
+        rows.append((label, [percentile(pooled(report, "latency", s, "barge_in_ms"), q) for s in systems]))
+    capacities = [capacity_of(report, s) for s in systems]
+    rows.append(("capacity, calls on one core", [float(c[0]) for c in capacities]))
+    rows.append(
+        ("CPU ms per call-second", [c[1]["cpu_ms_per_call_second"] if c[1] else math.nan for c in capacities])
+    )
+    rows.append(("RSS per call (MB)", [c[1]["rss_per_call_mb"] if c[1] else math.nan for c in capacities]))
+    rows.append(("cold start to ready (ms)", [report["cold_start_s"].get(s, math.nan) * 1000 for s in systems]))
+    return rows
+
+
+def format_table(report: dict[str, Any]) -> str:
+    systems = [s for s in ("ours", "pipecat") if s in report["cold_start_s"]]
+    header = f"{'figure':32}" + "".join(f"{s:>12}" for s in systems)
+    if len(systems) == 2:
+        header += f"{'ours/pipecat':>14}"
+    lines = [header, "-" * len(header)]
+    for label, values in table_rows(report, systems):
+        line = f"{label:32}" + "".join(f"{v:>12.1f}" for v in values)
+        if len(values) == 2:
+            ratio = values[0] / values[1] if values[1] not in (0, 0.0) and not math.isnan(values[1]) else math.nan
+            line += f"{ratio:>14.2f}"
+        lines.append(line)
+    return "\n".join(lines)

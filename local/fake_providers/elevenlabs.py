@@ -170,15 +170,18 @@ class FakeElevenLabs(FakeServer):
         if fault == "stall":
             await asyncio.sleep(3600)
         step = SAMPLE_RATE * self.tts_chunk_ms // 1000
-        for offset in range(0, len(audio), step):
-            if fault == "drop_mid_stream" and offset >= len(audio) // 2:
-                if request.transport is not None:
-                    request.transport.abort()
-                return response
-            await response.write(audio[offset : offset + step])
-            if self.tts_speed > 0:
-                await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)
-        await response.write_eof()
+        try:
+            for offset in range(0, len(audio), step):
+                if fault == "drop_mid_stream" and offset >= len(audio) // 2:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
+                await response.write(audio[offset : offset + step])
+                if self.tts_speed > 0:
+                    await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped reading (a barge-in does exactly this)
         return response
 
     # --- realtime speech to text ---------------------------------------------------------------

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response
+from callcore.api import caller_id, error_response, json_response, rest_resolver
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -19,7 +19,7 @@ settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("get_call")
 tracer = Tracer(service="get_call")
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 
 @app.get("/calls/<call_id>")

@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response
+from callcore.api import caller_id, error_response, json_response, rest_resolver
 from callcore.logging import build_logger
 from callcore.personas import PersonaError, parse_persona
 from callcore.repository import CallRepository
@@ -22,7 +22,7 @@ settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("personas")
 tracer = Tracer(service="personas")
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 
 @app.get("/personas")

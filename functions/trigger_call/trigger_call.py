@@ -13,8 +13,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -26,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, event_api_base_url, json_response
+from callcore.api import caller_id, error_response, event_api_base_url, json_response, rest_resolver
 from callcore.calls import CallPlacementError, parse_call_request, place_call
 from callcore.logging import build_logger, mask_phone
 from callcore.repository import CallRepository
@@ -38,14 +39,17 @@ repo = CallRepository.from_settings(settings)
 logger = build_logger("trigger_call")
 tracer = Tracer(service="trigger_call")
 metrics = Metrics(service="trigger_call")
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 _persistence = DynamoDBPersistenceLayer(
     table_name=settings.table_name,
     key_attr="PK",
     sort_key_attr="SK",
     static_pk_value="IDEMPOTENCY#trigger_call",
-    boto3_client=repo.table.meta.client,
+    # A plain low-level client: the table resource's client re-serialises values Powertools already typed.
+    boto3_client=boto3.client(
+        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
+    ),
 )
 _idempotency = IdempotencyConfig(
     event_key_jmespath="[user_id, idempotency_key]",

@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import error_response, event_api_base_url, twilio_form_if_signed, twiml_response
+from callcore.api import (
+    error_response,
+    event_api_base_url,
+    rest_resolver,
+    twilio_form_if_signed,
+    twiml_response,
+)
 from callcore.calls import iso, webhook_url
 from callcore.logging import build_logger
 from callcore.models import CallRecord, CallStatus, Persona
@@ -33,7 +39,7 @@ repo = CallRepository.from_settings(settings)
 logger = build_logger("twilio_answer")
 tracer = Tracer(service="twilio_answer")
 metrics = Metrics(service="twilio_answer")
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 CANNOT_CONNECT = "Sorry, this call cannot be connected right now. Goodbye."
 _INBOUND_NAMESPACE = uuid.UUID("0c6f0f3e-8a55-4a43-b7c4-6f1f7e0f9a21")

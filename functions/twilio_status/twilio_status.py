@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import error_response, json_response, twilio_form_if_signed
+from callcore.api import error_response, json_response, rest_resolver, twilio_form_if_signed
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -31,7 +31,7 @@ repo = CallRepository.from_settings(settings)
 logger = build_logger("twilio_status")
 tracer = Tracer(service="twilio_status")
 metrics = Metrics(service="twilio_status")
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 
 def _signed_form() -> FormParams | None:

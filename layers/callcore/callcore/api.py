@@ -5,9 +5,10 @@ whether Twilio signed the request. Keeps ``functions/*`` to parse → call the d
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from callcore.settings import Settings
@@ -24,10 +25,21 @@ __all__ = [
     "error_response",
     "event_api_base_url",
     "json_response",
+    "rest_resolver",
     "route_path",
     "twilio_form_if_signed",
     "twiml_response",
 ]
+
+
+# On a custom domain the event path carries the base-path mapping (``/voice/twilio/...``); routes
+# are declared without it. Strip any leading segments that precede one of our top-level routes.
+BASE_PATH_PATTERN = re.compile(r"^(?:/[^/]+)+?(?=/(?:calls|personas|twilio)(?:/|$))")
+
+
+def rest_resolver() -> APIGatewayRestResolver:
+    """The REST (v1) resolver every handler uses; routes work behind any base path."""
+    return APIGatewayRestResolver(strip_prefixes=[BASE_PATH_PATTERN])
 
 
 def json_response(status: int, body: Any) -> Response[str]:

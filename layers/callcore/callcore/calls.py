@@ -161,9 +161,19 @@ def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -
 
 
 def _twilio_error(error: Exception) -> tuple[str, str]:
+    """Twilio's error code and its own message (the SDK prefixes "Unable to create record: ")."""
     code = getattr(error, "code", None)
-    message = getattr(error, "msg", None) or str(error) or error.__class__.__name__
-    return (str(code) if code is not None else "unavailable", str(message))
+    message = str(
+        getattr(error, "detail", None)
+        or getattr(error, "msg", None)
+        or getattr(error, "title", None)
+        or str(error)
+        or error.__class__.__name__
+    )
+    prefix, sep, rest = message.partition(": ")
+    if sep and prefix.startswith("Unable to "):
+        message = rest
+    return (str(code) if code is not None else "unavailable", message)
 
 
 def place_call(

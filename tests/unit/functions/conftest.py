@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from twilio.request_validator import RequestValidator
 
+from tests.conftest import api_event
 from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
+
+AUTH_TOKEN = "test-auth-token"
+PUBLIC_API_URL = "https://calls.example.com/v1"
+STREAM_URL = "wss://stream.example.com/media"
+STREAM_SECRET = "test-stream-secret"
 
 
 @pytest.fixture
@@ -12,3 +22,56 @@ def fake_twilio() -> Iterator[FakeTwilioRest]:
     fake = FakeTwilioRest().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def handler_env(
+    ddb_table: Any, fake_twilio: FakeTwilioRest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Environment of a deployed function, with moto for DynamoDB and the fake Twilio REST API.
+
+    Returns a loader that (re)imports a handler module inside the mock, as Lambda would cold-start it.
+    """
+    for name, value in {
+        "TABLE_NAME": "ai-phone-calls",
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_API_URL": PUBLIC_API_URL,
+        "STREAM_PUBLIC_URL": STREAM_URL,
+        "STREAM_TOKEN_SECRET": STREAM_SECRET,
+        "MAX_CONCURRENT_CALLS_PER_USER": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TWILIO_SECRET_ARN", raising=False)
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+    def load(name: str) -> Any:
+        module = importlib.import_module(f"functions.{name}.{name}")
+        return importlib.reload(module)
+
+    yield load
+    parameters.clear_caches()
+
+
+def signed_event(
+    resource: str,
+    form: dict[str, str],
+    *,
+    path_params: dict[str, str] | None = None,
+    token: str = AUTH_TOKEN,
+    public_url: str = PUBLIC_API_URL,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """A Twilio form POST signed the way Twilio signs it (over the public URL it called)."""
+    event = api_event(
+        "POST", resource, path_params=path_params, body=urlencode(form), api_key_id=None, **kwargs
+    )
+    path = resource
+    for name, value in (path_params or {}).items():
+        path = path.replace("{" + name + "}", value)
+    signature = RequestValidator(token).compute_signature(public_url + path, form)
+    event["headers"]["X-Twilio-Signature"] = signature
+    event["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+    return event

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from callcore.models import CallRecord, CallStatus, TranscriptTurn
+from callcore.repository import CallRepository
+
+from tests.conftest import api_event
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "personas" / "receptionist.json"
+
+
+def _call(repo: CallRepository, call_id: str, user: str) -> None:
+    repo.create_call(
+        CallRecord(
+            call_id=call_id,
+            user_id=user,
+            to_number="+14155550123",
+            from_number="+15005550006",
+            persona_id="p",
+            status=CallStatus.IN_PROGRESS,
+            created_at="2026-11-25T12:00:00.000Z",
+            updated_at="2026-11-25T12:00:00.000Z",
+        )
+    )
+
+
+def test_owner_gets_record_history_and_turns(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
+    repo = CallRepository(ddb_table)
+    _call(repo, "c1", "u1")
+    repo.put_turn("c1", TranscriptTurn(index=0, role="assistant", text="Hello", started_at=0.0, ended_at=1.0))
+    handler = handler_env("get_call")
+    event = api_event("GET", "/calls/{call_id}", path_params={"call_id": "c1"}, api_key_id="u1")
+    response = handler.lambda_handler(event, lambda_context)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert body["call_id"] == "c1" and body["status"] == "in-progress" and body["turns"][0]["text"] == "Hello"
+    assert "status_history" in body and "holds_slot" not in body
+
+
+def test_other_users_and_missing_calls_are_404(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
+    _call(CallRepository(ddb_table), "c1", "u1")
+    handler = handler_env("get_call")
+    for call_id, user in (("c1", "u2"), ("nope", "u1")):
+        event = api_event("GET", "/calls/{call_id}", path_params={"call_id": call_id}, api_key_id=user)
+        response = handler.lambda_handler(event, lambda_context)
+        assert response["statusCode"] == 404 and json.loads(response["body"])["error"] == "call_not_found"
+
+
+def test_personas_put_get_list(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
+    handler = handler_env("personas")
+    data = json.loads(EXAMPLE.read_text())
+    put = api_event("PUT", "/personas/{persona_id}", path_params={"persona_id": "receptionist"}, body=data)
+    assert handler.lambda_handler(put, lambda_context)["statusCode"] == 200
+    got = handler.lambda_handler(
+        api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "receptionist"}), lambda_context
+    )
+    assert json.loads(got["body"])["greeting"] == data["greeting"]
+    listed = json.loads(handler.lambda_handler(api_event("GET", "/personas"), lambda_context)["body"])
+    assert [p["persona_id"] for p in listed["personas"]] == ["receptionist"]
+    bad = api_event(
+        "PUT",
+        "/personas/{persona_id}",
+        path_params={"persona_id": "x"},
+        body={**data, "persona_id": "x", "language": "??"},
+    )
+    response = handler.lambda_handler(bad, lambda_context)
+    assert response["statusCode"] == 400 and "language" in json.loads(response["body"])["message"]
+    missing = handler.lambda_handler(
+        api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "ghost"}), lambda_context
+    )
+    assert missing["statusCode"] == 404

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import boto3
+import pytest
+from callcore.models import CallRecord, CallStatus, Persona
+from callcore.repository import CallRepository
+from callcore.tokens import verify_stream_token
+
+from tests.unit.functions.conftest import PUBLIC_API_URL, STREAM_SECRET, STREAM_URL, signed_event
+
+
+def _seed(table: Any, *, call_sid: str | None = None) -> CallRepository:
+    repo = CallRepository(table)
+    repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
+    repo.put_persona(Persona(persona_id="receptionist", name="R", voice_id="v", prompt="x", greeting="hi"))
+    repo.acquire_slot("u1", 3)
+    repo.create_call(
+        CallRecord(
+            call_id="c1",
+            user_id="u1",
+            to_number="+14155550123",
+            from_number="+15005550006",
+            persona_id="p",
+            status=CallStatus.QUEUED,
+            created_at="2026-11-25T12:00:00.000Z",
+            updated_at="2026-11-25T12:00:00.000Z",
+            holds_slot=True,
+            call_sid=call_sid,
+        )
+    )
+    return repo
+
+
+def _stream(response: dict[str, Any]) -> ET.Element:
+    assert response["statusCode"] == 200
+    assert response["multiValueHeaders"]["Content-Type"] == ["text/xml"]
+    stream = ET.fromstring(response["body"].encode()).find("Connect/Stream")
+    assert stream is not None
+    return stream
+
+
+def test_answer_returns_stream_twiml_with_a_valid_token(
+    handler_env: Any, ddb_table: Any, lambda_context: Any
+) -> None:
+    repo = _seed(ddb_table)
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA9", "AccountSid": "AC1", "CallStatus": "in-progress", "CallerCity": ""}
+    event = signed_event("/twilio/answer/{call_id}", form, path_params={"call_id": "c1"})
+    stream = _stream(handler.lambda_handler(event, lambda_context))
+    assert stream.get("url") == STREAM_URL
+    assert stream.get("statusCallback") == f"{PUBLIC_API_URL}/twilio/stream-status/c1"
+    params = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}
+    assert params["call_id"] == "c1" and params["persona_id"] == "p"
+    claims = verify_stream_token(
+        STREAM_SECRET, params["token"], call_sid="CA9", now=__import__("time").time()
+    )
+    assert claims.call_id == "c1"
+    assert repo.find_call_id_by_sid("CA9") == "c1"  # answer arrived before the trigger stored the SID
+
+
+@pytest.mark.parametrize("tamper", ["token", "body", "url", "missing"])
+def test_answer_rejects_bad_signatures_with_403(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, tamper: str
+) -> None:
+    repo = _seed(ddb_table)
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA9"}
+    event = signed_event(
+        "/twilio/answer/{call_id}",
+        form,
+        path_params={"call_id": "c1"},
+        token="wrong" if tamper == "token" else "test-auth-token",
+        public_url="https://evil.example.com" if tamper == "url" else PUBLIC_API_URL,
+    )
+    if tamper == "body":
+        event["body"] = "CallSid=CA10"
+    if tamper == "missing":
+        del event["headers"]["X-Twilio-Signature"]
+    response = handler.lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"] == "invalid_signature"
+    assert repo.find_call_id_by_sid("CA9") is None
+
+
+def test_answer_for_unknown_call_says_sorry_and_hangs_up(
+    handler_env: Any, ddb_table: Any, lambda_context: Any
+) -> None:
+    _seed(ddb_table)
+    handler = handler_env("twilio_answer")
+    event = signed_event("/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "ghost"})
+    response = handler.lambda_handler(event, lambda_context)
+    root = ET.fromstring(response["body"].encode())
+    assert response["statusCode"] == 200 and [c.tag for c in root] == ["Say", "Hangup"]
+
+
+def test_inbound_answer_creates_a_record(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    repo = _seed(ddb_table)
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA77", "From": "+14155550100", "To": "+15005550006", "Direction": "inbound"}
+    stream = _stream(handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context))
+    params = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}
+    record = repo.get_call(params["call_id"])
+    assert record is not None and record.direction == "inbound" and record.persona_id == "receptionist"
+    wrong_number = signed_event("/twilio/answer", {**form, "To": "+15005550001"})
+    root = ET.fromstring(handler.lambda_handler(wrong_number, lambda_context)["body"].encode())
+    assert root.find("Hangup") is not None
+
+
+def test_execute_api_and_custom_domain_urls_without_public_url(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("PUBLIC_API_URL", "")
+    _seed(ddb_table)
+    handler = handler_env("twilio_status")
+    form = {"CallSid": "CA9", "CallStatus": "ringing"}
+    stage_event = signed_event(
+        "/twilio/status/{call_id}",
+        form,
+        path_params={"call_id": "c1"},
+        public_url="https://abc123.execute-api.us-east-1.amazonaws.com/dev",
+    )
+    assert handler.lambda_handler(stage_event, lambda_context)["statusCode"] == 200
+    domain_event = signed_event(
+        "/twilio/status/{call_id}",
+        {**form, "CallStatus": "in-progress"},
+        path_params={"call_id": "c1"},
+        public_url="https://calls.example.com/voice",
+        host="calls.example.com",
+        base_path="/voice",
+    )
+    assert handler.lambda_handler(domain_event, lambda_context)["statusCode"] == 200
+    wrong_stage = signed_event(
+        "/twilio/status/{call_id}",
+        form,
+        path_params={"call_id": "c1"},
+        public_url="https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+    )
+    assert handler.lambda_handler(wrong_stage, lambda_context)["statusCode"] == 403
+
+
+def test_status_callbacks_drive_the_record(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
+    repo = _seed(ddb_table, call_sid="CA9")
+    handler = handler_env("twilio_status")
+    for form in (
+        {"CallSid": "CA9", "CallStatus": "completed", "CallDuration": "12"},
+        {"CallSid": "CA9", "CallStatus": "ringing"},
+        {"CallSid": "CA9", "CallStatus": "completed", "CallDuration": "12"},
+    ):
+        event = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"})
+        assert handler.lambda_handler(event, lambda_context)["statusCode"] == 200
+    rec_event = signed_event(
+        "/twilio/recording/{call_id}",
+        {
+            "CallSid": "CA9",
+            "RecordingStatus": "completed",
+            "RecordingUrl": "https://rec.example/RE1",
+            "RecordingSid": "RE1",
+        },
+        path_params={"call_id": "c1"},
+    )
+    assert handler.lambda_handler(rec_event, lambda_context)["statusCode"] == 200
+    stream_event = signed_event(
+        "/twilio/stream-status/{call_id}",
+        {"StreamEvent": "stream-stopped", "StreamSid": "MZ1"},
+        path_params={"call_id": "c1"},
+    )
+    assert handler.lambda_handler(stream_event, lambda_context)["statusCode"] == 200
+    record = repo.get_call("c1")
+    assert record is not None and record.status is CallStatus.COMPLETED and record.duration_seconds == 12
+    assert record.recording_url == "https://rec.example/RE1" and record.stream_event == "stream-stopped"
+    assert repo.active_calls("u1") == 0
+    forged = signed_event(
+        "/twilio/status/{call_id}", {"CallStatus": "failed"}, path_params={"call_id": "c1"}, token="x"
+    )
+    assert handler.lambda_handler(forged, lambda_context)["statusCode"] == 403
+
+
+def test_auth_token_from_secrets_manager(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    _seed(ddb_table, call_sid="CA9")
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="voice/twilio",
+        SecretString=json.dumps({"account_sid": "AC" + "1" * 32, "auth_token": "from-secret"}),
+    )["ARN"]
+    monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
+    handler = handler_env("twilio_status")
+    form = {"CallSid": "CA9", "CallStatus": "ringing"}
+    good = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"}, token="from-secret")
+    env_token = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"})
+    assert handler.lambda_handler(env_token, lambda_context)["statusCode"] == 403
+    assert handler.lambda_handler(good, lambda_context)["statusCode"] == 200

@@ -1,0 +1,162 @@
+"""A stream host on an ephemeral port with moto storage, fake providers and a fake Twilio REST."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from callcore.models import CallRecord, CallStatus, Persona
+from callcore.repository import CallRepository
+from callcore.settings import Settings
+from callcore.tokens import issue_stream_token
+from callcore.twilio_rest import twilio_client
+
+from stream_server.observability import MetricsSink
+from stream_server.pipeline import ApologyClip, PipelineSettings
+from stream_server.server import StreamServer
+from stream_server.session import CallServices
+from stream_server.settings import StreamSettings
+from stream_server.turns import TurnSettings
+from tests.fakes.providers import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+from tests.unit.stream_server.twilio_like import TwilioLike, fake_twilio_rest, open_stream
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+SECRET = "test-stream-secret"
+APOLOGY = ApologyClip("Sorry, something went wrong.", bytes([0x11]) * 800)
+PERSONA = Persona(
+    persona_id="p1",
+    name="Tester",
+    voice_id="voice-1",
+    prompt="You are a test persona.",
+    greeting="Hello, this is the test line.",
+    goodbye="Goodbye now.",
+    end_of_turn_silence_ms=400,
+    max_duration_seconds=600,
+)
+
+
+@dataclass
+class Host:
+    server: StreamServer
+    services: CallServices
+    repository: CallRepository
+    stt: FakeSpeechToText
+    llm: FakeLanguageModel
+    tts: FakeTextToSpeech
+    rest_requests: list[tuple[str, dict[str, list[str]]]]
+    metrics: list[str] = field(default_factory=list)
+    _calls: int = 0
+
+    @property
+    def url(self) -> str:
+        return self.services.settings.core.stream_public_url
+
+    def new_call(self, *, persona_id: str = "p1") -> tuple[str, str, dict[str, str]]:
+        """A call record and a fresh token; returns (call_id, call_sid, custom parameters)."""
+        self._calls += 1
+        call_id = f"call-{self._calls}"
+        call_sid = "CA" + f"{self._calls:032d}"
+        now = time.time()
+        self.repository.table.put_item(
+            Item=CallRecord(
+                call_id=call_id,
+                user_id="u1",
+                to_number="+15005550006",
+                from_number="+15005550001",
+                persona_id=persona_id,
+                status=CallStatus.IN_PROGRESS,
+                created_at="2026-01-01T00:00:00+00:00",
+                updated_at="2026-01-01T00:00:00+00:00",
+                call_sid=call_sid,
+            ).to_item()
+        )
+        token = issue_stream_token(SECRET, call_id=call_id, call_sid=call_sid, now=now)
+        return call_id, call_sid, {"call_id": call_id, "token": token, "persona_id": persona_id}
+
+    async def idle(self, limit_s: float = 15.0) -> None:
+        """Wait until every call has finished its shutdown (summary written, tasks reaped)."""
+        async with asyncio.timeout(limit_s):
+            while self.server.sessions:  # noqa: ASYNC110 - polling a plain set
+                await asyncio.sleep(0.02)
+
+    async def connect(self, **kw: Any) -> TwilioLike:
+        return await open_stream(self.url, AUTH_TOKEN, **kw)
+
+    def turns(self, call_id: str) -> list[dict[str, Any]]:
+        items = self.repository.table.query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+            ExpressionAttributeValues={":pk": f"CALL#{call_id}", ":t": "TURN#"},
+        )["Items"]
+        return sorted(items, key=lambda i: int(i["index"]))
+
+
+@pytest.fixture
+def rest() -> Iterator[tuple[str, list[tuple[str, dict[str, list[str]]]]]]:
+    with fake_twilio_rest() as server:
+        yield server
+
+
+@pytest.fixture
+async def host(
+    ddb_table: Any, rest: tuple[str, list[Any]], request: pytest.FixtureRequest
+) -> AsyncIterator[Host]:
+    base_url, requests = rest
+    overrides: dict[str, Any] = getattr(request, "param", {}) or {}
+    core = Settings(
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_api_base_url=base_url,
+        stream_token_secret=SECRET,
+        stream_public_url="ws://127.0.0.1:0/media",
+        port=0,
+    )
+    settings = StreamSettings(
+        core=core,
+        turn=TurnSettings(end_of_turn_silence_ms=400),
+        pipeline=PipelineSettings(llm_first_token_timeout_s=2.0, tts_first_byte_timeout_s=2.0),
+        drain_deadline_seconds=overrides.pop("drain_deadline_seconds", 110.0),
+        max_calls=overrides.pop("max_calls", 100),
+    )
+    repository = CallRepository(ddb_table)
+    repository.put_persona(PERSONA)
+    stt = FakeSpeechToText(script=overrides.pop("script", ["What are your opening hours?", "Thanks."]))
+    llm = overrides.pop("llm", None) or FakeLanguageModel(
+        reply=lambda messages: (
+            f"Reply number {sum(1 for m in messages if m.role == 'user')}. We open at nine."
+        )
+    )
+    tts = overrides.pop("tts", None) or FakeTextToSpeech(bytes_per_char=20, chunk_bytes=400)
+    metrics: list[str] = []
+    client = twilio_client(core)
+
+    def end_call(call_sid: str) -> None:
+        client.calls(call_sid).update(status="completed")
+
+    services = CallServices(
+        settings=settings,
+        repository=repository,
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        apology=APOLOGY,
+        metrics=MetricsSink("Test", write=metrics.append),
+        end_call_via_rest=end_call,
+    )
+    server = StreamServer(services)
+    await server.start()
+    # The public URL must name the real port: that is the URL Twilio signs.
+    public = f"ws://127.0.0.1:{server.port}/media"
+    services.settings = replace(settings, core=replace(core, stream_public_url=public))
+    server.settings = services.settings
+    server._validator = type(server._validator)(AUTH_TOKEN)
+    h = Host(server, services, repository, stt, llm, tts, requests, metrics)
+    try:
+        yield h
+    finally:
+        if server._server is not None:
+            server._server.close()
+            await server._server.wait_closed()

@@ -18,16 +18,21 @@ if str(ROOT) not in sys.path:  # run as a script by bench/__main__.py
     sys.path.insert(0, str(ROOT))
 
 from bench.loadgen.fakes import FakeLatencies  # noqa: E402
-from bench.loadgen.harness import BenchPlan, format_table, run_bench, save  # noqa: E402
+from bench.loadgen.harness import BenchPlan, run_bench, save  # noqa: E402
 from bench.loadgen.systems import BENCH_PYTHON  # noqa: E402
+from bench.loadgen.tables import format_table  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one small round, under 2 minutes")
     parser.add_argument("--only", choices=("ours", "pipecat"), help="run one system only")
-    parser.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
-                        help="write docs/performance.md and docs/img/ (default: on for full runs)")  # fmt: skip
+    parser.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write docs/performance.md and docs/img/ (default: on for full runs)",
+    )
     args = parser.parse_args(argv)
     plan = BenchPlan.quick() if args.quick else BenchPlan.full()
     if args.only:

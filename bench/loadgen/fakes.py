@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import signal
 from dataclasses import dataclass
@@ -82,7 +83,9 @@ class BenchElevenLabs(FakeElevenLabs):
         await response.prepare(request)
         step = SAMPLE_RATE * self.tts_chunk_ms // 1000 * bytes_per_sample
         for index, offset in enumerate(range(0, len(audio), step)):
-            line: dict[str, object] = {"audio_base64": base64.b64encode(audio[offset : offset + step]).decode()}
+            line: dict[str, object] = {
+                "audio_base64": base64.b64encode(audio[offset : offset + step]).decode()
+            }
             if index == 0:
                 line["alignment"] = alignment
             await response.write(json.dumps(line).encode() + b"\n")
@@ -106,6 +109,10 @@ async def serve(
         api_key=elevenlabs_key,
         default_transcript=latencies.transcript,
         stt_commit_ms=latencies.stt_commit_ms,
+        # The fake cannot tell speech from silence, so its partials would arrive during silence too;
+        # Pipecat takes a transcript as the caller starting to talk and would interrupt itself.
+        # Neither system needs partials here (both commit on their own VAD), so none are sent.
+        stt_partial_every_ms=0,
         tts_first_byte_ms=latencies.tts_first_byte_ms,
         tts_speed=latencies.tts_speed,
         port=elevenlabs_port,
@@ -124,10 +131,8 @@ async def serve(
             eleven.stt_sessions.clear()
             eleven.tts_requests.clear()
             cerebras.requests.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
-            except TimeoutError:
-                pass
 
 
 def main() -> None:

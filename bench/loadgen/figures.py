@@ -13,13 +13,14 @@ Definitions (all times at the emulated phone, in stream seconds):
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from bench.loadgen.calls import FRAME_SECONDS, CallResult
+from bench.loadgen.stats import percentile
 from stream_server.audio import ulaw_to_pcm16
 
 __all__ = [
@@ -34,15 +35,6 @@ __all__ = [
 ]
 
 _SPEECH_LEVEL = 500  # PCM16 magnitude above which a sample counts as speech (eSpeak pads with near-zero)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile; NaN for no data (printed as n/a rather than a made-up zero)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def trailing_silence_ms(ulaw: bytes) -> float:
@@ -96,7 +88,7 @@ def playback_gaps_ms(result: CallResult, *, limit_ms: float = 100.0) -> list[flo
     runs = _runs(result.played)
     boundaries = [e.at for e in result.timeline if e.kind in ("caller_stop", "barge_in", "caller_start")]
     gaps = []
-    for (_, prev_end), (next_start, _) in zip(runs, runs[1:], strict=False):
+    for (_, prev_end), (next_start, _) in itertools.pairwise(runs):
         gap_ms = (next_start - prev_end) * 1000
         if gap_ms <= limit_ms:
             continue

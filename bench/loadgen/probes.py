@@ -7,10 +7,11 @@ ours). Linux only, like the benchmark.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["BacklogSampler", "cpu_seconds", "rss_bytes", "socket_backlogs"]
+__all__ = ["BacklogSampler", "LoopLagProbe", "cpu_seconds", "rss_bytes", "socket_backlogs"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -67,7 +68,24 @@ class BacklogSampler:
                 self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
             except OSError:
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.every)
-            except TimeoutError:
-                pass
+
+
+@dataclass
+class LoopLagProbe:
+    """How late the load generator's own event loop wakes up (ms), sampled every `every` seconds.
+
+    Send lateness alone cannot tell a slow generator from a server that stopped reading (flow
+    control makes the sender wait); oversleep of an idle timer on the generator's loop can.
+    """
+
+    every: float = 0.01
+    lags_ms: list[float] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            before = loop.time()
+            await asyncio.sleep(self.every)
+            self.lags_ms.append((loop.time() - before - self.every) * 1000)

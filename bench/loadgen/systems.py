@@ -20,7 +20,7 @@ __all__ = ["OurStreamHost", "PipecatBot", "SystemUnderTest", "wait_ready"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
-AUTH_TOKEN = "bench-twilio-auth-token"  # noqa: S105 - a local, made-up token for signing the emulator's handshake
+AUTH_TOKEN = "bench-twilio-auth-token"
 
 
 def wait_ready(url: str, *, timeout: float = 60.0) -> float:
@@ -94,7 +94,9 @@ class PipecatBot(_Process):
 
     def start(self) -> None:
         env = {"PORT": str(self.port), "BOT_LOG_LEVEL": "ERROR", **self.provider_env}
-        self._spawn([str(BENCH_PYTHON), "-m", "bench.pipecat_bot"], env, f"http://127.0.0.1:{self.port}/healthz")
+        self._spawn(
+            [str(BENCH_PYTHON), "-m", "bench.pipecat_bot"], env, f"http://127.0.0.1:{self.port}/healthz"
+        )
 
     @property
     def stream_url(self) -> str:
@@ -114,7 +116,7 @@ class OurStreamHost(_Process):
     provider_env: dict[str, str] = field(default_factory=dict)
     table: object = None
     persona_id: str = "bench"
-    token_secret: str = "bench-stream-token-secret"  # noqa: S105 - local, made up
+    token_secret: str = "bench-stream-token-secret"
 
     def start(self) -> None:
         env = {
@@ -127,6 +129,8 @@ class OurStreamHost(_Process):
             "LLM_PROVIDER": "cerebras",
             "TTS_PROVIDER": "elevenlabs",
             "LOG_LEVEL": "WARNING",
+            "MAX_CALLS": "1000",
+            "END_OF_TURN_SILENCE_MS": "700",
             **self.provider_env,
         }
         self._spawn(

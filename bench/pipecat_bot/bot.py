@@ -102,15 +102,18 @@ async def media(websocket: WebSocket) -> None:
         llm = OpenAILLMService(
             api_key=_env("CEREBRAS_API_KEY", "bench-cerebras-key"),
             base_url=_env("CEREBRAS_BASE_URL", "http://127.0.0.1:8791").rstrip("/") + "/v1",
-            model=_env("CEREBRAS_MODEL", "gpt-oss-120b"),
+            settings=OpenAILLMService.Settings(
+                model=_env("CEREBRAS_MODEL", "gpt-oss-120b"),
+                system_instruction=_env("BOT_PROMPT", "Be brief."),
+            ),
         )
         tts = ElevenLabsHttpTTSService(
             api_key=eleven_key,
-            voice_id="bench-voice",
+            settings=ElevenLabsHttpTTSService.Settings(voice="bench-voice"),
             aiohttp_session=http,
             base_url=eleven_http,
         )
-        context = LLMContext([{"role": "system", "content": _env("BOT_PROMPT", "Be brief.")}])
+        context = LLMContext()
         aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
@@ -148,7 +151,9 @@ async def media(websocket: WebSocket) -> None:
         async def _bye(_transport: Any, _client: Any) -> None:
             await worker.cancel()
 
-        await WorkerRunner(handle_sigint=False).run(worker)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
 
 
 def main() -> None:

@@ -1,0 +1,166 @@
+"""Turns a vs_pipecat.json into docs/performance.md and PNG plots (run with .venv-bench: matplotlib).
+
+Kept apart from the harness so the product's virtualenv never needs matplotlib.
+Usage: `.venv-bench/bin/python bench/report.py out/bench/vs_pipecat.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.tables import capacity_of, format_table, pooled, table_rows  # noqa: E402
+
+TARGETS = {
+    "pipeline overhead p95 (ms)": ("<=", 10.0),
+    "barge-in reaction p95 (ms)": ("<=", 250.0),
+    "capacity, calls on one core": (">=", 100.0),
+    "RSS per call (MB)": ("<=", 2.0),
+}
+
+
+def _plots(report: dict, img: Path, systems: list[str]) -> list[str]:
+    img.mkdir(parents=True, exist_ok=True)
+    names = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, title in (
+        (axes[0], "v2v_ms", "voice to voice (ms)"),
+        (axes[1], "barge_in_ms", "barge-in reaction (ms)"),
+    ):
+        data = [pooled(report, "latency", s, key) or [math.nan] for s in systems]
+        ax.boxplot(data, tick_labels=systems, whis=(5, 95))
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img / "vs_pipecat_latency.png", dpi=110)
+    names.append("vs_pipecat_latency.png")
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for system in systems:
+        steps = [b for b in report["capacity"] if b["system"] == system]
+        xs = [b["calls"] for b in steps]
+        axes[0].plot(xs, [b["cpu_ms_per_call_second"] for b in steps], marker="o", label=system)
+        axes[1].plot(xs, [b["backlog_p99_bytes"] for b in steps], marker="o", label=system)
+    axes[0].set_title("CPU ms per call-second (one core)")
+    axes[1].set_title("inbound backlog p99 (bytes unread)")
+    axes[1].axhline(2048, color="grey", linestyle="--", linewidth=1)
+    for ax in axes:
+        ax.set_xlabel("concurrent calls")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img / "vs_pipecat_capacity.png", dpi=110)
+    names.append("vs_pipecat_capacity.png")
+    plt.close(fig)
+    return names
+
+
+def _target_notes(report: dict, systems: list[str]) -> list[str]:
+    if "ours" not in systems:
+        return ["- Our stream host was not measured in this run: " + report["missing"].get("ours", "?")]
+    rows = dict(table_rows(report, systems))
+    notes = []
+    for label, (op, target) in TARGETS.items():
+        value = rows[label][systems.index("ours")]
+        met = value <= target if op == "<=" else value >= target
+        if math.isnan(value):
+            notes.append(f"- {label}: not measured")
+        elif met:
+            notes.append(f"- {label}: {value:.1f} meets the target ({op} {target:g})")
+        else:
+            notes.append(
+                f"- {label}: {value:.1f} MISSES the target ({op} {target:g}) by {abs(value - target):.1f}"
+            )
+    if "pipecat" in systems:
+        ours, theirs = capacity_of(report, "ours")[0], capacity_of(report, "pipecat")[0]
+        if theirs:
+            notes.append(f"- capacity ratio ours/pipecat: {ours / theirs:.1f}x (target >= 5x)")
+    return notes
+
+
+def write(report: dict, doc: Path, img: Path) -> None:
+    systems = [s for s in ("ours", "pipecat") if s in report["cold_start_s"]]
+    plots = _plots(report, img, systems)
+    lat = report["latencies"]
+    capacity_lines = []
+    for b in report["capacity"]:
+        verdict = "; ".join(b["problems"]) or "ok"
+        capacity_lines.append(
+            f"| {b['system']} | {b['calls']} | {b['completed']} | {b['cpu_ms_per_call_second']:.1f} | "
+            f"{b['rss_per_call_mb']:.2f} | {b['backlog_p99_bytes']:.0f} | {len(b['gaps_ms'])} | "
+            f"{b['send_lateness_p99_ms']:.0f} / {b.get('loadgen_loop_lag_p99_ms', float('nan')):.0f} | {verdict} |"
+        )
+    text = f"""# Performance, side by side with Pipecat
+
+Measured by `{report.get("command", "python bench/bench_vs_pipecat.py")}` (also `make bench`)
+on {report["date"]},
+on a machine with {report["cpus"]} cores: each system under test pinned to core 1 with `taskset -c 1`;
+the load generator (the Twilio emulator's media sessions), the provider fakes and moto on core 0.
+Raw numbers: `out/bench/vs_pipecat.json` after a run. The answer webhook's import time (the Lambda
+cold start) is measured by `bench/bench_handlers.py`.
+
+## Setup
+- Calls: the Twilio emulator's own media session (signed handshake, 20 ms paced frames, playback at
+  real time, marks, `clear`), one scripted caller per call speaking eSpeak NG audio: greeting, a
+  normal turn, a turn that barges in {800} ms into the bot's reply, more normal turns.
+- Fakes (same process for both systems): STT commit {lat["stt_commit_ms"]:.0f} ms, LLM first token
+  {lat["llm_first_token_ms"]:.0f} ms at {lat["llm_tokens_per_second"]:.0f} tokens/s, TTS first byte
+  {lat["tts_first_byte_ms"]:.0f} ms at {lat["tts_speed"]:g}x real time.
+- Endpointing: {report["endpointing_ms"]} ms of silence in both (ours: the persona's
+  `end_of_turn_silence_ms`; Pipecat: Silero `stop_secs` 0.2 s + `SpeechTimeoutUserTurnStopStrategy` 0.5 s).
+- Pipecat bot (`bench/pipecat_bot/`): pipecat-ai 1.14.0, `TwilioFrameSerializer` (auto hang-up off:
+  the emulator ends the call), `FastAPIWebsocketTransport`, Silero VAD, `ElevenLabsRealtimeSTTService`
+  (manual commit), `OpenAILLMService` at the fake Cerebras, `ElevenLabsHttpTTSService`, 8 kHz pipeline.
+  Differences from a stock deployment, all forced by running offline: the STT URL scheme is `ws://`
+  (Pipecat hard-codes `wss://`), and the TTS fake serves `/stream/with-timestamps` (Pipecat's HTTP
+  TTS endpoint; same audio, latency and pacing as the `/stream` route our adapter uses).
+
+## Results
+
+```
+{format_table(report)}
+```
+
+Pipeline overhead = voice-to-voice minus endpointing ({report["endpointing_ms"]} ms) minus the fakes'
+serial latency ({lat["stt_commit_ms"] + lat["llm_first_token_ms"] + lat["tts_first_byte_ms"]:.0f} ms).
+A pipeline that sends the STT commit when its VAD first hears silence overlaps the STT latency with
+the rest of the endpointing wait; Pipecat does this, so its overhead can come out below zero.
+
+Capacity = the largest N with every call completed, no bot audio gap > 100 ms, inbound backlog p99
+(unread bytes on the server's sockets, from /proc/net/tcp) under 2 KB, and the load generator on time.
+
+| system | N | done | CPU ms/call-s | RSS MB/call | backlog p99 B | gaps | frames late / loadgen lag p99 ms | verdict |
+|---|---|---|---|---|---|---|---|---|
+{chr(10).join(capacity_lines)}
+
+{chr(10).join(f"![{p}](img/{p})" for p in plots)}
+
+## Against the targets
+{chr(10).join(_target_notes(report, systems))}
+"""
+    if report["missing"]:
+        text += "\n## Not measured in this run\n" + "".join(
+            f"- {k}: {v}\n" for k, v in report["missing"].items()
+        )
+    doc.write_text(text)
+
+
+def main() -> None:
+    report = json.loads(Path(sys.argv[1]).read_text())
+    write(report, ROOT / "docs" / "performance.md", ROOT / "docs" / "img")
+    print(f"wrote {ROOT / 'docs' / 'performance.md'}")
+
+
+if __name__ == "__main__":
+    main()

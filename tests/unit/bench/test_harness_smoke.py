@@ -1,0 +1,91 @@
+"""The side-by-side harness runs end to end against our stream host with a tiny N (no figures asserted
+beyond "it measured something"), and its figure definitions hold on hand-made timelines.
+
+Pipecat's virtualenv is not part of `make test`; the Pipecat side is exercised by `make bench`.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+
+from bench.loadgen.calls import CallResult, bench_script
+from bench.loadgen.figures import (
+    barge_in_reactions_ms,
+    call_figures,
+    playback_gaps_ms,
+    trailing_silence_ms,
+    voice_to_voice_ms,
+)
+from bench.loadgen.stats import percentile
+from local.twilio_emulator.caller import TimelineEvent
+from local.twilio_emulator.media import StreamOutcome
+from stream_server.audio import silence_ulaw
+
+
+def _result(timeline: list[TimelineEvent], played: list[tuple[float, float]]) -> CallResult:
+    return CallResult("CA1", StreamOutcome("caller_hung_up"), timeline, played, [0.0, 0.02, 0.041], [])
+
+
+def test_voice_to_voice_adds_the_speech_tail_and_skips_the_greeting() -> None:
+    timeline = [
+        TimelineEvent(0.3, "greeting_start", value=300.0),
+        TimelineEvent(5.0, "caller_stop", "hello"),
+        TimelineEvent(6.0, "bot_reply_start", value=1000.0),
+    ]
+    assert voice_to_voice_ms(_result(timeline, []), lambda text: 120.0) == [1120.0]
+
+
+def test_barge_in_reaction_runs_to_the_end_of_the_audio_then_playing() -> None:
+    timeline = [TimelineEvent(7.2, "barge_in", "stop")]
+    played = [(6.0, 7.0), (7.0, 7.5), (9.0, 10.0)]  # contiguous run 6.0-7.5, cut at 7.5
+    assert barge_in_reactions_ms(_result(timeline, played)) == pytest.approx([300.0])
+
+
+def test_gaps_count_only_pauses_no_caller_turn_explains() -> None:
+    timeline = [TimelineEvent(3.0, "caller_stop", "x")]
+    played = [(0.0, 1.0), (1.25, 2.0), (4.0, 5.0), (5.05, 6.0)]
+    assert playback_gaps_ms(_result(timeline, played)) == pytest.approx([250.0])
+
+
+def test_trailing_silence_and_percentiles() -> None:
+    speech = bytes([0x10]) * 800 + silence_ulaw(200)
+    assert trailing_silence_ms(speech) == pytest.approx(200.0, abs=0.2)
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert math.isnan(percentile([], 95))
+    figures = call_figures([_result([], [(0.0, 1.0)])], lambda text: 0.0)
+    assert figures.completed == 1
+    assert figures.send_lateness_p99_ms == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng renders the caller's speech")
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset pins the host to one core")
+async def test_harness_drives_our_stream_host_with_two_calls(tmp_path) -> None:
+    from bench.loadgen.fakes import FakeLatencies
+    from bench.loadgen.harness import measure_batch, running_fakes, running_storage
+    from bench.loadgen.systems import OurStreamHost
+    from local.storage import free_port
+
+    with running_fakes(FakeLatencies()) as provider_env, running_storage() as (table, storage_env):
+        host = OurStreamHost(
+            name="ours",
+            port=free_port(),
+            core=1,
+            log_path=tmp_path / "ours.log",
+            provider_env={**provider_env, **storage_env},
+            table=table,
+        )
+        host.start()
+        try:
+            batch = await measure_batch(host, 2, bench_script(turns=1))
+        finally:
+            host.stop()
+    log = (tmp_path / "ours.log").read_text(errors="replace")[-2000:]
+    assert batch.figures.completed == 2, (batch.summary(), log)
+    assert len(batch.figures.voice_to_voice_ms) == 2, (batch.summary(), log)
+    # Endpointing (700 ms) and the fakes (500 ms) bound it from below; a minute bounds it from above.
+    assert all(900 < v < 60_000 for v in batch.figures.voice_to_voice_ms), batch.summary()
+    assert batch.cpu_seconds > 0
+    assert host.cold_start_s > 0

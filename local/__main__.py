@@ -44,6 +44,7 @@ async def _demo() -> int:
     from local.demo import run_demo
 
     stack = LocalStack.from_environment(free_ports=True)
+    stack.quiet = os.environ.get("DEMO_VERBOSE", "") not in {"1", "true"}
     try:
         await stack.start()
         result = await asyncio.wait_for(run_demo(stack), timeout=110)

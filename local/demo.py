@@ -106,7 +106,7 @@ async def _narrate(
             record = {}
         turns = record.get("turns") or []
         for turn in turns[shown_turns:]:
-            who = "bot" if turn.get("role") == "assistant" else "heard"
+            who = "bot" if turn.get("role") == "assistant" else "stt"
             cut = "  [interrupted]" if turn.get("interrupted") else ""
             _say(f"          {who:7} : {turn.get('text', '')}{cut}")
         shown_turns = len(turns)

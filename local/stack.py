@@ -61,7 +61,15 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "aiohttp.access", "websockets"):
+    for noisy in (
+        "botocore",
+        "boto3",
+        "urllib3",
+        "werkzeug",
+        "aiohttp.access",
+        "websockets",
+        "twilio.http_client",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -133,6 +141,8 @@ class LocalStack:
     api: LocalApiGateway | None = None
     stream_host: asyncio.subprocess.Process | None = None
     with_stream_host: bool = True
+    quiet: bool = False  # show only warnings from the API handlers and the stream host
+    _saved_environ: dict[str, str] | None = None
     _pump: asyncio.Task[None] | None = None
 
     @classmethod
@@ -151,7 +161,13 @@ class LocalStack:
         return self.env["LOCAL_API_KEY"]
 
     async def start(self) -> None:
-        # The API handlers run in this process and read os.environ at import.
+        if self.quiet:
+            self.env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+            self.env["LOG_LEVEL"] = "WARNING"
+            for name in ("local.api", "twilio_emulator", "local.storage"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+        # The API handlers run in this process and read os.environ at import; stop() restores it.
+        self._saved_environ = dict(os.environ)
         os.environ.update(self.env)
         template = ROOT / "template.yaml"
         personas = ROOT / "examples" / "personas"
@@ -201,7 +217,7 @@ class LocalStack:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        self._pump = asyncio.create_task(self._prefix_output(self.stream_host))
+        self._pump = asyncio.create_task(self._prefix_output(self.stream_host, quiet=self.quiet))
         health = f"http://127.0.0.1:{self.ports.stream}/healthz"
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
@@ -215,10 +231,15 @@ class LocalStack:
         raise RuntimeError("the stream host did not answer /healthz within 30 s")
 
     @staticmethod
-    async def _prefix_output(process: asyncio.subprocess.Process) -> None:
+    async def _prefix_output(process: asyncio.subprocess.Process, *, quiet: bool) -> None:
         assert process.stdout is not None
-        async for line in process.stdout:
-            sys.stdout.write(f"[stream ] {line.decode(errors='replace').rstrip()}\n")
+        async for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            if quiet and not any(
+                level in line for level in ('"WARNING"', '"ERROR"', '"CRITICAL"', "Traceback")
+            ):
+                continue
+            sys.stdout.write(f"[stream ] {line}\n")
             sys.stdout.flush()
 
     async def stop(self) -> None:
@@ -239,4 +260,8 @@ class LocalStack:
             await self.emulator.stop()
         if self.storage is not None:
             await asyncio.to_thread(self.storage.stop)
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
         log.info("stopped")

@@ -88,6 +88,7 @@ class LocalStorage:
 
     def start(self) -> str:
         port = self.port or free_port()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per DynamoDB request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.endpoint = f"http://127.0.0.1:{port}"

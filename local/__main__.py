@@ -24,7 +24,8 @@ async def _dev() -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stack.start()
-        log.info("local stack running; API key header: x-api-key: %s  (Ctrl-C stops)", stack.api_key)
+        shown = stack.api_key if stack.api_key == "local-dev-api-key" else "<your LOCAL_API_KEY>"
+        log.info("local stack running; send the header x-api-key: %s  (Ctrl-C stops)", shown)
         waiter = asyncio.create_task(stop.wait())
         exits: list[asyncio.Task[int]] = []
         if stack.stream_host is not None:

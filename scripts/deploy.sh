@@ -54,8 +54,14 @@ if [ -z "${PY313_DIR:-}" ] && [ -z "$DRY_RUN" ]; then
   exit 1
 fi
 run env PATH="${PY313_DIR:-/usr/bin}:$PATH" "$SAM" build --parallel
+# --parameter-overrides on the command line replaces samconfig's list instead of merging with it, so the
+# environment's own overrides are read back and the image is appended.
+OVERRIDES="$(python3 -c 'import sys, tomllib
+cfg = tomllib.load(open("samconfig.toml", "rb"))
+print(cfg[sys.argv[1]]["deploy"]["parameters"].get("parameter_overrides", ""))' "$CONFIG_ENV")"
+# shellcheck disable=SC2086 # the overrides are space-separated Key=Value words, split on purpose
 run "$SAM" deploy --config-env "$CONFIG_ENV" --region "$REGION" \
-  --parameter-overrides "StreamImageUri=${IMAGE}" --no-fail-on-empty-changeset
+  --parameter-overrides $OVERRIDES "StreamImageUri=${IMAGE}" --no-fail-on-empty-changeset
 
 # 4. What to do next.
 STACK="ai-phone-calls-${ENV}"

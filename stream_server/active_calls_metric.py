@@ -46,7 +46,7 @@ class ActiveCallsPublisher:
         self._namespace = namespace
         self._count = count
         self._interval = interval
-        self._dimensions = [{"Name": "service", "Value": service}]
+        self._dimensions = [{"Name": "Service", "Value": service}]
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

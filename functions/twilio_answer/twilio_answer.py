@@ -63,7 +63,7 @@ def _hang_up(reason: str) -> Response[str]:
 def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[str]:
     base_url = event_api_base_url(app.current_event, settings)
     token = issue_stream_token(
-        settings.stream_token_secret,
+        twilio_credentials(settings).stream_token_secret,
         call_id=record.call_id,
         call_sid=call_sid,
         now=time.time(),

@@ -38,9 +38,13 @@ TWILIO_DEFAULT_BASE_URL = "https://api.twilio.com"
 class TwilioCredentials:
     account_sid: str
     auth_token: str
+    # The key of the per-call stream tokens travels in the same secret: one secret to rotate, and the
+    # answer webhook (which signs tokens) already reads it.
+    stream_token_secret: str
 
-    def __repr__(self) -> str:  # never print the token
-        return f"TwilioCredentials(account_sid={self.account_sid!r}, auth_token='***')"
+    def __repr__(self) -> str:  # never print the token or the key
+        sid = self.account_sid
+        return f"TwilioCredentials(account_sid={sid!r}, auth_token='***', stream_token_secret='***')"
 
 
 class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
@@ -84,10 +88,19 @@ def twilio_credentials(settings: Settings) -> TwilioCredentials:
         from aws_lambda_powertools.utilities import parameters
 
         secret = parameters.get_secret(settings.twilio_secret_arn, transform="json", max_age=300)
-        if not isinstance(secret, dict) or not secret.get("account_sid") or not secret.get("auth_token"):
-            raise ValueError("the Twilio secret must be JSON with account_sid and auth_token")
-        return TwilioCredentials(str(secret["account_sid"]), str(secret["auth_token"]))
-    return TwilioCredentials(settings.twilio_account_sid, settings.twilio_auth_token)
+        required = ("account_sid", "auth_token", "stream_token_secret")
+        if not isinstance(secret, dict) or not all(secret.get(key) for key in required):
+            raise ValueError(
+                "the Twilio secret must be JSON with account_sid, auth_token and stream_token_secret"
+            )
+        return TwilioCredentials(
+            str(secret["account_sid"]),
+            str(secret["auth_token"]),
+            str(secret["stream_token_secret"]),
+        )
+    return TwilioCredentials(
+        settings.twilio_account_sid, settings.twilio_auth_token, settings.stream_token_secret
+    )
 
 
 def twilio_client(

@@ -41,6 +41,8 @@ def test_dry_run_builds_arm64_image_tagged_with_the_commit(env: str, config_env:
     deploy = next(line for line in out.splitlines() if " deploy " in line)
     assert f"--config-env {config_env}" in deploy
     assert f"StreamImageUri={image}" in deploy
+    # The command-line overrides replace samconfig's, so the environment's own must be carried along.
+    assert f"Stage={env}" in deploy
     # The order matters: the image must exist before the stack points the service at it.
     assert out.index("docker buildx") < out.index(" build --parallel") < out.index(" deploy ")
 

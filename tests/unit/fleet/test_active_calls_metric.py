@@ -28,7 +28,7 @@ def _values(cloudwatch: Any) -> list[float]:
     stats = cloudwatch.get_metric_statistics(
         Namespace="AiPhoneCalls",
         MetricName="ActiveCalls",
-        Dimensions=[{"Name": "service", "Value": "stream-host"}],
+        Dimensions=[{"Name": "Service", "Value": "stream-host"}],
         StartTime=now - timedelta(minutes=5),
         EndTime=now + timedelta(minutes=5),
         Period=60,

@@ -187,7 +187,13 @@ def test_auth_token_from_secrets_manager(
     _seed(ddb_table, call_sid="CA9")
     arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name="voice/twilio",
-        SecretString=json.dumps({"account_sid": "AC" + "1" * 32, "auth_token": "from-secret"}),
+        SecretString=json.dumps(
+            {
+                "account_sid": "AC" + "1" * 32,
+                "auth_token": "from-secret",
+                "stream_token_secret": "key-from-secret",
+            }
+        ),
     )["ARN"]
     monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
     handler = handler_env("twilio_status")
@@ -196,3 +202,34 @@ def test_auth_token_from_secrets_manager(
     env_token = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"})
     assert handler.lambda_handler(env_token, lambda_context)["statusCode"] == 403
     assert handler.lambda_handler(good, lambda_context)["statusCode"] == 200
+
+
+def test_stream_token_is_signed_with_the_key_from_secrets_manager(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    """In AWS the key comes from the Twilio secret, never from a plain environment variable."""
+    import time
+
+    from callcore.tokens import InvalidStreamToken
+
+    _seed(ddb_table)
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="voice/twilio-answer",
+        SecretString=json.dumps(
+            {
+                "account_sid": "AC" + "1" * 32,
+                "auth_token": "from-secret",
+                "stream_token_secret": "key-from-secret",
+            }
+        ),
+    )["ARN"]
+    monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
+    handler = handler_env("twilio_answer")
+    event = signed_event(
+        "/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "c1"}, token="from-secret"
+    )
+    stream = _stream(handler.lambda_handler(event, lambda_context))
+    token = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}["token"]
+    assert verify_stream_token("key-from-secret", token, call_sid="CA9", now=time.time()).call_id == "c1"
+    with pytest.raises(InvalidStreamToken):
+        verify_stream_token(STREAM_SECRET, token, call_sid="CA9", now=time.time())

@@ -20,7 +20,7 @@ def pooled(report: dict[str, Any], section: str, system: str, key: str) -> list[
 
 
 def capacity_of(report: dict[str, Any], system: str) -> tuple[int, dict[str, Any] | None]:
-    """Largest N that passed, and that batch."""
+    """Largest N that passed, and that batch (a lower bound if the next step was load-generator-bound)."""
     best: tuple[int, dict[str, Any] | None] = (0, None)
     for batch in report["capacity"]:
         if batch["system"] == system and not batch["problems"] and batch["calls"] > best[0]:

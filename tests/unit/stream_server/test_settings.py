@@ -1,0 +1,43 @@
+"""Stream host settings from the environment: defaults, overrides and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from stream_server.settings import StreamSettings
+
+
+def test_defaults_work_unconfigured() -> None:
+    s = StreamSettings.from_env({})
+    assert s.port == 8080 and s.media_path == "/media"
+    assert s.drain_deadline_seconds == 110.0 and s.max_calls == 100
+    assert s.turn.vad_aggressiveness == 2 and s.turn.barge_in_ms == 240
+    assert s.bind_host == "127.0.0.1"
+
+
+def test_overrides() -> None:
+    s = StreamSettings.from_env(
+        {
+            "PORT": "9000",
+            "STREAM_PUBLIC_URL": "wss://calls.example.com/twilio/stream",
+            "DRAIN_DEADLINE_SECONDS": "30",
+            "MAX_CALLS": "7",
+            "VAD_AGGRESSIVENESS": "3",
+            "END_OF_TURN_SILENCE_MS": "900",
+            "BARGE_IN_MS": "300",
+            "BIND_HOST": "0.0.0.0",
+            "PROVIDER_MAX_ATTEMPTS": "3",
+        }
+    )
+    assert s.port == 9000 and s.media_path == "/twilio/stream"
+    assert (s.drain_deadline_seconds, s.max_calls) == (30.0, 7)
+    assert (s.turn.vad_aggressiveness, s.turn.end_of_turn_silence_ms, s.turn.barge_in_ms) == (3, 900, 300)
+    assert s.bind_host == "0.0.0.0" and s.pipeline.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("VAD_AGGRESSIVENESS", "4"), ("MAX_CALLS", "lots"), ("BARGE_IN_MS", "-1")]
+)
+def test_bad_values_are_rejected_by_name(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        StreamSettings.from_env({name: value})

@@ -67,14 +67,17 @@ dev: setup
 seed: setup
 	$(PY) -m local seed
 
+# Pipecat lives in its own virtualenv (.venv-bench) so its pins never touch the product's.
 bench: setup
+	bash bench/setup_bench_env.sh
 	$(PY) -m bench
 
 bench-quick: setup
+	bash bench/setup_bench_env.sh
 	$(PY) -m bench --quick
 
 deploy: $(SAM_VENV)/.stamp
 	ENV=$(ENV) DRY_RUN=$${DRY_RUN:-} SAM=$(SAM) PY313_DIR="$(PY313_DIR)" bash scripts/deploy.sh
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .venv-bench .aws-sam .mypy_cache .ruff_cache .pytest_cache

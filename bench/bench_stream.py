@@ -92,10 +92,11 @@ class Host:
 
     async def call(self, **kw: Any) -> tuple[TwilioLike, str]:
         self.calls += 1
-        call_sid = f"CA{os.getpid():08d}{self.calls:024d}"
-        token = issue_stream_token(SECRET, call_id=f"c{self.calls}", call_sid=call_sid, now=time.time())
+        n = self.calls  # captured before any await: calls start concurrently
+        call_sid = f"CA{os.getpid():08d}{n:024d}"
+        token = issue_stream_token(SECRET, call_id=f"c{n}", call_sid=call_sid, now=time.time())
         client = await open_stream(self.url, AUTH_TOKEN, **kw)
-        await client.start(call_sid, {"call_id": f"c{self.calls}", "token": token, "persona_id": "bench"})
+        await client.start(call_sid, {"call_id": f"c{n}", "token": token, "persona_id": "bench"})
         await client.wait_for(lambda r: any(m["event"] == "mark" for m in r), 30)
         await client.play_all()
         await asyncio.sleep(0.3)  # let the greeting settle before the caller speaks

@@ -210,6 +210,7 @@ class CallState:
         self._caller_onset: float | None = None
         self._caller_last_speech: float | None = None
         self._eot_decided_at: float | None = None
+        self._eot_ms: float | None = None
         self._hangup_when_quiet: str | None = None
         self._drain_deadline: float | None = None
 
@@ -294,6 +295,8 @@ class CallState:
         if isinstance(event, EndOfTurn):
             self._caller_onset = event.onset_at
             self._caller_last_speech = event.last_speech_at
+            # Measured on the audio clock: the silence we waited for, plus frame granularity.
+            self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
             self._eot_decided_at = now
             return [CommitStt()] if self.phase is Phase.ACTIVE else []
         return []
@@ -322,8 +325,8 @@ class CallState:
         if not text:
             return []
         latency: dict[str, float] = {}
-        if self._eot_decided_at is not None and self._caller_last_speech is not None:
-            latency["end_of_turn"] = round((self._eot_decided_at - self._caller_last_speech) * 1000.0, 2)
+        if self._eot_decided_at is not None and self._eot_ms is not None:
+            latency["end_of_turn"] = self._eot_ms
             latency["stt"] = round((now - self._eot_decided_at) * 1000.0, 2)
         onset = self._caller_onset if self._caller_onset is not None else now
         last = self._caller_last_speech if self._caller_last_speech is not None else now

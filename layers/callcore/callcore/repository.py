@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from callcore.models import (
@@ -26,6 +25,7 @@ from callcore.models import (
     persona_key,
     to_dynamo,
 )
+from callcore.table import ClientTable, ResourceTable, Table
 
 if TYPE_CHECKING:
     from callcore.settings import Settings
@@ -48,22 +48,25 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Values for TransactWriteItems through ``table.meta.client``.
-
-    That client carries boto3's resource-level type injector, so it takes plain Python values
-    (serialising them itself); this only normalises floats to Decimal.
-    """
+    """Plain values ready for the table (``callcore.table`` types them); floats become Decimal."""
     return {k: to_dynamo(v) for k, v in item.items()}
 
 
-def build_table(settings: Settings) -> Any:
-    """A boto3 Table for TABLE_NAME, honouring DYNAMODB_ENDPOINT (moto / DynamoDB Local)."""
-    import boto3
+def build_table(settings: Settings) -> ClientTable:
+    """The table TABLE_NAME through a plain DynamoDB client, honouring DYNAMODB_ENDPOINT.
 
-    resource = boto3.resource(
-        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
-    )
-    return resource.Table(settings.table_name)
+    The client (and botocore itself) is only loaded on the first request: a cold start pays for
+    it once, inside the invocation that needs it, and never for a request refused before any read.
+    """
+
+    def dynamodb_client() -> Any:
+        import botocore.session
+
+        return botocore.session.get_session().create_client(
+            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
+        )
+
+    return ClientTable(settings.table_name, dynamodb_client)
 
 
 class CallHistory:
@@ -88,7 +91,10 @@ class CallRepository:
     def __init__(
         self, table: Any, *, item_ttl_seconds: int = _DEFAULT_TTL, clock: Callable[[], float] = time.time
     ) -> None:
+        """``table`` is a ``callcore.table.ClientTable`` (see ``from_settings``) or a boto3 Table
+        resource (tests, local stack); both behave the same."""
         self.table = table
+        self._db: Table = table if isinstance(table, ClientTable) else ResourceTable(table)
         self._ttl = item_ttl_seconds
         self._clock = clock
 
@@ -96,23 +102,19 @@ class CallRepository:
     def from_settings(cls, settings: Settings) -> CallRepository:
         return cls(build_table(settings), item_ttl_seconds=settings.call_ttl_days * 24 * 3600)
 
-    @property
-    def _client(self) -> Any:
-        return self.table.meta.client
-
     def _expiration(self) -> int:
         return int(self._clock()) + self._ttl
 
     # -- calls -------------------------------------------------------------------------------
 
     def get_call(self, call_id: str) -> CallRecord | None:
-        item = self.table.get_item(Key=call_key(call_id), ConsistentRead=True).get("Item")
+        item = self._db.call("get_item", Key=call_key(call_id), ConsistentRead=True).get("Item")
         return CallRecord.from_item(item) if item else None
 
     def create_call(self, record: CallRecord) -> bool:
         """Write a new call record; False if one with this id already exists (a retry)."""
         try:
-            self.table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(PK)")
+            self._db.call("put_item", Item=record.to_item(), ConditionExpression="attribute_not_exists(PK)")
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -126,7 +128,8 @@ class CallRepository:
         the CallSid was stored, a retry finds the claim and does not dial a second time.
         """
         try:
-            self.table.update_item(
+            self._db.call(
+                "update_item",
                 Key=call_key(call_id),
                 UpdateExpression="SET dial_started_at = :at",
                 ConditionExpression="attribute_exists(PK) AND attribute_not_exists(dial_started_at)",
@@ -140,11 +143,12 @@ class CallRepository:
 
     def link_call_sid(self, call_id: str, call_sid: str) -> None:
         """Store the CallSid on the record and the CallSid → call mapping (idempotent)."""
-        self._client.transact_write_items(
+        self._db.call(
+            "transact_write_items",
             TransactItems=[
                 {
                     "Update": {
-                        "TableName": self.table.name,
+                        "TableName": self._db.name,
                         "Key": _wire(call_key(call_id)),
                         "UpdateExpression": "SET call_sid = :sid",
                         "ConditionExpression": "attribute_exists(PK)",
@@ -153,7 +157,7 @@ class CallRepository:
                 },
                 {
                     "Put": {
-                        "TableName": self.table.name,
+                        "TableName": self._db.name,
                         "Item": _wire(
                             {
                                 "PK": f"CALLSID#{call_sid}",
@@ -165,21 +169,22 @@ class CallRepository:
                         ),
                     }
                 },
-            ]
+            ],
         )
 
     def find_call_id_by_sid(self, call_sid: str) -> str | None:
-        item = self.table.get_item(Key={"PK": f"CALLSID#{call_sid}", "SK": "META"}).get("Item")
+        item = self._db.call("get_item", Key={"PK": f"CALLSID#{call_sid}", "SK": "META"}).get("Item")
         return str(item["call_id"]) if item else None
 
     def get_call_history(self, call_id: str) -> CallHistory | None:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("PK").eq(f"CALL#{call_id}"),
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": f"CALL#{call_id}"},
             "ConsistentRead": True,
         }
         while True:
-            page = self.table.query(**kwargs)
+            page = self._db.call("query", **kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -192,9 +197,11 @@ class CallRepository:
         return CallHistory(CallRecord.from_item(meta), events, turns)
 
     def list_calls_for_user(self, user_id: str, *, limit: int = 20) -> list[CallRecord]:
-        page = self.table.query(
+        page = self._db.call(
+            "query",
             IndexName="GSI1",
-            KeyConditionExpression=Key("GSI1PK").eq(f"USER#{user_id}"),
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": f"USER#{user_id}"},
             ScanIndexForward=False,
             Limit=limit,
         )
@@ -233,7 +240,7 @@ class CallRepository:
         items: list[dict[str, Any]] = [
             {
                 "Update": {
-                    "TableName": self.table.name,
+                    "TableName": self._db.name,
                     "Key": _wire(call_key(record.call_id)),
                     "UpdateExpression": "SET " + ", ".join(sets),
                     "ConditionExpression": "attribute_exists(PK) AND #rank < :rank",
@@ -243,7 +250,7 @@ class CallRepository:
             },
             {
                 "Put": {
-                    "TableName": self.table.name,
+                    "TableName": self._db.name,
                     "Item": _wire(event.to_item(expiration=self._expiration())),
                 }
             },
@@ -252,7 +259,7 @@ class CallRepository:
             items.append(
                 {
                     "Update": {
-                        "TableName": self.table.name,
+                        "TableName": self._db.name,
                         "Key": _wire({"PK": f"USER#{record.user_id}", "SK": "ACTIVE"}),
                         "UpdateExpression": "ADD active :minus",
                         "ConditionExpression": "active > :zero",
@@ -261,7 +268,7 @@ class CallRepository:
                 }
             )
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._db.call("transact_write_items", TransactItems=items)
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
@@ -291,7 +298,7 @@ class CallRepository:
         items: list[dict[str, Any]] = [
             {
                 "Put": {
-                    "TableName": self.table.name,
+                    "TableName": self._db.name,
                     "Item": _wire(event.to_item(expiration=self._expiration())),
                 }
             }
@@ -301,7 +308,7 @@ class CallRepository:
                 0,
                 {
                     "Update": {
-                        "TableName": self.table.name,
+                        "TableName": self._db.name,
                         "Key": _wire(call_key(call_id)),
                         "UpdateExpression": "SET " + ", ".join(sets),
                         "ConditionExpression": "attribute_exists(PK)",
@@ -311,7 +318,7 @@ class CallRepository:
                 },
             )
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._db.call("transact_write_items", TransactItems=items)
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -323,7 +330,8 @@ class CallRepository:
     def acquire_slot(self, user_id: str, limit: int) -> bool:
         """Take one of the user's ``limit`` concurrent-call slots; False when all are taken."""
         try:
-            self.table.update_item(
+            self._db.call(
+                "update_item",
                 Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"},
                 UpdateExpression="ADD active :one",
                 ConditionExpression="attribute_not_exists(active) OR active < :limit",
@@ -338,7 +346,8 @@ class CallRepository:
     def release_slot(self, user_id: str) -> None:
         """Give a slot back when no call record holds it (e.g. the record write failed)."""
         try:
-            self.table.update_item(
+            self._db.call(
+                "update_item",
                 Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"},
                 UpdateExpression="ADD active :minus",
                 ConditionExpression="active > :zero",
@@ -349,25 +358,29 @@ class CallRepository:
                 raise
 
     def active_calls(self, user_id: str) -> int:
-        item = self.table.get_item(Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._db.call(
+            "get_item", Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True
+        ).get("Item")
         return int(item["active"]) if item else 0
 
     # -- personas ----------------------------------------------------------------------------
 
     def get_persona(self, persona_id: str) -> Persona | None:
-        item = self.table.get_item(Key=persona_key(persona_id)).get("Item")
+        item = self._db.call("get_item", Key=persona_key(persona_id)).get("Item")
         return Persona.from_item(item) if item else None
 
     def put_persona(self, persona: Persona) -> None:
-        self.table.put_item(Item=to_dynamo(persona.to_item()))
+        self._db.call("put_item", Item=to_dynamo(persona.to_item()))
 
     def list_personas(self) -> list[Persona]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("PERSONAS")}
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": "PERSONAS"},
+        }
         while True:
-            page = self.table.query(**kwargs)
+            page = self._db.call("query", **kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -379,7 +392,8 @@ class CallRepository:
     def put_turn(self, call_id: str, turn: TranscriptTurn) -> None:
         """Write a transcript turn once; a retry with the same index is a no-op."""
         try:
-            self.table.put_item(
+            self._db.call(
+                "put_item",
                 Item=turn.to_item(call_id, expiration=self._expiration()),
                 ConditionExpression="attribute_not_exists(SK)",
             )
@@ -390,7 +404,8 @@ class CallRepository:
     def consume_stream_token(self, nonce: str, expires_at: int) -> bool:
         """Burn a stream token's nonce; False means it was already used (a replay)."""
         try:
-            self.table.put_item(
+            self._db.call(
+                "put_item",
                 Item={"PK": f"STREAMTOKEN#{nonce}", "SK": "USED", "expiration": int(expires_at) + 3600},
                 ConditionExpression="attribute_not_exists(PK)",
             )
@@ -412,7 +427,8 @@ class CallRepository:
                 raise
 
     def _finish(self, call_id: str, summary: CallSummary) -> None:
-        self.table.update_item(
+        self._db.call(
+            "update_item",
             Key=call_key(call_id),
             UpdateExpression=(
                 "SET ended_at = :e, end_reason = :r, turn_count = :t, stream_duration_seconds = :d"

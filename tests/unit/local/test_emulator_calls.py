@@ -247,3 +247,29 @@ async def test_async_amd_reports_answered_by(emulator: TwilioEmulator, app: Fake
     await emulator.wait_for_call(next(iter(emulator.calls)), within=30)
     amd = [p for kind, p, valid in app.callbacks if kind == "amd" and valid]
     assert len(amd) == 1 and amd[0]["AnsweredBy"] == "machine_end_beep"
+
+
+async def test_live_update_to_dial_transfers_and_dtmf_reaches_the_stream(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    emulator.scripts[TO] = CallerScript((Utterance(dtmf="7", barge_in_ms=0),), hang_up=False, max_wait_ms=200)
+
+    async def transfer(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await ws.send(media(start["streamSid"], b"\x00" * 800))
+        for _ in range(100):
+            if app.events("dtmf"):
+                break
+            await asyncio.sleep(0.05)
+        twiml = (
+            "<Response><Say>Transferring you now.</Say><Dial><Number>+15550001111</Number></Dial></Response>"
+        )
+        await asyncio.to_thread(_client(emulator).calls(start["start"]["callSid"]).update, twiml=twiml)
+        await ws.wait_closed()
+
+    app.stream_script = transfer
+    call = await emulator.wait_for_call(await _place(emulator, app), within=30)
+    ((_, dtmf),) = app.events("dtmf")
+    assert dtmf["dtmf"] == {"track": "inbound_track", "digit": "7"}
+    assert len(app.events("stop")) == 1
+    assert call.dialed == ["+15550001111"] and call.spoken[-1] == "Transferring you now."
+    assert call.status == "completed"

@@ -1,93 +1,139 @@
-"""Control-plane benchmark: cold import time of each Lambda handler module and warm latency of
-the Twilio answer webhook.
+"""Control-plane benchmark: how fast the Lambda handlers start and answer.
 
-* Cold import: a fresh ``python`` per sample imports ``functions/<name>/<name>.py`` the way the
-  Lambda runtime does (module-level settings, boto3 resource, Powertools); median of N samples.
-* Warm answer latency: one process invokes ``twilio_answer.lambda_handler`` with a signed event
-  many times; reported twice: against moto's in-process DynamoDB (moto's own overhead dominates),
-  and with the repository's three DynamoDB calls answered from memory, which isolates our code
-  (signature check, routing, token, TwiML, logging, metrics).
+Three figures, each in fresh interpreters where a cold start is meant:
 
-Local figures on this machine are relative, not Lambda numbers (Lambda arm64 CPUs differ).
-Run: ``.venv/bin/python bench/bench_handlers.py [--quick]``.
+* Cold import, every handler: a fresh ``python`` imports ``functions/<name>/<name>.py`` the way
+  the Lambda runtime does during init (module-level settings, clients, Powertools). Tracing off,
+  outside Lambda (as in tests and the local stack). Median and min of N samples.
+* Cold start of the answer webhook (init + first invocation): a fresh ``python`` imports
+  ``twilio_answer`` and then handles one signed Twilio request against DynamoDB served by a moto
+  server on 127.0.0.1, so anything the import deferred is paid here. Two environments: tracing
+  off, and Lambda-like (``LAMBDA_TASK_ROOT`` set, X-Ray tracing on, segments sent over UDP to
+  127.0.0.1:2000 where nothing listens), which is what a deployed function with
+  ``Tracing: Active`` does.
+* Warm answer latency: one process invokes ``twilio_answer.lambda_handler`` many times; once with
+  moto's in-process DynamoDB (moto's own overhead dominates) and once with the repository's three
+  calls answered from memory, which isolates our code (signature, routing, token, TwiML, logs,
+  metrics).
+
+``--root`` points the cold figures at another checkout (e.g. an older commit unpacked with
+``git archive``) so before/after comparisons run on the same machine at the same time. Local
+figures are relative, not Lambda numbers (Lambda arm64 CPUs differ).
+
+Run: ``.venv/bin/python bench/bench_handlers.py [--quick] [--root DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ("twilio_answer", "twilio_status", "trigger_call", "get_call", "personas")
+AUTH_TOKEN = "bench-token"
+PUBLIC_API_URL = "https://calls.example.com/v1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "PUBLIC_API_URL": PUBLIC_API_URL,
+    "STREAM_PUBLIC_URL": "wss://stream.example.com/media",
 }
+# What the Lambda runtime sets that changes the handlers' behaviour: Powertools and the X-Ray SDK
+# both decide "in Lambda, trace" from LAMBDA_TASK_ROOT, and take the trace id from the header.
+LAMBDA_LIKE = {
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "_X_AMZN_TRACE_ID": "Root=1-65a0b6c1-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+}
+CALL_SID = "CA" + "1" * 32
+
+# Runs in the fresh interpreter: time the import, then (optionally) one invocation.
+_CHILD = """
+import json, sys, time
+sys.path[:0] = {paths!r}
+t0 = time.perf_counter()
+import {name}
+t1 = time.perf_counter()
+invoke_ms = None
+if {event_file!r}:
+    class Context:
+        function_name = "bench"
+        memory_limit_in_mb = 1024
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+        aws_request_id = "00000000-0000-0000-0000-000000000000"
+        def get_remaining_time_in_millis(self):
+            return 10000
+    with open({event_file!r}) as fh:
+        event = json.load(fh)
+    response = {name}.lambda_handler(event, Context())
+    invoke_ms = (time.perf_counter() - t1) * 1000
+    assert response["statusCode"] == 200 and "<Stream" in response["body"], response
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "invoke_ms": invoke_ms}}))
+"""
 
 
-def cold_import_ms(name: str, samples: int) -> list[float]:
-    code = (
-        "import sys, time; sys.path[:0] = [{layer!r}, {fn!r}]; t = time.perf_counter(); "
-        "import {name}; print((time.perf_counter() - t) * 1000)"
-    ).format(layer=str(ROOT / "layers" / "callcore"), fn=str(ROOT / "functions" / name), name=name)
-    env = {**os.environ, **FAKE_AWS, "PYTHONDONTWRITEBYTECODE": "0"}
+def _child_code(root: Path, name: str, event_file: str | None) -> str:
+    paths = [str(root / "layers" / "callcore"), str(root / "functions" / name)]
+    return _CHILD.format(paths=paths, name=name, event_file=event_file or "")
+
+
+def fresh_runs(
+    root: Path, name: str, samples: int, *, env: dict[str, str], event_file: str | None = None
+) -> list[dict[str, float | None]]:
+    """``samples`` fresh interpreters, each importing ``name`` (and invoking it once with the event)."""
+    code = _child_code(root, name, event_file)
+    full_env = {**os.environ, **env}
+    full_env.pop("PYTHONPATH", None)  # only the paths the child puts first, like a Lambda task
     # One untimed run compiles .pyc files so every sample measures imports, not compilation.
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-    out = []
+    subprocess.run([sys.executable, "-c", code], env=full_env, check=True, capture_output=True)
+    runs = []
     for _ in range(samples):
-        done = subprocess.run(
-            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-        )
-        out.append(float(done.stdout.strip().splitlines()[-1]))
-    return out
+        done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed in a fresh interpreter:\n{done.stderr[-3000:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def warm_answer_ms(iterations: int) -> dict[str, list[float]]:
-    os.environ.update(FAKE_AWS)
-    os.environ.update(
-        {
-            "TWILIO_AUTH_TOKEN": "bench-token",
-            "PUBLIC_API_URL": "https://calls.example.com/v1",
-            "STREAM_PUBLIC_URL": "wss://stream.example.com/media",
-        }
-    )
-    sys.path[:0] = [str(ROOT / "layers" / "callcore"), str(ROOT), str(ROOT / "functions" / "twilio_answer")]
-    from urllib.parse import urlencode
-
-    import boto3
-    from callcore.models import CallRecord, CallStatus, Persona
-    from callcore.repository import CallRepository
-    from moto import mock_aws
+def _signed_answer_event() -> dict[str, Any]:
     from twilio.request_validator import RequestValidator
 
-    from tests.conftest import LambdaContext, api_event, table_definition
+    sys.path[:0] = [str(ROOT)]
+    from tests.conftest import api_event
 
-    form = {
-        "CallSid": "CA" + "1" * 32,
-        "AccountSid": "AC" + "2" * 32,
-        "CallStatus": "in-progress",
-        "CallerCity": "",
-    }
+    form = {"CallSid": CALL_SID, "AccountSid": "AC" + "2" * 32, "CallStatus": "in-progress", "CallerCity": ""}
     event = api_event("POST", "/twilio/answer/{call_id}", path_params={"call_id": "c1"}, body=urlencode(form))
-    event["headers"]["X-Twilio-Signature"] = RequestValidator("bench-token").compute_signature(
-        "https://calls.example.com/v1/twilio/answer/c1", form
+    event["headers"]["X-Twilio-Signature"] = RequestValidator(AUTH_TOKEN).compute_signature(
+        f"{PUBLIC_API_URL}/twilio/answer/c1", form
     )
+    return event
+
+
+def _seed(table: Any) -> tuple[Any, Any]:
+    """The persona and the ringing call the answer webhook will look up (read-only afterwards)."""
+    sys.path[:0] = [str(ROOT / "layers" / "callcore")]
+    from callcore.models import CallRecord, CallStatus, Persona
+    from callcore.repository import CallRepository
+
     persona = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi")
     record = CallRecord(
         call_id="c1",
@@ -98,16 +144,63 @@ def warm_answer_ms(iterations: int) -> dict[str, list[float]]:
         status=CallStatus.RINGING,
         created_at="2026-01-01T00:00:00.000Z",
         updated_at="2026-01-01T00:00:00.000Z",
-        call_sid=form["CallSid"],
+        call_sid=CALL_SID,  # already linked, so every sample only reads
     )
+    repo = CallRepository(table)
+    repo.put_persona(persona)
+    repo.create_call(record)
+    return record, persona
+
+
+@contextlib.contextmanager
+def moto_dynamodb_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 with the template's table, seeded; yields its endpoint URL."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+
+    from tests.conftest import table_definition
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        resource = boto3.resource(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        _seed(resource.create_table(**table_definition()))
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def warm_answer_ms(iterations: int) -> dict[str, list[float]]:
+    os.environ.update(FAKE_AWS)
+    sys.path[:0] = [str(ROOT / "layers" / "callcore"), str(ROOT), str(ROOT / "functions" / "twilio_answer")]
+    import boto3
+    from moto import mock_aws
+
+    from tests.conftest import LambdaContext, table_definition
+
+    event = _signed_answer_event()
     results: dict[str, list[float]] = {}
     with mock_aws():
         table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition())
-        repo = CallRepository(table)
-        repo.put_persona(persona)
-        repo.create_call(record)
-        import twilio_answer
-
+        record, persona = _seed(table)
+        twilio_answer: Any = importlib.import_module("twilio_answer")
         context = LambdaContext()
 
         def run(label: str) -> None:
@@ -135,27 +228,57 @@ def warm_answer_ms(iterations: int) -> dict[str, list[float]]:
             def link_call_sid(self, call_id: str, call_sid: str) -> None:
                 return None
 
-        twilio_answer.repo = MemoryRepository()  # type: ignore[assignment]
+        twilio_answer.repo = MemoryRepository()
         run("answer webhook, in-memory repository")
     return results
 
 
+def _summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):7.1f} ms   min {min(values):7.1f} ms"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 cold samples, 200 warm invocations")
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout whose handlers the cold runs load")
+    parser.add_argument("--skip-warm", action="store_true", help="cold figures only")
     args = parser.parse_args(argv)
     samples, iterations = (3, 200) if args.quick else (10, 2000)
+    root = args.root.resolve()
     figures: dict[str, Any] = {}
-    print(f"cold import of handler modules (fresh interpreter, median of {samples}):")
+    print(f"handlers from {root}")
+    print(f"cold import of handler modules (fresh interpreter, tracing off, {samples} samples):")
     for name in HANDLERS:
-        values = cold_import_ms(name, samples)
+        values = [float(r["import_ms"] or 0) for r in fresh_runs(root, name, samples, env=FAKE_AWS)]
         figures[f"import_ms.{name}"] = statistics.median(values)
-        print(f"  {name:<14} median {statistics.median(values):7.1f} ms   min {min(values):7.1f} ms")
-    print(f"warm handler latency ({iterations} invocations):")
-    for label, values in warm_answer_ms(iterations).items():
-        p50, p99 = statistics.median(values), _percentile(values, 99)
-        figures[f"warm_ms.{label}"] = {"p50": p50, "p99": p99}
-        print(f"  {label:<38} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+        print(f"  {name:<14} {_summary(values)}")
+
+    print(
+        f"cold start of twilio_answer: import + first invocation, moto server DynamoDB ({samples} samples):"
+    )
+    with tempfile.TemporaryDirectory() as tmp, moto_dynamodb_server() as endpoint:
+        event_file = str(Path(tmp) / "event.json")
+        Path(event_file).write_text(json.dumps(_signed_answer_event()), encoding="utf-8")
+        for label, extra in (("tracing off", {}), ("Lambda-like, X-Ray on", LAMBDA_LIKE)):
+            env = {**FAKE_AWS, "DYNAMODB_ENDPOINT": endpoint, **extra}
+            if extra:
+                env.pop("POWERTOOLS_TRACE_DISABLED")
+            runs = fresh_runs(root, "twilio_answer", samples, env=env, event_file=event_file)
+            imports = [float(r["import_ms"] or 0) for r in runs]
+            totals = [float(r["import_ms"] or 0) + float(r["invoke_ms"] or 0) for r in runs]
+            figures[f"cold_start_ms.{label}"] = {
+                "import": statistics.median(imports),
+                "import+first": statistics.median(totals),
+            }
+            print(f"  {label:<22} import {_summary(imports)}")
+            print(f"  {'':<22} +first  {_summary(totals)}")
+
+    if not args.skip_warm:
+        print(f"warm handler latency ({iterations} invocations, this checkout):")
+        for label, values in warm_answer_ms(iterations).items():
+            p50, p99 = statistics.median(values), _percentile(values, 99)
+            figures[f"warm_ms.{label}"] = {"p50": p50, "p99": p99}
+            print(f"  {label:<38} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
     return figures
 
 

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import caller_id, error_response, json_response, rest_resolver
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
+from callcore.tracing import build_tracer
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("get_call")
-tracer = Tracer(service="get_call")
+tracer = build_tracer("get_call")
 app = rest_resolver()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import caller_id, error_response, json_response, rest_resolver
@@ -17,11 +16,12 @@ from callcore.logging import build_logger
 from callcore.personas import PersonaError, parse_persona
 from callcore.repository import CallRepository
 from callcore.settings import Settings
+from callcore.tracing import build_tracer
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("personas")
-tracer = Tracer(service="personas")
+tracer = build_tracer("personas")
 app = rest_resolver()
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -32,12 +32,13 @@ from callcore.calls import CallPlacementError, parse_call_request, place_call
 from callcore.logging import build_logger, mask_phone
 from callcore.repository import CallRepository
 from callcore.settings import Settings
+from callcore.tracing import build_tracer
 from callcore.twilio_rest import twilio_client
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("trigger_call")
-tracer = Tracer(service="trigger_call")
+tracer = build_tracer("trigger_call", patch_modules=("botocore", "requests"))
 metrics = Metrics(service="trigger_call")
 app = rest_resolver()
 

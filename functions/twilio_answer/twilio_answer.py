@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,19 +25,20 @@ from callcore.api import (
     twiml_response,
 )
 from callcore.calls import iso, webhook_url
+from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
 from callcore.models import CallRecord, CallStatus, Persona
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.signatures import FormParams
 from callcore.tokens import issue_stream_token
-from callcore.twilio_rest import twilio_credentials
+from callcore.tracing import build_tracer
 from callcore.twiml import spoken_hangup_twiml, stream_twiml
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("twilio_answer")
-tracer = Tracer(service="twilio_answer")
+tracer = build_tracer("twilio_answer")
 metrics = Metrics(service="twilio_answer")
 app = rest_resolver()
 

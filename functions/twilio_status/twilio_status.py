@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import error_response, json_response, rest_resolver, twilio_form_if_signed
+from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -24,12 +25,12 @@ from callcore.status import (
     apply_recording_callback,
     apply_stream_callback,
 )
-from callcore.twilio_rest import twilio_credentials
+from callcore.tracing import build_tracer
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
 logger = build_logger("twilio_status")
-tracer = Tracer(service="twilio_status")
+tracer = build_tracer("twilio_status")
 metrics = Metrics(service="twilio_status")
 app = rest_resolver()
 

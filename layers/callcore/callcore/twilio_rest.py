@@ -6,17 +6,18 @@ twilio 9.13 hard-codes ``https://api.twilio.com`` in each domain (``ApiBase``) a
 base URL (the local Twilio emulator, or a test fake). With the default base URL it changes nothing.
 Edge/region settings are left unset, because they would rewrite the host before we see it.
 
-Credentials come from Secrets Manager (``TWILIO_SECRET_ARN``: JSON ``{"account_sid", "auth_token"}``,
-cached by Powertools for 300 s) when set, else from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN.
+Credentials: ``callcore.credentials`` (re-exported here). They live apart so the webhooks, which
+only check signatures and never call Twilio, do not import the twilio HTTP stack (requests).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+
+from callcore.credentials import TwilioCredentials, twilio_credentials
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -32,19 +33,6 @@ __all__ = [
 ]
 
 TWILIO_DEFAULT_BASE_URL = "https://api.twilio.com"
-
-
-@dataclass(frozen=True)
-class TwilioCredentials:
-    account_sid: str
-    auth_token: str
-    # The key of the per-call stream tokens travels in the same secret: one secret to rotate, and the
-    # answer webhook (which signs tokens) already reads it.
-    stream_token_secret: str
-
-    def __repr__(self) -> str:  # never print the token or the key
-        sid = self.account_sid
-        return f"TwilioCredentials(account_sid={sid!r}, auth_token='***', stream_token_secret='***')"
 
 
 class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
@@ -80,27 +68,6 @@ class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
-
-
-def twilio_credentials(settings: Settings) -> TwilioCredentials:
-    """Account SID and auth token, from Secrets Manager when an ARN is configured."""
-    if settings.twilio_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = parameters.get_secret(settings.twilio_secret_arn, transform="json", max_age=300)
-        required = ("account_sid", "auth_token", "stream_token_secret")
-        if not isinstance(secret, dict) or not all(secret.get(key) for key in required):
-            raise ValueError(
-                "the Twilio secret must be JSON with account_sid, auth_token and stream_token_secret"
-            )
-        return TwilioCredentials(
-            str(secret["account_sid"]),
-            str(secret["auth_token"]),
-            str(secret["stream_token_secret"]),
-        )
-    return TwilioCredentials(
-        settings.twilio_account_sid, settings.twilio_auth_token, settings.stream_token_secret
-    )
 
 
 def twilio_client(

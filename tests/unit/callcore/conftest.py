@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,3 +13,16 @@ def fake_twilio() -> Iterator[FakeTwilioRest]:
     fake = FakeTwilioRest().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(params=["boto3 Table resource", "plain client (from_settings)"])
+def repo_table(request: pytest.FixtureRequest, ddb_table: Any) -> Any:
+    """The same moto table seen both ways ``CallRepository`` accepts, so every repository test
+    proves the two paths behave alike: a boto3 resource (tests, local stack) and the lazily built
+    botocore client the deployed handlers and the stream host use."""
+    if request.param.startswith("boto3"):
+        return ddb_table
+    from callcore.repository import build_table
+    from callcore.settings import Settings
+
+    return build_table(Settings.from_env())

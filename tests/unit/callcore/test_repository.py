@@ -26,8 +26,8 @@ def _event(call_id: str, status: str, seq: str) -> StatusEvent:
     return StatusEvent(call_id=call_id, kind="call", at=f"2026-01-01T00:00:0{seq}Z", seq=seq, status=status)
 
 
-def test_create_is_conditional(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_create_is_conditional(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     assert repo.create_call(_record())
     assert not repo.create_call(_record())
     got = repo.get_call("c1")
@@ -35,16 +35,16 @@ def test_create_is_conditional(ddb_table: Any) -> None:
     assert repo.get_call("missing") is None
 
 
-def test_dial_claim_is_granted_once(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_dial_claim_is_granted_once(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     repo.create_call(_record())
     assert repo.mark_dial_started("c1", "t1")
     assert not repo.mark_dial_started("c1", "t2")
     assert not repo.mark_dial_started("nope", "t1")
 
 
-def test_slots_respect_the_limit_and_release(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_slots_respect_the_limit_and_release(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     assert repo.acquire_slot("u1", 2) and repo.acquire_slot("u1", 2)
     assert not repo.acquire_slot("u1", 2)
     repo.release_slot("u1")
@@ -54,8 +54,8 @@ def test_slots_respect_the_limit_and_release(ddb_table: Any) -> None:
     assert repo.active_calls("u1") == 0
 
 
-def test_advance_status_is_monotonic_and_releases_once(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_advance_status_is_monotonic_and_releases_once(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     repo.acquire_slot("u1", 3)
     repo.create_call(_record())
     rec = repo.get_call("c1")
@@ -78,8 +78,8 @@ def test_advance_status_is_monotonic_and_releases_once(ddb_table: Any) -> None:
     assert [e.status for e in history.events] == ["ringing", "completed"]
 
 
-def test_turns_are_idempotent_and_history_is_one_query(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_turns_are_idempotent_and_history_is_one_query(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     repo.create_call(_record())
     turn = TranscriptTurn(index=0, role="assistant", text="Hello", started_at=0.0, ended_at=1.0)
     repo.put_turn("c1", turn)
@@ -93,14 +93,14 @@ def test_turns_are_idempotent_and_history_is_one_query(ddb_table: Any) -> None:
     assert history.to_json()["turns"][1]["role"] == "caller"
 
 
-def test_stream_token_nonce_is_single_use(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_stream_token_nonce_is_single_use(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     assert repo.consume_stream_token("n1", 2000)
     assert not repo.consume_stream_token("n1", 2000)
 
 
-def test_call_sid_link_and_finish(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_call_sid_link_and_finish(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     repo.create_call(_record())
     repo.link_call_sid("c1", "CA123")
     assert repo.find_call_id_by_sid("CA123") == "c1"
@@ -112,8 +112,8 @@ def test_call_sid_link_and_finish(ddb_table: Any) -> None:
     assert got is not None and got.call_sid == "CA123" and got.end_reason == "hangup" and got.turn_count == 4
 
 
-def test_personas_and_user_calls_by_time(ddb_table: Any) -> None:
-    repo = CallRepository(ddb_table)
+def test_personas_and_user_calls_by_time(repo_table: Any) -> None:
+    repo = CallRepository(repo_table)
     repo.put_persona(Persona(persona_id="b", name="B", voice_id="v", prompt="p", greeting="g"))
     repo.put_persona(Persona(persona_id="a", name="A", voice_id="v", prompt="p", greeting="g"))
     assert [p.persona_id for p in repo.list_personas()] == ["a", "b"]

@@ -40,8 +40,8 @@ def _setup(table: Any) -> CallRepository:
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_shuffled_and_duplicated_callbacks_end_completed(ddb_table: Any, seed: int) -> None:
-    repo = _setup(ddb_table)
+def test_shuffled_and_duplicated_callbacks_end_completed(repo_table: Any, seed: int) -> None:
+    repo = _setup(repo_table)
     deliveries = SEQUENCE + random.Random(seed).sample(SEQUENCE, k=3)
     random.Random(seed).shuffle(deliveries)
     for form in deliveries:
@@ -58,8 +58,8 @@ def test_shuffled_and_duplicated_callbacks_end_completed(ddb_table: Any, seed: i
     assert len(statuses) == len(set(statuses))  # duplicates were not accepted
 
 
-def test_competing_terminal_states_release_once(ddb_table: Any) -> None:
-    repo = _setup(ddb_table)
+def test_competing_terminal_states_release_once(repo_table: Any) -> None:
+    repo = _setup(repo_table)
     repo.acquire_slot("u1", 3)  # a second, unrelated live call of the same user
     assert apply_call_callback(repo, "c1", {"CallStatus": "busy"}, now=NOW).outcome == "applied"
     assert apply_call_callback(repo, "c1", {"CallStatus": "no-answer"}, now=NOW).outcome == "stale"
@@ -69,8 +69,8 @@ def test_competing_terminal_states_release_once(ddb_table: Any) -> None:
     assert repo.active_calls("u1") == 1
 
 
-def test_unknown_status_and_unknown_call(ddb_table: Any) -> None:
-    repo = _setup(ddb_table)
+def test_unknown_status_and_unknown_call(repo_table: Any) -> None:
+    repo = _setup(repo_table)
     assert apply_call_callback(repo, "c1", {"CallStatus": "exploded"}, now=NOW).outcome == "ignored"
     assert apply_call_callback(repo, "nope", {"CallStatus": "ringing"}, now=NOW).outcome == "unknown_call"
     assert (
@@ -79,8 +79,8 @@ def test_unknown_status_and_unknown_call(ddb_table: Any) -> None:
     )
 
 
-def test_stream_and_recording_facts_land_on_the_record(ddb_table: Any) -> None:
-    repo = _setup(ddb_table)
+def test_stream_and_recording_facts_land_on_the_record(repo_table: Any) -> None:
+    repo = _setup(repo_table)
     apply_stream_callback(
         repo,
         "c1",

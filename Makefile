@@ -9,8 +9,10 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 ENV ?= dev
-# sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps it beside 3.11.
-PY313_DIR := $(shell dirname "$$(command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1)" 2>/dev/null)
+# sam build needs the Lambda runtime's interpreter (python3.13) on PATH. pyenv keeps one beside 3.11; its shim is
+# skipped because a shim exists even when that version is not selected, and then fails.
+PY313_DIR := $(shell for p in $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$(command -v -a python3.13 2>/dev/null); do \
+  [ -x "$$p" ] && "$$p" -c "" 2>/dev/null && { dirname "$$p"; break; }; done)
 MYPY_TARGETS := layers/callcore/callcore stream_server local $(wildcard functions/*/*.py)
 
 .PHONY: setup system-deps test lint typecheck pytest sam-validate sam-build demo dev bench bench-quick deploy seed clean

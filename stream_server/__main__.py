@@ -8,7 +8,8 @@ import os
 import signal
 from collections.abc import Callable
 
-from stream_server.observability import MetricsSink, configure_logging
+from stream_server.active_calls_metric import ActiveCallsPublisher
+from stream_server.observability import MetricsSink, configure_logging, udp_writer
 from stream_server.pipeline import ApologyClip, Voice, render_clip
 from stream_server.providers import build_providers
 from stream_server.providers.base import TextToSpeech
@@ -16,6 +17,7 @@ from stream_server.providers.config import ProviderSettings
 from stream_server.server import StreamServer
 from stream_server.session import CallServices
 from stream_server.settings import StreamSettings
+from stream_server.task_protection import TaskProtection
 
 log = logging.getLogger("stream_server")
 
@@ -40,9 +42,41 @@ def _rest_hangup(settings: StreamSettings) -> Callable[[str], None]:
     return end_call
 
 
+def _refuse_dev_secrets(settings: StreamSettings) -> None:
+    """A public stream host with the documented local defaults would accept forged calls."""
+    from callcore.settings import DEV_STREAM_TOKEN_SECRET, DEV_TWILIO_AUTH_TOKEN
+
+    core = settings.core
+    if core.stream_public_url.startswith("wss://") and (
+        core.stream_token_secret == DEV_STREAM_TOKEN_SECRET or core.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN
+    ):
+        raise SystemExit(
+            "STREAM_TOKEN_SECRET and TWILIO_AUTH_TOKEN must be set for a public (wss://) stream host"
+        )
+
+
+def _metrics_sink(settings: StreamSettings) -> MetricsSink:
+    endpoint = os.environ.get("EMF_AGENT_ENDPOINT", "").strip()
+    return MetricsSink(
+        settings.metrics_namespace,
+        write=udp_writer(endpoint) if endpoint else None,
+        log_group=os.environ.get("EMF_LOG_GROUP", "").strip() or None,
+    )
+
+
+def _cloudwatch_client() -> object | None:
+    """CloudWatch for the ActiveCalls metric, on ECS only (locally nothing scales on it)."""
+    if not os.environ.get("ECS_AGENT_URI"):
+        return None
+    import boto3
+
+    return boto3.client("cloudwatch")
+
+
 async def main() -> None:
     settings = StreamSettings.from_env()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    _refuse_dev_secrets(settings)
     from callcore.repository import CallRepository
 
     providers = build_providers(ProviderSettings.from_env())
@@ -55,10 +89,27 @@ async def main() -> None:
         llm=providers.llm,
         tts=providers.tts,
         apology=apology,
-        metrics=MetricsSink(settings.metrics_namespace),
+        metrics=_metrics_sink(settings),
         end_call_via_rest=end_call,
     )
-    server = StreamServer(services)
+    # Fargate exposes the ECS agent to the task; without it (local runs) both stay idle.
+    protection = TaskProtection(os.environ.get("ECS_AGENT_URI"))
+    server: StreamServer | None = None
+
+    def live_calls() -> int:
+        return len(server.sessions) if server is not None else 0
+
+    publisher = ActiveCallsPublisher(
+        _cloudwatch_client(), namespace=settings.metrics_namespace, count=live_calls
+    )
+
+    def active_changed(_: int) -> None:
+        protection.notify_changed()
+        publisher.notify_changed()
+
+    server = StreamServer(services, on_active_change=active_changed)
+    protection.start(live_calls)
+    publisher.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -66,6 +117,8 @@ async def main() -> None:
     try:
         await server.serve_until(stop)
     finally:
+        await protection.stop()
+        await publisher.stop()
         await providers.aclose()
     log.info("stream host stopped")
 

@@ -3,8 +3,9 @@
 Every log line carries the call id and CallSid of the call it belongs to (set once per call in a
 context variable, inherited by every task the call starts), and phone numbers are masked by
 callcore's filter before anything is written. Metrics are CloudWatch Embedded Metric Format
-lines on stdout: the awslogs driver ships them and CloudWatch turns them into metrics, with no
-API call (and no latency) on the audio path.
+records, with no API call (and no latency) on the audio path. On ECS they go as UDP datagrams to
+the CloudWatch agent sidecar (``EMF_AGENT_ENDPOINT``): CloudWatch extracts EMF by itself only
+from Lambda logs, not from what the awslogs driver ships. Elsewhere they are lines on stdout.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +21,7 @@ from typing import Any, TextIO
 
 from callcore.logging import PhoneMaskingFilter
 
-__all__ = ["CALL_CONTEXT", "JsonFormatter", "MetricsSink", "configure_logging"]
+__all__ = ["CALL_CONTEXT", "JsonFormatter", "MetricsSink", "configure_logging", "udp_writer"]
 
 CALL_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "call_context", default=None
@@ -63,10 +65,12 @@ class MetricsSink:
         service: str = "stream-host",
         write: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.time,
+        log_group: str | None = None,
     ) -> None:
         self._namespace = namespace
         self._service = service
         self._write = write or (lambda line: sys.stdout.write(line + "\n"))
+        self._log_group = log_group
         self._clock = clock
 
     def emit(self, metrics: Mapping[str, tuple[float, str]], **properties: str) -> None:
@@ -75,6 +79,7 @@ class MetricsSink:
             return
         record: dict[str, Any] = {
             "_aws": {
+                **({"LogGroupName": self._log_group} if self._log_group else {}),
                 "Timestamp": int(self._clock() * 1000),
                 "CloudWatchMetrics": [
                     {
@@ -90,3 +95,26 @@ class MetricsSink:
         for name, (value, _) in metrics.items():
             record[name] = value
         self._write(json.dumps(record))
+
+
+def udp_writer(endpoint: str) -> Callable[[str], object]:
+    """A ``MetricsSink`` writer that sends each record to the CloudWatch agent at ``udp://host:port``.
+
+    UDP keeps the audio path safe: a send never blocks or raises on a missing agent (the record is
+    lost, which the agent's own health metrics show), unlike a TCP connection that can stall.
+    """
+    scheme, _, address = endpoint.partition("://")
+    host, _, port = address.rpartition(":")
+    if scheme != "udp" or not host or not port.isdigit():
+        raise ValueError(f"EMF_AGENT_ENDPOINT must look like udp://127.0.0.1:25888, got {endpoint!r}")
+    target = (host, int(port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+
+    def write(line: str) -> None:
+        try:
+            sock.sendto(line.encode(), target)
+        except OSError as exc:  # full buffer or no route: drop the record, never the call
+            logging.getLogger(__name__).debug("EMF record dropped: %s", exc)
+
+    return write

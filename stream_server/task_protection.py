@@ -14,7 +14,9 @@ shell does nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -86,6 +88,8 @@ class TaskProtection:
         self.policy = policy or ProtectionPolicy()
         self._client = client
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -130,3 +134,29 @@ class TaskProtection:
             return False
         log.info("task protection %s", "enabled" if request.enabled else "released")
         return True
+
+    # -- background follower: the server only says "the count changed" --------------------------------
+
+    def start(self, count: Callable[[], int], *, check_every: float = 60.0) -> None:
+        """Follow ``count()`` from now on: on every change, and every ``check_every`` s for renewals."""
+        if self._agent_uri is not None and self._task is None:
+            self._task = asyncio.create_task(self._follow(count, check_every), name="task-protection")
+
+    def notify_changed(self) -> None:
+        self._changed.set()
+
+    async def stop(self) -> None:
+        """Stop following and release protection: a stopped process must not pin its task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.update(0)
+
+    async def _follow(self, count: Callable[[], int], check_every: float) -> None:
+        while True:
+            self._changed.clear()
+            await self.update(count())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), check_every)

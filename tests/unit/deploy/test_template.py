@@ -48,10 +48,10 @@ def only(kind: str) -> dict[str, Any]:
     return next(iter(found.values()))["Properties"]
 
 
-def container() -> dict[str, Any]:
+def container(name: str = "stream-host") -> dict[str, Any]:
     definitions = only("AWS::ECS::TaskDefinition")["ContainerDefinitions"]
-    assert len(definitions) == 1
-    return definitions[0]
+    (found,) = [d for d in definitions if d["Name"] == name]
+    return found
 
 
 def container_env() -> dict[str, Any]:
@@ -212,3 +212,14 @@ def test_samconfig_environments_are_complete(env: str) -> None:
     assert config[env]["global"]["parameters"]["stack_name"]
     for command in ("build", "deploy"):
         assert command in config[env], f"[{env}.{command}] missing: SAM environments do not inherit"
+
+
+def test_emf_metrics_reach_cloudwatch_through_the_agent_sidecar() -> None:
+    """awslogs alone does not turn EMF lines into metrics on ECS: the agent must listen where we send."""
+    env = container_env()
+    agent = container("cloudwatch-agent")
+    config = {e["Name"]: e["Value"] for e in agent["Environment"]}["CW_CONFIG_CONTENT"]
+    assert env["EMF_AGENT_ENDPOINT"] in config
+    assert env["EMF_AGENT_ENDPOINT"].startswith("udp://127.0.0.1:")
+    assert {"ContainerName": "cloudwatch-agent", "Condition": "START"} in container()["DependsOn"]
+    assert agent["Essential"] is False  # metrics must never take calls down with them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,3 +106,24 @@ async def test_outside_ecs_does_nothing() -> None:
     assert not protection.enabled
     await protection.update(5)
     assert not protection.policy.protected
+
+
+async def test_follower_takes_and_releases_protection_as_calls_come_and_go(
+    agent: tuple[FakeEcsAgent, str],
+) -> None:
+    fake, uri = agent
+    live = {"calls": 0}
+    protection = TaskProtection(uri)
+    protection.start(lambda: live["calls"], check_every=30)
+    await asyncio.sleep(0.1)
+    live["calls"] = 2
+    protection.notify_changed()
+    for _ in range(50):  # the follower runs in the background; wait for it, generously
+        if protection.policy.protected:
+            break
+        await asyncio.sleep(0.05)
+    assert protection.policy.protected
+    live["calls"] = 0
+    await protection.stop()  # stopping releases, whatever the follower was doing
+    assert not protection.policy.protected
+    assert fake.requests[-1] == {"ProtectionEnabled": False}

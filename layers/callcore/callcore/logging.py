@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = ["PhoneMaskingFilter", "build_logger", "mask_phone", "mask_phones_in"]
 
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# E.164 (+ and 8-15 digits, maybe spaced), bare 10-15 digit runs, and NANP-style (415) 555-0123. Dotted
+# addresses, ports, dates and timestamps do not match: masking them would make logs unreadable.
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![\w.:])(?:\+\d(?:[\s-]?\d){7,14}|\d{10,15}|\(?\d{3}\)?[\s-]\d{3}-\d{4})(?![\w.:])"
+)
 
 
 def mask_phone(number: str | None) -> str:

@@ -27,3 +27,14 @@ def test_logger_masks_numbers_in_messages(capsys: pytest.CaptureFixture[str]) ->
     assert "4155550123" not in line["message"]
     assert line["message"].startswith("placing call to +1")
     assert logging.getLogger("masking-test") is not None
+
+
+def test_mask_phones_in_text_masks_common_spellings() -> None:
+    for text in ("+1 415 555 0123", "+44-20-7946-0958", "14155550123", "(415) 555-0123"):
+        out = mask_phones_in(f"to {text} now")
+        assert "0123" not in out and "0958" not in out, out
+
+
+def test_mask_phones_in_text_leaves_addresses_dates_and_times() -> None:
+    text = "listening on 127.0.0.1:18099 at 2026-11-25T12:16:29.664Z, took 1234.56 ms, call 42"
+    assert mask_phones_in(text) == text

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from stream_server.providers.base import ChatMessage, LanguageModel, ProviderError, TextToSpeech
 from stream_server.sentences import SentenceSplitter
+from stream_server.text_normalization import normalize_for_speech
 
 __all__ = [
     "ApologyClip",
@@ -228,8 +229,13 @@ async def speak_reply(
                 return
             if isinstance(item, BaseException):
                 break
+            # TTS gets the spoken form (numbers, times, no markdown); the transcript and the
+            # history keep the written one. A sentence with nothing to say takes no index.
+            spoken = normalize_for_speech(item, language=voice.language)
+            if not spoken:
+                continue
             try:
-                async for chunk in _synthesize(tts, item, voice, cfg, stats, clock):
+                async for chunk in _synthesize(tts, spoken, voice, cfg, stats, clock):
                     if stats.first_audio_at is None:
                         stats.first_audio_at = clock()
                     yield ReplyAudio(index, item, chunk)
@@ -261,9 +267,10 @@ async def speak_text(
     cfg = settings or PipelineSettings()
     splitter = SentenceSplitter(first_flush_chars=10_000)
     sentences = splitter.push(text) + splitter.flush()
-    for index, sentence in enumerate(sentences):
+    spoken_sentences = [(s, normalize_for_speech(s, language=voice.language)) for s in sentences]
+    for index, (sentence, spoken) in enumerate((s, sp) for s, sp in spoken_sentences if sp):
         try:
-            async for chunk in _synthesize(tts, sentence, voice, cfg, stats, clock):
+            async for chunk in _synthesize(tts, spoken, voice, cfg, stats, clock):
                 if stats.first_audio_at is None:
                     stats.first_audio_at = clock()
                 yield ReplyAudio(index, sentence, chunk)

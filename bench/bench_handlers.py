@@ -9,8 +9,8 @@ Three figures, each in fresh interpreters where a cold start is meant:
   ``twilio_answer`` and then handles one signed Twilio request against DynamoDB served by a moto
   server on 127.0.0.1, so anything the import deferred is paid here. Two environments: tracing
   off, and Lambda-like (``LAMBDA_TASK_ROOT`` set, X-Ray tracing on, segments sent over UDP to
-  127.0.0.1:2000 where nothing listens), which is what a deployed function with
-  ``Tracing: Active`` does.
+  127.0.0.1:2000 where nothing listens, Twilio credentials read from Secrets Manager on the same
+  moto server), which is what a deployed function with ``Tracing: Active`` does.
 * Warm answer latency: one process invokes ``twilio_answer.lambda_handler`` many times; once with
   moto's in-process DynamoDB (moto's own overhead dominates) and once with the repository's three
   calls answered from memory, which isolates our code (signature, routing, token, TwiML, logs,
@@ -153,8 +153,9 @@ def _seed(table: Any) -> tuple[Any, Any]:
 
 
 @contextlib.contextmanager
-def moto_dynamodb_server() -> Iterator[str]:
-    """A moto server on 127.0.0.1 with the template's table, seeded; yields its endpoint URL."""
+def moto_server() -> Iterator[tuple[str, str]]:
+    """A moto server on 127.0.0.1 with the template's table (seeded) and the Twilio secret, as a
+    deployed function reads them; yields the endpoint URL and the secret's ARN."""
     import logging
 
     import boto3
@@ -169,15 +170,22 @@ def moto_dynamodb_server() -> Iterator[str]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        resource = boto3.resource(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        fake = {
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        resource = boto3.resource("dynamodb", endpoint_url=endpoint, **fake)
         _seed(resource.create_table(**table_definition()))
-        yield endpoint
+        secret = {
+            "account_sid": "AC" + "3" * 32,
+            "auth_token": AUTH_TOKEN,
+            "stream_token_secret": "bench-key",
+        }
+        arn = boto3.client("secretsmanager", endpoint_url=endpoint, **fake).create_secret(
+            Name="bench/twilio", SecretString=json.dumps(secret)
+        )["ARN"]
+        yield endpoint, arn
     finally:
         server.stop()
 
@@ -256,10 +264,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"cold start of twilio_answer: import + first invocation, moto server DynamoDB ({samples} samples):"
     )
-    with tempfile.TemporaryDirectory() as tmp, moto_dynamodb_server() as endpoint:
+    with tempfile.TemporaryDirectory() as tmp, moto_server() as (endpoint, secret_arn):
         event_file = str(Path(tmp) / "event.json")
         Path(event_file).write_text(json.dumps(_signed_answer_event()), encoding="utf-8")
-        for label, extra in (("tracing off", {}), ("Lambda-like, X-Ray on", LAMBDA_LIKE)):
+        # Deployed functions read the Twilio credentials from Secrets Manager on the first request.
+        lambda_like = {
+            **LAMBDA_LIKE,
+            "TWILIO_SECRET_ARN": secret_arn,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        }
+        for label, extra in (("tracing off", {}), ("Lambda-like, X-Ray on", lambda_like)):
             env = {**FAKE_AWS, "DYNAMODB_ENDPOINT": endpoint, **extra}
             if extra:
                 env.pop("POWERTOOLS_TRACE_DISABLED")

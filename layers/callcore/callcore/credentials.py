@@ -5,19 +5,34 @@ Separate from ``callcore.twilio_rest`` because the webhooks need the auth token 
 requests stack it imports.
 
 Secrets Manager (``TWILIO_SECRET_ARN``: JSON ``{"account_sid", "auth_token",
-"stream_token_secret"}``) is read through Powertools parameters, cached for 300 s, when the ARN
-is set; otherwise TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET are used.
+"stream_token_secret"}``) is read when the ARN is set, and cached for 300 s so a rotation is picked
+up within five minutes without a read per request; otherwise TWILIO_ACCOUNT_SID /
+TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET are used. The read goes through the process's shared
+botocore session (``callcore.aws_session``) rather than Powertools parameters, whose module
+imports boto3: on a cold start that import and a second session cost more than the whole
+handler's own import.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from callcore.aws_session import aws_client
 
 if TYPE_CHECKING:
     from callcore.settings import Settings
 
-__all__ = ["TwilioCredentials", "twilio_credentials"]
+__all__ = ["SECRET_MAX_AGE_SECONDS", "TwilioCredentials", "forget_cached_secrets", "twilio_credentials"]
+
+SECRET_MAX_AGE_SECONDS = 300.0
+_REQUIRED = ("account_sid", "auth_token", "stream_token_secret")
+_cache: dict[str, tuple[float, Any]] = {}
+_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -33,14 +48,42 @@ class TwilioCredentials:
         return f"TwilioCredentials(account_sid={sid!r}, auth_token='***', stream_token_secret='***')"
 
 
-def twilio_credentials(settings: Settings) -> TwilioCredentials:
-    """Account SID and auth token, from Secrets Manager when an ARN is configured."""
-    if settings.twilio_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
+def forget_cached_secrets() -> None:
+    """Drop cached secret values (tests; a forced re-read after a rotation)."""
+    with _cache_lock:
+        _cache.clear()
 
-        secret = parameters.get_secret(settings.twilio_secret_arn, transform="json", max_age=300)
-        required = ("account_sid", "auth_token", "stream_token_secret")
-        if not isinstance(secret, dict) or not all(secret.get(key) for key in required):
+
+def _secret_json(settings: Settings, arn: str, clock: Callable[[], float]) -> Any:
+    with _cache_lock:  # also keeps concurrent first requests to a single read
+        now = clock()
+        cached = _cache.get(arn)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        response = aws_client("secretsmanager", region_name=settings.aws_region).get_secret_value(
+            SecretId=arn
+        )
+        raw = response.get("SecretString", response.get("SecretBinary"))
+        try:
+            value = json.loads(raw)
+        except (TypeError, ValueError):
+            raise ValueError("the Twilio secret is not JSON") from None  # never echo the secret
+        _cache[arn] = (now + SECRET_MAX_AGE_SECONDS, value)
+        return value
+
+
+def twilio_credentials(
+    settings: Settings, *, clock: Callable[[], float] = time.monotonic
+) -> TwilioCredentials:
+    """Account SID, auth token and stream-token key; from Secrets Manager when an ARN is configured.
+
+    Args:
+        settings: TWILIO_SECRET_ARN and the region, or the plain values.
+        clock: decides when a cached secret (300 s) is read again.
+    """
+    if settings.twilio_secret_arn:
+        secret = _secret_json(settings, settings.twilio_secret_arn, clock)
+        if not isinstance(secret, dict) or not all(secret.get(key) for key in _REQUIRED):
             raise ValueError(
                 "the Twilio secret must be JSON with account_sid, auth_token and stream_token_secret"
             )

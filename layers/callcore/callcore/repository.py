@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from callcore.aws_session import aws_client
 from callcore.models import (
     CallRecord,
     CallStatus,
@@ -60,10 +61,8 @@ def build_table(settings: Settings) -> ClientTable:
     """
 
     def dynamodb_client() -> Any:
-        import botocore.session
-
-        return botocore.session.get_session().create_client(
-            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
+        return aws_client(
+            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint
         )
 
     return ClientTable(settings.table_name, dynamodb_client)

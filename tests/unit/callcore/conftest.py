@@ -22,7 +22,9 @@ def repo_table(request: pytest.FixtureRequest, ddb_table: Any) -> Any:
     botocore client the deployed handlers and the stream host use."""
     if request.param.startswith("boto3"):
         return ddb_table
+    from callcore.aws_session import reset_aws_session
     from callcore.repository import build_table
     from callcore.settings import Settings
 
+    reset_aws_session()  # a session from before moto's import would bypass the mock
     return build_table(Settings.from_env())

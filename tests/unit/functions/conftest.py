@@ -43,16 +43,20 @@ def handler_env(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("TWILIO_SECRET_ARN", raising=False)
-    from aws_lambda_powertools.utilities import parameters
+    from callcore.aws_session import reset_aws_session
+    from callcore.credentials import forget_cached_secrets
 
-    parameters.clear_caches()
+    # Clients must come from a session made inside this test's moto mock, and no secret may
+    # outlive the test that created it.
+    reset_aws_session()
+    forget_cached_secrets()
 
     def load(name: str) -> Any:
         module = importlib.import_module(f"functions.{name}.{name}")
         return importlib.reload(module)
 
     yield load
-    parameters.clear_caches()
+    forget_cached_secrets()
 
 
 def signed_event(

@@ -1,0 +1,41 @@
+"""The process's AWS clients, all from one botocore session that is created on first use.
+
+Plain botocore rather than boto3: boto3 adds s3transfer and its resource layer to the import, and
+the handlers need neither. One shared session because every new session re-reads botocore's data
+directory and endpoint rules (about 70 ms here before its first client; a second client from the
+same session takes under 10 ms), and a webhook's first request needs two clients (Secrets
+Manager, DynamoDB). Sessions are not thread-safe, so clients are created under a lock; the
+clients themselves are.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["aws_client", "reset_aws_session"]
+
+_lock = threading.Lock()
+_session: Any = None
+
+
+def aws_client(service: str, *, region_name: str, endpoint_url: str | None = None) -> Any:
+    """A new botocore client for ``service`` (``AWS_ENDPOINT_URL_<SERVICE>`` is honoured too)."""
+    global _session
+    with _lock:
+        if _session is None:
+            import botocore.session
+
+            _session = botocore.session.get_session()
+        return _session.create_client(service, region_name=region_name, endpoint_url=endpoint_url or None)
+
+
+def reset_aws_session() -> None:
+    """Forget the session, so the next client starts from a new one.
+
+    For tests: a session keeps the request hooks present when it was made, so one created before
+    moto was imported would send later mocked requests to AWS.
+    """
+    global _session
+    with _lock:
+        _session = None

@@ -1,0 +1,72 @@
+"""callcore.credentials: the Twilio secret read from Secrets Manager (moto) and cached 300 s."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from callcore.aws_session import reset_aws_session
+from callcore.credentials import SECRET_MAX_AGE_SECONDS, forget_cached_secrets, twilio_credentials
+from callcore.settings import Settings
+
+GOOD = {"account_sid": "AC" + "1" * 32, "auth_token": "tok-1", "stream_token_secret": "key-1"}
+
+
+@pytest.fixture
+def secrets(aws_env: None) -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        reset_aws_session()
+        forget_cached_secrets()
+        yield boto3.client("secretsmanager", region_name="us-east-1")
+        forget_cached_secrets()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_environment_values_when_no_secret_is_configured() -> None:
+    creds = twilio_credentials(Settings(twilio_auth_token="env-token", stream_token_secret="env-key"))
+    assert (creds.auth_token, creds.stream_token_secret) == ("env-token", "env-key")
+    assert "env-token" not in repr(creds) and "env-key" not in repr(creds)
+
+
+def test_secret_is_read_once_per_max_age_then_again(secrets: Any) -> None:
+    arn = secrets.create_secret(Name="twilio", SecretString=json.dumps(GOOD))["ARN"]
+    settings = Settings(twilio_secret_arn=arn, twilio_auth_token="env-token")
+    clock = _Clock()
+    assert twilio_credentials(settings, clock=clock).auth_token == "tok-1"
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({**GOOD, "auth_token": "tok-2"}))
+    clock.now += SECRET_MAX_AGE_SECONDS - 1
+    assert twilio_credentials(settings, clock=clock).auth_token == "tok-1"  # cached
+    clock.now += 2
+    assert twilio_credentials(settings, clock=clock).auth_token == "tok-2"  # rotation picked up
+
+
+@pytest.mark.parametrize(
+    "secret_string",
+    ["not json {", json.dumps({"account_sid": "AC1", "auth_token": "t"}), json.dumps(["a"])],
+    ids=["not-json", "missing-key", "not-an-object"],
+)
+def test_malformed_secret_is_a_clear_error_that_never_echoes_it(secrets: Any, secret_string: str) -> None:
+    arn = secrets.create_secret(Name="bad", SecretString=secret_string)["ARN"]
+    with pytest.raises(ValueError) as raised:
+        twilio_credentials(Settings(twilio_secret_arn=arn))
+    assert "Twilio secret" in str(raised.value) and secret_string not in str(raised.value)
+
+
+def test_missing_secret_raises_the_aws_error(secrets: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"
+    with pytest.raises(ClientError):
+        twilio_credentials(Settings(twilio_secret_arn=arn))

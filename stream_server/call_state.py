@@ -18,9 +18,14 @@ from enum import Enum
 from callcore.models import Persona, TranscriptTurn
 
 from stream_server.audio import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
+from stream_server.backchannel import is_backchannel
+from stream_server.echo import EchoDetector
+from stream_server.end_of_turn import EndOfTurnSettings, silence_needed_ms
+from stream_server.interruption import InterruptionJudge, InterruptionSettings, Verdict
 from stream_server.pipeline import ReplyAudio, ReplyStats
 from stream_server.playback import PlaybackLedger, Utterance
 from stream_server.providers.base import ChatMessage
+from stream_server.speculation import SpeculationPolicy, same_words
 from stream_server.turns import BargeIn, EndOfTurn, TurnDetector, TurnSettings, VoiceActivityDetector
 from stream_server.twilio_protocol import (
     Connected,
@@ -39,10 +44,12 @@ from stream_server.twilio_protocol import (
 
 __all__ = [
     "Action",
+    "AdoptSpeculation",
     "Authenticate",
     "CallState",
     "CancelReply",
     "CommitStt",
+    "DiscardSpeculation",
     "EndCall",
     "FeedStt",
     "Hangup",
@@ -52,6 +59,7 @@ __all__ = [
     "Send",
     "SpeakReply",
     "SpeakText",
+    "SpeculateReply",
     "is_goodbye",
 ]
 
@@ -101,6 +109,28 @@ class SpeakReply:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeculateReply:
+    """Run the LLM -> TTS pipeline for a stable partial, holding its audio until adopted."""
+
+    speculation_id: int
+    messages: tuple[ChatMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptSpeculation:
+    """The final transcript confirmed the speculation: play its held audio now, as the reply."""
+
+    speculation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardSpeculation:
+    """The caller went on or said something else: cancel the speculative reply unheard."""
+
+    speculation_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class SpeakText:
     """Speak fixed text (greeting, goodbye)."""
 
@@ -147,6 +177,9 @@ Action = (
     | CommitStt
     | SpeakReply
     | SpeakText
+    | SpeculateReply
+    | AdoptSpeculation
+    | DiscardSpeculation
     | CancelReply
     | PersistTurn
     | RecordMetric
@@ -204,6 +237,30 @@ class CallState:
             energy_floor_dbfs=self.config.turn.energy_floor_dbfs,
         )
         self._turns = TurnDetector(self.config.turn)
+        t = self.config.turn
+        self.echo = EchoDetector() if t.echo_suppression else None
+        self._eot = EndOfTurnSettings(
+            min_silence_ms=t.min_end_of_turn_silence_ms,
+            max_silence_ms=t.max_end_of_turn_silence_ms,
+            semantic=t.semantic_end_of_turn,
+        )
+        self.interruptions = InterruptionJudge(
+            InterruptionSettings(
+                barge_in_ms=t.barge_in_ms,
+                barge_in_words_grace_ms=t.barge_in_words_grace_ms,
+                false_interruption_ms=t.false_interruption_ms,
+            )
+        )
+        self.speculation = SpeculationPolicy(
+            stable_ms=t.speculation_stable_ms,
+            silence_ms=t.speculation_silence_ms,
+            enabled=t.speculative_replies,
+        )
+        self._partial = ""
+        self._partial_at = 0.0
+        self._partial_silence_ms: int | None = None
+        self._cut_text: str | None = None
+        self.echo_frames = 0
         self._frames = FrameAssembler(FRAME_BYTES)
         self._audio_clock: float | None = None
         self._speaking: _Speaking | None = None
@@ -272,32 +329,97 @@ class CallState:
     def _on_media(self, media: Media, now: float) -> list[Action]:
         if self.phase not in (Phase.ACTIVE, Phase.ENDING) or media.track not in ("inbound", "inbound_track"):
             return []
-        actions: list[Action] = [FeedStt(media.payload)]
+        actions: list[Action] = []
         # The audio clock advances by the audio itself, so decisions do not depend on jitter.
         if self._audio_clock is None or self._audio_clock < now - 1.0:
             self._audio_clock = now - len(media.payload) / 8000.0
+        frames = echoes = 0
         for frame in self._frames.push(media.payload):
+            frames += 1
             self._audio_clock += FRAME_MS / 1000.0
-            speech = self._vad.is_speech(ulaw_to_pcm16(frame))
+            pcm = ulaw_to_pcm16(frame)
+            speech = self._vad.is_speech(pcm)
+            if self.echo is not None:
+                # The bot's own voice coming back is never caller speech (see stream_server.echo).
+                if speech and self.echo.is_echo(pcm, self._audio_clock):
+                    speech = False
+                    echoes += 1
+                elif not speech:
+                    self.echo.hear(pcm, self._audio_clock)
             for event in self._turns.feed(speech, self._audio_clock, bot_speaking=self.bot_speaking):
                 actions += self._on_turn_event(event, now)
+            actions += self._after_frame(now)
+        self.echo_frames += echoes
+        # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
+        audio = b"\xff" * len(media.payload) if frames and echoes == frames else media.payload
+        return [FeedStt(audio), *actions]
+
+    def _after_frame(self, now: float) -> list[Action]:
+        """Per-frame timing decisions: interruption follow-ups, adaptive silence, speculation."""
+        clock = self._audio_clock if self._audio_clock is not None else now
+        turns = self._turns
+        actions = self._on_verdict(
+            self.interruptions.on_frame(
+                clock, run_voiced_ms=turns.run_voiced_ms, silence_ms=turns.silence_ms(clock)
+            ),
+            now,
+        )
+        if not turns.caller_speaking:
+            return actions
+        if self._partial_silence_ms is not None:
+            turns.set_turn_silence(self._partial_silence_ms)
+        current = self.speculation.current
+        if current is not None and turns.run_voiced_ms + 1e-6 >= self.config.turn.min_speech_ms:
+            self.speculation.discard()  # the caller went on: the words it answered are stale
+            return [*actions, DiscardSpeculation(current.speculation_id)]
+        if self.phase is Phase.ACTIVE and self._speaking is None:
+            started = self.speculation.should_start(
+                self._partial,
+                partial_age_ms=(now - self._partial_at) * 1000.0,
+                silence_ms=turns.silence_ms(clock),
+                now=now,
+            )
+            if started is not None:
+                if current is not None:
+                    actions.append(DiscardSpeculation(current.speculation_id))
+                messages = (*self.history, ChatMessage("user", started.text))
+                actions.append(SpeculateReply(started.speculation_id, messages))
         return actions
+
+    def _on_verdict(self, verdict: Verdict, now: float, onset: float | None = None) -> list[Action]:
+        if verdict is Verdict.INTERRUPT:
+            if self.phase is not Phase.ACTIVE or self._speaking is None:
+                return []
+            self.barge_ins += 1
+            self._cut_text = self._speaking.utterance.unheard_text() or None
+            actions = self._interrupt(now)
+            start = onset if onset is not None else self._turns.run_onset_at
+            actions.append(RecordMetric("BargeInReaction", (now - start) * 1000.0))
+            actions.append(RecordMetric("BargeIns", 1, "Count"))
+            return actions
+        if verdict is Verdict.RESUME:
+            text, self._cut_text = self._cut_text, None
+            if text is None or self.phase is not Phase.ACTIVE or self._speaking is not None:
+                return []
+            log.info("false interruption: re-saying the cut sentence")
+            return [RecordMetric("FalseInterruptions", 1, "Count"), *self._speak_text(text, "resume", now)]
+        return []
 
     def _on_turn_event(self, event: object, now: float) -> list[Action]:
         if isinstance(event, BargeIn):
             if self.phase is Phase.ENDING or self._speaking is None:
                 return []
-            self.barge_ins += 1
-            actions = self._interrupt(now)
-            actions.append(RecordMetric("BargeInReaction", (now - event.onset_at) * 1000.0))
-            actions.append(RecordMetric("BargeIns", 1, "Count"))
-            return actions
+            clock = self._audio_clock if self._audio_clock is not None else now
+            verdict = self.interruptions.on_candidate(event.onset_at, self._partial, clock)
+            return self._on_verdict(verdict, now, onset=event.onset_at)
         if isinstance(event, EndOfTurn):
             self._caller_onset = event.onset_at
             self._caller_last_speech = event.last_speech_at
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
             self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
             self._eot_decided_at = now
+            self._partial = ""
+            self._partial_silence_ms = None
             return [CommitStt()] if self.phase is Phase.ACTIVE else []
         return []
 
@@ -317,13 +439,41 @@ class CallState:
 
     # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------
 
+    def on_partial(self, text: str, now: float) -> list[Action]:
+        """A partial transcript: feeds the adaptive end of turn, barge-in words and speculation."""
+        text = text.strip()
+        if self.phase is not Phase.ACTIVE or not text:
+            return []
+        self.interruptions.saw_words()
+        if text == self._partial:
+            return []
+        self._partial, self._partial_at = text, now
+        self._partial_silence_ms = silence_needed_ms(
+            text, base_ms=self._turns.end_of_turn_silence_ms, settings=self._eot
+        )
+        actions: list[Action] = []
+        current = self.speculation.current
+        if current is not None and not same_words(current.text, text):
+            self.speculation.discard()
+            actions.append(DiscardSpeculation(current.speculation_id))
+        clock = self._audio_clock if self._audio_clock is not None else now
+        return actions + self._on_verdict(self.interruptions.on_partial(text, clock), now)
+
     def on_transcript(self, text: str, now: float) -> list[Action]:
         """A final transcript of the caller's turn (after our commit)."""
         if self.phase is not Phase.ACTIVE:
             return []
         text = text.strip()
+        if self.interruptions.on_final(text) is Verdict.RESUME:
+            return self._discard_speculation() + self._on_verdict(Verdict.RESUME, now)
         if not text:
+            self.speculation.new_turn()
+            return self._discard_speculation()
+        if self._speaking is not None and is_backchannel(text):
+            log.info("caller backchannel while the bot speaks; not taking the floor")
             return []
+        self._cut_text = None
+        adopted, dropped = self.speculation.confirm(text)
         latency: dict[str, float] = {}
         if self._eot_decided_at is not None and self._eot_ms is not None:
             latency["end_of_turn"] = self._eot_ms
@@ -331,16 +481,30 @@ class CallState:
         onset = self._caller_onset if self._caller_onset is not None else now
         last = self._caller_last_speech if self._caller_last_speech is not None else now
         actions: list[Action] = []
+        if dropped is not None:
+            actions.append(DiscardSpeculation(dropped.speculation_id))
         if self._speaking is not None:
             actions += self._interrupt(now)
         actions += self._caller_turn(text, onset, last, latency)
         self.history.append(ChatMessage("user", text))
         if is_goodbye(text):
+            if adopted is not None:
+                actions.append(DiscardSpeculation(adopted.speculation_id))
             return [*actions, *self._say_goodbye("caller-goodbye", now)]
-        actions += self._start_reply(now)
+        if adopted is not None:
+            # Its audio may already be waiting: the wait for the final transcript cost nothing.
+            self._begin_utterance("reply", now)
+            actions.append(AdoptSpeculation(adopted.speculation_id))
+            actions.append(RecordMetric("SpeculationHeadStart", (now - adopted.started_at) * 1000.0))
+        else:
+            actions += self._start_reply(now)
         assert self._speaking is not None
         self._speaking.caller_latency = latency
         return actions
+
+    def _discard_speculation(self) -> list[Action]:
+        dropped = self.speculation.discard()
+        return [DiscardSpeculation(dropped.speculation_id)] if dropped is not None else []
 
     def on_reply_started(self, stats: ReplyStats) -> None:
         if self._speaking is not None:

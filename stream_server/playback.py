@@ -85,6 +85,14 @@ class Utterance:
             break
         return " ".join(heard)
 
+    def unheard_text(self) -> str:
+        """The sentences from the first one not wholly played: what a resume must say again."""
+        for index in range(len(self.sentences)):
+            chunks = [c for c in self.chunks if c.sentence == index]
+            if not chunks or any(c.state is not ChunkState.PLAYED for c in chunks):
+                return " ".join(self.sentences[index:])
+        return ""
+
 
 class PlaybackLedger:
     """Every chunk sent to Twilio for one call, and what its mark said about it."""

@@ -26,11 +26,13 @@ from websockets.exceptions import ConnectionClosed
 
 from stream_server.call_state import (
     Action,
+    AdoptSpeculation,
     Authenticate,
     CallConfig,
     CallState,
     CancelReply,
     CommitStt,
+    DiscardSpeculation,
     EndCall,
     FeedStt,
     Hangup,
@@ -40,7 +42,9 @@ from stream_server.call_state import (
     Send,
     SpeakReply,
     SpeakText,
+    SpeculateReply,
 )
+from stream_server.held_reply import hold_until
 from stream_server.observability import CALL_CONTEXT, MetricsSink
 from stream_server.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
 from stream_server.providers.base import (
@@ -141,6 +145,8 @@ class CallSession:
         self._stt: SttSession | None = None
         self._stt_ready = asyncio.Event()
         self._reply: asyncio.Task[None] | None = None
+        # Speculative replies running ahead unheard, by id, with the event that releases each.
+        self._speculative: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._owned: list[asyncio.Task[Any]] = []
         self._closed = False
@@ -175,11 +181,13 @@ class CallSession:
         return self.state.phase in (Phase.ACTIVE, Phase.ENDING, Phase.AUTHENTICATING)
 
     async def _shutdown(self) -> None:
-        for task in [self._reply, *self._owned]:
+        held = [task for task, _ in self._speculative.values()]
+        self._speculative.clear()
+        for task in [self._reply, *self._owned, *held]:
             if task is not None and not task.done():
                 task.cancel()
         await asyncio.gather(
-            *(t for t in [self._reply, *self._owned] if t is not None), return_exceptions=True
+            *(t for t in [self._reply, *self._owned, *held] if t is not None), return_exceptions=True
         )
         if self._background:
             await asyncio.wait(self._background, timeout=10.0)
@@ -237,6 +245,16 @@ class CallSession:
                     log.warning("stt commit failed: %s", error)
         elif isinstance(action, SpeakReply | SpeakText):
             self._start_reply(action)
+        elif isinstance(action, SpeculateReply):
+            release = asyncio.Event()
+            task = asyncio.create_task(self._speak(SpeakReply(action.messages), release), name="speculation")
+            self._speculative[action.speculation_id] = (task, release)
+        elif isinstance(action, AdoptSpeculation):
+            self._adopt(action.speculation_id)
+        elif isinstance(action, DiscardSpeculation):
+            entry = self._speculative.pop(action.speculation_id, None)
+            if entry is not None:
+                entry[0].cancel()
         elif isinstance(action, CancelReply):
             if self._reply is not None and self._reply is not asyncio.current_task():
                 self._reply.cancel()
@@ -337,6 +355,8 @@ class CallSession:
                             await self._apply(
                                 self.state.on_transcript(transcript.text, self.services.clock())
                             )
+                        else:
+                            await self._apply(self.state.on_partial(transcript.text, self.services.clock()))
                 return
             except ProviderError as error:
                 log.warning("stt session failed (attempt %d): %s", attempts, error)
@@ -350,18 +370,33 @@ class CallSession:
             await asyncio.sleep(0.25)
             await self._apply(self.state.on_tick(self.services.clock()))
 
+    def _adopt(self, speculation_id: int) -> None:
+        """Make a held speculative reply the current reply and let its audio out."""
+        entry = self._speculative.pop(speculation_id, None)
+        previous = self._reply
+        if previous is not None and not previous.done():
+            previous.cancel()
+        if entry is None or entry[0].done():
+            # It already died (a provider fault before release): nothing held to play.
+            log.warning("speculative reply %d is gone; the turn gets no reply", speculation_id)
+            self._reply = None
+            return
+        self._reply, release = entry
+        release.set()
+
     def _start_reply(self, action: SpeakReply | SpeakText) -> None:
         previous = self._reply
         if previous is not None and not previous.done():
             previous.cancel()
         self._reply = asyncio.create_task(self._speak(action), name="reply")
 
-    async def _speak(self, action: SpeakReply | SpeakText) -> None:
+    async def _speak(self, action: SpeakReply | SpeakText, release: asyncio.Event | None = None) -> None:
         services = self.services
         persona = self.state.persona or DEFAULT_PERSONA
         voice = Voice(persona.voice_id, persona.language)
         stats = ReplyStats(started_at=services.clock())
-        self.state.on_reply_started(stats)
+        if release is None:
+            self.state.on_reply_started(stats)
         if isinstance(action, SpeakReply):
             chunks = speak_reply(
                 llm=services.llm,
@@ -384,6 +419,8 @@ class CallSession:
                 settings=services.settings.pipeline,
                 clock=services.clock,
             )
+        if release is not None:
+            chunks = hold_until(chunks, release, on_release=lambda: self.state.on_reply_started(stats))
         try:
             async for chunk in chunks:
                 await self._apply(self.state.on_reply_audio(chunk, services.clock()))

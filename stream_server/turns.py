@@ -49,6 +49,18 @@ class TurnSettings:
             single-frame noise never open a turn).
         barge_in_ms: voiced time over the bot's speech needed to interrupt it.
         speech_gap_ms: a pause shorter than this inside an onset does not restart the count.
+        min_end_of_turn_silence_ms / max_end_of_turn_silence_ms: the adaptive end of turn's
+            bounds (`stream_server.end_of_turn`): a complete question ends after the minimum, a
+            trailing "and..." waits up to the maximum.
+        semantic_end_of_turn: False = plain VAD silence (the persona's) for every turn.
+        barge_in_words_grace_ms: when the recogniser gives partials, how much longer than
+            ``barge_in_ms`` speech may run without words before it interrupts anyway.
+        false_interruption_ms: after an interruption, how long to wait for words before deciding
+            it was noise and re-saying the cut sentence.
+        speculation_stable_ms: a partial unchanged this long during silence starts the LLM early.
+        speculation_silence_ms: silence needed before a speculative reply starts.
+        speculative_replies: False = never start the LLM before the final transcript.
+        echo_suppression: ignore inbound audio that correlates with what the bot just played.
     """
 
     vad_aggressiveness: int = 2
@@ -57,6 +69,15 @@ class TurnSettings:
     min_speech_ms: int = 100
     barge_in_ms: int = 240
     speech_gap_ms: int = 100
+    min_end_of_turn_silence_ms: int = 250
+    max_end_of_turn_silence_ms: int = 1600
+    semantic_end_of_turn: bool = True
+    barge_in_words_grace_ms: int = 250
+    false_interruption_ms: int = 900
+    speculation_stable_ms: int = 120
+    speculation_silence_ms: int = 120
+    speculative_replies: bool = True
+    echo_suppression: bool = True
 
 
 def frame_dbfs(pcm: np.ndarray) -> float:
@@ -138,6 +159,7 @@ class TurnDetector:
         self._run_voiced_s = 0.0
         self._last_speech_at = -1.0
         self._barged = False
+        self._silence_target_ms = settings.end_of_turn_silence_ms
 
     @property
     def caller_speaking(self) -> bool:
@@ -148,11 +170,34 @@ class TurnDetector:
     def end_of_turn_silence_ms(self) -> int:
         return self._settings.end_of_turn_silence_ms
 
+    @property
+    def turn_silence_ms(self) -> int:
+        """The silence that will end the current turn (adaptive; see `set_turn_silence`)."""
+        return self._silence_target_ms
+
+    @property
+    def run_voiced_ms(self) -> float:
+        """Voiced time of the current run of speech (0 once a pause longer than the gap passed)."""
+        return self._run_voiced_s * 1000.0
+
+    @property
+    def run_onset_at(self) -> float:
+        return self._run_onset_at
+
+    def silence_ms(self, now: float) -> float:
+        """How long the caller has been quiet at ``now`` (large before any speech)."""
+        return (now - self._last_speech_at) * 1000.0 if self._last_speech_at >= 0 else 1e9
+
     def reset(self) -> None:
         """Forget any half-heard onset and give the floor back to the bot."""
         self._floor = _Floor.LISTENING
         self._run_voiced_s = 0.0
         self._barged = False
+        self._silence_target_ms = self._settings.end_of_turn_silence_ms
+
+    def set_turn_silence(self, ms: int) -> None:
+        """Adapt the silence that ends the current turn (the words so far decide; see end_of_turn)."""
+        self._silence_target_ms = ms
 
     def feed(self, is_speech: bool, now: float, *, bot_speaking: bool) -> list[TurnEvent]:
         """Advance one frame; returns the decisions it triggered (usually none).
@@ -180,7 +225,7 @@ class TurnDetector:
                 events.append(BargeIn(self._run_onset_at, now))
             return events
         silence_ms = (now - self._last_speech_at) * 1000.0 + 1e-6
-        if self._floor is _Floor.CALLER and silence_ms >= s.end_of_turn_silence_ms:
+        if self._floor is _Floor.CALLER and silence_ms >= self._silence_target_ms:
             events.append(EndOfTurn(self._turn_onset_at, self._last_speech_at, now))
             self.reset()
         elif silence_ms > s.speech_gap_ms:
@@ -190,3 +235,5 @@ class TurnDetector:
     def set_end_of_turn_silence(self, ms: int) -> None:
         """Apply the persona's own silence threshold once it is known."""
         self._settings = replace(self._settings, end_of_turn_silence_ms=ms)
+        if self._floor is _Floor.LISTENING:
+            self._silence_target_ms = ms

@@ -21,12 +21,20 @@ from stream_server.audio import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_p
 from stream_server.backchannel import is_backchannel
 from stream_server.echo import EchoDetector
 from stream_server.end_of_turn import EndOfTurnSettings, silence_needed_ms
+from stream_server.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.interruption import InterruptionJudge, InterruptionSettings, Verdict
 from stream_server.pipeline import ReplyAudio, ReplyStats
 from stream_server.playback import PlaybackLedger, Utterance
 from stream_server.providers.base import ChatMessage
 from stream_server.speculation import SpeculationPolicy, same_words
-from stream_server.turns import BargeIn, EndOfTurn, TurnDetector, TurnSettings, VoiceActivityDetector
+from stream_server.turns import (
+    BargeIn,
+    EndOfTurn,
+    SpeechStarted,
+    TurnDetector,
+    TurnSettings,
+    VoiceActivityDetector,
+)
 from stream_server.twilio_protocol import (
     Connected,
     Dtmf,
@@ -212,6 +220,9 @@ class _Speaking:
 class CallConfig:
     turn: TurnSettings = field(default_factory=TurnSettings)
     drain_goodbye: str = "I'm sorry, I have to end the call now. Goodbye."
+    # Call behaviours (docs/call-behaviours.md).
+    duration_warning: str = "Just so you know, we have about a minute left on this call."
+    duration_warning_before_s: float = 60.0
 
 
 class CallState:
@@ -270,6 +281,7 @@ class CallState:
         self._eot_ms: float | None = None
         self._hangup_when_quiet: str | None = None
         self._drain_deadline: float | None = None
+        self._idle = IdleWatch(0.0)
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -314,6 +326,7 @@ class CallState:
         self.phase = Phase.ACTIVE
         self.call_id = call_id
         self.persona = persona
+        self._idle = IdleWatch(now)
         self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
         if not persona.greeting:
@@ -412,7 +425,11 @@ class CallState:
             clock = self._audio_clock if self._audio_clock is not None else now
             verdict = self.interruptions.on_candidate(event.onset_at, self._partial, clock)
             return self._on_verdict(verdict, now, onset=event.onset_at)
+        if isinstance(event, SpeechStarted):
+            self._idle.caller_active(now)
+            return []
         if isinstance(event, EndOfTurn):
+            self._idle.caller_active(now)
             self._caller_onset = event.onset_at
             self._caller_last_speech = event.last_speech_at
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
@@ -431,6 +448,7 @@ class CallState:
         if self.phase is not Phase.ACTIVE:
             return []
         log.info("caller pressed %s", digit)
+        self._idle.caller_active(now)
         actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
         text = f"(the caller pressed {digit})"
         actions += self._caller_turn(text, now, now, {})
@@ -474,6 +492,7 @@ class CallState:
             return []
         self._cut_text = None
         adopted, dropped = self.speculation.confirm(text)
+        self._idle.caller_active(now)
         latency: dict[str, float] = {}
         if self._eot_decided_at is not None and self._eot_ms is not None:
             latency["end_of_turn"] = self._eot_ms
@@ -539,14 +558,32 @@ class CallState:
         return self._say_goodbye("stt-failed", now)
 
     def on_tick(self, now: float) -> list[Action]:
-        """Periodic clock: maximum duration and drain deadline."""
-        if self.phase is not Phase.ACTIVE or self.persona is None or self.started_at is None:
+        """Periodic clock: drain deadline, maximum duration (and its warning), idle caller."""
+        persona = self.persona
+        if self.phase is not Phase.ACTIVE or persona is None or self.started_at is None:
             return []
         if self._drain_deadline is not None and now >= self._drain_deadline:
             return self._say_goodbye("drain", now, text=self.config.drain_goodbye)
-        if now - self.started_at >= self.persona.max_duration_seconds:
+        elapsed = now - self.started_at
+        limit = persona.max_duration_seconds
+        if elapsed >= limit:
             return self._say_goodbye("max-duration", now)
-        return []
+        decision = self._idle.decide(
+            now,
+            busy=self._speaking is not None or self._turns.caller_speaking,
+            idle_timeout_s=persona.idle_timeout_seconds,
+            max_prompts=persona.max_idle_prompts,
+            elapsed_s=elapsed,
+            warn_at_s=closing_warning_at(limit, self.config.duration_warning_before_s),
+        )
+        if decision is None:
+            return []
+        if decision.nudge is Nudge.IDLE_GOODBYE:
+            log.info("caller silent after %d idle prompts: ending the call", decision.prompts_so_far)
+            return self._say_goodbye("idle", now)
+        if decision.nudge is Nudge.IDLE_PROMPT:
+            return self._speak_text(persona.idle_prompt, "idle-prompt", now)
+        return self._speak_text(self.config.duration_warning, "duration-warning", now)
 
     def begin_drain(self, deadline: float) -> None:
         self._drain_deadline = deadline
@@ -627,6 +664,7 @@ class CallState:
             return []
         self._speaking = None
         self._turns.reset()
+        self._idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
             actions.append(Hangup(self._hangup_when_quiet))

@@ -385,19 +385,29 @@ class CallState:
         if current is not None and turns.run_voiced_ms + 1e-6 >= self.config.turn.min_speech_ms:
             self.speculation.discard()  # the caller went on: the words it answered are stale
             return [*actions, DiscardSpeculation(current.speculation_id)]
-        if self.phase is Phase.ACTIVE and self._speaking is None:
-            started = self.speculation.should_start(
-                self._partial,
-                partial_age_ms=(now - self._partial_at) * 1000.0,
-                silence_ms=turns.silence_ms(clock),
-                now=now,
-            )
-            if started is not None:
-                if current is not None:
-                    actions.append(DiscardSpeculation(current.speculation_id))
-                messages = (*self.history, ChatMessage("user", started.text))
-                actions.append(SpeculateReply(started.speculation_id, messages))
-        return actions
+        return actions + self._speculate(now)
+
+    def _speculate(self, now: float, *, turn_ended: bool = False) -> list[Action]:
+        """Start the LLM on the current partial if the policy says it is stable enough."""
+        if self.phase is not Phase.ACTIVE or self._speaking is not None:
+            return []
+        clock = self._audio_clock if self._audio_clock is not None else now
+        current = self.speculation.current
+        started = self.speculation.should_start(
+            self._partial,
+            partial_age_ms=(now - self._partial_at) * 1000.0,
+            silence_ms=self._turns.silence_ms(clock),
+            turn_silence_ms=self._turns.turn_silence_ms,
+            now=now,
+            turn_ended=turn_ended,
+        )
+        if started is None:
+            return []
+        actions: list[Action] = []
+        if current is not None:
+            actions.append(DiscardSpeculation(current.speculation_id))
+        messages = (*self.history, ChatMessage("user", started.text))
+        return [*actions, SpeculateReply(started.speculation_id, messages)]
 
     def _on_verdict(self, verdict: Verdict, now: float, onset: float | None = None) -> list[Action]:
         if verdict is Verdict.INTERRUPT:
@@ -435,9 +445,10 @@ class CallState:
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
             self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
             self._eot_decided_at = now
-            self._partial = ""
             self._partial_silence_ms = None
-            return [CommitStt()] if self.phase is Phase.ACTIVE else []
+            if self.phase is not Phase.ACTIVE:
+                return []
+            return [CommitStt(), *self._speculate(now, turn_ended=True)]
         return []
 
     def _on_mark(self, name: str, now: float) -> list[Action]:
@@ -482,6 +493,7 @@ class CallState:
         if self.phase is not Phase.ACTIVE:
             return []
         text = text.strip()
+        self._partial = ""
         if self.interruptions.on_final(text) is Verdict.RESUME:
             return self._discard_speculation() + self._on_verdict(Verdict.RESUME, now)
         if not text:

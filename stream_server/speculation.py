@@ -52,7 +52,7 @@ class SpeculationPolicy:
     """
 
     def __init__(
-        self, *, stable_ms: int, silence_ms: int, max_per_turn: int = 2, enabled: bool = True
+        self, *, stable_ms: int, silence_ms: int, max_per_turn: int = 3, enabled: bool = True
     ) -> None:
         self.stable_ms = stable_ms
         self.silence_ms = silence_ms
@@ -66,14 +66,29 @@ class SpeculationPolicy:
         self.discarded = 0
 
     def should_start(
-        self, partial: str, *, partial_age_ms: float, silence_ms: float, now: float
+        self,
+        partial: str,
+        *,
+        partial_age_ms: float,
+        silence_ms: float,
+        turn_silence_ms: int,
+        now: float,
+        turn_ended: bool = False,
     ) -> Speculation | None:
-        """A new speculation for ``partial``, or None (not stable, already running, capped)."""
+        """A new speculation for ``partial``, or None (not stable, already running, capped).
+
+        The silence needed is ``silence_ms`` or half the silence that would end the turn,
+        whichever is longer: a gap between two words of a sentence is not worth an LLM request,
+        and a partial that promises more ("...and") is rarely the final one. Once the turn has
+        ended (``turn_ended``) the last partial is used at once: that hides the recogniser's
+        commit latency on every turn.
+        """
         if not self.enabled or not partial.strip() or self._this_turn >= self.max_per_turn:
             return None
         if self.current is not None and same_words(self.current.text, partial):
             return None
-        if partial_age_ms + 1e-6 < self.stable_ms or silence_ms + 1e-6 < self.silence_ms:
+        needed = max(self.silence_ms, turn_silence_ms / 2.0)
+        if not turn_ended and (partial_age_ms + 1e-6 < self.stable_ms or silence_ms + 1e-6 < needed):
             return None
         self._next_id += 1
         self._this_turn += 1

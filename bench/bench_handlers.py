@@ -16,11 +16,12 @@ Three figures, each in fresh interpreters where a cold start is meant:
   calls answered from memory, which isolates our code (signature, routing, token, TwiML, logs,
   metrics).
 
-``--root`` points the cold figures at another checkout (e.g. an older commit unpacked with
-``git archive``) so before/after comparisons run on the same machine at the same time. Local
+``--root`` points the cold figures at another checkout, and ``--baseline DIR`` measures a second
+one alongside with the samples interleaved (e.g. an older commit unpacked with ``git archive``),
+so a before/after comparison sees the same machine load on both sides. Local
 figures are relative, not Lambda numbers (Lambda arm64 CPUs differ).
 
-Run: ``.venv/bin/python bench/bench_handlers.py [--quick] [--root DIR]``.
+Run: ``.venv/bin/python bench/bench_handlers.py [--quick] [--skip-warm] [--root DIR] [--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -97,20 +98,24 @@ def _child_code(root: Path, name: str, event_file: str | None) -> str:
 
 
 def fresh_runs(
-    root: Path, name: str, samples: int, *, env: dict[str, str], event_file: str | None = None
-) -> list[dict[str, float | None]]:
-    """``samples`` fresh interpreters, each importing ``name`` (and invoking it once with the event)."""
-    code = _child_code(root, name, event_file)
+    roots: list[Path], name: str, samples: int, *, env: dict[str, str], event_file: str | None = None
+) -> list[list[dict[str, float | None]]]:
+    """``samples`` fresh interpreters per root, each importing ``name`` (and invoking it once with
+    the event). With several roots the samples alternate between them, so a machine whose load
+    drifts (other jobs on 2 cores) skews every root alike."""
+    codes = [_child_code(root, name, event_file) for root in roots]
     full_env = {**os.environ, **env}
     full_env.pop("PYTHONPATH", None)  # only the paths the child puts first, like a Lambda task
-    # One untimed run compiles .pyc files so every sample measures imports, not compilation.
-    subprocess.run([sys.executable, "-c", code], env=full_env, check=True, capture_output=True)
-    runs = []
+    for code in codes:
+        # One untimed run compiles .pyc files so every sample measures imports, not compilation.
+        subprocess.run([sys.executable, "-c", code], env=full_env, check=True, capture_output=True)
+    runs: list[list[dict[str, float | None]]] = [[] for _ in roots]
     for _ in range(samples):
-        done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{name} failed in a fresh interpreter:\n{done.stderr[-3000:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for code, out in zip(codes, runs, strict=True):
+            done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name} failed in a fresh interpreter:\n{done.stderr[-3000:]}")
+            out.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return runs
 
 
@@ -170,7 +175,7 @@ def moto_server() -> Iterator[tuple[str, str]]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        fake = {
+        fake: dict[str, Any] = {
             "region_name": "us-east-1",
             "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing",
@@ -249,21 +254,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 cold samples, 200 warm invocations")
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout whose handlers the cold runs load")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout measured alongside, samples interleaved (before/after)",
+    )
     parser.add_argument("--skip-warm", action="store_true", help="cold figures only")
     args = parser.parse_args(argv)
     samples, iterations = (3, 200) if args.quick else (10, 2000)
-    root = args.root.resolve()
+    roots = [args.root.resolve()] + ([args.baseline.resolve()] if args.baseline else [])
+    labels = ["", "  (baseline)"] if args.baseline else [""]
     figures: dict[str, Any] = {}
-    print(f"handlers from {root}")
+    for root, tag in zip(roots, labels, strict=True):
+        print(f"handlers from {root}{tag}")
     print(f"cold import of handler modules (fresh interpreter, tracing off, {samples} samples):")
     for name in HANDLERS:
-        values = [float(r["import_ms"] or 0) for r in fresh_runs(root, name, samples, env=FAKE_AWS)]
-        figures[f"import_ms.{name}"] = statistics.median(values)
-        print(f"  {name:<14} {_summary(values)}")
+        for runs, tag in zip(fresh_runs(roots, name, samples, env=FAKE_AWS), labels, strict=True):
+            values = [float(r["import_ms"] or 0) for r in runs]
+            figures[f"import_ms.{name}{tag.strip()}"] = statistics.median(values)
+            print(f"  {name:<14} {_summary(values)}{tag}")
 
-    print(
-        f"cold start of twilio_answer: import + first invocation, moto server DynamoDB ({samples} samples):"
-    )
+    print(f"cold start of twilio_answer: import + first invocation, moto server ({samples} samples):")
     with tempfile.TemporaryDirectory() as tmp, moto_server() as (endpoint, secret_arn):
         event_file = str(Path(tmp) / "event.json")
         Path(event_file).write_text(json.dumps(_signed_answer_event()), encoding="utf-8")
@@ -277,15 +288,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             env = {**FAKE_AWS, "DYNAMODB_ENDPOINT": endpoint, **extra}
             if extra:
                 env.pop("POWERTOOLS_TRACE_DISABLED")
-            runs = fresh_runs(root, "twilio_answer", samples, env=env, event_file=event_file)
-            imports = [float(r["import_ms"] or 0) for r in runs]
-            totals = [float(r["import_ms"] or 0) + float(r["invoke_ms"] or 0) for r in runs]
-            figures[f"cold_start_ms.{label}"] = {
-                "import": statistics.median(imports),
-                "import+first": statistics.median(totals),
-            }
-            print(f"  {label:<22} import {_summary(imports)}")
-            print(f"  {'':<22} +first  {_summary(totals)}")
+            all_runs = fresh_runs(roots, "twilio_answer", samples, env=env, event_file=event_file)
+            for runs, tag in zip(all_runs, labels, strict=True):
+                imports = [float(r["import_ms"] or 0) for r in runs]
+                totals = [float(r["import_ms"] or 0) + float(r["invoke_ms"] or 0) for r in runs]
+                figures[f"cold_start_ms.{label}{tag.strip()}"] = {
+                    "import": statistics.median(imports),
+                    "import+first": statistics.median(totals),
+                }
+                print(f"  {label:<22} import  {_summary(imports)}{tag}")
+                print(f"  {'':<22} +first  {_summary(totals)}{tag}")
 
     if not args.skip_warm:
         print(f"warm handler latency ({iterations} invocations, this checkout):")

@@ -19,13 +19,14 @@ from callcore.models import Persona, TranscriptTurn
 
 from stream_server.audio import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
 from stream_server.backchannel import is_backchannel
+from stream_server.call_tools import CallUpdate, plan_tool_call, tools_for
 from stream_server.echo import EchoDetector
 from stream_server.end_of_turn import EndOfTurnSettings, silence_needed_ms
 from stream_server.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.interruption import InterruptionJudge, InterruptionSettings, Verdict
 from stream_server.pipeline import ReplyAudio, ReplyStats
 from stream_server.playback import PlaybackLedger, Utterance
-from stream_server.providers.base import ChatMessage
+from stream_server.providers.base import ChatMessage, ToolSpec
 from stream_server.speculation import SpeculationPolicy, same_words
 from stream_server.turns import (
     BargeIn,
@@ -68,6 +69,7 @@ __all__ = [
     "SpeakReply",
     "SpeakText",
     "SpeculateReply",
+    "UpdateCall",
     "is_goodbye",
 ]
 
@@ -111,9 +113,10 @@ class CommitStt:
 
 @dataclass(frozen=True, slots=True)
 class SpeakReply:
-    """Run the LLM -> TTS pipeline for this history."""
+    """Run the LLM -> TTS pipeline for this history, offering ``tools`` to the model."""
 
     messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,17 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateCall:
+    """The last words have played: replace the live call's TwiML over REST (transfer, digits).
+
+    Then close like a hang-up (`CallState.on_hangup_done`), or report `on_call_update_failed`.
+    """
+
+    twiml: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class EndCall:
     """The call is over without our hang-up (caller hung up, auth failed): close and summarise."""
 
@@ -192,6 +206,7 @@ Action = (
     | PersistTurn
     | RecordMetric
     | Hangup
+    | UpdateCall
     | EndCall
 )
 
@@ -223,6 +238,9 @@ class CallConfig:
     # Call behaviours (docs/call-behaviours.md).
     duration_warning: str = "Just so you know, we have about a minute left on this call."
     duration_warning_before_s: float = 60.0
+    transfer_line: str = "Please hold while I transfer you."
+    transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
+    send_digits_tool: bool = False  # see stream_server.call_tools: it ends the stream
 
 
 class CallState:
@@ -282,6 +300,8 @@ class CallState:
         self._hangup_when_quiet: str | None = None
         self._drain_deadline: float | None = None
         self._idle = IdleWatch(0.0)
+        self._tools: tuple[ToolSpec, ...] = ()
+        self._closing: CallUpdate | None = None
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -327,6 +347,7 @@ class CallState:
         self.call_id = call_id
         self.persona = persona
         self._idle = IdleWatch(now)
+        self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
         self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
         if not persona.greeting:
@@ -559,9 +580,54 @@ class CallState:
 
     def on_reply_finished(self, now: float) -> list[Action]:
         """The pipeline has produced everything it will for the current utterance."""
-        if self._speaking is not None:
-            self._speaking.generating = False
+        speaking = self._speaking
+        if speaking is None:
+            return self._settle(now)
+        speaking.generating = False
+        stats = speaking.stats
+        if (
+            speaking.kind != "reply"
+            or stats is None
+            or not stats.tool_calls
+            or self.phase is not Phase.ACTIVE
+        ):
+            return self._settle(now)
+        return self._act_on_tools(speaking, now)
+
+    def _act_on_tools(self, speaking: _Speaking, now: float) -> list[Action]:
+        """The model asked to end, transfer or send digits: act once its words have been heard."""
+        assert self.persona is not None and speaking.stats is not None
+        spoke = bool(speaking.utterance.sentences)
+        for call in speaking.stats.tool_calls:
+            plan = plan_tool_call(
+                call,
+                self.persona,
+                spoke=spoke,
+                transfer_line=self.config.transfer_line,
+                send_digits=self.config.send_digits_tool,
+            )
+            if plan is None:
+                log.warning("refused a tool call the call cannot honour: %s", call.name)
+                continue
+            log.info("tool call: %s", call.name)
+            self.phase = Phase.ENDING
+            self._hangup_when_quiet = plan.reason
+            self._closing = plan.update
+            metric: list[Action] = [RecordMetric(f"Tool_{call.name}", 1, "Count")]
+            if plan.say is None:
+                speaking.kind = "goodbye"  # its own words are the last ones; close after their marks
+                return metric + self._settle(now)
+            return metric + self._settle(now) + self._speak_text(plan.say, "goodbye", now)
         return self._settle(now)
+
+    def on_call_update_failed(self, now: float) -> list[Action]:
+        """The REST update (transfer, digits) failed: stay on the line and say so."""
+        if self.phase is not Phase.ENDING or self._closing is None:
+            return []
+        self.phase = Phase.ACTIVE
+        self._hangup_when_quiet = None
+        self._closing = None
+        return self._speak_text(self.config.transfer_failed, "reply", now)
 
     def on_stt_failed(self, now: float) -> list[Action]:
         """The recogniser died: tell the caller and hang up politely rather than go deaf."""
@@ -641,7 +707,7 @@ class CallState:
 
     def _start_reply(self, now: float) -> list[Action]:
         self._begin_utterance("reply", now)
-        return [SpeakReply(tuple(self.history))]
+        return [SpeakReply(tuple(self.history), self._tools)]
 
     def _speak_text(self, text: str, kind: str, now: float) -> list[Action]:
         self._begin_utterance(kind, now)
@@ -679,7 +745,12 @@ class CallState:
         self._idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
-            actions.append(Hangup(self._hangup_when_quiet))
+            closing = self._closing
+            actions.append(
+                Hangup(self._hangup_when_quiet)
+                if closing is None
+                else UpdateCall(closing.twiml, closing.reason)
+            )
         return actions
 
     def _assistant_turn(self, speaking: _Speaking, now: float, interrupted: bool) -> list[Action]:
@@ -723,7 +794,7 @@ class CallState:
             # Whatever is still queued at Twilio will never play now.
             self.ledger.clear()
             actions += self._settle(now, interrupted=True)
-            actions = [a for a in actions if not isinstance(a, Hangup)]
+            actions = [a for a in actions if not isinstance(a, Hangup | UpdateCall)]
         self.phase = Phase.ENDED
         self.end_reason = self.end_reason or self._hangup_when_quiet or reason
         return [*actions, EndCall(self.end_reason)]

@@ -20,7 +20,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from stream_server.providers.base import ChatMessage, LanguageModel, ProviderError, TextToSpeech
+from stream_server.providers.base import (
+    ChatMessage,
+    LanguageModel,
+    ProviderError,
+    TextToSpeech,
+    ToolCall,
+    ToolCallingLanguageModel,
+    ToolSpec,
+)
 from stream_server.sentences import SentenceSplitter
 from stream_server.text_normalization import normalize_for_speech
 
@@ -85,6 +93,8 @@ class ReplyStats:
     text: str = ""
     provider_errors: list[str] = field(default_factory=list)
     apologised: bool = False
+    # Tools the model asked for; the call acts on them once the reply has been heard.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     def latency_ms(self) -> dict[str, float]:
         """Stage latencies from the reply's start, in milliseconds (only those that happened)."""
@@ -99,7 +109,7 @@ class ReplyStats:
 _END = object()
 
 
-async def _next_with_timeout(iterator: AsyncIterator[str | bytes], limit_s: float) -> object:
+async def _next_with_timeout(iterator: AsyncIterator[str | bytes | ToolCall], limit_s: float) -> object:
     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
     # with the result, which would make a barge-in fail to stop the reply.
     try:
@@ -126,6 +136,7 @@ async def _produce_sentences(
     stats: ReplyStats,
     out: asyncio.Queue[str | BaseException | None],
     clock: Callable[[], float],
+    tools: Sequence[ToolSpec] = (),
 ) -> None:
     """LLM deltas -> sentences on ``out``; ends with None, or with the fault that stopped it."""
     splitter = SentenceSplitter(first_flush_chars=settings.first_flush_chars)
@@ -133,13 +144,20 @@ async def _produce_sentences(
     attempt = 0
     while True:
         attempt += 1
-        stream = llm.stream(messages, model=model)
+        stream: AsyncIterator[str | ToolCall]
+        if tools and isinstance(llm, ToolCallingLanguageModel):
+            stream = llm.stream_with_tools(messages, model=model, tools=tools)
+        else:
+            stream = llm.stream(messages, model=model)
         try:
             timeout = settings.llm_first_token_timeout_s
             while True:
                 delta = await _next_with_timeout(stream, timeout)
                 if delta is _END:
                     break
+                if isinstance(delta, ToolCall):
+                    stats.tool_calls.append(delta)
+                    continue
                 assert isinstance(delta, str)
                 timeout = settings.llm_idle_timeout_s
                 if not delta:
@@ -214,12 +232,16 @@ async def speak_reply(
     stats: ReplyStats,
     settings: PipelineSettings | None = None,
     clock: Callable[[], float] = time.monotonic,
+    tools: Sequence[ToolSpec] = (),
 ) -> AsyncGenerator[ReplyAudio, None]:
-    """Stream the spoken reply to ``messages`` as audio chunks, first chunk as early as possible."""
+    """Stream the spoken reply to ``messages`` as audio chunks, first chunk as early as possible.
+
+    ``tools`` are offered to a model that supports them; its calls land in ``stats.tool_calls``.
+    """
     cfg = settings or PipelineSettings()
     queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
     producer = asyncio.create_task(
-        _produce_sentences(llm, messages, model, cfg, stats, queue, clock), name="llm-stream"
+        _produce_sentences(llm, messages, model, cfg, stats, queue, clock, tools), name="llm-stream"
     )
     index = 0
     try:

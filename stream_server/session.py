@@ -43,6 +43,7 @@ from stream_server.call_state import (
     SpeakReply,
     SpeakText,
     SpeculateReply,
+    UpdateCall,
 )
 from stream_server.held_reply import hold_until
 from stream_server.observability import CALL_CONTEXT, MetricsSink
@@ -126,9 +127,25 @@ class CallServices:
     personas: PersonaCache = field(init=False)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
+    # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
+    # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
+    update_call_via_rest: Callable[[str, str], None] | None = None
 
     def __post_init__(self) -> None:
         self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
+
+    def update_call(self, call_sid: str, twiml: str) -> None:
+        """Replace a live call's TwiML through the Twilio REST API (blocking: run in a thread)."""
+        if self.update_call_via_rest is None:
+            from callcore.twilio_rest import twilio_client
+
+            client = twilio_client(self.settings.core)
+
+            def update(sid: str, document: str) -> None:
+                client.calls(sid).update(twiml=document)
+
+            self.update_call_via_rest = update
+        self.update_call_via_rest(call_sid, twiml)
 
 
 class CallSession:
@@ -267,6 +284,8 @@ class CallSession:
                 call_id=self.state.call_id,
                 call_sid=self.state.call_sid,
             )
+        elif isinstance(action, UpdateCall):
+            self._spawn_background(self._update_call(action))
         elif isinstance(action, Hangup):
             self._spawn_background(self._hang_up(action.reason))
         elif isinstance(action, EndCall):
@@ -408,6 +427,7 @@ class CallSession:
                 stats=stats,
                 settings=services.settings.pipeline,
                 clock=services.clock,
+                tools=action.tools,
             )
         else:
             chunks = speak_text(
@@ -437,6 +457,19 @@ class CallSession:
             await asyncio.to_thread(self.services.repository.put_turn, self.state.call_id, turn)
         except Exception:
             log.exception("could not write turn %d", turn.index)
+
+    async def _update_call(self, action: UpdateCall) -> None:
+        log.info("updating the live call: %s", action.reason)
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self.services.update_call, self.state.call_sid, action.twiml), timeout=15.0
+            )
+        except Exception:
+            log.exception("REST call update failed (%s)", action.reason)
+            await self._apply(self.state.on_call_update_failed(self.services.clock()))
+            return
+        # Twilio now runs the new TwiML, which ends this stream; close our side in order.
+        await self._apply(self.state.on_hangup_done(self.services.clock()))
 
     async def _hang_up(self, reason: str) -> None:
         log.info("hanging up: %s", reason)

@@ -104,8 +104,16 @@ def is_backchannel(text: str) -> bool:
     return True
 
 
+_PREFIXES = frozenset(" ".join(p.split()[:i]) for p in _BACKCHANNELS for i in range(1, len(p.split())))
+
+
 def judge_overlap(text: str) -> OverlapVerdict:
-    """Classify the partial transcript of speech heard while the bot was talking."""
-    if not _normalise(text):
+    """Classify the partial transcript of speech heard while the bot was talking.
+
+    A partial that is only the start of a backchannel ("I" of "I see", "that's" of "that's
+    right") says nothing yet: it counts as no words, so the next partial decides.
+    """
+    words = _normalise(text)
+    if not words or words in _PREFIXES:
         return OverlapVerdict.NO_WORDS
     return OverlapVerdict.BACKCHANNEL if is_backchannel(text) else OverlapVerdict.TAKES_FLOOR

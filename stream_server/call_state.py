@@ -573,6 +573,8 @@ class CallState:
         if utterance.sentences[chunk.sentence] != chunk.text:
             utterance.sentences[chunk.sentence] = chunk.text  # the apology replaces a cut sentence
         name = self.ledger.add_chunk(utterance, chunk.sentence, len(chunk.audio))
+        if self.echo is not None:
+            self.echo.played(chunk.audio, self._audio_clock if self._audio_clock is not None else now)
         return [
             Send(OutboundMedia(self.stream_sid, chunk.audio)),
             Send(OutboundMark(self.stream_sid, name)),
@@ -733,6 +735,8 @@ class CallState:
         if self.ledger.outstanding:
             self.ledger.clear()
             actions.append(Send(OutboundClear(self.stream_sid)))
+            if self.echo is not None:
+                self.echo.cut(self._audio_clock if self._audio_clock is not None else now)
         return actions + self._settle(now, interrupted=True)
 
     def _settle(self, now: float, *, interrupted: bool = False) -> list[Action]:

@@ -31,7 +31,7 @@ __all__ = ["EchoDetector", "EchoSettings"]
 
 _HOP_S = 0.01
 _HOP_SAMPLES = int(SAMPLE_RATE * _HOP_S)
-_RING = 1024  # hops kept (10.24 s): more than window + delay, so old hops are simply stale
+_RING = 4096  # hops kept (41 s): a whole reply is scheduled at once, as TTS outruns playback
 _FLOOR_DB = -70.0
 _REFIT_HOPS = 10
 _NO_PATH = (-1, 0.0)

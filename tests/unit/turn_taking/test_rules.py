@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from stream_server.backchannel import OverlapVerdict, is_backchannel, judge_overlap
@@ -67,7 +69,7 @@ def test_same_words_ignores_case_punctuation_and_fillers_only() -> None:
 
 def test_speculation_waits_for_stable_words_and_silence() -> None:
     policy = SpeculationPolicy(stable_ms=120, silence_ms=120)
-    kw = {"turn_silence_ms": 700, "now": 1.0}
+    kw: dict[str, Any] = {"turn_silence_ms": 700, "now": 1.0}
     assert policy.should_start("hello there", partial_age_ms=50, silence_ms=400, **kw) is None
     assert policy.should_start("hello there", partial_age_ms=200, silence_ms=200, **kw) is None  # < 700/2
     started = policy.should_start("hello there", partial_age_ms=200, silence_ms=360, **kw)

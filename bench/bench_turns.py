@@ -1,0 +1,110 @@
+"""Turn-taking figures from the replay corpus (tests/corpus), on an invented clock.
+
+* end-of-turn delay (caller's last word -> commit decision), p50/p95, with and without the
+  semantic signal; voice-to-voice (last word -> first reply audio at the phone) with fakes at
+  STT commit 150 ms, LLM first token 200 ms, TTS first byte 150 ms, with and without speculation
+  (target p50 <= 700 ms);
+* barge-in reaction: clear - (speech onset + BARGE_IN_MS), p95 (target <= 250 ms);
+* false-interruption rate over the corpus (clears the caller did not mean; target 0);
+* echo detection CPU per checked frame.
+
+Usage: python bench/bench_turns.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "callcore")]
+
+from stream_server.turns import TurnSettings  # noqa: E402
+from tests.corpus.calls import CASES, LONG_REPLY  # noqa: E402
+from tests.corpus.simulator import CallRun, run_call  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def turn_figures(run: CallRun) -> tuple[list[float], list[float]]:
+    """(end-of-turn delays, voice-to-voice) in ms for every answered caller turn."""
+    eot: list[float] = []
+    v2v: list[float] = []
+    say = [s for s in run.segments if s.kind == "say"]
+    for turn in sorted({s.turn for s in say}):
+        last = max(s.end for s in say if s.turn == turn)
+        commits = [c for c in run.commits if c > last]
+        audio = [a for a in run.reply_audio_at if a > last]
+        if commits:
+            eot.append((commits[0] - last) * 1000)
+        if audio:
+            v2v.append((audio[0] - last) * 1000)
+    return eot, v2v
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="one seed instead of three")
+    args = parser.parse_args()
+    seeds = [7] if args.quick else [7, 11, 13]
+    turn_cases = [c for c in CASES if c.interrupts == 0 and c.name not in ("silence_only",)]
+    variants = {
+        "plain VAD (700 ms), no speculation": TurnSettings(
+            semantic_end_of_turn=False, speculative_replies=False
+        ),
+        "semantic end of turn, no speculation": TurnSettings(speculative_replies=False),
+        "semantic end of turn + speculation": TurnSettings(),
+    }
+    print(f"turn cases: {len(turn_cases)} x {len(seeds)} seeds")
+    for label, settings in variants.items():
+        eot: list[float] = []
+        v2v: list[float] = []
+        premature = 0
+        for case in turn_cases:
+            for seed in seeds:
+                reply = (lambda _n: list(LONG_REPLY)) if case.long_reply else None
+                run = run_call(list(case.script), turn=settings, echo=case.echo, reply=reply, seed=seed)
+                e, v = turn_figures(run)
+                eot += e
+                v2v += v
+                say = [s for s in run.segments if s.kind == "say"]
+                for s0, s1 in itertools.pairwise(say):
+                    if s0.turn == s1.turn and any(s0.end < c < s1.start for c in run.commits):
+                        premature += 1
+        print(
+            f"{label:40s} end-of-turn p50 {pct(eot, 0.5):6.0f} ms p95 {pct(eot, 0.95):6.0f} ms | "
+            f"voice-to-voice p50 {pct(v2v, 0.5):6.0f} ms p95 {pct(v2v, 0.95):6.0f} ms | "
+            f"premature ends {premature}"
+        )
+    barge = TurnSettings().barge_in_ms
+    reactions: list[float] = []
+    unwanted = 0
+    runs = 0
+    echo_checks = 0
+    for case in CASES:
+        for seed in seeds:
+            reply = (lambda _n: list(LONG_REPLY)) if case.long_reply else None
+            run = run_call(list(case.script), echo=case.echo, reply=reply, seed=seed)
+            if case.echo is not None and run.state.echo is not None:
+                echo_checks += run.state.echo.checks
+            runs += 1
+            unwanted += max(0, len(run.clears) - case.interrupts)
+            if case.interrupts and run.clears:
+                onset = [s for s in run.segments if s.kind in ("say", "mumble")][-1].start
+                reactions.append((run.clears[0] - onset) * 1000 - barge)
+    print(
+        f"barge-in reaction after onset+{barge} ms: p50 {pct(reactions, 0.5):.0f} ms "
+        f"p95 {pct(reactions, 0.95):.0f} ms (n={len(reactions)})"
+    )
+    print(f"false interruptions: {unwanted} over {runs} corpus calls")
+    if echo_checks:
+        print(f"echo: {echo_checks} correlation checks in echo calls")
+
+
+if __name__ == "__main__":
+    main()

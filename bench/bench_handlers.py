@@ -71,10 +71,10 @@ CALL_SID = "CA" + "1" * 32
 _CHILD = """
 import json, sys, time
 sys.path[:0] = {paths!r}
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import {name}
-t1 = time.perf_counter()
-invoke_ms = None
+t1, c1 = time.perf_counter(), time.process_time()
+invoke_ms = invoke_cpu_ms = None
 if {event_file!r}:
     class Context:
         function_name = "bench"
@@ -87,8 +87,10 @@ if {event_file!r}:
         event = json.load(fh)
     response = {name}.lambda_handler(event, Context())
     invoke_ms = (time.perf_counter() - t1) * 1000
+    invoke_cpu_ms = (time.process_time() - c1) * 1000
     assert response["statusCode"] == 200 and "<Stream" in response["body"], response
-print(json.dumps({{"import_ms": (t1 - t0) * 1000, "invoke_ms": invoke_ms}}))
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "import_cpu_ms": (c1 - c0) * 1000,
+                  "invoke_ms": invoke_ms, "invoke_cpu_ms": invoke_cpu_ms}}))
 """
 
 
@@ -135,7 +137,6 @@ def _signed_answer_event() -> dict[str, Any]:
 
 def _seed(table: Any) -> tuple[Any, Any]:
     """The persona and the ringing call the answer webhook will look up (read-only afterwards)."""
-    sys.path[:0] = [str(ROOT / "layers" / "callcore")]
     from callcore.models import CallRecord, CallStatus, Persona
     from callcore.repository import CallRepository
 
@@ -167,6 +168,7 @@ def moto_server() -> Iterator[tuple[str, str]]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    sys.path[:0] = [str(ROOT / "layers" / "callcore"), str(ROOT)]
 
     from tests.conftest import table_definition
 
@@ -200,9 +202,11 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def warm_answer_ms(iterations: int) -> dict[str, list[float]]:
+def warm_answer_ms(iterations: int, root: Path = ROOT) -> dict[str, list[float]]:
+    """Warm latency of ``root``'s answer webhook; run in a process of its own (see ``warm_figures``)
+    because callcore must come from ``root`` too."""
     os.environ.update(FAKE_AWS)
-    sys.path[:0] = [str(ROOT / "layers" / "callcore"), str(ROOT), str(ROOT / "functions" / "twilio_answer")]
+    sys.path[:0] = [str(root / "layers" / "callcore"), str(ROOT), str(root / "functions" / "twilio_answer")]
     import boto3
     from moto import mock_aws
 
@@ -260,7 +264,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="another checkout measured alongside, samples interleaved (before/after)",
     )
     parser.add_argument("--skip-warm", action="store_true", help="cold figures only")
+    parser.add_argument("--warm-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=int, default=2000, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.warm_child:
+        print(json.dumps(warm_answer_ms(args.iterations, args.warm_child.resolve())))
+        return {}
     samples, iterations = (3, 200) if args.quick else (10, 2000)
     roots = [args.root.resolve()] + ([args.baseline.resolve()] if args.baseline else [])
     labels = ["", "  (baseline)"] if args.baseline else [""]
@@ -271,8 +280,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in HANDLERS:
         for runs, tag in zip(fresh_runs(roots, name, samples, env=FAKE_AWS), labels, strict=True):
             values = [float(r["import_ms"] or 0) for r in runs]
+            cpu = [float(r["import_cpu_ms"] or 0) for r in runs]
             figures[f"import_ms.{name}{tag.strip()}"] = statistics.median(values)
-            print(f"  {name:<14} {_summary(values)}{tag}")
+            print(f"  {name:<14} {_summary(values)}   cpu {statistics.median(cpu):6.1f} ms{tag}")
 
     print(f"cold start of twilio_answer: import + first invocation, moto server ({samples} samples):")
     with tempfile.TemporaryDirectory() as tmp, moto_server() as (endpoint, secret_arn):
@@ -292,20 +302,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for runs, tag in zip(all_runs, labels, strict=True):
                 imports = [float(r["import_ms"] or 0) for r in runs]
                 totals = [float(r["import_ms"] or 0) + float(r["invoke_ms"] or 0) for r in runs]
+                cpu = [float(r["import_cpu_ms"] or 0) for r in runs]
+                cpu_totals = [float(r["import_cpu_ms"] or 0) + float(r["invoke_cpu_ms"] or 0) for r in runs]
                 figures[f"cold_start_ms.{label}{tag.strip()}"] = {
                     "import": statistics.median(imports),
                     "import+first": statistics.median(totals),
                 }
-                print(f"  {label:<22} import  {_summary(imports)}{tag}")
-                print(f"  {'':<22} +first  {_summary(totals)}{tag}")
+                print(
+                    f"  {label:<22} import  {_summary(imports)}   cpu {statistics.median(cpu):6.1f} ms{tag}"
+                )
+                print(
+                    f"  {'':<22} +first  {_summary(totals)}   "
+                    f"cpu {statistics.median(cpu_totals):6.1f} ms{tag}"
+                )
 
     if not args.skip_warm:
-        print(f"warm handler latency ({iterations} invocations, this checkout):")
-        for label, values in warm_answer_ms(iterations).items():
-            p50, p99 = statistics.median(values), _percentile(values, 99)
-            figures[f"warm_ms.{label}"] = {"p50": p50, "p99": p99}
-            print(f"  {label:<38} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+        print(f"warm handler latency ({iterations} invocations, one process per checkout):")
+        for root, tag in zip(roots, labels, strict=True):
+            for label, values in warm_figures(root, iterations).items():
+                p50, p99 = statistics.median(values), _percentile(values, 99)
+                figures[f"warm_ms.{label}{tag.strip()}"] = {"p50": p50, "p99": p99}
+                print(f"  {label:<38} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms{tag}")
     return figures
+
+
+def warm_figures(root: Path, iterations: int) -> dict[str, list[float]]:
+    cmd = [sys.executable, __file__, "--warm-child", str(root), "--iterations", str(iterations)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"warm run for {root} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 if __name__ == "__main__":

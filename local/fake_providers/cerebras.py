@@ -26,6 +26,8 @@ __all__ = ["CerebrasFault", "FakeCerebras", "RecordedChat", "split_tokens"]
 
 CerebrasFault = Literal["http_500", "http_429", "drop_mid_stream", "error_event", "stall"]
 ReplyRule = Callable[[list[dict[str, Any]]], str]
+# Given the messages and the offered tool names: the (name, arguments) calls to stream after the text.
+ToolRule = Callable[[list[dict[str, Any]], list[str]], list[tuple[str, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class _Config:
     tokens_per_second: float
     models: tuple[str, ...]
     faults: deque[CerebrasFault] = field(default_factory=deque)
+    tool_rule: ToolRule | None = None
 
 
 def split_tokens(text: str) -> list[str]:
@@ -68,12 +71,14 @@ class FakeCerebras(FakeServer):
         first_token_ms: float = 150.0,
         tokens_per_second: float = 1000.0,
         models: Sequence[str] = ("gpt-oss-120b", "llama3.1-8b"),
+        tool_rule: ToolRule | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
         self.api_key = api_key
         self.config = _Config(reply, reasoning, first_token_ms, tokens_per_second, tuple(models))
+        self.config.tool_rule = tool_rule
         self.requests: list[RecordedChat] = []
 
     def inject(self, *faults: CerebrasFault) -> None:
@@ -123,7 +128,11 @@ class FakeCerebras(FakeServer):
         reply = self.config.reply if isinstance(self.config.reply, str) else self.config.reply(messages)
         if not body.get("stream"):
             return web.json_response(self._completion(model, reply))
-        return await self._stream(request, model, reply, fault)
+        offered = [t.get("function", {}).get("name", "") for t in body.get("tools") or []]
+        calls = self.config.tool_rule(messages, offered) if self.config.tool_rule and offered else []
+        # Like the real API, a model only ever calls tools it was offered.
+        calls = [(name, args) for name, args in calls if name in offered]
+        return await self._stream(request, model, reply, fault, calls)
 
     def _completion(self, model: str, reply: str) -> dict[str, Any]:
         return {
@@ -144,7 +153,12 @@ class FakeCerebras(FakeServer):
         }
 
     async def _stream(
-        self, request: web.Request, model: str, reply: str, fault: CerebrasFault | None
+        self,
+        request: web.Request,
+        model: str,
+        reply: str,
+        fault: CerebrasFault | None,
+        calls: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -186,7 +200,22 @@ class FakeCerebras(FakeServer):
                 return response
             await response.write(chunk({"content": piece}))
             await asyncio.sleep(gap)
-        await response.write(chunk({}, finish="stop"))
+        for index, (name, arguments) in enumerate(calls):
+            # OpenAI-style fragments: id, type and name first, then the JSON arguments in pieces.
+            head = {"index": index, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
+            await response.write(
+                chunk({"tool_calls": [{**head, "function": {"name": name, "arguments": ""}}]})
+            )
+            text = json.dumps(arguments)
+            for start in range(0, len(text), 8):
+                fragment: dict[str, Any] = {
+                    "index": index,
+                    "type": "function",
+                    "function": {"arguments": text[start : start + 8]},
+                }
+                await response.write(chunk({"tool_calls": [fragment]}))
+                await asyncio.sleep(gap)
+        await response.write(chunk({}, finish="tool_calls" if calls else "stop"))
         usage = {
             "id": chunk_id,
             "object": "chat.completion.chunk",

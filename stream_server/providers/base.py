@@ -9,10 +9,10 @@ the only exception the pipeline has to catch to speak an apology and keep the ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "ChatMessage",
@@ -22,6 +22,9 @@ __all__ = [
     "SpeechToText",
     "SttSession",
     "TextToSpeech",
+    "ToolCall",
+    "ToolCallingLanguageModel",
+    "ToolSpec",
     "Transcript",
 ]
 
@@ -89,6 +92,49 @@ class LanguageModel(Protocol):
     """Streams a reply as text deltas so speech can start before the reply is complete."""
 
     def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call, in the OpenAI-compatible shape (JSON Schema parameters)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": dict(self.parameters),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asked for a tool, with its arguments already parsed (``{}`` if they were not JSON)."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    call_id: str = ""
+
+
+@runtime_checkable
+class ToolCallingLanguageModel(LanguageModel, Protocol):
+    """A `LanguageModel` that can also ask for tools mid-reply.
+
+    A separate protocol rather than a new argument to `stream`, so text-only models (and every
+    existing caller of `stream`) keep working unchanged; the pipeline offers tools only to a
+    model that implements this. The stream interleaves text deltas and whole `ToolCall`s in the
+    order the model produced them; a tool call is yielded once its arguments are complete.
+    """
+
+    def stream_with_tools(
+        self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[str | ToolCall]: ...
 
 
 class TextToSpeech(Protocol):

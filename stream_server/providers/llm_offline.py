@@ -5,6 +5,9 @@ greet, say goodbye when the caller does, admit it is an offline scripted engine 
 it is, and otherwise answer with the prompt sentence that shares the most words with the
 question. The reply is streamed word by word, like a real model, so the pipeline's sentence
 splitting and barge-in paths run exactly as they do with Cerebras. It never pretends to be AI.
+
+It also uses the call tools it is offered, like a real model would: ``end_call`` after its
+goodbye, ``transfer_call`` when the caller asks for a person, so the offline demo exercises them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from stream_server.providers.base import ChatMessage
+from stream_server.providers.base import ChatMessage, ToolCall, ToolSpec
 
-__all__ = ["ScriptedLanguageModel", "scripted_reply"]
+__all__ = ["TRANSFER_REPLY", "ScriptedLanguageModel", "scripted_reply", "scripted_tool"]
 
 _WORD = re.compile(r"[a-z0-9']+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -60,6 +63,11 @@ _STOPWORDS = {
     "your", "me", "be", "with", "this", "that", "there", "please", "like", "want", "about", "have",
     "has", "so", "just", "yes", "no", "ok", "okay", "um", "uh", "tell", "know", "from",
 }  # fmt: skip
+_HUMAN_REQUEST = re.compile(
+    r"\b(human|real person|a person|someone|somebody|operator|agent|representative|manager|colleague)\b"
+)
+_ASKING = re.compile(r"\b(speak|talk|transfer|connect|put me through|get me|want|need|can i have)\b")
+TRANSFER_REPLY = "Of course. Let me transfer you to a colleague."
 OFFLINE_IDENTITY = (
     "I'm an offline scripted assistant: simple rules running on this machine, with no AI service "
     "behind me, so my answers come from what I was told about this call."
@@ -111,6 +119,23 @@ def scripted_reply(messages: Sequence[ChatMessage]) -> str:
     return fallbacks[answered % len(fallbacks)]
 
 
+def _last_caller(messages: Sequence[ChatMessage]) -> str:
+    return " ".join(_words(next((m.content for m in reversed(messages) if m.role == "user"), "")))
+
+
+def scripted_tool(messages: Sequence[ChatMessage], offered: Sequence[str]) -> tuple[str, ToolCall] | None:
+    """The reply and tool call for this turn when a tool fits, else None (pure)."""
+    said = _last_caller(messages)
+    asks_for_person = bool(_HUMAN_REQUEST.search(said) and _ASKING.search(said))
+    if "transfer_call" in offered and asks_for_person and not any(p in said for p in _IDENTITY):
+        return TRANSFER_REPLY, ToolCall("transfer_call", {"reason": "caller asked for a person"})
+    if "end_call" in offered:
+        reply = scripted_reply(messages)
+        if reply == "Thank you for calling. Goodbye!":
+            return reply, ToolCall("end_call")
+    return None
+
+
 class ScriptedLanguageModel:
     """Streams `scripted_reply` one word at a time; `model` is accepted and ignored."""
 
@@ -118,8 +143,18 @@ class ScriptedLanguageModel:
         self._delay = seconds_per_word
 
     async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
-        reply = scripted_reply(messages)
+        async for item in self.stream_with_tools(messages, model=model, tools=()):
+            if isinstance(item, str):
+                yield item
+
+    async def stream_with_tools(
+        self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[str | ToolCall]:
+        planned = scripted_tool(messages, [t.name for t in tools])
+        reply, call = planned if planned is not None else (scripted_reply(messages), None)
         for index, word in enumerate(reply.split(" ")):
             if self._delay > 0:
                 await asyncio.sleep(self._delay)
             yield word if index == 0 else f" {word}"
+        if call is not None:
+            yield call

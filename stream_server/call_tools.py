@@ -1,0 +1,157 @@
+"""The tools the language model may use to act on the call itself: hang up, transfer, send digits.
+
+Each tool ends with a Twilio REST update of the live call, done by the session after the
+bot's last words have been heard (their marks are back), never mid-sentence:
+
+* ``end_call``: status=completed, the same REST hang-up as a caller's goodbye.
+* ``transfer_call``: new TwiML ``<Dial>`` to the persona's ``transfer_number``. Updating a call
+  replaces its TwiML, so Twilio closes our Media Stream and bridges the caller to the human;
+  our part of the call ends there.
+* ``send_digits``: DTMF towards the far end (an IVR). Media Streams is receive-and-play audio
+  only: it has no verb to send DTMF, and audio tones we synthesise are not reliably heard as
+  DTMF after the phone network's codecs. The only reliable way is TwiML ``<Play digits>``
+  through a call update, which, like any update, ends the stream. Coming back would need a
+  new ``<Connect><Stream>`` with a fresh stream token and a new session that restores the
+  conversation; that is not built, so after the digits the call ends. The tool is therefore
+  off by default (`CallConfig.send_digits_tool`) and meant for "dial an extension and leave"
+  personas. See docs/call-behaviours.md.
+
+Pure: TwiML is built with twilio's `VoiceResponse` (it escapes everything); no I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from callcore.models import Persona
+from twilio.twiml.voice_response import VoiceResponse
+
+from stream_server.providers.base import ToolCall, ToolSpec
+
+__all__ = [
+    "END_CALL",
+    "SEND_DIGITS",
+    "TRANSFER_CALL",
+    "CallUpdate",
+    "ToolPlan",
+    "digits_twiml",
+    "plan_tool_call",
+    "tools_for",
+    "transfer_twiml",
+]
+
+END_CALL = ToolSpec(
+    "end_call",
+    "Hang up the phone call. Use it when the conversation is over (the caller said goodbye or "
+    "has nothing more). Say your goodbye in the same reply, before calling it.",
+)
+TRANSFER_CALL = ToolSpec(
+    "transfer_call",
+    "Transfer the caller to a human colleague. Use it when the caller asks for a person or "
+    "when you cannot help. Tell the caller you are transferring them, in the same reply.",
+    {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "description": "Why, in a few words."}},
+    },
+)
+SEND_DIGITS = ToolSpec(
+    "send_digits",
+    "Press keys on the phone keypad (for an automated menu). This ends your part of the call.",
+    {
+        "type": "object",
+        "properties": {"digits": {"type": "string", "description": "Digits 0-9, * and #; w = pause."}},
+        "required": ["digits"],
+    },
+)
+_DIGITS = re.compile(r"^[0-9*#wW]{1,32}$")
+
+
+def tools_for(persona: Persona, *, send_digits: bool = False) -> tuple[ToolSpec, ...]:
+    """The tools to offer on this call: transfer only when the persona has a number to dial."""
+    tools = [END_CALL]
+    if persona.transfer_number:
+        tools.append(TRANSFER_CALL)
+    if send_digits:
+        tools.append(SEND_DIGITS)
+    return tuple(tools)
+
+
+def transfer_twiml(number: str, *, caller_id: str | None = None, timeout_s: int = 30) -> str:
+    """``<Dial>`` the human; if they do not answer, the caller hears why instead of silence."""
+    response = VoiceResponse()
+    kwargs: dict[str, Any] = {"timeout": timeout_s}
+    if caller_id:
+        kwargs["caller_id"] = caller_id
+    response.dial(number, **kwargs)
+    response.say("Sorry, nobody could take your call right now. Goodbye.")
+    return str(response)
+
+
+def digits_twiml(digits: str) -> str:
+    """``<Play digits>`` then a short pause so the far end registers the last key."""
+    response = VoiceResponse()
+    response.play(digits=digits)
+    response.pause(length=1)
+    return str(response)
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdate:
+    """New TwiML for the live call (REST ``calls(sid).update(twiml=...)``) and why."""
+
+    twiml: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPlan:
+    """What the call does for a tool call.
+
+    Attributes:
+        say: a line to speak first when the model said nothing itself (None = say nothing).
+        update: the REST update to make once the line has played; None = plain hang-up.
+        reason: the call's end reason.
+    """
+
+    say: str | None
+    update: CallUpdate | None
+    reason: str
+
+
+def plan_tool_call(
+    call: ToolCall,
+    persona: Persona,
+    *,
+    spoke: bool,
+    transfer_line: str,
+    send_digits: bool = False,
+) -> ToolPlan | None:
+    """Decide what a tool call means for this call; None = refused (unknown, not offered, bad args).
+
+    ``spoke``: the model already said something in the same reply (its own goodbye or "let me
+    transfer you"), so nothing more is added before acting.
+    """
+    if call.name == END_CALL.name:
+        return ToolPlan(None if spoke else persona.goodbye, None, "assistant-end-call")
+    if call.name == TRANSFER_CALL.name and persona.transfer_number:
+        update = CallUpdate(transfer_twiml(persona.transfer_number), "transferred")
+        return ToolPlan(None if spoke else transfer_line, update, "transferred")
+    if call.name == SEND_DIGITS.name and send_digits:
+        digits = _digits(call.arguments)
+        if digits is None:
+            return None
+        return ToolPlan(None, CallUpdate(digits_twiml(digits), "sent-digits"), "sent-digits")
+    return None
+
+
+def _digits(arguments: Mapping[str, Any]) -> str | None:
+    value = arguments.get("digits")
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.replace(" ", "").replace("-", "")
+    return value if _DIGITS.match(value) else None

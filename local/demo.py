@@ -35,7 +35,7 @@ DEMO_SCRIPT = CallerScript(
         Utterance("Thank you, goodbye.", pause_ms=600),
     ),
     hang_up=True,
-    max_wait_ms=12_000,
+    max_wait_ms=20_000,
 )
 
 
@@ -136,7 +136,7 @@ async def _final_record(
 ) -> dict[str, Any] | None:
     """The record once the status callback and the stream host have both written (bounded wait)."""
     record: dict[str, Any] | None = None
-    for _ in range(40):
+    for _ in range(80):
         record = await _api(session, stack, "GET", f"/calls/{call_id}")
         if record.get("status") == "completed" and record.get("turns"):
             return record

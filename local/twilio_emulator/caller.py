@@ -137,7 +137,10 @@ class Caller:
     def _ready(self, now: float, utterance: Utterance | None) -> bool:
         turn = self._turn
         assert turn.ended_at is not None
-        if (now - turn.ended_at) * 1000 >= self.script.max_wait_ms:
+        # Patience runs from the later of the caller's turn and the last bot audio heard, and never
+        # runs out while the bot is talking: a slow bot is waited for, a silent one is not.
+        waited_since = max(turn.ended_at, self._bot_last_audio_end or turn.ended_at)
+        if not self._bot_speaking and (now - waited_since) * 1000 >= self.script.max_wait_ms:
             self._log(now, "caller_gave_up_waiting")
             return True
         if turn.reply_started_at is None:

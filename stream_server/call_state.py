@@ -24,6 +24,7 @@ from stream_server.echo import EchoDetector
 from stream_server.end_of_turn import EndOfTurnSettings, silence_needed_ms
 from stream_server.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.interruption import InterruptionJudge, InterruptionSettings, Verdict
+from stream_server.keypad import DigitCollector, keypad_message
 from stream_server.pipeline import ReplyAudio, ReplyStats
 from stream_server.playback import PlaybackLedger, Utterance
 from stream_server.providers.base import ChatMessage, ToolSpec
@@ -241,6 +242,7 @@ class CallConfig:
     transfer_line: str = "Please hold while I transfer you."
     transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
     send_digits_tool: bool = False  # see stream_server.call_tools: it ends the stream
+    dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
 
 
 class CallState:
@@ -302,6 +304,7 @@ class CallState:
         self._idle = IdleWatch(0.0)
         self._tools: tuple[ToolSpec, ...] = ()
         self._closing: CallUpdate | None = None
+        self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -479,12 +482,17 @@ class CallState:
     def _on_dtmf(self, digit: str, now: float) -> list[Action]:
         if self.phase is not Phase.ACTIVE:
             return []
-        log.info("caller pressed %s", digit)
+        log.info("caller pressed a key")  # never the digit: it may be part of a PIN
         self._idle.caller_active(now)
         actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
-        text = f"(the caller pressed {digit})"
-        actions += self._caller_turn(text, now, now, {})
-        self.history.append(ChatMessage("user", f"The caller pressed {digit} on the keypad."))
+        entry = self._keypad.press(digit, now)
+        return actions if entry is None else actions + self._keypad_entry(entry, now)
+
+    def _keypad_entry(self, digits: str, now: float) -> list[Action]:
+        """A finished keypad entry is the caller's turn: the model hears it and replies."""
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        actions += self._caller_turn(f"(the caller pressed {digits})", now, now, {})
+        self.history.append(ChatMessage("user", keypad_message(digits)))
         return [*actions, *self._start_reply(now)]
 
     # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------
@@ -648,9 +656,12 @@ class CallState:
         limit = persona.max_duration_seconds
         if elapsed >= limit:
             return self._say_goodbye("max-duration", now)
+        entry = self._keypad.due(now)
+        if entry is not None:
+            return self._keypad_entry(entry, now)
         decision = self._idle.decide(
             now,
-            busy=self._speaking is not None or self._turns.caller_speaking,
+            busy=self._speaking is not None or self._turns.caller_speaking or self._keypad.pending,
             idle_timeout_s=persona.idle_timeout_seconds,
             max_prompts=persona.max_idle_prompts,
             elapsed_s=elapsed,

@@ -63,6 +63,7 @@ _STOPWORDS = {
     "your", "me", "be", "with", "this", "that", "there", "please", "like", "want", "about", "have",
     "has", "so", "just", "yes", "no", "ok", "okay", "um", "uh", "tell", "know", "from",
 }  # fmt: skip
+_KEYPAD = re.compile(r"^The caller pressed (.+) on the keypad\.$")
 _HUMAN_REQUEST = re.compile(
     r"\b(human|real person|a person|someone|somebody|operator|agent|representative|manager|colleague)\b"
 )
@@ -90,6 +91,9 @@ def scripted_reply(messages: Sequence[ChatMessage]) -> str:
     said = " ".join(_words(caller))
     words = set(_words(caller))
     answered = sum(1 for m in messages if m.role == "assistant")
+    keys = _KEYPAD.match(caller)
+    if keys:
+        return f"You pressed {keys.group(1)}. Thank you, I've noted that."
     if not said:
         return (
             "Hello! How can I help you today?"

@@ -17,6 +17,8 @@ from stream_server.audio import silence_ulaw
 __all__ = ["Caller", "CallerFrame", "CallerScript", "TimelineEvent", "Utterance", "turn_latencies_ms"]
 
 FRAME_SECONDS = 0.02
+# Bot silence that separates one reply from the next (shorter gaps are buffer underruns).
+_REPLY_GAP_SECONDS = 0.3
 SILENCE_FRAME = silence_ulaw(20)
 
 
@@ -109,6 +111,9 @@ class Caller:
         """Report loudspeaker output (start time, bytes) and whether more is still queued."""
         turn = self._turn
         for start, chunk in played:
+            last = self._bot_last_audio_end
+            if turn.old_reply_playing and (last is None or start - last >= _REPLY_GAP_SECONDS):
+                turn.old_reply_playing = False  # a real pause: whatever plays now is a new reply
             fresh = not turn.old_reply_playing and turn.reply_started_at is None
             if fresh and turn.ended_at is not None and not self._speaking:
                 turn.reply_started_at = start
@@ -116,8 +121,6 @@ class Caller:
                 kind = "greeting_start" if self._index == 0 else "bot_reply_start"
                 self._log(start, kind, value=round(latency, 1))
             self._bot_last_audio_end = start + len(chunk) / 8000
-        if not speaking:
-            turn.old_reply_playing = False
         self._bot_speaking = speaking
 
     def note(self, now: float, kind: str, detail: str = "") -> None:
@@ -186,7 +189,10 @@ class Caller:
             self._log(end, "caller_stop", utterance.text)
         if utterance.dtmf:
             self._log(end, "dtmf", utterance.dtmf)
-        self._turn = _Turn(ended_at=end, old_reply_playing=self._bot_speaking)
+        # Audio heard just before the caller stopped belongs to the reply the caller talked over,
+        # even if it stutters (a slow TTS underruns the buffer): only a real pause ends that reply.
+        recent = self._bot_last_audio_end is not None and end - self._bot_last_audio_end < _REPLY_GAP_SECONDS
+        self._turn = _Turn(ended_at=end, old_reply_playing=self._bot_speaking or recent)
         return CallerFrame(frame + SILENCE_FRAME[len(frame) :], dtmf=utterance.dtmf)
 
 

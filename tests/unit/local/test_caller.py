@@ -57,3 +57,12 @@ def test_gives_up_waiting_for_a_silent_bot() -> None:
     ticks = _run(caller, {}, until=1.0)
     assert ticks and 0.48 <= ticks[0][0] <= 0.52
     assert any(e.kind == "caller_gave_up_waiting" for e in caller.timeline)
+
+
+def test_a_stuttering_old_reply_is_not_taken_for_the_next_one() -> None:
+    script = CallerScript((Utterance("one", barge_in_ms=100),), hang_up=False)
+    caller = Caller(script, _voice, started_at=0.0)
+    # Greeting 0.0-0.4 s, then more of it after a 100 ms underrun (0.5-0.9 s); the reply at 2.0 s.
+    _run(caller, {0.0: 0.4, 0.5: 0.4, 2.0: 0.5}, until=3.0)
+    # The caller barged in at 0.1 s and stopped at 0.2 s; the 0.5 s audio is the old greeting.
+    assert turn_latencies_ms(caller.timeline) == [pytest.approx(1800, abs=25)]

@@ -46,6 +46,17 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     """Everything the stream host process reads from its environment."""
@@ -79,7 +90,15 @@ class StreamSettings:
             min_speech_ms=_int(e, "TURN_MIN_SPEECH_MS", 100, 20, 5_000),
             barge_in_ms=_int(e, "BARGE_IN_MS", 240, 20, 5_000),
             speech_gap_ms=_int(e, "SPEECH_GAP_MS", 100, 0, 2_000),
+            min_end_of_turn_silence_ms=_int(e, "END_OF_TURN_MIN_SILENCE_MS", 250, 50, 10_000),
+            max_end_of_turn_silence_ms=_int(e, "END_OF_TURN_MAX_SILENCE_MS", 1600, 100, 10_000),
+            semantic_end_of_turn=_bool(e, "SEMANTIC_END_OF_TURN", True),
+            false_interruption_ms=_int(e, "FALSE_INTERRUPTION_MS", 900, 100, 10_000),
+            speculative_replies=_bool(e, "SPECULATIVE_REPLIES", True),
+            echo_suppression=_bool(e, "ECHO_SUPPRESSION", True),
         )
+        if turn.min_end_of_turn_silence_ms > turn.max_end_of_turn_silence_ms:
+            raise ValueError("END_OF_TURN_MIN_SILENCE_MS must not exceed END_OF_TURN_MAX_SILENCE_MS")
         pipeline = PipelineSettings(
             llm_first_token_timeout_s=_float(e, "LLM_FIRST_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),
             llm_idle_timeout_s=_float(e, "LLM_FIRST_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 120.0),

@@ -41,3 +41,35 @@ def test_overrides() -> None:
 def test_bad_values_are_rejected_by_name(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         StreamSettings.from_env({name: value})
+
+
+def test_turn_taking_switches_and_bounds_from_env() -> None:
+    from stream_server.settings import StreamSettings
+
+    settings = StreamSettings.from_env(
+        {
+            "SEMANTIC_END_OF_TURN": "false",
+            "SPECULATIVE_REPLIES": "0",
+            "ECHO_SUPPRESSION": "off",
+            "END_OF_TURN_MIN_SILENCE_MS": "300",
+            "END_OF_TURN_MAX_SILENCE_MS": "2000",
+            "FALSE_INTERRUPTION_MS": "1200",
+        }
+    )
+    turn = settings.turn
+    assert not turn.semantic_end_of_turn and not turn.speculative_replies and not turn.echo_suppression
+    assert (turn.min_end_of_turn_silence_ms, turn.max_end_of_turn_silence_ms) == (300, 2000)
+    assert turn.false_interruption_ms == 1200
+    defaults = StreamSettings.from_env({}).turn
+    assert defaults.semantic_end_of_turn and defaults.speculative_replies and defaults.echo_suppression
+
+
+def test_turn_taking_settings_refuse_nonsense() -> None:
+    import pytest
+
+    from stream_server.settings import StreamSettings
+
+    with pytest.raises(ValueError, match="SPECULATIVE_REPLIES"):
+        StreamSettings.from_env({"SPECULATIVE_REPLIES": "maybe"})
+    with pytest.raises(ValueError, match="MIN_SILENCE"):
+        StreamSettings.from_env({"END_OF_TURN_MIN_SILENCE_MS": "900", "END_OF_TURN_MAX_SILENCE_MS": "800"})

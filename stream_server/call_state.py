@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
 from callcore.models import Persona, TranscriptTurn
 
 from stream_server.audio import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
@@ -51,6 +52,7 @@ from stream_server.twilio_protocol import (
     Stop,
     parse,
 )
+from stream_server.voicemail import MachineVerdict, VoicemailSettings, VoicemailWatch
 
 __all__ = [
     "Action",
@@ -243,6 +245,7 @@ class CallConfig:
     transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
     send_digits_tool: bool = False  # see stream_server.call_tools: it ends the stream
     dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
+    voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
 
 
 class CallState:
@@ -305,6 +308,7 @@ class CallState:
         self._tools: tuple[ToolSpec, ...] = ()
         self._closing: CallUpdate | None = None
         self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
+        self._voicemail: VoicemailWatch | None = None
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -351,6 +355,8 @@ class CallState:
         self.persona = persona
         self._idle = IdleWatch(now)
         self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
+        if persona.machine_detection:
+            self._voicemail = VoicemailWatch(self.config.voicemail, started_at=now)
         self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
         if not persona.greeting:
@@ -386,6 +392,8 @@ class CallState:
             for event in self._turns.feed(speech, self._audio_clock, bot_speaking=self.bot_speaking):
                 actions += self._on_turn_event(event, now)
             actions += self._after_frame(now)
+            if self._voicemail is not None:
+                actions += self._voicemail_frame(pcm, speech, now)
         self.echo_frames += echoes
         # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
         audio = b"\xff" * len(media.payload) if frames and echoes == frames else media.payload
@@ -629,6 +637,51 @@ class CallState:
                 return metric + self._settle(now)
             return metric + self._settle(now) + self._speak_text(plan.say, "goodbye", now)
         return self._settle(now)
+
+    def on_answered_by(self, answered_by: str, now: float) -> list[Action]:
+        """Twilio's asynchronous AMD result, read from the call record by the session."""
+        watch = self._voicemail
+        if watch is None:
+            return []
+        before = watch.verdict
+        return self._on_machine_verdict(before, watch.on_answered_by(answered_by, now), now)
+
+    def _voicemail_frame(self, pcm: np.ndarray, speech: bool, now: float) -> list[Action]:
+        watch = self._voicemail
+        if watch is None or watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):
+            return []
+        before = watch.verdict
+        clock = self._audio_clock if self._audio_clock is not None else now
+        return self._on_machine_verdict(before, watch.on_frame(pcm, speech, clock), now)
+
+    def _on_machine_verdict(
+        self, before: MachineVerdict, verdict: MachineVerdict, now: float
+    ) -> list[Action]:
+        """A machine answered: stop talking to it, wait for its beep, then leave the message."""
+        if verdict is before or verdict in (MachineVerdict.UNKNOWN, MachineVerdict.HUMAN):
+            return []
+        assert self.persona is not None and self._voicemail is not None
+        actions: list[Action] = []
+        if before is MachineVerdict.UNKNOWN:
+            if self.phase is not Phase.ACTIVE:
+                return []  # already ending for another reason; nothing to add
+            log.info("answering machine detected (%s)", self._voicemail.reason)
+            actions += self._interrupt(now) if self._speaking is not None else []
+            self.phase = Phase.ENDING
+            self._hangup_when_quiet = "voicemail"
+            actions.append(RecordMetric("AnsweringMachines", 1, "Count"))
+        if verdict is MachineVerdict.SPEAK_NOW and self._hangup_when_quiet == "voicemail":
+            log.info("leaving the voicemail message (%s)", self._voicemail.reason)
+            message = self.persona.voicemail_message
+            if not message:
+                self._hangup_when_quiet = "machine"
+                return [*actions, Hangup("machine")]
+            actions += self._speak_text(message, "goodbye", now)
+        return actions
+
+    @property
+    def answering_machine(self) -> bool:
+        return self._voicemail is not None and self._voicemail.machine
 
     def on_call_update_failed(self, now: float) -> list[Action]:
         """The REST update (transfer, digits) failed: stay on the line and say so."""

@@ -339,6 +339,8 @@ class CallSession:
         log.info("call authenticated; persona=%s", persona.persona_id)
         self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
         self._owned.append(asyncio.create_task(self._tick(), name="tick"))
+        if persona.machine_detection:
+            self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
         await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
 
     async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:
@@ -384,9 +386,27 @@ class CallSession:
                 self._stt = None
         await self._apply(self.state.on_stt_failed(self.services.clock()))
 
+    async def _watch_answered_by(self, call_id: str) -> None:
+        """Twilio posts async AMD to the status webhook, which stores ``answered_by`` on the call
+        record; this reads it back a few times during the first seconds (off the event loop)."""
+        vm = self.state.config.voicemail
+        clock = self.services.clock
+        deadline = clock() + vm.amd_poll_for_s
+        while clock() < deadline and self.state.phase in (Phase.ACTIVE, Phase.AUTHENTICATING):
+            await asyncio.sleep(vm.amd_poll_interval_s)
+            try:
+                record = await asyncio.to_thread(self.services.repository.get_call, call_id)
+            except Exception:
+                log.warning("could not read the call record for the AMD result", exc_info=True)
+                continue
+            if record is not None and record.answered_by:
+                log.info("AMD result: %s", record.answered_by)
+                await self._apply(self.state.on_answered_by(record.answered_by, clock()))
+                return
+
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.1)  # filler and keypad timing need a finer clock than 0.25 s
             await self._apply(self.state.on_tick(self.services.clock()))
 
     def _adopt(self, speculation_id: int) -> None:

@@ -23,6 +23,7 @@ from stream_server.backchannel import is_backchannel
 from stream_server.call_tools import CallUpdate, plan_tool_call, tools_for
 from stream_server.echo import EchoDetector
 from stream_server.end_of_turn import EndOfTurnSettings, silence_needed_ms
+from stream_server.filler import FillerSettings, choose_filler, filler_due
 from stream_server.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.interruption import InterruptionJudge, InterruptionSettings, Verdict
 from stream_server.keypad import DigitCollector, keypad_message
@@ -69,6 +70,7 @@ __all__ = [
     "Phase",
     "RecordMetric",
     "Send",
+    "SpeakFiller",
     "SpeakReply",
     "SpeakText",
     "SpeculateReply",
@@ -177,6 +179,13 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakFiller:
+    """The reply is late: play this phrase's pre-rendered clip, then `CallState.on_filler_audio`."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateCall:
     """The last words have played: replace the live call's TwiML over REST (transfer, digits).
 
@@ -210,6 +219,7 @@ Action = (
     | RecordMetric
     | Hangup
     | UpdateCall
+    | SpeakFiller
     | EndCall
 )
 
@@ -232,6 +242,8 @@ class _Speaking:
     generating: bool = True
     stats: ReplyStats | None = None
     caller_latency: dict[str, float] = field(default_factory=dict)
+    filler_considered: bool = False
+    sentence_offset: int = 0  # a filler played first takes sentence 0; the reply's follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +258,7 @@ class CallConfig:
     send_digits_tool: bool = False  # see stream_server.call_tools: it ends the stream
     dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
+    filler: FillerSettings = field(default_factory=FillerSettings)
 
 
 class CallState:
@@ -309,6 +322,8 @@ class CallState:
         self._closing: CallUpdate | None = None
         self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
         self._voicemail: VoicemailWatch | None = None
+        self._fillers_said = 0
+        self._filler_last_time = False
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -584,17 +599,54 @@ class CallState:
         if speaking is None or self.phase is Phase.ENDED:
             return []
         utterance = speaking.utterance
-        while len(utterance.sentences) <= chunk.sentence:
+        if speaking.kind == "reply" and not utterance.chunks:
+            speaking.filler_considered = True  # the answer itself is on its way: no filler now
+            self._filler_last_time = False
+        sentence = chunk.sentence + speaking.sentence_offset
+        while len(utterance.sentences) <= sentence:
             utterance.add_sentence(chunk.text)
-        if utterance.sentences[chunk.sentence] != chunk.text:
-            utterance.sentences[chunk.sentence] = chunk.text  # the apology replaces a cut sentence
-        name = self.ledger.add_chunk(utterance, chunk.sentence, len(chunk.audio))
+        if utterance.sentences[sentence] != chunk.text:
+            utterance.sentences[sentence] = chunk.text  # the apology replaces a cut sentence
+        name = self.ledger.add_chunk(utterance, sentence, len(chunk.audio))
         if self.echo is not None:
             self.echo.played(chunk.audio, self._audio_clock if self._audio_clock is not None else now)
         return [
             Send(OutboundMedia(self.stream_sid, chunk.audio)),
             Send(OutboundMark(self.stream_sid, name)),
         ]
+
+    def on_filler_audio(self, text: str, audio: bytes, now: float) -> list[Action]:
+        """The filler clip, if the reply it covers has still produced no audio of its own."""
+        speaking = self._speaking
+        if speaking is None or speaking.kind != "reply" or speaking.utterance.chunks or not audio:
+            return []
+        speaking.utterance.add_sentence(text)
+        speaking.sentence_offset = 1
+        name = self.ledger.add_chunk(speaking.utterance, 0, len(audio))
+        if self.echo is not None:
+            self.echo.played(audio, self._audio_clock if self._audio_clock is not None else now)
+        return [Send(OutboundMedia(self.stream_sid, audio)), Send(OutboundMark(self.stream_sid, name))]
+
+    def _filler(self, now: float) -> list[Action]:
+        speaking = self._speaking
+        persona = self.persona
+        if speaking is None or persona is None or speaking.kind != "reply" or speaking.filler_considered:
+            return []
+        due = filler_due(
+            waited_s=now - speaking.started_at,
+            settings=self.config.filler,
+            has_phrases=bool(persona.filler_phrases),
+            reply_audio_started=bool(speaking.utterance.chunks),
+            caller_speaking=self._turns.caller_speaking,
+            filler_last_time=self._filler_last_time,
+        )
+        if not due:
+            return []
+        speaking.filler_considered = True
+        self._filler_last_time = True
+        phrase = choose_filler(persona.filler_phrases, self._fillers_said)
+        self._fillers_said += 1
+        return [SpeakFiller(phrase), RecordMetric("Fillers", 1, "Count")]
 
     def on_reply_finished(self, now: float) -> list[Action]:
         """The pipeline has produced everything it will for the current utterance."""
@@ -712,6 +764,8 @@ class CallState:
         entry = self._keypad.due(now)
         if entry is not None:
             return self._keypad_entry(entry, now)
+        if self._speaking is not None:
+            return self._filler(now)
         decision = self._idle.decide(
             now,
             busy=self._speaking is not None or self._turns.caller_speaking or self._keypad.pending,

@@ -40,6 +40,7 @@ from stream_server.call_state import (
     Phase,
     RecordMetric,
     Send,
+    SpeakFiller,
     SpeakReply,
     SpeakText,
     SpeculateReply,
@@ -56,6 +57,7 @@ from stream_server.providers.base import (
     TextToSpeech,
 )
 from stream_server.settings import StreamSettings
+from stream_server.text_normalization import normalize_for_speech
 from stream_server.twilio_protocol import encode
 
 __all__ = ["CallServices", "CallSession", "PersonaCache", "Repository", "Socket"]
@@ -130,6 +132,8 @@ class CallServices:
     # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
     # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
     update_call_via_rest: Callable[[str, str], None] | None = None
+    # Filler phrases rendered once per process: (voice_id, language, text) -> mu-law audio.
+    filler_clips: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
@@ -284,6 +288,11 @@ class CallSession:
                 call_id=self.state.call_id,
                 call_sid=self.state.call_sid,
             )
+        elif isinstance(action, SpeakFiller):
+            persona = self.state.persona or DEFAULT_PERSONA
+            audio = self.services.filler_clips.get((persona.voice_id, persona.language, action.text))
+            if audio:  # not rendered yet: skip the filler rather than wait for it
+                await self._apply(self.state.on_filler_audio(action.text, audio, self.services.clock()))
         elif isinstance(action, UpdateCall):
             self._spawn_background(self._update_call(action))
         elif isinstance(action, Hangup):
@@ -341,6 +350,8 @@ class CallSession:
         self._owned.append(asyncio.create_task(self._tick(), name="tick"))
         if persona.machine_detection:
             self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
+        if persona.filler_phrases:
+            self._owned.append(asyncio.create_task(self._render_fillers(persona), name="fillers"))
         await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
 
     async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:
@@ -403,6 +414,27 @@ class CallSession:
                 log.info("AMD result: %s", record.answered_by)
                 await self._apply(self.state.on_answered_by(record.answered_by, clock()))
                 return
+
+    async def _render_fillers(self, persona: Persona) -> None:
+        """Render the persona's filler phrases once per process, so a filler never waits on TTS."""
+        clips = self.services.filler_clips
+        for text in persona.filler_phrases:
+            key = (persona.voice_id, persona.language, text)
+            if key in clips:
+                continue
+            spoken = normalize_for_speech(text, language=persona.language)
+            try:
+                async with asyncio.timeout(10.0):
+                    parts = [
+                        chunk
+                        async for chunk in self.services.tts.synthesize(
+                            spoken, voice_id=persona.voice_id, language=persona.language
+                        )
+                    ]
+            except (ProviderError, TimeoutError) as error:
+                log.warning("could not render a filler phrase: %s", error)
+                continue
+            clips[key] = b"".join(parts)
 
     async def _tick(self) -> None:
         while True:

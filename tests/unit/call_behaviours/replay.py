@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 from callcore.models import Persona
@@ -87,7 +88,7 @@ class Replay:
             out += self.play_spoken(new)
         return out
 
-    def play_spoken(self, actions: list[Action]) -> list[Action]:
+    def play_spoken(self, actions: Sequence[Action]) -> list[Action]:
         """Act as pipeline + Twilio for SpeakText/SpeakReply: audio out, marks back at once."""
         out: list[Action] = []
         for action in actions:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from callcore.models import Persona
 from callcore.status import apply_call_callback
 from websockets.exceptions import ConnectionClosed
 
@@ -31,12 +32,12 @@ def tone(freq: float = 1000.0, ms: int = 500) -> bytes:
     return pcm16_to_ulaw((9000 * np.sin(2 * np.pi * freq * np.arange(n) / 8000)).astype(np.int16))
 
 
-def machine_persona() -> object:
+def machine_persona() -> Persona:
     return persona(machine_detection=True, voicemail_message=MESSAGE, greeting="Hi there, is this Sam?")
 
 
 def test_amd_machine_start_waits_for_the_beep_then_leaves_the_message() -> None:
-    r = Replay(machine_persona())  # type: ignore[arg-type]
+    r = Replay(machine_persona())
     r.say(silence_ulaw(200))
     out = r.feed(r.state.on_answered_by("machine_start", r.t))
     assert CancelReply in [type(a) for a in out]  # stop talking to a machine at once
@@ -55,13 +56,13 @@ def test_amd_machine_start_waits_for_the_beep_then_leaves_the_message() -> None:
 
 
 def test_amd_end_of_greeting_speaks_at_once() -> None:
-    r = Replay(machine_persona())  # type: ignore[arg-type]
+    r = Replay(machine_persona())
     out = r.feed(r.state.on_answered_by("machine_end_beep", r.t))
     assert SpeakText(MESSAGE, "goodbye") in out
 
 
 def test_a_greeting_monologue_is_a_machine_even_without_amd_then_silence_is_the_cue() -> None:
-    r = Replay(machine_persona())  # type: ignore[arg-type]
+    r = Replay(machine_persona())
     r.say(speech_ulaw(GREETING))  # ~6 s of talking, no beep follows
     assert r.state.answering_machine
     r.say(silence_ulaw(1500))
@@ -71,7 +72,7 @@ def test_a_greeting_monologue_is_a_machine_even_without_amd_then_silence_is_the_
 
 
 def test_a_human_is_left_alone() -> None:
-    r = Replay(machine_persona())  # type: ignore[arg-type]
+    r = Replay(machine_persona())
     r.say(silence_ulaw(300) + speech_ulaw("Hello?") + silence_ulaw(3000))
     assert r.feed(r.state.on_answered_by("human", r.t)) == []
     assert not r.state.answering_machine and r.state.phase is Phase.ACTIVE

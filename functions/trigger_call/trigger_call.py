@@ -13,7 +13,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import caller_id, error_response, event_api_base_url, json_response, rest_resolver
+from callcore.aws_session import aws_client
 from callcore.calls import CallPlacementError, parse_call_request, place_call
 from callcore.logging import build_logger, mask_phone
 from callcore.repository import CallRepository
@@ -47,9 +47,10 @@ _persistence = DynamoDBPersistenceLayer(
     key_attr="PK",
     sort_key_attr="SK",
     static_pk_value="IDEMPOTENCY#trigger_call",
-    # A plain low-level client: the table resource's client re-serialises values Powertools already typed.
-    boto3_client=boto3.client(
-        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint or None
+    # A plain low-level client (Powertools types values itself), from the session the repository's
+    # client will also come from: one botocore session per cold start instead of two.
+    boto3_client=aws_client(
+        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint
     ),
 )
 _idempotency = IdempotencyConfig(

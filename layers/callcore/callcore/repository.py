@@ -93,7 +93,7 @@ class CallRepository:
         """``table`` is a ``callcore.table.ClientTable`` (see ``from_settings``) or a boto3 Table
         resource (tests, local stack); both behave the same."""
         self.table = table
-        self._db: Table = table if isinstance(table, ClientTable) else ResourceTable(table)
+        self._db: Table = table if isinstance(table, (ClientTable, ResourceTable)) else ResourceTable(table)
         self._ttl = item_ttl_seconds
         self._clock = clock
 

@@ -81,9 +81,13 @@ async def test_filler_plays_before_a_slow_reply_over_a_real_socket(host: Host) -
     call = await host.connect()
     await call.start(call_sid, params)
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
-    await call.wait_for(lambda r: host.services.filler_clips != {}, 10)
+    async with asyncio.timeout(10):
+        while not host.services.filler_clips:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     await call.say(utterance("What are your opening hours?"))
-    await call.wait_for(lambda r: len(host.turns(call_id)) >= 3, 20)
+    async with asyncio.timeout(20):  # turns land in DynamoDB, not on the socket: poll them
+        while len(host.turns(call_id)) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
     reply = host.turns(call_id)[2]
     assert reply["role"] == "assistant"
     assert reply["text"].startswith("Let me check. Reply number")

@@ -122,10 +122,9 @@ async def test_answering_machine_over_a_real_socket(host: Host) -> None:
     await call.say(silence_ulaw(200))
     form = {"CallSid": call_sid, "AnsweredBy": "machine_start", "MachineDetectionDuration": "1800"}
     await asyncio.to_thread(apply_call_callback, host.repository, call_id, form, now=datetime.now(UTC))
-    await call.say(speech_ulaw(GREETING) + silence_ulaw(300) + tone() + silence_ulaw(200), pace_s=0.002)
+    with contextlib.suppress(ConnectionClosed):  # the bot may hang up before our last frames
+        await call.say(speech_ulaw(GREETING) + silence_ulaw(300) + tone() + silence_ulaw(500), pace_s=0.002)
     await call.wait_for(lambda r: MESSAGE.split(".")[0] + "." in host.tts.texts, 20)
-    with contextlib.suppress(ConnectionClosed):
-        await call.say(silence_ulaw(500))
     await asyncio.wait_for(call.closed.wait(), 15)
     await host.idle()
     assert host.rest_requests[-1][1]["Status"] == ["completed"]

@@ -5,34 +5,33 @@ Separate from ``callcore.twilio_rest`` because the webhooks need the auth token 
 requests stack it imports.
 
 Secrets Manager (``TWILIO_SECRET_ARN``: JSON ``{"account_sid", "auth_token",
-"stream_token_secret"}``) is read when the ARN is set, and cached for 300 s so a rotation is picked
-up within five minutes without a read per request; otherwise TWILIO_ACCOUNT_SID /
-TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET are used. The read goes through the process's shared
-botocore session (``callcore.aws_session``) rather than Powertools parameters, whose module
-imports boto3: on a cold start that import and a second session cost more than the whole
-handler's own import.
+"stream_token_secret"}``) is read when the ARN is set, through Powertools parameters, which cache it
+for 300 s so a rotation is picked up within five minutes without a read per request; otherwise
+TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET are used. Powertools' parameters
+module imports boto3, so it is imported on the first read, not with the handler, and its provider
+is given the process's shared botocore client (``callcore.aws_session``) instead of a second session.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from callcore.aws_session import aws_client
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
     from callcore.settings import Settings
 
 __all__ = ["SECRET_MAX_AGE_SECONDS", "TwilioCredentials", "forget_cached_secrets", "twilio_credentials"]
 
-SECRET_MAX_AGE_SECONDS = 300.0
+SECRET_MAX_AGE_SECONDS = 300
 _REQUIRED = ("account_sid", "auth_token", "stream_token_secret")
-_cache: dict[str, tuple[float, Any]] = {}
-_cache_lock = threading.Lock()
+_providers: dict[str, SecretsProvider] = {}
+_providers_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,39 +49,35 @@ class TwilioCredentials:
 
 def forget_cached_secrets() -> None:
     """Drop cached secret values (tests; a forced re-read after a rotation)."""
-    with _cache_lock:
-        _cache.clear()
+    with _providers_lock:
+        for provider in _providers.values():
+            provider.clear_cache()  # type: ignore[no-untyped-call]  # untyped in Powertools 3.37
+        _providers.clear()
 
 
-def _secret_json(settings: Settings, arn: str, clock: Callable[[], float]) -> Any:
-    with _cache_lock:  # also keeps concurrent first requests to a single read
-        now = clock()
-        cached = _cache.get(arn)
-        if cached is not None and now < cached[0]:
-            return cached[1]
-        response = aws_client("secretsmanager", region_name=settings.aws_region).get_secret_value(
-            SecretId=arn
-        )
-        raw = response.get("SecretString", response.get("SecretBinary"))
-        try:
-            value = json.loads(raw)
-        except (TypeError, ValueError):
-            raise ValueError("the Twilio secret is not JSON") from None  # never echo the secret
-        _cache[arn] = (now + SECRET_MAX_AGE_SECONDS, value)
-        return value
+def _provider(region: str) -> SecretsProvider:
+    with _providers_lock:
+        provider = _providers.get(region)
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider(boto3_client=aws_client("secretsmanager", region_name=region))
+            _providers[region] = provider
+        return provider
 
 
-def twilio_credentials(
-    settings: Settings, *, clock: Callable[[], float] = time.monotonic
-) -> TwilioCredentials:
-    """Account SID, auth token and stream-token key; from Secrets Manager when an ARN is configured.
+def _secret_json(settings: Settings, arn: str) -> Any:
+    raw = _provider(settings.aws_region).get(arn, max_age=SECRET_MAX_AGE_SECONDS)
+    try:
+        return json.loads(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("the Twilio secret is not JSON") from None  # never echo the secret
 
-    Args:
-        settings: TWILIO_SECRET_ARN and the region, or the plain values.
-        clock: decides when a cached secret (300 s) is read again.
-    """
+
+def twilio_credentials(settings: Settings) -> TwilioCredentials:
+    """Account SID, auth token and stream-token key; from Secrets Manager when an ARN is configured."""
     if settings.twilio_secret_arn:
-        secret = _secret_json(settings, settings.twilio_secret_arn, clock)
+        secret = _secret_json(settings, settings.twilio_secret_arn)
         if not isinstance(secret, dict) or not all(secret.get(key) for key in _REQUIRED):
             raise ValueError(
                 "the Twilio secret must be JSON with account_sid, auth_token and stream_token_secret"

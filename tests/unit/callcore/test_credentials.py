@@ -26,30 +26,33 @@ def secrets(aws_env: None) -> Iterator[Any]:
         forget_cached_secrets()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_environment_values_when_no_secret_is_configured() -> None:
     creds = twilio_credentials(Settings(twilio_auth_token="env-token", stream_token_secret="env-key"))
     assert (creds.auth_token, creds.stream_token_secret) == ("env-token", "env-key")
     assert "env-token" not in repr(creds) and "env-key" not in repr(creds)
 
 
-def test_secret_is_read_once_per_max_age_then_again(secrets: Any) -> None:
+def test_secret_is_cached_for_max_age(secrets: Any) -> None:
     arn = secrets.create_secret(Name="twilio", SecretString=json.dumps(GOOD))["ARN"]
     settings = Settings(twilio_secret_arn=arn, twilio_auth_token="env-token")
-    clock = _Clock()
-    assert twilio_credentials(settings, clock=clock).auth_token == "tok-1"
+    assert twilio_credentials(settings).auth_token == "tok-1"
     secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({**GOOD, "auth_token": "tok-2"}))
-    clock.now += SECRET_MAX_AGE_SECONDS - 1
-    assert twilio_credentials(settings, clock=clock).auth_token == "tok-1"  # cached
-    clock.now += 2
-    assert twilio_credentials(settings, clock=clock).auth_token == "tok-2"  # rotation picked up
+    assert twilio_credentials(settings).auth_token == "tok-1"  # served from the cache, no read
+    forget_cached_secrets()
+    assert twilio_credentials(settings).auth_token == "tok-2"  # a fresh read sees the rotation
+
+
+def test_cache_expires_after_max_age(secrets: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools keeps the value for max_age seconds; with 0 every call reads Secrets Manager again."""
+    import callcore.credentials as credentials
+
+    assert SECRET_MAX_AGE_SECONDS == 300
+    monkeypatch.setattr(credentials, "SECRET_MAX_AGE_SECONDS", 0)
+    arn = secrets.create_secret(Name="twilio-short", SecretString=json.dumps(GOOD))["ARN"]
+    settings = Settings(twilio_secret_arn=arn)
+    assert twilio_credentials(settings).auth_token == "tok-1"
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({**GOOD, "auth_token": "tok-2"}))
+    assert twilio_credentials(settings).auth_token == "tok-2"
 
 
 @pytest.mark.parametrize(
@@ -65,8 +68,8 @@ def test_malformed_secret_is_a_clear_error_that_never_echoes_it(secrets: Any, se
 
 
 def test_missing_secret_raises_the_aws_error(secrets: Any) -> None:
-    from botocore.exceptions import ClientError
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"
-    with pytest.raises(ClientError):
+    with pytest.raises(GetParameterError, match="ResourceNotFoundException"):
         twilio_credentials(Settings(twilio_secret_arn=arn))

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedOK
 
 from stream_server.audio import FRAME_BYTES
 
@@ -95,21 +96,30 @@ class TwilioLike:
         )
 
     async def say(self, ulaw: bytes, *, pace_s: float = 0.0) -> None:
-        """Caller audio as 20 ms media frames (string counters, like Twilio)."""
+        """Caller audio as 20 ms media frames (string counters, like Twilio).
+
+        If the bot hangs up mid-utterance the rest is simply not sent, as on a real phone: the
+        server closing the socket ends the call, and Twilio stops streaming.
+        """
         for i in range(0, len(ulaw), FRAME_BYTES):
+            if self.ws.close_code is not None:
+                return
             self.chunk += 1
-            await self._send(
-                {
-                    "event": "media",
-                    "media": {
-                        "track": "inbound",
-                        "chunk": str(self.chunk),
-                        "timestamp": str(self.chunk * 20),
-                        "payload": base64.b64encode(ulaw[i : i + FRAME_BYTES]).decode(),
-                    },
-                    "streamSid": self.stream_sid,
-                }
-            )
+            try:
+                await self._send(
+                    {
+                        "event": "media",
+                        "media": {
+                            "track": "inbound",
+                            "chunk": str(self.chunk),
+                            "timestamp": str(self.chunk * 20),
+                            "payload": base64.b64encode(ulaw[i : i + FRAME_BYTES]).decode(),
+                        },
+                        "streamSid": self.stream_sid,
+                    }
+                )
+            except ConnectionClosedOK:
+                return
             await asyncio.sleep(pace_s)
 
     async def send_raw(self, frame: str | bytes) -> None:

@@ -54,6 +54,8 @@ if [ -z "${PY313_DIR:-}" ] && [ -z "$DRY_RUN" ]; then
   exit 1
 fi
 run env PATH="${PY313_DIR:-/usr/bin}:$PATH" "$SAM" build --parallel
+# Lambda cannot write bytecode caches (read-only code), so ship them; see the Makefile's sam-build.
+run "${PY313_DIR:-/usr/bin}/python3.13" -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 # --parameter-overrides on the command line replaces samconfig's list instead of merging with it, so the
 # environment's own overrides are read back and the image is appended.
 OVERRIDES="$(python3 -c 'import sys, tomllib

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from stream_server.providers.base import ProviderError, SttSession, Transcript
+from stream_server.providers.transcript_feed import TranscriptFeed
 
 __all__ = ["ElevenLabsSpeechToText", "SttFailure", "parse_scribe_message", "realtime_url"]
 
@@ -105,15 +106,12 @@ def _chunk_message(ulaw: bytes, *, commit: bool) -> str:
     )
 
 
-_CLOSED = object()
-
-
 class _ScribeSession:
     """One open Scribe socket: a reader task feeds a queue that `transcripts()` drains."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
-        self._queue: asyncio.Queue[Transcript | ProviderError | object] = asyncio.Queue()
+        self._feed = TranscriptFeed()
         self._failure: ProviderError | None = None
         self._reader = asyncio.create_task(self._read(), name="scribe-reader")
 
@@ -122,7 +120,7 @@ class _ScribeSession:
             async for raw in self._ws:
                 event = parse_scribe_message(raw)
                 if isinstance(event, Transcript):
-                    await self._queue.put(event)
+                    self._feed.put(event)
                 elif isinstance(event, SttFailure):
                     self._fail(f"{event.kind}: {event.detail}")
                     return
@@ -130,12 +128,12 @@ class _ScribeSession:
             if exc.rcvd is None or exc.rcvd.code != 1000:
                 self._fail(f"socket closed ({exc})")
                 return
-        self._queue.put_nowait(_CLOSED)
+        self._feed.close()
 
     def _fail(self, reason: str) -> None:
         _log.warning("scribe session failed: %s", reason)
         self._failure = ProviderError(_NAME, reason)
-        self._queue.put_nowait(self._failure)
+        self._feed.fail(self._failure)
 
     async def send_audio(self, ulaw: bytes) -> None:
         if ulaw:
@@ -153,14 +151,8 @@ class _ScribeSession:
             raise ProviderError(_NAME, f"socket closed ({exc})") from exc
 
     async def transcripts(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._queue.get()
-            if item is _CLOSED:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            if isinstance(item, Transcript):
-                yield item
+        async for transcript in self._feed:
+            yield transcript
 
     async def close(self) -> None:
         self._reader.cancel()

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from stream_server.audio import SAMPLE_RATE, resample, ulaw_to_pcm16
 from stream_server.providers.base import ProviderError, SttSession, Transcript
+from stream_server.providers.transcript_feed import TranscriptFeed
 
 __all__ = ["OfflineSpeechToText", "Upsampler"]
 
@@ -34,7 +35,6 @@ _LEAD_IN = np.zeros(_MODEL_RATE * 3 // 10, dtype=np.int16)  # 300 ms: settles th
 # decoder adapt over a dozen utterances (docs/providers.md). The model's default assumes full-band
 # audio; with it a fresh decoder mishears its first seconds badly (word accuracy 0.17 vs 0.27).
 _TELEPHONE_CMN = "53.7,29.3,-37.2,48.1,-24.7,-3.4,16.0,-35.9,7.1,-14.9,2.4,9.8,-21.8"
-_CLOSED = object()
 _log = logging.getLogger(__name__)
 
 
@@ -80,7 +80,7 @@ class _SphinxSession:
         self._pending = bytearray()
         self._upsampler = Upsampler()
         self._last_partial = ""
-        self._queue: asyncio.Queue[Transcript | ProviderError | object] = asyncio.Queue()
+        self._feed = TranscriptFeed()
         self._failure: ProviderError | None = None
         # Serialises feed/commit so a final never overtakes the audio sent before it.
         self._order = asyncio.Lock()
@@ -96,7 +96,7 @@ class _SphinxSession:
                 partial = await self._run(self._utterances.feed, self._upsampler.push(ulaw_to_pcm16(block)))
             if partial and partial != self._last_partial:
                 self._last_partial = partial
-                await self._queue.put(Transcript(partial, final=False))
+                self._feed.put(Transcript(partial, final=False))
 
     async def commit(self) -> None:
         if self._failure is not None:
@@ -109,29 +109,23 @@ class _SphinxSession:
                 await self._run(self._utterances.feed, tail)
             text = await self._run(self._utterances.finish)
         self._last_partial = ""
-        await self._queue.put(Transcript(text, final=True))
+        self._feed.put(Transcript(text, final=True))
 
     async def _run(self, fn: Any, *args: Any) -> str:
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
         except RuntimeError as exc:
             self._failure = ProviderError(_NAME, f"decoder failed: {exc}")
-            self._queue.put_nowait(self._failure)
+            self._feed.fail(self._failure)
             raise self._failure from exc
         return str(result)
 
     async def transcripts(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._queue.get()
-            if item is _CLOSED:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            if isinstance(item, Transcript):
-                yield item
+        async for transcript in self._feed:
+            yield transcript
 
     def close(self) -> None:
-        self._queue.put_nowait(_CLOSED)
+        self._feed.close()
 
 
 class Upsampler:

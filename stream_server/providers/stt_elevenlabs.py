@@ -107,10 +107,18 @@ def _chunk_message(ulaw: bytes, *, commit: bool) -> str:
 
 
 class _ScribeSession:
-    """One open Scribe socket: a reader task feeds a queue that `transcripts()` drains."""
+    """One open Scribe socket: a reader task feeds a queue that `transcripts()` drains.
 
-    def __init__(self, ws: ClientConnection) -> None:
+    Caller audio arrives in 20 ms frames; each becomes a JSON message with base64 audio, which is
+    most of a call's CPU if sent one by one. Frames are therefore sent ``batch_bytes`` at a time,
+    and whatever is pending rides on the commit message itself, so the final transcript is never
+    later for it; only partials can be up to one batch later.
+    """
+
+    def __init__(self, ws: ClientConnection, *, batch_bytes: int = 800) -> None:
         self._ws = ws
+        self._batch_bytes = batch_bytes
+        self._pending = bytearray()
         self._feed = TranscriptFeed()
         self._failure: ProviderError | None = None
         self._reader = asyncio.create_task(self._read(), name="scribe-reader")
@@ -136,11 +144,18 @@ class _ScribeSession:
         self._feed.fail(self._failure)
 
     async def send_audio(self, ulaw: bytes) -> None:
-        if ulaw:
-            await self._send(_chunk_message(ulaw, commit=False))
+        if self._failure is not None:  # fail fast, even while a batch is still filling
+            raise self._failure
+        self._pending.extend(ulaw)
+        if len(self._pending) >= self._batch_bytes:
+            audio = bytes(self._pending)
+            self._pending.clear()
+            await self._send(_chunk_message(audio, commit=False))
 
     async def commit(self) -> None:
-        await self._send(_chunk_message(b"", commit=True))
+        audio = bytes(self._pending)
+        self._pending.clear()
+        await self._send(_chunk_message(audio, commit=True))
 
     async def _send(self, message: str) -> None:
         if self._failure is not None:
@@ -170,7 +185,11 @@ class ElevenLabsSpeechToText:
         base_url: str,
         model_id: str = "scribe_v2_realtime",
         open_timeout_seconds: float = 10.0,
+        batch_ms: int = 100,
     ) -> None:
+        if not 20 <= batch_ms <= 1000:
+            raise ValueError("batch_ms must be within 20-1000")
+        self._batch_bytes = batch_ms * 8  # mu-law at 8 kHz: 8 bytes per millisecond
         self._api_key = api_key
         self._base_url = base_url
         self._model_id = model_id
@@ -190,7 +209,7 @@ class ElevenLabsSpeechToText:
             raise ProviderError(_NAME, f"handshake refused: HTTP {exc.response.status_code}") from exc
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise ProviderError(_NAME, f"cannot connect: {type(exc).__name__}") from exc
-        scribe = _ScribeSession(ws)
+        scribe = _ScribeSession(ws, batch_bytes=self._batch_bytes)
         try:
             yield scribe
         finally:

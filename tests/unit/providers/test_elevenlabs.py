@@ -85,8 +85,11 @@ async def test_stt_streams_audio_and_surfaces_partial_then_final() -> None:
     assert record.query["language_code"] == "en"
     assert record.commits == 1
     assert record.messages[0]["sample_rate"] == 8000
-    assert base64.b64decode(record.messages[0]["audio_base_64"]) == audio[:160]
+    # 20 ms frames go out 100 ms (800 bytes) at a time; the tail rides on the commit message.
+    assert base64.b64decode(record.messages[0]["audio_base_64"]) == audio[:800]
+    assert len(record.messages) == len(audio) // 800 + 1
     assert record.messages[-1]["commit"] is True
+    assert base64.b64decode(record.messages[-1]["audio_base_64"]) == audio[len(audio) // 800 * 800 :]
     assert received[-1] == Transcript("I would like to book a table for two", True)
     partials = [t for t in received if not t.final]
     assert partials and all(not t.final for t in received[:-1])

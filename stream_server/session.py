@@ -46,6 +46,7 @@ from stream_server.call_state import (
     SpeculateReply,
     UpdateCall,
 )
+from stream_server.filler import FillerSettings
 from stream_server.held_reply import hold_until
 from stream_server.observability import CALL_CONTEXT, MetricsSink
 from stream_server.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
@@ -159,8 +160,15 @@ class CallSession:
         self.services = services
         self.socket = socket
         clock = services.clock
+        settings = services.settings
         self.state = CallState(
-            CallConfig(turn=services.settings.turn),
+            CallConfig(
+                turn=settings.turn,
+                duration_warning_before_s=settings.duration_warning_before_seconds,
+                send_digits_tool=settings.send_digits_tool,
+                dtmf_inter_digit_s=settings.dtmf_inter_digit_seconds,
+                filler=FillerSettings(after_s=settings.filler_after_seconds),
+            ),
             epoch_offset=services.wall_clock() - clock(),
         )
         self._stt: SttSession | None = None

@@ -69,6 +69,11 @@ class StreamSettings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     metrics_namespace: str = "AiPhoneCalls"
     apology_text: str = "Sorry, I had a problem there. Could you say that again?"
+    # Call behaviours (docs/call-behaviours.md).
+    filler_after_seconds: float = 0.9
+    duration_warning_before_seconds: float = 60.0
+    dtmf_inter_digit_seconds: float = 1.5
+    send_digits_tool: bool = False
     persona_cache_seconds: float = 300.0
 
     @property
@@ -115,4 +120,8 @@ class StreamSettings:
             turn=turn,
             pipeline=pipeline,
             metrics_namespace=e.get("METRICS_NAMESPACE", "").strip() or "AiPhoneCalls",
+            filler_after_seconds=_float(e, "FILLER_AFTER_SECONDS", 0.9, 0.1, 30.0),
+            duration_warning_before_seconds=_float(e, "DURATION_WARNING_BEFORE_SECONDS", 60.0, 0.0, 3600.0),
+            dtmf_inter_digit_seconds=_float(e, "DTMF_INTER_DIGIT_SECONDS", 1.5, 0.1, 10.0),
+            send_digits_tool=_bool(e, "SEND_DIGITS_TOOL", False),
         )

@@ -34,7 +34,7 @@ __all__ = [
 
 # On a custom domain the event path carries the base-path mapping (``/voice/twilio/...``); routes
 # are declared without it. Strip any leading segments that precede one of our top-level routes.
-BASE_PATH_PATTERN = re.compile(r"^(?:/[^/]+)+?(?=/(?:calls|personas|twilio)(?:/|$))")
+BASE_PATH_PATTERN = re.compile(r"^(?:/[^/]+)+?(?=/(?:calls|personas|twilio|do-not-call|campaigns)(?:/|$))")
 
 
 def rest_resolver() -> APIGatewayRestResolver:

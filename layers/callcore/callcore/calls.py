@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from callcore.logging import mask_phone
 from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
 from callcore.phone import PhoneNumberError, require_allowed_destination
 from callcore.repository import CallRepository
@@ -189,7 +190,8 @@ def place_call(
 ) -> PlacedCall:
     """Place one call; ``dial`` sends the kwargs to Twilio and returns the CallSid.
 
-    Raises CallPlacementError (404 unknown persona, 429 over the limit, 502 Twilio refused).
+    Raises CallPlacementError (404 unknown persona, 403 number on the key's do-not-call list, 429 over
+    the limit, 502 Twilio refused).
     """
     persona = repo.get_persona(request.persona_id)
     if persona is None:
@@ -206,6 +208,13 @@ def place_call(
                 call_id=existing.call_id,
             )
         return PlacedCall(existing.call_id, existing.status, existing.call_sid, dialled=False)
+    if repo.is_on_do_not_call_list(user_id, request.to):
+        raise CallPlacementError(
+            403,
+            "number_on_do_not_call_list",
+            f"{mask_phone(request.to)} is on this API key's do-not-call list (DELETE /do-not-call/{{number}} "
+            "removes it)",
+        )
     if not repo.acquire_slot(user_id, settings.max_concurrent_calls_per_user):
         raise CallPlacementError(
             429,

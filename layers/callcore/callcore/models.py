@@ -17,10 +17,12 @@ __all__ = [
     "CallRecord",
     "CallStatus",
     "CallSummary",
+    "DoNotCallEntry",
     "Persona",
     "StatusEvent",
     "TranscriptTurn",
     "call_key",
+    "do_not_call_key",
     "from_dynamo",
     "persona_key",
     "to_dynamo",
@@ -331,3 +333,52 @@ class CallSummary:
     duration_seconds: int
     turns: int
     end_reason: str
+
+
+def do_not_call_key(user_id: str, number: str) -> dict[str, str]:
+    """One number on one API key's do-not-call list (``DNC#<user>`` / ``<E.164 number>``)."""
+    return {"PK": f"DNC#{user_id}", "SK": number}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoNotCallEntry:
+    """A number this API key must never dial again; ``source`` says who put it there.
+
+    ``source`` is ``api`` (PUT /do-not-call) or ``opt_out`` (the callee asked during a call, whose
+    id is then ``call_id``).
+    """
+
+    user_id: str
+    number: str
+    added_at: str
+    source: Literal["api", "opt_out"] = "api"
+    call_id: str | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                **do_not_call_key(self.user_id, self.number),
+                "entity": "do_not_call",
+                "user_id": self.user_id,
+                "number": self.number,
+                "added_at": self.added_at,
+                "source": self.source,
+                "call_id": self.call_id,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> DoNotCallEntry:
+        data = from_dynamo(item)
+        return cls(
+            user_id=data["user_id"],
+            number=data["number"],
+            added_at=data["added_at"],
+            source=data.get("source", "api"),
+            call_id=data.get("call_id"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(
+            {"number": self.number, "added_at": self.added_at, "source": self.source, "call_id": self.call_id}
+        )

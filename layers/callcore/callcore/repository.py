@@ -19,10 +19,12 @@ from callcore.models import (
     CallRecord,
     CallStatus,
     CallSummary,
+    DoNotCallEntry,
     Persona,
     StatusEvent,
     TranscriptTurn,
     call_key,
+    do_not_call_key,
     persona_key,
     to_dynamo,
 )
@@ -440,3 +442,49 @@ class CallRepository:
                 ":d": summary.duration_seconds,
             },
         )
+
+    # -- do-not-call -------------------------------------------------------------------------
+
+    def is_on_do_not_call_list(self, user_id: str, number: str) -> bool:
+        """Checked before every dial (strongly consistent: a number added a moment ago counts)."""
+        item = self._db.call(
+            "get_item", Key=do_not_call_key(user_id, number), ConsistentRead=True, ProjectionExpression="PK"
+        ).get("Item")
+        return item is not None
+
+    def get_do_not_call(self, user_id: str, number: str) -> DoNotCallEntry | None:
+        item = self._db.call("get_item", Key=do_not_call_key(user_id, number), ConsistentRead=True).get(
+            "Item"
+        )
+        return DoNotCallEntry.from_item(item) if item else None
+
+    def put_do_not_call(self, entry: DoNotCallEntry) -> DoNotCallEntry:
+        """Add a number (idempotent: an existing entry keeps its first date and source)."""
+        try:
+            self._db.call("put_item", Item=entry.to_item(), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return self.get_do_not_call(entry.user_id, entry.number) or entry
+        return entry
+
+    def delete_do_not_call(self, user_id: str, number: str) -> bool:
+        """Remove a number; False when it was not on the list."""
+        response = self._db.call("delete_item", Key=do_not_call_key(user_id, number), ReturnValues="ALL_OLD")
+        return bool(response.get("Attributes"))
+
+    def list_do_not_call(
+        self, user_id: str, *, limit: int, after: str | None = None
+    ) -> tuple[list[DoNotCallEntry], str | None]:
+        """One page of the user's list in number order, and the number to continue after (or None)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": do_not_call_key(user_id, "")["PK"]},
+            "Limit": limit,
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = do_not_call_key(user_id, after)
+        page = self._db.call("query", **kwargs)
+        entries = [DoNotCallEntry.from_item(i) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return entries, (str(last["SK"]) if last else None)

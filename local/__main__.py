@@ -44,7 +44,11 @@ async def _dev() -> int:
 async def _demo() -> int:
     from local.demo import run_demo
 
-    stack = LocalStack.from_environment(free_ports=True)
+    base = dict(os.environ)
+    if base.pop("TWILIO_API_BASE_URL", ""):
+        # The demo is the emulator ringing and playing a scripted caller; it cannot drive another Twilio.
+        log.info("make demo uses the built-in Twilio emulator; TWILIO_API_BASE_URL is ignored here")
+    stack = LocalStack.from_environment(free_ports=True, base=base)
     stack.quiet = os.environ.get("DEMO_VERBOSE", "") not in {"1", "true"}
     try:
         await stack.start()

@@ -3,13 +3,17 @@
 `LocalStack` starts the parts in dependency order and stops them in reverse:
 1. storage - moto server mode with template.yaml's table and the example personas (skipped when
    DYNAMODB_ENDPOINT points elsewhere; the table is still created there);
-2. the Twilio emulator - the REST endpoint behind TWILIO_API_BASE_URL;
+2. the Twilio emulator - the REST endpoint behind TWILIO_API_BASE_URL, started only when that
+   variable is unset (an explicit value points the stack at another Twilio: a test suite's
+   emulator, or the real API with a tunnel);
 3. the HTTP API - template.yaml's routes on API_PORT, real handlers in this process;
 4. the stream host - `python -m stream_server` as a subprocess (as in production: its own process),
    its output prefixed `[stream]` in the combined log.
 Every part reads the same environment (`stack_environment`), built from the documented variables
-of CONTRACT.md with defaults that need no configuration. Credentials and the stream-token key are
-random per run: nothing local is a secret worth keeping, and nothing stale can be replayed.
+of CONTRACT.md with defaults that need no configuration: a value set in the environment always wins
+over the stack's default (`LOCAL_OVERRIDES` lists the one exception and why). Credentials and the
+stream-token key are random per run: nothing local is a secret worth keeping, and nothing stale can
+be replayed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ from local.api_gateway import ApiKey, LocalApiGateway, routes_table
 from local.storage import FAKE_AWS_ENV, LocalStorage, create_table, free_port, seed_example_personas
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
 
-__all__ = ["ROOT", "LocalStack", "StackPorts", "configure_logging", "stack_environment"]
+__all__ = [
+    "LOCAL_OVERRIDES",
+    "ROOT",
+    "LocalStack",
+    "StackPorts",
+    "configure_logging",
+    "stack_environment",
+    "uses_builtin_twilio",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("local.stack")
@@ -98,8 +110,25 @@ class StackPorts:
         )
 
 
+# Variables the local stack never passes on from its own environment, and why.
+LOCAL_OVERRIDES = {
+    # The functions would fetch Twilio credentials from AWS Secrets Manager instead of the local values;
+    # a shell that deployed the stack often still exports it.
+    "TWILIO_SECRET_ARN": "removed: the local functions read TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN",
+}
+
+
+def uses_builtin_twilio(base: Mapping[str, str]) -> bool:
+    """The stack starts its own Twilio emulator only when TWILIO_API_BASE_URL is unset (or empty)."""
+    return not base.get("TWILIO_API_BASE_URL")
+
+
 def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpoint: str) -> dict[str, str]:
-    """The environment every component of the local stack runs with (explicit values win)."""
+    """The environment every component of the local stack runs with.
+
+    A documented variable set (non-empty) in `base` is passed on unchanged; only unset ones get the
+    stack's defaults. TWILIO_API_BASE_URL defaults to the built-in emulator's address.
+    """
     env = dict(base)
 
     def default(name: str, value: str) -> None:
@@ -112,7 +141,7 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     env["DYNAMODB_ENDPOINT"] = dynamodb_endpoint
     default("TWILIO_ACCOUNT_SID", "AC" + secrets.token_hex(16))
     default("TWILIO_AUTH_TOKEN", secrets.token_hex(16))
-    env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{ports.emulator}"
+    default("TWILIO_API_BASE_URL", f"http://127.0.0.1:{ports.emulator}")
     default("TWILIO_FROM_NUMBER", "+15005550006")
     env["API_PORT"] = str(ports.api)
     env["PORT"] = str(ports.stream)
@@ -125,7 +154,8 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     default("POWERTOOLS_TRACE_DISABLED", "true")
     default("POWERTOOLS_METRICS_DISABLED", "true")
     default("POWERTOOLS_METRICS_NAMESPACE", "AiPhoneCallsLocal")
-    env.pop("TWILIO_SECRET_ARN", None)
+    for name in LOCAL_OVERRIDES:
+        env.pop(name, None)
     return env
 
 
@@ -141,6 +171,7 @@ class LocalStack:
     api: LocalApiGateway | None = None
     stream_host: asyncio.subprocess.Process | None = None
     with_stream_host: bool = True
+    builtin_twilio: bool = True  # False when TWILIO_API_BASE_URL names an outside Twilio
     quiet: bool = False  # show only warnings from the API handlers and the stream host
     _saved_environ: dict[str, str] | None = None
     _pump: asyncio.Task[None] | None = None
@@ -150,7 +181,11 @@ class LocalStack:
         source = dict(os.environ if base is None else base)
         ports = StackPorts.from_env(source, free=free_ports)
         endpoint = source.get("DYNAMODB_ENDPOINT") or f"http://127.0.0.1:{ports.dynamodb}"
-        return cls(env=stack_environment(source, ports, endpoint), ports=ports)
+        return cls(
+            env=stack_environment(source, ports, endpoint),
+            ports=ports,
+            builtin_twilio=uses_builtin_twilio(source),
+        )
 
     @property
     def api_url(self) -> str:
@@ -181,16 +216,19 @@ class LocalStack:
                 create_table, self.env["DYNAMODB_ENDPOINT"], template, self.env["TABLE_NAME"]
             )
             await asyncio.to_thread(seed_example_personas, table, personas)
-        self.emulator = TwilioEmulator(
-            EmulatorSettings(
-                account_sid=self.env["TWILIO_ACCOUNT_SID"],
-                auth_token=self.env["TWILIO_AUTH_TOKEN"],
-                port=self.ports.emulator,
-                allow_insecure_local_streams=True,
-                recordings_dir=self.recordings_dir,
+        if self.builtin_twilio:
+            self.emulator = TwilioEmulator(
+                EmulatorSettings(
+                    account_sid=self.env["TWILIO_ACCOUNT_SID"],
+                    auth_token=self.env["TWILIO_AUTH_TOKEN"],
+                    port=self.ports.emulator,
+                    allow_insecure_local_streams=True,
+                    recordings_dir=self.recordings_dir,
+                )
             )
-        )
-        await self.emulator.start()
+            await self.emulator.start()
+        else:
+            log.info("Twilio: TWILIO_API_BASE_URL is set, the built-in emulator is not started")
         self.api = LocalApiGateway(
             template,
             api_keys=[ApiKey(self.env["LOCAL_API_KEY"], self.env["LOCAL_API_KEY_ID"])],
@@ -201,9 +239,10 @@ class LocalStack:
         if self.with_stream_host:
             await self._start_stream_host()
         log.info(
-            "ready: API %s  stream %s  Twilio emulator %s",
+            "ready: API %s  stream %s  Twilio %s %s",
             self.api_url,
             self.env["STREAM_PUBLIC_URL"],
+            "emulator" if self.builtin_twilio else "API (yours)",
             self.env["TWILIO_API_BASE_URL"],
         )
 

@@ -1,6 +1,6 @@
 """Our stream host next to a Pipecat bot on the same emulated Twilio calls, same fakes, one core each.
 
-Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--docs]`. Needs
+Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--latency-only] [--docs]`. Needs
 `.venv-bench` for the Pipecat side (bench/setup_bench_env.sh). The full run writes
 docs/performance.md and its plots unless `--no-docs`; `--quick` only prints.
 """
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one small round, under 2 minutes")
     parser.add_argument("--only", choices=("ours", "pipecat"), help="run one system only")
     parser.add_argument(
+        "--latency-only", action="store_true", help="voice-to-voice rounds only, no capacity steps"
+    )
+    parser.add_argument(
         "--docs",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -37,9 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = BenchPlan.quick() if args.quick else BenchPlan.full()
     if args.only:
         plan = BenchPlan(**{**plan.__dict__, "systems": (args.only,)})
+    if args.latency_only:
+        plan = BenchPlan(**{**plan.__dict__, "capacity_steps": ()})
     out = ROOT / "out" / "bench"
     report = asyncio.run(run_bench(plan, latencies=FakeLatencies(), log_dir=out))
-    report["command"] = "python bench/bench_vs_pipecat.py" + (" --quick" if args.quick else "")
+    report["command"] = "python " + " ".join(["bench/bench_vs_pipecat.py", *(argv or sys.argv[1:])])
     results = save(report, out / "vs_pipecat.json")
     print()
     print(format_table(report))

@@ -20,23 +20,28 @@ from local.twilio_emulator.playback import PlaybackStep
 from local.twilio_emulator.recording import StereoRecording
 from local.twilio_emulator.twiml import ConnectStream
 
-__all__ = ["CallResult", "TimedMediaSession", "bench_script", "run_calls"]
+__all__ = ["BENCH_LINES", "CallResult", "TimedMediaSession", "bench_script", "run_calls"]
 
 FRAME_SECONDS = 0.02
 
 
+# What every bench caller says, in order (the fake recogniser of each call transcribes the same lines).
+BENCH_LINES = (
+    "Hi, I would like to book a table for two tonight.",
+    "Sorry, actually make that three people please.",
+    "Great, thank you very much for your help.",
+    "And could you tell me what time you close?",
+)
+
+
 def bench_script(*, turns: int = 3, barge_in_ms: int = 800) -> CallerScript:
     """Speech with pauses and one barge-in: a normal turn, a barge-in, then normal turns."""
-    lines = (
-        "Hi, I would like to book a table for two tonight.",
-        "Sorry, actually make that three people please.",
-        "Great, thank you very much for your help.",
-        "And could you tell me what time you close?",
-    )
     utterances = []
     for index in range(turns):
         barge = barge_in_ms if index == 1 else None
-        utterances.append(Utterance(text=lines[index % len(lines)], pause_ms=700, barge_in_ms=barge))
+        utterances.append(
+            Utterance(text=BENCH_LINES[index % len(BENCH_LINES)], pause_ms=700, barge_in_ms=barge)
+        )
     return CallerScript(utterances=tuple(utterances), hang_up=True, max_wait_ms=8000)
 
 

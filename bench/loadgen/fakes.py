@@ -1,5 +1,10 @@
 """The provider fakes as one long-lived process, at the latencies the providers publish.
 
+The recogniser is the realistic one of `local/fake_providers/recognition.py` (also what
+`bench/bench_turns.py` replays): partial transcripts every 200 ms that trail the audio by
+300-500 ms, the committed transcript 120 ms after a commit, and only the words spoken by then.
+Each STT session (one per call) says the bench caller's lines in order, as the caller speaks them.
+
 Both systems under test talk to the same process, so neither gets a faster fake. It runs in its own
 process (on the load generator's core) so that its sleeps are not stretched by the load generator's
 event loop.
@@ -22,8 +27,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bench.loadgen.calls import BENCH_LINES
 from local.fake_providers import FakeCerebras, FakeElevenLabs
-from local.fake_providers.elevenlabs import voiced_tone
+from local.fake_providers.elevenlabs import espeak_speech_seconds, voiced_tone
+from local.fake_providers.recognition import ProviderTiming
 from stream_server.audio import SAMPLE_RATE, ulaw_to_pcm16
 
 __all__ = ["BenchElevenLabs", "FakeLatencies", "serve"]
@@ -33,16 +40,30 @@ _TTS_MS_PER_CHAR = 60
 _TTS_MIN_MS = 300
 
 
+_PUBLISHED = ProviderTiming()
+
+
 @dataclass(frozen=True)
 class FakeLatencies:
-    """Published figures the fakes imitate (milliseconds), and the scripted transcript."""
+    """Published figures the fakes imitate (milliseconds; the shared `ProviderTiming` defaults)."""
 
-    stt_commit_ms: float = 150.0
-    llm_first_token_ms: float = 200.0
+    stt_commit_ms: float = _PUBLISHED.final_after_commit_ms
+    llm_first_token_ms: float = _PUBLISHED.llm_first_token_ms
     llm_tokens_per_second: float = 1000.0
-    tts_first_byte_ms: float = 150.0
+    tts_first_byte_ms: float = _PUBLISHED.tts_first_audio_ms
     tts_speed: float = 2.0
-    transcript: str = "A table for two, please."
+    stt_partial_every_ms: float = _PUBLISHED.partial_every_ms
+    stt_partial_lag_ms: tuple[float, float] = _PUBLISHED.partial_lag_ms
+
+    @property
+    def recognition(self) -> ProviderTiming:
+        return ProviderTiming(
+            partial_every_ms=self.stt_partial_every_ms,
+            partial_lag_ms=self.stt_partial_lag_ms,
+            final_after_commit_ms=self.stt_commit_ms,
+            llm_first_token_ms=self.llm_first_token_ms,
+            tts_first_audio_ms=self.tts_first_byte_ms,
+        )
 
     @property
     def serial_ms(self) -> float:
@@ -107,12 +128,9 @@ async def serve(
     """Run both fakes until `stop` is set (prints `ready` once both listen)."""
     eleven = BenchElevenLabs(
         api_key=elevenlabs_key,
-        default_transcript=latencies.transcript,
         stt_commit_ms=latencies.stt_commit_ms,
-        # The fake cannot tell speech from silence, so its partials would arrive during silence too;
-        # Pipecat takes a transcript as the caller starting to talk and would interrupt itself.
-        # Neither system needs partials here (both commit on their own VAD), so none are sent.
-        stt_partial_every_ms=0,
+        recognition=latencies.recognition,
+        session_script=BENCH_LINES,
         tts_first_byte_ms=latencies.tts_first_byte_ms,
         tts_speed=latencies.tts_speed,
         port=elevenlabs_port,
@@ -124,6 +142,8 @@ async def serve(
         tokens_per_second=latencies.llm_tokens_per_second,
         port=cerebras_port,
     )
+    for line in BENCH_LINES:  # render the caller's lines once, before any call needs their timing
+        espeak_speech_seconds(line)
     async with eleven, cerebras:
         print("ready", eleven.base_url, cerebras.base_url, flush=True)
         while not stop.is_set():

@@ -43,7 +43,10 @@ CEREBRAS_KEY = "bench-cerebras-key"
 
 @dataclass(frozen=True)
 class BenchPlan:
-    latency_calls: int
+    """What one run measures. Latency: each round runs a batch of every size in `latency_calls`
+    (simultaneous calls) on each system; capacity: the steps in order until one fails."""
+
+    latency_calls: tuple[int, ...]
     latency_rounds: int
     latency_turns: int
     capacity_steps: tuple[int, ...]
@@ -52,11 +55,11 @@ class BenchPlan:
 
     @classmethod
     def full(cls) -> BenchPlan:
-        return cls(4, 3, 3, (1, 2, 3, 5, 10, 25, 50, 100, 150, 200), 2)
+        return cls((1, 10), 3, 4, (1, 2, 3, 5, 10, 25, 50, 100, 150, 200), 2)
 
     @classmethod
     def quick(cls) -> BenchPlan:
-        return cls(3, 1, 2, (2,), 2)
+        return cls((1, 3), 1, 2, (2,), 2)
 
 
 @dataclass
@@ -292,12 +295,11 @@ async def run_bench(
             await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
 
         for round_index in range(plan.latency_rounds):
-            for name, system in systems.items():
-                batch = await measure_batch(
-                    system, plan.latency_calls, bench_script(turns=plan.latency_turns)
-                )
-                report["latency"].append(batch.summary())
-                say(f"latency round {round_index + 1} {name}: {_brief(batch)}")
+            for calls in plan.latency_calls:
+                for name, system in systems.items():
+                    batch = await measure_batch(system, calls, bench_script(turns=plan.latency_turns))
+                    report["latency"].append(batch.summary())
+                    say(f"latency round {round_index + 1} {name} N={calls}: {_brief(batch)}")
 
         for name, system in systems.items():
             for count in plan.capacity_steps:

@@ -8,15 +8,23 @@ from typing import Any
 
 from bench.loadgen.stats import percentile
 
-__all__ = ["capacity_of", "format_table", "pooled", "table_rows"]
+__all__ = ["capacity_of", "format_table", "latency_sizes", "pooled", "table_rows"]
 
 
-def pooled(report: dict[str, Any], section: str, system: str, key: str) -> list[float]:
+def pooled(
+    report: dict[str, Any], section: str, system: str, key: str, *, calls: int | None = None
+) -> list[float]:
+    """`key`'s values over every batch of `system` in `section` (only batches of `calls` calls if given)."""
     values: list[float] = []
     for batch in report[section]:
-        if batch["system"] == system:
+        if batch["system"] == system and (calls is None or batch["calls"] == calls):
             values += batch[key]
     return values
+
+
+def latency_sizes(report: dict[str, Any]) -> list[int]:
+    """The numbers of simultaneous calls the latency rounds ran, ascending."""
+    return sorted({batch["calls"] for batch in report["latency"]})
 
 
 def capacity_of(report: dict[str, Any], system: str) -> tuple[int, dict[str, Any] | None]:
@@ -36,6 +44,10 @@ def table_rows(report: dict[str, Any], systems: Sequence[str]) -> list[tuple[str
     rows: list[tuple[str, list[float]]] = []
     for label, q in (("voice-to-voice p50 (ms)", 50), ("voice-to-voice p95 (ms)", 95)):
         rows.append((label, [percentile(pooled(report, "latency", s, "v2v_ms"), q) for s in systems]))
+    for calls in latency_sizes(report):
+        for q in (50, 95):
+            values = [percentile(pooled(report, "latency", s, "v2v_ms", calls=calls), q) for s in systems]
+            rows.append((f"  v2v p{q}, {calls} call{'s' if calls > 1 else ''} (ms)", values))
     for label, q in (("pipeline overhead p50 (ms)", 50), ("pipeline overhead p95 (ms)", 95)):
         rows.append((label, [percentile(pooled(report, "latency", s, "v2v_ms"), q) - fixed for s in systems]))
     for label, q in (("barge-in reaction p50 (ms)", 50), ("barge-in reaction p95 (ms)", 95)):

@@ -5,7 +5,11 @@ Request and message shapes follow the installed `elevenlabs` SDK 2.78 (see docs/
   upgraded to a WebSocket; the client sends `input_audio_chunk` messages (base64 audio,
   `commit: true` to end a segment); the fake answers `session_started`, `partial_transcript`
   while audio arrives and `committed_transcript` after a fixed commit latency, taking the text
-  from a script (`say_next`) because it does not recognise speech.
+  from a script (`say_next`) because it does not recognise speech. With `recognition` set, it
+  behaves like a real streaming recogniser instead (`local/fake_providers/recognition.py`): each
+  session walks its own `session_script`, a line starting at the first voiced audio; partials
+  trail the audio by a few hundred ms (so they lack the last words when the caller stops) and a
+  commit finalises only the words spoken so far, so a line may arrive in several segments.
 - `POST /v1/text-to-speech/{voice_id}/stream?output_format=ulaw_8000` with a JSON body; answers
   raw mu-law audio (a voiced tone whose length follows the text) after a fixed first-byte
   latency, paced at a configurable multiple of real time.
@@ -19,18 +23,29 @@ import base64
 import binascii
 import json
 import math
+import random
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
 from local.fake_providers.server import FakeServer
-from stream_server.audio import SAMPLE_RATE, pcm16_to_ulaw
+from stream_server.audio import SAMPLE_RATE, pcm16_to_ulaw, ulaw_to_pcm16
 
-__all__ = ["FakeElevenLabs", "SttFault", "SttSessionRecord", "TtsFault", "TtsRequestRecord", "voiced_tone"]
+__all__ = [
+    "FakeElevenLabs",
+    "SttFault",
+    "SttSessionRecord",
+    "TtsFault",
+    "TtsRequestRecord",
+    "espeak_speech_seconds",
+    "voiced_tone",
+]
 
 SttFault = Literal["auth_error", "quota_exceeded", "drop_after_start"]
 TtsFault = Literal["http_500", "http_429", "drop_mid_stream", "stall"]
@@ -47,6 +62,8 @@ _STT_AUDIO_FORMATS = {
 _STT_COMMIT_STRATEGIES = {"manual", "vad"}
 _TTS_MS_PER_CHAR = 60
 _TTS_MIN_MS = 300
+_FRAME = SAMPLE_RATE // 50  # 20 ms of mu-law
+_VOICED_DBFS = -45.0  # a 20 ms frame louder than this is speech to the trailing recogniser
 
 
 @dataclass
@@ -79,6 +96,21 @@ def voiced_tone(duration_ms: int, *, pitch_hz: float = 140.0, syllables_per_seco
     return pcm16_to_ulaw((voice * envelope * 6000).astype(np.int16))
 
 
+def _frame_voiced(ulaw: bytes) -> bool:
+    pcm = ulaw_to_pcm16(ulaw).astype(np.float64)
+    rms = math.sqrt(float(np.mean(pcm * pcm))) if pcm.size else 0.0
+    return 20 * math.log10(max(rms, 1e-9) / 32768.0) > _VOICED_DBFS
+
+
+def espeak_speech_seconds(text: str) -> float:
+    """How long the caller's voice (eSpeak NG, as the Twilio emulator renders it) speaks `text`."""
+    from local.twilio_emulator.voice import render_speech
+
+    audio = render_speech(text)
+    voiced = [i for i in range(0, len(audio) - _FRAME + 1, _FRAME) if _frame_voiced(audio[i : i + _FRAME])]
+    return (voiced[-1] + _FRAME - voiced[0]) / SAMPLE_RATE if voiced else 0.0
+
+
 class FakeElevenLabs(FakeServer):
     """In-process: `async with FakeElevenLabs(api_key="k") as fake: fake.base_url`."""
 
@@ -93,6 +125,10 @@ class FakeElevenLabs(FakeServer):
         tts_first_byte_ms: float = 100.0,
         tts_speed: float = 0.0,
         tts_chunk_ms: int = 100,
+        recognition: ProviderTiming | None = None,
+        session_script: Sequence[str] = (),
+        speech_seconds: Callable[[str], float] | None = None,
+        seed: int = 7,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -100,6 +136,9 @@ class FakeElevenLabs(FakeServer):
         transcripts: what the next commits will return, in order (then `default_transcript`).
         stt_partial_every_ms: a partial transcript after every this much audio in a segment.
         tts_speed: audio pacing as a multiple of real time; 0 sends as fast as the socket takes.
+        recognition: trail the audio like a real recogniser (partial lag; `stt_commit_ms` still sets
+            the final's delay); each session then says `session_script` (cycled) instead of `transcripts`.
+        speech_seconds: how long the caller speaks a line (default: eSpeak NG, the emulator's voice).
         """
         super().__init__(host=host, port=port)
         self.api_key = api_key
@@ -110,6 +149,10 @@ class FakeElevenLabs(FakeServer):
         self.tts_first_byte_ms = tts_first_byte_ms
         self.tts_speed = tts_speed
         self.tts_chunk_ms = tts_chunk_ms
+        self.recognition = recognition
+        self.session_script = tuple(session_script)
+        self.speech_seconds = speech_seconds or espeak_speech_seconds
+        self._rng = random.Random(seed)
         self.stt_sessions: list[SttSessionRecord] = []
         self.tts_requests: list[TtsRequestRecord] = []
         self._stt_faults: deque[SttFault] = deque()
@@ -219,7 +262,10 @@ class FakeElevenLabs(FakeServer):
             if request.transport is not None:
                 request.transport.abort()
             return ws
-        await self._stt_loop(ws, record)
+        if self.recognition is not None:
+            await self._trailing_stt_loop(ws, record, self.recognition)
+        else:
+            await self._stt_loop(ws, record)
         return ws
 
     async def _stt_loop(self, ws: web.WebSocketResponse, record: SttSessionRecord) -> None:
@@ -254,6 +300,58 @@ class FakeElevenLabs(FakeServer):
                 text = self._take() if segment else ""
                 segment = since_partial = partials = 0
                 pending.append(asyncio.create_task(self._commit_later(ws, text, commit_lock)))
+        for task in pending:
+            task.cancel()
+
+    async def _trailing_stt_loop(
+        self, ws: web.WebSocketResponse, record: SttSessionRecord, timing: ProviderTiming
+    ) -> None:
+        """The realistic mode: partials trail the audio, commits finalise what was said so far."""
+        lines = self.session_script or (self.default_transcript,)
+        line_index = 0
+        heard = 0  # bytes of audio received: the session's clock, in audio time
+        carry = b""  # audio not yet a whole 20 ms frame
+        line: TrailingTranscript | None = None
+        next_partial = timing.partial_every_ms / 1000
+        last_partial = ""
+        pending: list[asyncio.Task[None]] = []
+        commit_lock = asyncio.Lock()
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(message.data)
+                chunk = base64.b64decode(data.get("audio_base_64") or "", validate=True)
+            except (json.JSONDecodeError, ValueError, binascii.Error, AttributeError):
+                await ws.send_json({"message_type": "input_error", "error": "malformed input_audio_chunk"})
+                continue
+            record.messages.append(data)
+            if data.get("message_type") != "input_audio_chunk":
+                await ws.send_json({"message_type": "input_error", "error": "unknown message_type"})
+                continue
+            record.audio.extend(chunk)
+            carry += chunk
+            while len(carry) >= _FRAME:
+                frame, carry = carry[:_FRAME], carry[_FRAME:]
+                if (line is None or line.done) and _frame_voiced(frame):
+                    text = lines[line_index % len(lines)]
+                    line_index += 1
+                    line = TrailingTranscript(
+                        text, word_end_times(text, self.speech_seconds(text)), heard / SAMPLE_RATE
+                    )
+                heard += _FRAME
+            now = heard / SAMPLE_RATE
+            while now >= next_partial:
+                next_partial += timing.partial_every_ms / 1000
+                partial = line.partial(now, timing.partial_lag_s(self._rng)) if line else ""
+                if partial and partial != last_partial:
+                    last_partial = partial
+                    await ws.send_json({"message_type": "partial_transcript", "text": partial})
+            if data.get("commit"):
+                record.commits += 1
+                final = line.commit(now) if line is not None else ""
+                last_partial = ""
+                pending.append(asyncio.create_task(self._commit_later(ws, final, commit_lock)))
         for task in pending:
             task.cancel()
 

@@ -8,7 +8,10 @@ The simulated world around the call's brain is what Twilio, the phone and the pr
 * the *caller* follows a script (speech segments rendered by eSpeak NG with pauses, noise bursts,
   waits on the bot) mixed over a faint line hiss;
 * the *recogniser* emits partial transcripts word by word as the audio is heard (after a fixed
-  latency) and the final transcript ``stt_commit_s`` after each commit;
+  latency) and the final transcript ``stt_commit_s`` after each commit; with ``recognition`` (the
+  fakes' shared `ProviderTiming`) it trails the audio as a real one does instead: a partial every
+  200 ms showing the words that ended 300-500 ms before, and a commit finalising only the words
+  spoken by then;
 * the *LLM + TTS* produce a reply's first audio ``llm_first_token_s + tts_first_byte_s`` after
   the request (speculative requests too, held until adopted).
 
@@ -22,6 +25,7 @@ import base64
 import heapq
 import itertools
 import json
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 from callcore.models import Persona
 
+from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
 from stream_server.audio import FRAME_BYTES, pcm16_to_ulaw, split_frames, ulaw_to_pcm16
 from stream_server.call_state import (
     Action,
@@ -159,6 +164,15 @@ class Latencies:
     llm_first_token_s: float = 0.2
     tts_first_byte_s: float = 0.15
 
+    @classmethod
+    def published(cls, timing: ProviderTiming) -> Latencies:
+        """The fakes' shared figures (STT final 120 ms, LLM first token 150 ms, TTS first audio 150 ms)."""
+        return cls(
+            stt_commit_s=timing.final_after_commit_ms / 1000,
+            llm_first_token_s=timing.llm_first_token_ms / 1000,
+            tts_first_byte_s=timing.tts_first_audio_ms / 1000,
+        )
+
 
 @dataclass
 class _Segment:
@@ -181,6 +195,7 @@ class CallRun:
     clears: list[float] = field(default_factory=list)
     segments: list[_Segment] = field(default_factory=list)
     reply_audio_at: list[float] = field(default_factory=list)  # first played audio of each utterance
+    replies_at: list[float] = field(default_factory=list)  # a reply was decided (spoken or speculation adopted)
     utterance_kinds: list[str] = field(default_factory=list)
     speculations: dict[str, int] = field(default_factory=lambda: {"started": 0, "adopted": 0, "discarded": 0})
     llm_requests: int = 0
@@ -206,8 +221,13 @@ class _World:
         reply: Callable[[int], list[str]],
         persona_: Persona,
         seed: int,
+        recognition: ProviderTiming | None = None,
     ) -> None:
         self.state = CallState(CallConfig(turn=turn))
+        self.recognition = recognition
+        self.trailing: list[TrailingTranscript] = []  # realistic mode: lines not yet fully committed
+        self.last_partial = ""
+        self.lag_rng = random.Random(seed)
         self.run = CallRun(self.state)
         self.t = START
         self.lat = latencies
@@ -260,11 +280,17 @@ class _World:
                     self.apply(st.on_frame(_mark(name), self.t))
         elif isinstance(action, CommitStt):
             self.run.commits.append(self.t)
-            words = [w for s in self.uncommitted if s.kind != "mumble" for w in s.words]
+            if self.recognition is not None:
+                text = " ".join(filter(None, (line.commit(self.t) for line in self.trailing)))
+                self.trailing = [line for line in self.trailing if not line.done]
+                self.last_partial = ""
+            else:
+                words = [w for s in self.uncommitted if s.kind != "mumble" for w in s.words]
+                text = " ".join(words)
             self.uncommitted = []
-            text = " ".join(words)
             self.at(self.t + self.lat.stt_commit_s, lambda: st.on_transcript(text, self.t))
         elif isinstance(action, SpeakReply):
+            self.run.replies_at.append(self.t)
             self.run.llm_requests += 1
             self.run.utterance_kinds.append("reply")
             self.start_audio(self.reply(self.replies), self.lat.llm_first_token_s + self.lat.tts_first_byte_s)
@@ -283,6 +309,7 @@ class _World:
             if self.held.pop(action.speculation_id, None) is not None:
                 self.run.speculations["discarded"] += 1
         elif isinstance(action, AdoptSpeculation):
+            self.run.replies_at.append(self.t)
             self.run.speculations["adopted"] += 1
             self.replies += 1
             self.run.utterance_kinds.append("reply")
@@ -413,10 +440,14 @@ class _World:
     def schedule_partials(self, segment: _Segment) -> None:
         def hear() -> list[Action]:
             self.uncommitted.append(segment)
+            if self.recognition is not None and segment.kind != "mumble":
+                text = " ".join(segment.words)
+                ends = word_end_times(text, segment.end - segment.start)
+                self.trailing.append(TrailingTranscript(text, ends, segment.start))
             return []
 
         self.at(segment.start, hear)
-        if not self.partials or segment.kind == "mumble":
+        if not self.partials or segment.kind == "mumble" or self.recognition is not None:
             return
         span = (segment.end - segment.start) / len(segment.words)
         for i in range(len(segment.words)):
@@ -432,6 +463,18 @@ class _World:
                 return self.state.on_partial(text, self.t)
 
             self.at(segment.start + span * (i + 1) + self.lat.stt_partial_s, partial)
+
+    def trailing_partial(self) -> list[Action]:
+        """Realistic mode, every `partial_every_ms`: the words heard `lag` ago, if they changed."""
+        assert self.recognition is not None
+        lag = self.recognition.partial_lag_s(self.lag_rng)
+        text = " ".join(filter(None, (line.partial(self.t, lag) for line in self.trailing)))
+        if not self.punctuation:
+            text = re.sub(r"[^\w' ]", "", text)
+        if not text or text == self.last_partial:
+            return []
+        self.last_partial = text
+        return self.state.on_partial(text, self.t)
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -450,6 +493,10 @@ class _World:
             self.apply(self.state.on_frame(_mark(name), self.t))
         frame = pcm16_to_ulaw(np.clip(inbound, -32768, 32767).astype(np.int16))
         self.apply(self.state.on_frame(_media(frame), self.t))
+        if self.recognition is not None and self.partials:
+            every = round(self.recognition.partial_every_ms / 1000 / TICK)
+            if round((self.t - START) / TICK) % max(1, every) == 0:
+                self.apply(self.trailing_partial())
         while self.events and self.events[0][0] <= self.t + 1e-9:
             _, _, fn = heapq.heappop(self.events)
             self.apply(fn())
@@ -500,8 +547,13 @@ def run_call(
     tail_s: float = 3.0,
     max_s: float = 60.0,
     seed: int = 7,
+    recognition: ProviderTiming | None = None,
 ) -> CallRun:
-    """Run ``script`` to its end plus ``tail_s`` of silence; returns the recorded timeline."""
+    """Run ``script`` to its end plus ``tail_s`` of silence; returns the recorded timeline.
+
+    ``recognition`` makes the recogniser trail the audio as the bench fakes do (see the module
+    docstring); pair it with ``latencies=Latencies.published(recognition)``.
+    """
     p = persona_ or persona()
     world = _World(
         script,
@@ -513,6 +565,7 @@ def run_call(
         reply=reply or (lambda _n: list(DEFAULT_REPLY)),
         persona_=p,
         seed=seed,
+        recognition=recognition,
     )
     st = world.state
     world.apply(st.on_frame(_start(), world.t))

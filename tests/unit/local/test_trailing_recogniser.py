@@ -1,0 +1,107 @@
+"""The realistic recogniser of the fakes: partials trail the audio, commits finalise what was said.
+
+Driven through the real Scribe adapter, with audio sent faster than real time: the fake's clock is
+the audio it has received, so the figures do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from local.fake_providers.elevenlabs import FakeElevenLabs, voiced_tone
+from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
+from stream_server.audio import silence_ulaw
+from stream_server.providers.base import Transcript
+from stream_server.providers.stt_elevenlabs import ElevenLabsSpeechToText
+
+KEY = "test-elevenlabs-key"
+LINE = "I would like to book a table for two."
+WAIT = 20.0
+
+
+def test_word_end_times_spread_the_speech_by_word_length() -> None:
+    ends = word_end_times("a table for two", 1.4)
+    assert len(ends) == 4 and ends[-1] == 1.4
+    assert ends == sorted(ends)
+    assert ends[1] - ends[0] > ends[2] - ends[1]  # "table" takes longer than "for"
+
+
+def test_partials_lag_and_commits_take_only_spoken_words() -> None:
+    line = TrailingTranscript("one two three four", [0.25, 0.5, 0.75, 1.0], onset=10.0)
+    assert line.partial(10.9, lag_s=0.4) == "one two"  # words that ended by 10.5
+    assert line.commit(10.55) == "one two"
+    assert not line.done
+    assert line.partial(11.5, lag_s=0.3) == "three four"
+    assert line.commit(11.3) == "three four"
+    assert line.done and line.commit(12.0) == ""
+
+
+def test_lag_is_drawn_from_the_published_range() -> None:
+    timing = ProviderTiming()
+    lags = [timing.partial_lag_s(random.Random(seed)) for seed in range(50)]
+    assert all(0.3 <= lag <= 0.5 for lag in lags)
+
+
+async def _send(session: object, audio: bytes) -> None:
+    for offset in range(0, len(audio), 800):
+        await session.send_audio(audio[offset : offset + 800])  # type: ignore[attr-defined]
+
+
+async def _until_final(session: object, received: list[Transcript]) -> None:
+    async for transcript in session.transcripts():  # type: ignore[attr-defined]
+        received.append(transcript)
+        if transcript.final:
+            return
+
+
+async def test_the_last_partial_lacks_the_last_words_and_the_final_has_them() -> None:
+    fake = FakeElevenLabs(
+        api_key=KEY,
+        stt_commit_ms=20,
+        recognition=ProviderTiming(),
+        session_script=[LINE],
+        speech_seconds=lambda _text: 2.0,
+    )
+    async with fake:
+        stt = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url)
+        async with stt.session(language="en") as session:
+            await _send(session, silence_ulaw(400) + voiced_tone(2000) + silence_ulaw(200))
+            await session.commit()
+            received: list[Transcript] = []
+            await asyncio.wait_for(_until_final(session, received), WAIT)
+    partials = [t.text for t in received if not t.final]
+    assert partials, received
+    assert len(partials[-1].split()) < len(LINE.split())  # the caller stopped; the partial had not caught up
+    assert received[-1] == Transcript(LINE, True)
+
+
+async def test_a_commit_in_a_pause_finalises_the_first_words_and_the_rest_follow() -> None:
+    fake = FakeElevenLabs(
+        api_key=KEY,
+        stt_commit_ms=20,
+        recognition=ProviderTiming(),
+        session_script=[LINE, "Thanks."],
+        speech_seconds=lambda text: 2.0 if text == LINE else 0.4,
+    )
+    async with fake:
+        stt = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url)
+        async with stt.session(language="en") as session:
+            finals: list[str] = []
+            received: list[Transcript] = []
+            await _send(session, voiced_tone(1200) + silence_ulaw(200))
+            await session.commit()
+            await asyncio.wait_for(_until_final(session, received), WAIT)
+            finals.append(received[-1].text)
+            await _send(session, voiced_tone(800) + silence_ulaw(200))
+            await session.commit()
+            await asyncio.wait_for(_until_final(session, received), WAIT)
+            finals.append(received[-1].text)
+            await _send(session, silence_ulaw(500) + voiced_tone(400) + silence_ulaw(200))
+            await session.commit()
+            await asyncio.wait_for(_until_final(session, received), WAIT)
+            finals.append(received[-1].text)
+    first, rest, next_line = finals
+    assert first and rest
+    assert f"{first} {rest}" == LINE
+    assert next_line == "Thanks."

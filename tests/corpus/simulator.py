@@ -195,7 +195,7 @@ class CallRun:
     clears: list[float] = field(default_factory=list)
     segments: list[_Segment] = field(default_factory=list)
     reply_audio_at: list[float] = field(default_factory=list)  # first played audio of each utterance
-    replies_at: list[float] = field(default_factory=list)  # a reply was decided (spoken or speculation adopted)
+    replies_at: list[float] = field(default_factory=list)  # a reply decided (spoken, or speculation adopted)
     utterance_kinds: list[str] = field(default_factory=list)
     speculations: dict[str, int] = field(default_factory=lambda: {"started": 0, "adopted": 0, "discarded": 0})
     llm_requests: int = 0

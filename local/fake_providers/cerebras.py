@@ -3,7 +3,17 @@
 Chunks have the OpenAI-compatible shape the `cerebras-cloud-sdk` parses (`chat.completion.chunk`
 objects, `data: [DONE]` at the end). Reasoning tokens are streamed in `delta.reasoning` before the
 answer, as `gpt-oss-120b` does, so the adapter's filtering is tested. Latency is fixed and
-configurable (first token, then a token rate); faults can be queued for the next requests.
+configurable (first token, then a token rate); faults can be scheduled per request ("ok" for a
+request that goes through), so an end-to-end test or the local stack can fail exactly the Nth one.
+
+Strict where the real service is strict (docs/providers.md lists the sources):
+- retired models (`llama3.1-8b`, `llama-3.3-70b`, `qwen-3-32b`, ...) answer 404 `model_not_found`,
+  and `GET /v1/models` does not list them;
+- `gpt-oss-*` accepts `reasoning_effort` low / medium / high only ("none" and "minimal" are 400);
+- reasoning tokens count against `max_completion_tokens`: a reply that does not fit is cut and
+  ends with `finish_reason: "length"`;
+- `parallel_tool_calls` with `stream: true` is refused with 400, as Cerebras' OpenAI-compatibility
+  notes say (`refuse_parallel_tool_calls=False` models a server that has since relaxed this).
 """
 
 from __future__ import annotations
@@ -22,9 +32,25 @@ from aiohttp import web
 
 from local.fake_providers.server import FakeServer
 
-__all__ = ["CerebrasFault", "FakeCerebras", "RecordedChat", "split_tokens"]
+__all__ = [
+    "CEREBRAS_FAULTS",
+    "RETIRED_MODELS",
+    "CerebrasFault",
+    "FakeCerebras",
+    "RecordedChat",
+    "split_tokens",
+]
 
-CerebrasFault = Literal["http_500", "http_429", "drop_mid_stream", "error_event", "stall"]
+CerebrasFault = Literal["ok", "http_500", "http_429", "drop_mid_stream", "error_event", "stall"]
+CEREBRAS_FAULTS: tuple[str, ...] = ("ok", "http_500", "http_429", "drop_mid_stream", "error_event", "stall")
+RETIRED_MODELS = (
+    "llama3.1-8b",
+    "llama-3.3-70b",
+    "qwen-3-32b",
+    "qwen-3-235b-a22b-instruct-2507",
+    "zai-glm-4.6",
+)
+_GPT_OSS_EFFORTS = ("low", "medium", "high")
 ReplyRule = Callable[[list[dict[str, Any]]], str]
 # Given the messages and the offered tool names: the (name, arguments) calls to stream after the text.
 ToolRule = Callable[[list[dict[str, Any]], list[str]], list[tuple[str, dict[str, Any]]]]
@@ -47,6 +73,7 @@ class _Config:
     models: tuple[str, ...]
     faults: deque[CerebrasFault] = field(default_factory=deque)
     tool_rule: ToolRule | None = None
+    refuse_parallel_tool_calls: bool = True
 
 
 def split_tokens(text: str) -> list[str]:
@@ -70,8 +97,9 @@ class FakeCerebras(FakeServer):
         reasoning: str = "The caller wants an answer. Keep it short.",
         first_token_ms: float = 150.0,
         tokens_per_second: float = 1000.0,
-        models: Sequence[str] = ("gpt-oss-120b", "llama3.1-8b"),
+        models: Sequence[str] = ("gpt-oss-120b",),
         tool_rule: ToolRule | None = None,
+        refuse_parallel_tool_calls: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -79,10 +107,11 @@ class FakeCerebras(FakeServer):
         self.api_key = api_key
         self.config = _Config(reply, reasoning, first_token_ms, tokens_per_second, tuple(models))
         self.config.tool_rule = tool_rule
+        self.config.refuse_parallel_tool_calls = refuse_parallel_tool_calls
         self.requests: list[RecordedChat] = []
 
     def inject(self, *faults: CerebrasFault) -> None:
-        """Make the next chat requests fail, one fault per request, in order."""
+        """Schedule the next chat requests' fates, one per request, in order ("ok" = no fault)."""
         self.config.faults.extend(faults)
 
     def install(self, app: web.Application) -> None:
@@ -102,7 +131,9 @@ class FakeCerebras(FakeServer):
         if not self._authorized(request):
             return _error(401, "Wrong API Key", "invalid_request_error", "wrong_api_key")
         data = [
-            {"id": m, "object": "model", "created": 0, "owned_by": "Cerebras"} for m in self.config.models
+            {"id": m, "object": "model", "created": 0, "owned_by": "Cerebras"}
+            for m in self.config.models
+            if m not in RETIRED_MODELS
         ]
         return web.json_response({"object": "list", "data": data})
 
@@ -118,9 +149,18 @@ class FakeCerebras(FakeServer):
         model = body.get("model")
         if not isinstance(messages, list) or not messages:
             return _error(400, "messages must be a non-empty list", "invalid_request_error", "bad_messages")
-        if model not in self.config.models:
-            return _error(404, f"Model {model} does not exist", "not_found_error", "model_not_found")
-        fault = self.config.faults.popleft() if self.config.faults else None
+        if model not in self.config.models or model in RETIRED_MODELS:
+            return _error(
+                404,
+                f"Model {model} does not exist or you do not have access to it.",
+                "not_found_error",
+                "model_not_found",
+            )
+        problem = _request_problem(body, str(model), refuse_parallel=self.config.refuse_parallel_tool_calls)
+        if problem is not None:
+            return _error(400, problem[1], "invalid_request_error", problem[0])
+        scheduled = self.config.faults.popleft() if self.config.faults else None
+        fault = None if scheduled == "ok" else scheduled
         if fault == "http_500":
             return _error(500, "Internal server error", "server_error", "internal")
         if fault == "http_429":
@@ -132,7 +172,9 @@ class FakeCerebras(FakeServer):
         calls = self.config.tool_rule(messages, offered) if self.config.tool_rule and offered else []
         # Like the real API, a model only ever calls tools it was offered.
         calls = [(name, args) for name, args in calls if name in offered]
-        return await self._stream(request, model, reply, fault, calls)
+        budget = body.get("max_completion_tokens")
+        limit = budget if isinstance(budget, int) and budget > 0 else None
+        return await self._stream(request, model, reply, fault, calls, limit)
 
     def _completion(self, model: str, reply: str) -> dict[str, Any]:
         return {
@@ -159,6 +201,7 @@ class FakeCerebras(FakeServer):
         reply: str,
         fault: CerebrasFault | None,
         calls: Sequence[tuple[str, dict[str, Any]]] = (),
+        max_completion_tokens: int | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -183,10 +226,18 @@ class FakeCerebras(FakeServer):
         if fault == "stall":
             await asyncio.sleep(3600)
         gap = 1.0 / self.config.tokens_per_second if self.config.tokens_per_second > 0 else 0.0
-        for piece in split_tokens(self.config.reasoning):
+        reasoning = split_tokens(self.config.reasoning)
+        tokens = split_tokens(reply)
+        # Reasoning is spent first and counts against the same budget as the visible reply.
+        budget = max_completion_tokens if max_completion_tokens is not None else len(reasoning) + len(tokens)
+        cut = len(reasoning) + len(tokens) > budget
+        reasoning = reasoning[:budget]
+        tokens = tokens[: max(0, budget - len(reasoning))]
+        if cut:
+            calls = ()
+        for piece in reasoning:
             await response.write(chunk({"reasoning": piece}))
             await asyncio.sleep(gap)
-        tokens = split_tokens(reply)
         for index, piece in enumerate(tokens):
             if fault in ("drop_mid_stream", "error_event") and index == len(tokens) // 2:
                 if fault == "error_event":
@@ -215,7 +266,8 @@ class FakeCerebras(FakeServer):
                 }
                 await response.write(chunk({"tool_calls": [fragment]}))
                 await asyncio.sleep(gap)
-        await response.write(chunk({}, finish="tool_calls" if calls else "stop"))
+        finish = "length" if cut else "tool_calls" if calls else "stop"
+        await response.write(chunk({}, finish=finish))
         usage = {
             "id": chunk_id,
             "object": "chat.completion.chunk",
@@ -224,14 +276,27 @@ class FakeCerebras(FakeServer):
             "choices": [],
             "usage": {
                 "prompt_tokens": 10,
-                "completion_tokens": len(tokens),
-                "total_tokens": 10 + len(tokens),
+                "completion_tokens": len(reasoning) + len(tokens),
+                "total_tokens": 10 + len(reasoning) + len(tokens),
             },
         }
         await response.write(f"data: {json.dumps(usage)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _request_problem(body: dict[str, Any], model: str, *, refuse_parallel: bool) -> tuple[str, str] | None:
+    """The 400 the real API gives this request, as (code, message), or None."""
+    effort = body.get("reasoning_effort")
+    if effort is not None and model.startswith("gpt-oss") and effort not in _GPT_OSS_EFFORTS:
+        return (
+            "wrong_api_format",
+            f"reasoning_effort {effort!r} is not supported by {model}: use low, medium or high",
+        )
+    if refuse_parallel and body.get("stream") and "parallel_tool_calls" in body:
+        return "wrong_api_format", "parallel_tool_calls is not supported with stream=true"
+    return None
 
 
 def _error(status: int, message: str, kind: str, code: str) -> web.Response:

@@ -43,6 +43,15 @@ class Providers:
     llm: LanguageModel
     tts: TextToSpeech
 
+    async def check_at_startup(self) -> None:
+        """Vendor checks worth doing once per process (the Cerebras model catalogue).
+
+        Raises `ProviderConfigError` when the configuration cannot serve a call.
+        """
+        check = getattr(self.llm, "check_models", None)
+        if check is not None:
+            await check()
+
     async def aclose(self) -> None:
         """Release pooled connections at shutdown (adapters without a pool have nothing to do)."""
         for stage in (self.stt, self.llm, self.tts):
@@ -84,6 +93,7 @@ def _language_model(settings: ProviderSettings) -> LanguageModel:
             max_completion_tokens=settings.cerebras_max_completion_tokens,
             timeout_seconds=settings.cerebras_timeout_seconds,
             max_retries=settings.cerebras_max_retries,
+            default_model=settings.cerebras_model,
         )
     from stream_server.providers.llm_offline import ScriptedLanguageModel
 

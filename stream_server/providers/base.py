@@ -18,6 +18,7 @@ __all__ = [
     "ChatMessage",
     "LanguageModel",
     "ProviderError",
+    "ReplyCutShort",
     "Role",
     "SpeechToText",
     "SttSession",
@@ -41,6 +42,11 @@ class ProviderError(Exception):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.message = message
+
+
+class ReplyCutShort(ProviderError):
+    """The model stopped at its token budget (`finish_reason == "length"`): the text so far is not
+    a complete reply, so its unfinished last sentence must not be spoken as if it were."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,21 @@ Tools use the OpenAI-compatible ``tools`` parameter. Streamed tool calls arrive 
 ``delta.tool_calls`` fragments (SDK type ``ChatChunkResponseChoiceDeltaToolCall``: ``index``,
 ``id`` and ``function.name`` on the first fragment, ``function.arguments`` as string pieces in
 later ones), so they are assembled by index and yielded whole when the stream ends.
+``parallel_tool_calls`` is never sent: Cerebras' OpenAI-compatibility notes answer it with 400
+when streaming, and the end-call tool is offered on every reply.
+
+Reasoning tokens count against ``max_completion_tokens``; a reply that ran out of budget ends with
+``finish_reason == "length"`` and is raised as `ReplyCutShort` (after its text, and without its
+tool calls, whose arguments may be cut) so the pipeline never presents it as complete.
+Model ids live in personas, so they can outlive a model's retirement: `check_models` reads
+``GET /v1/models`` once at start-up, refuses to start when the default model is gone, and later
+requests for a missing persona model fall back to the default (logged once per model).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +33,18 @@ from typing import Any
 import httpx
 from cerebras.cloud.sdk import APIError, AsyncCerebras, CerebrasError
 
-from stream_server.providers.base import ChatMessage, ProviderError, ToolCall, ToolSpec
+from stream_server.providers.base import ChatMessage, ProviderError, ReplyCutShort, ToolCall, ToolSpec
+from stream_server.providers.config import DEFAULT_CEREBRAS_MODEL, ProviderConfigError
 
-__all__ = ["CerebrasLanguageModel", "ToolCallAssembler"]
+__all__ = ["CerebrasLanguageModel", "ToolCallAssembler", "finish_reason_of", "takes_reasoning_effort"]
 
 _NAME = "cerebras"
+_log = logging.getLogger(__name__)
+
+
+def takes_reasoning_effort(model: str) -> bool:
+    """Cerebras documents the reasoning flags for the GPT-OSS models only."""
+    return model.startswith("gpt-oss")
 
 
 class CerebrasLanguageModel:
@@ -44,6 +61,7 @@ class CerebrasLanguageModel:
         connect_timeout_seconds: float = 5.0,
         max_retries: int = 1,
         temperature: float = 0.6,
+        default_model: str = DEFAULT_CEREBRAS_MODEL,
     ) -> None:
         self._client = AsyncCerebras(
             api_key=api_key,
@@ -55,6 +73,36 @@ class CerebrasLanguageModel:
         self._reasoning_effort = reasoning_effort
         self._max_completion_tokens = max_completion_tokens
         self._temperature = temperature
+        self._default_model = default_model
+        self._catalogue: frozenset[str] | None = None
+        self._warned: set[str] = set()
+
+    async def check_models(self) -> None:
+        """Read the model catalogue once (start-up); `ProviderConfigError` if the default is gone.
+
+        A network failure here is not fatal: the catalogue stays unknown and models are used as
+        asked, so a start-up during a Cerebras blip still serves calls.
+        """
+        try:
+            ids = await self.model_ids()
+        except ProviderError as error:
+            _log.warning("could not list the Cerebras models at start-up: %s", error)
+            return
+        self._catalogue = frozenset(ids)
+        if self._default_model not in self._catalogue:
+            raise ProviderConfigError(
+                f"CEREBRAS_MODEL={self._default_model!r} is not served by Cerebras any more "
+                f"(available: {', '.join(sorted(self._catalogue)) or 'none'})"
+            )
+
+    def model_for(self, requested: str) -> str:
+        """`requested` if Cerebras serves it (or the catalogue is unknown), else the default."""
+        if self._catalogue is None or requested in self._catalogue:
+            return requested
+        if requested not in self._warned:
+            self._warned.add(requested)
+            _log.warning("model %r is not served by Cerebras; using %r", requested, self._default_model)
+        return self._default_model
 
     async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
         """Yield the reply's text deltas in order; raise `ProviderError` on any failure."""
@@ -67,14 +115,14 @@ class CerebrasLanguageModel:
     ) -> AsyncIterator[str | ToolCall]:
         """Text deltas as they come, then any tool calls the model made, each complete."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
+        model = self.model_for(model)
         extra: dict[str, Any] = {}
         if tools:
-            extra = {
-                "tools": [t.to_openai() for t in tools],
-                "tool_choice": "auto",
-                "parallel_tool_calls": False,
-            }
+            extra = {"tools": [t.to_openai() for t in tools], "tool_choice": "auto"}
+        if takes_reasoning_effort(model):
+            extra["reasoning_effort"] = self._reasoning_effort
         assembler = ToolCallAssembler()
+        finish: str | None = None
         try:
             chunks: Any = await self._client.chat.completions.create(
                 model=model,
@@ -82,7 +130,6 @@ class CerebrasLanguageModel:
                 stream=True,
                 max_completion_tokens=self._max_completion_tokens,
                 temperature=self._temperature,
-                reasoning_effort=self._reasoning_effort,  # type: ignore[arg-type]
                 **extra,
             )
             try:
@@ -91,11 +138,14 @@ class CerebrasLanguageModel:
                     if text:
                         yield text
                     assembler.add(chunk)
+                    finish = finish_reason_of(chunk) or finish
             finally:
                 # A barge-in stops reading early: release the HTTP response now, not at GC.
                 await chunks.close()
         except (CerebrasError, httpx.HTTPError) as exc:
             raise ProviderError(_NAME, describe(exc)) from exc
+        if finish == "length":
+            raise ReplyCutShort(_NAME, f"reply cut at max_completion_tokens={self._max_completion_tokens}")
         for call in assembler.calls():
             yield call
 
@@ -158,6 +208,13 @@ def content_of(chunk: Any) -> str:
     delta = getattr(choices[0], "delta", None)
     content = getattr(delta, "content", None) if delta is not None else None
     return content if isinstance(content, str) else ""
+
+
+def finish_reason_of(chunk: Any) -> str | None:
+    """Why the model stopped, on the chunk that says so (``stop``, ``length``, ``tool_calls``...)."""
+    choices = getattr(chunk, "choices", None)
+    reason = getattr(choices[0], "finish_reason", None) if choices else None
+    return reason if isinstance(reason, str) else None
 
 
 def describe(exc: BaseException) -> str:

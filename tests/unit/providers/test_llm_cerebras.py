@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from local.fake_providers.cerebras import FakeCerebras
-from stream_server.providers.base import ChatMessage, ProviderError
+from stream_server.providers import ProviderConfigError, ProviderSettings, build_providers
+from stream_server.providers.base import ChatMessage, ProviderError, ReplyCutShort, ToolCall, ToolSpec
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
 
 KEY = "test-cerebras-key"
@@ -115,4 +116,112 @@ async def test_breaking_early_releases_the_stream() -> None:
         assert first == "a"
         # The client is still usable afterwards.
         assert "".join(await collect(llm)) == "a b c d e f g h"
+        await llm.aclose()
+
+
+# --- conformance with what the real API refuses (issue 16, fix 1) -------------------------------
+
+
+async def test_tools_are_offered_without_parallel_tool_calls_which_streaming_refuses() -> None:
+    end_call = ToolSpec("end_call", "Hang up politely")
+
+    def wants_to_hang_up(
+        messages: list[dict[str, Any]], offered: list[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return [("end_call", {"reason": "done"})]
+
+    async with FakeCerebras(api_key=KEY, reply="Goodbye.", tool_rule=wants_to_hang_up) as fake:
+        llm = adapter(fake, max_retries=0)
+        items = [
+            item async for item in llm.stream_with_tools(MESSAGES, model="gpt-oss-120b", tools=[end_call])
+        ]
+        await llm.aclose()
+    (request,) = fake.requests
+    assert "parallel_tool_calls" not in request.body
+    assert request.body["tool_choice"] == "auto"
+    assert items[-1] == ToolCall("end_call", {"reason": "done"}, items[-1].call_id)  # type: ignore[union-attr]
+
+
+async def test_reply_out_of_token_budget_is_cut_short_never_complete() -> None:
+    # 12 reasoning tokens + 8 reply tokens against a budget of 15: the reply stops mid-sentence.
+    reasoning = "one two three four five six seven eight nine ten eleven twelve"
+    async with FakeCerebras(
+        api_key=KEY, reply="Your table is booked for Friday at eight.", reasoning=reasoning
+    ) as fake:
+        llm = adapter(fake, max_completion_tokens=15)
+        received: list[str] = []
+        with pytest.raises(ReplyCutShort, match="max_completion_tokens=15"):
+            async for delta in llm.stream(MESSAGES, model="gpt-oss-120b"):
+                received.append(delta)
+        await llm.aclose()
+    assert "".join(received) == "Your table is"
+    assert isinstance(ReplyCutShort("cerebras", "x"), ProviderError)  # the pipeline's apology path
+
+
+async def test_reply_within_budget_is_complete() -> None:
+    async with FakeCerebras(api_key=KEY, reply="Booked.", reasoning="ok") as fake:
+        llm = adapter(fake, max_completion_tokens=5)
+        assert "".join(await collect(llm)) == "Booked."
+        await llm.aclose()
+
+
+async def test_retired_default_model_refuses_to_start() -> None:
+    async with FakeCerebras(api_key=KEY, models=["gpt-oss-120b", "llama3.1-8b"]) as fake:
+        llm = adapter(fake, default_model="llama3.1-8b")
+        with pytest.raises(ProviderConfigError, match=r"llama3\.1-8b.*gpt-oss-120b"):
+            await llm.check_models()
+        await llm.aclose()
+
+
+async def test_retired_persona_model_falls_back_to_the_default_after_the_startup_check() -> None:
+    async with FakeCerebras(api_key=KEY, reply="Hello there.") as fake:
+        llm = adapter(fake, max_retries=0)
+        with pytest.raises(ProviderError, match="404"):  # what a stale persona gets without the check
+            await collect(llm, name="llama3.1-8b")
+        await llm.check_models()
+        assert "".join(await collect(llm, name="llama3.1-8b")) == "Hello there."
+        await llm.aclose()
+    assert [r.body["model"] for r in fake.requests] == ["llama3.1-8b", "gpt-oss-120b"]
+
+
+async def test_providers_run_the_model_check_at_startup() -> None:
+    async with FakeCerebras(api_key=KEY, models=["gpt-oss-120b"]) as fake:
+        settings = ProviderSettings(
+            llm_provider="cerebras",
+            cerebras_api_key=KEY,
+            cerebras_base_url=fake.base_url,
+            cerebras_model="zai-glm-4.6",
+        )
+        providers = build_providers(settings)
+        with pytest.raises(ProviderConfigError, match=r"zai-glm-4\.6"):
+            await providers.check_at_startup()
+        await providers.aclose()
+
+
+async def test_startup_check_survives_an_unreachable_catalogue() -> None:
+    llm = CerebrasLanguageModel(api_key=KEY, base_url="http://127.0.0.1:9", max_retries=0, timeout_seconds=2)
+    await llm.check_models()  # logged, not fatal: the catalogue stays unknown
+    assert llm.model_for("anything") == "anything"
+    await llm.aclose()
+
+
+async def test_reasoning_effort_goes_to_gpt_oss_only_and_none_is_refused() -> None:
+    async with FakeCerebras(api_key=KEY, models=["gpt-oss-120b", "gemma-4-31b"], reply="Hi.") as fake:
+        refused = adapter(fake, reasoning_effort="none", max_retries=0)
+        with pytest.raises(ProviderError, match="400"):
+            await collect(refused)
+        await refused.aclose()
+        llm = adapter(fake, reasoning_effort="low")
+        assert "".join(await collect(llm, name="gemma-4-31b")) == "Hi."
+        await llm.aclose()
+    assert "reasoning_effort" not in fake.requests[-1].body
+
+
+async def test_fault_schedule_fails_exactly_the_requests_asked_for() -> None:
+    async with FakeCerebras(api_key=KEY, reply="fine") as fake:
+        fake.inject("ok", "http_500", "http_500")
+        llm = adapter(fake, max_retries=0)
+        assert "".join(await collect(llm)) == "fine"
+        with pytest.raises(ProviderError, match="500"):
+            await collect(llm)
         await llm.aclose()

@@ -13,7 +13,21 @@ Request and message shapes follow the installed `elevenlabs` SDK 2.78 (see docs/
 - `POST /v1/text-to-speech/{voice_id}/stream?output_format=ulaw_8000` with a JSON body; answers
   raw mu-law audio (a voiced tone whose length follows the text) after a fixed first-byte
   latency, paced at a configurable multiple of real time.
-Both check the `xi-api-key` header, and faults can be queued for the next request or session.
+Both check the `xi-api-key` header, and faults can be scheduled per session, per commit and per
+TTS request ("ok" lets one through), from a test or from the command line of the local stack.
+
+Strict where the real service is strict (sources in docs/providers.md):
+- a bad STT query (unknown model, a region-tagged `language_code` such as `en-US`, a wrong
+  `audio_format`) is accepted as a WebSocket and *then* answered with `invalid_request` and a
+  close, as the Scribe contract says; every error is sent before the close, and the close is a
+  normal one (1000), which a client must not mistake for the end of the call;
+- commit faults model what the service does mid-call: `commit_throttled` (the commit is dropped,
+  the segment stays open), a normal or going-away close with no transcript, an error followed by
+  a close (`insufficient_audio_activity`, `session_time_limit_exceeded`, `transcriber_error`);
+- manual mode auto-commits a segment after `stt_auto_commit_s` of audio (90 s, documented), and a
+  session can be given a length cap and an idle cap;
+- TTS refuses unknown models, voice ids that cannot exist (`"default"`), language codes that are
+  not ISO 639-1, and more than `tts_concurrency` requests at once (429).
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ import binascii
 import json
 import math
 import random
+import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -38,7 +54,11 @@ from local.fake_providers.server import FakeServer
 from stream_server.audio import SAMPLE_RATE, pcm16_to_ulaw, ulaw_to_pcm16
 
 __all__ = [
+    "STT_COMMIT_FAULTS",
+    "STT_SESSION_FAULTS",
+    "TTS_FAULTS",
     "FakeElevenLabs",
+    "SttCommitFault",
     "SttFault",
     "SttSessionRecord",
     "TtsFault",
@@ -47,8 +67,55 @@ __all__ = [
     "voiced_tone",
 ]
 
-SttFault = Literal["auth_error", "quota_exceeded", "drop_after_start"]
-TtsFault = Literal["http_500", "http_429", "drop_mid_stream", "stall"]
+SttFault = Literal["ok", "auth_error", "quota_exceeded", "invalid_request", "drop_after_start"]
+SttCommitFault = Literal[
+    "ok",
+    "commit_throttled",
+    "normal_close",
+    "going_away",
+    "transcript_then_close",
+    "insufficient_audio_activity",
+    "session_time_limit_exceeded",
+    "transcriber_error",
+    "drop",
+]
+TtsFault = Literal["ok", "http_500", "http_429", "drop_mid_stream", "stall"]
+STT_SESSION_FAULTS: tuple[str, ...] = (
+    "ok",
+    "auth_error",
+    "quota_exceeded",
+    "invalid_request",
+    "drop_after_start",
+)
+STT_COMMIT_FAULTS: tuple[str, ...] = (
+    "ok",
+    "commit_throttled",
+    "normal_close",
+    "going_away",
+    "transcript_then_close",
+    "insufficient_audio_activity",
+    "session_time_limit_exceeded",
+    "transcriber_error",
+    "drop",
+)
+TTS_FAULTS: tuple[str, ...] = ("ok", "http_500", "http_429", "drop_mid_stream", "stall")
+
+STT_MODELS = frozenset({"scribe_v2_realtime", "scribe_v3_live"})
+TTS_MODELS = frozenset(
+    {
+        "eleven_flash_v2_5",
+        "eleven_flash_v2",
+        "eleven_turbo_v2_5",
+        "eleven_turbo_v2",
+        "eleven_multilingual_v2",
+        "eleven_v3",
+    }
+)
+_VOICE_ID = re.compile(r"^[A-Za-z0-9]{20}$")
+_ISO_639_1 = re.compile(r"^[a-z]{2}$")
+_ISO_639 = re.compile(r"^[a-z]{2,3}$")
+_CLOSE_NORMAL = 1000
+_CLOSE_GOING_AWAY = 1001
 
 _STT_AUDIO_FORMATS = {
     "pcm_8000",
@@ -60,6 +127,7 @@ _STT_AUDIO_FORMATS = {
     "ulaw_8000",
 }
 _STT_COMMIT_STRATEGIES = {"manual", "vad"}
+_STT_MAX_CHUNK_BYTES = 32_000  # 4 s of mu-law; the real limit is undocumented
 _TTS_MS_PER_CHAR = 60
 _TTS_MIN_MS = 300
 _FRAME = SAMPLE_RATE // 50  # 20 ms of mu-law
@@ -75,6 +143,8 @@ class SttSessionRecord:
     audio: bytearray = field(default_factory=bytearray)
     commits: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    close_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +195,11 @@ class FakeElevenLabs(FakeServer):
         tts_first_byte_ms: float = 100.0,
         tts_speed: float = 0.0,
         tts_chunk_ms: int = 100,
+        stt_auto_commit_s: float = 90.0,
+        stt_session_limit_s: float | None = None,
+        stt_idle_close_s: float | None = None,
+        tts_concurrency: int | None = None,
+        tts_voices: frozenset[str] | None = None,
         recognition: ProviderTiming | None = None,
         session_script: Sequence[str] = (),
         speech_seconds: Callable[[str], float] | None = None,
@@ -136,6 +211,11 @@ class FakeElevenLabs(FakeServer):
         transcripts: what the next commits will return, in order (then `default_transcript`).
         stt_partial_every_ms: a partial transcript after every this much audio in a segment.
         tts_speed: audio pacing as a multiple of real time; 0 sends as fast as the socket takes.
+        stt_auto_commit_s: manual mode commits a segment by itself after this much audio.
+        stt_session_limit_s: `session_time_limit_exceeded` then a close once a session is this old.
+        stt_idle_close_s: a normal close after this long without any client message.
+        tts_concurrency: requests in flight at once before 429 `too_many_concurrent_requests`.
+        tts_voices: the voice ids that exist; None = any id shaped like an ElevenLabs one.
         recognition: trail the audio like a real recogniser (partial lag; `stt_commit_ms` still sets
             the final's delay); each session then says `session_script` (cycled) instead of `transcripts`.
         speech_seconds: how long the caller speaks a line (default: eSpeak NG, the emulator's voice).
@@ -149,25 +229,37 @@ class FakeElevenLabs(FakeServer):
         self.tts_first_byte_ms = tts_first_byte_ms
         self.tts_speed = tts_speed
         self.tts_chunk_ms = tts_chunk_ms
+        self.stt_auto_commit_s = stt_auto_commit_s
+        self.stt_session_limit_s = stt_session_limit_s
+        self.stt_idle_close_s = stt_idle_close_s
+        self.tts_concurrency = tts_concurrency
+        self.tts_voices = tts_voices
         self.recognition = recognition
         self.session_script = tuple(session_script)
         self.speech_seconds = speech_seconds or espeak_speech_seconds
         self._rng = random.Random(seed)
         self.stt_sessions: list[SttSessionRecord] = []
         self.tts_requests: list[TtsRequestRecord] = []
+        self.single_use_tokens: set[str] = set()
         self._stt_faults: deque[SttFault] = deque()
+        self._stt_commit_faults: deque[SttCommitFault] = deque()
         self._tts_faults: deque[TtsFault] = deque()
+        self._tts_in_flight = 0
 
     def say_next(self, *texts: str) -> None:
         """Queue what the next commits will transcribe."""
         self.script.extend(texts)
 
     def inject_stt(self, *faults: SttFault) -> None:
-        """Make the next STT sessions fail, one fault per session."""
+        """Schedule how the next STT sessions open, one entry per session ("ok" = normally)."""
         self._stt_faults.extend(faults)
 
+    def inject_stt_commit(self, *faults: SttCommitFault) -> None:
+        """Schedule what the next commits (counted over all sessions) meet ("ok" = a transcript)."""
+        self._stt_commit_faults.extend(faults)
+
     def inject_tts(self, *faults: TtsFault) -> None:
-        """Make the next TTS requests fail, one fault per request."""
+        """Schedule the next TTS requests' fates, one entry per request ("ok" = no fault)."""
         self._tts_faults.extend(faults)
 
     def install(self, app: web.Application) -> None:
@@ -176,6 +268,13 @@ class FakeElevenLabs(FakeServer):
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("xi-api-key") == self.api_key
+
+    def _token_accepted(self, request: web.Request) -> bool:
+        token = request.query.get("token")
+        if token and token in self.single_use_tokens:
+            self.single_use_tokens.discard(token)
+            return True
+        return False
 
     # --- text to speech ------------------------------------------------------------------------
 
@@ -188,6 +287,16 @@ class FakeElevenLabs(FakeServer):
             return _detail(400, "invalid_json", "Body is not valid JSON")
         voice_id = request.match_info["voice_id"]
         self.tts_requests.append(TtsRequestRecord(voice_id, dict(request.query), dict(request.headers), body))
+        if not self._voice_exists(voice_id):
+            return _detail(404, "voice_not_found", f"A voice with the voice_id {voice_id} was not found.")
+        model_id = body.get("model_id", "eleven_multilingual_v2")
+        if model_id not in TTS_MODELS:
+            return _detail(400, "model_not_found", f"A model with model ID {model_id} does not exist")
+        language = body.get("language_code")
+        if language is not None and not _ISO_639_1.match(str(language)):
+            return _detail(
+                422, "invalid_language_code", f"language_code {language!r} is not an ISO 639-1 code"
+            )
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             return web.json_response(
@@ -200,11 +309,28 @@ class FakeElevenLabs(FakeServer):
             )
         if request.query.get("output_format", "mp3_44100_128") != "ulaw_8000":
             return _detail(422, "unsupported_format", "this fake serves output_format=ulaw_8000 only")
-        fault = self._tts_faults.popleft() if self._tts_faults else None
+        scheduled = self._tts_faults.popleft() if self._tts_faults else None
+        fault = None if scheduled == "ok" else scheduled
+        if self.tts_concurrency is not None and self._tts_in_flight >= self.tts_concurrency:
+            fault = "http_429"
         if fault == "http_500":
             return _detail(500, "internal_error", "Internal server error")
         if fault == "http_429":
             return _detail(429, "too_many_concurrent_requests", "Too many concurrent requests")
+        self._tts_in_flight += 1
+        try:
+            return await self._tts_stream(request, text, fault)
+        finally:
+            self._tts_in_flight -= 1
+
+    def _voice_exists(self, voice_id: str) -> bool:
+        if self.tts_voices is not None:
+            return voice_id in self.tts_voices
+        return bool(_VOICE_ID.match(voice_id))
+
+    async def _tts_stream(
+        self, request: web.Request, text: str, fault: TtsFault | None
+    ) -> web.StreamResponse:
         audio = voiced_tone(max(_TTS_MIN_MS, _TTS_MS_PER_CHAR * len(text)))
         response = web.StreamResponse(headers={"Content-Type": "audio/basic"})
         response.enable_chunked_encoding()
@@ -230,22 +356,26 @@ class FakeElevenLabs(FakeServer):
     # --- realtime speech to text ---------------------------------------------------------------
 
     async def _stt(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request) and not request.query.get("token"):
+        if not self._authorized(request) and not self._token_accepted(request):
             return _detail(401, "invalid_api_key", "Invalid API key")
         query = dict(request.query)
-        problem = _stt_query_problem(query)
-        if problem:
-            return _detail(400, "invalid_request", problem)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         record = SttSessionRecord(query, dict(request.headers))
         self.stt_sessions.append(record)
-        fault = self._stt_faults.popleft() if self._stt_faults else None
-        if fault in ("auth_error", "quota_exceeded"):
-            await ws.send_json({"message_type": fault, "error": f"fake {fault}"})
-            await ws.close(code=1008, message=fault.encode())
+        scheduled = self._stt_faults.popleft() if self._stt_faults else None
+        fault = None if scheduled == "ok" else scheduled
+        # The real service accepts the socket first, then says what is wrong, then closes.
+        problem = _stt_query_problem(query)
+        if problem is not None or fault == "invalid_request":
+            await self._error_and_close(ws, record, "invalid_request", problem or "fake invalid_request")
             return ws
-        await ws.send_json(
+        if fault in ("auth_error", "quota_exceeded"):
+            await self._error_and_close(ws, record, str(fault), f"fake {fault}")
+            return ws
+        await self._send(
+            ws,
+            record,
             {
                 "message_type": "session_started",
                 "session_id": uuid.uuid4().hex,
@@ -256,111 +386,34 @@ class FakeElevenLabs(FakeServer):
                     "model_id": query["model_id"],
                     "commit_strategy": query.get("commit_strategy", "manual"),
                 },
-            }
+            },
         )
         if fault == "drop_after_start":
             if request.transport is not None:
                 request.transport.abort()
             return ws
-        if self.recognition is not None:
-            await self._trailing_stt_loop(ws, record, self.recognition)
-        else:
-            await self._stt_loop(ws, record)
+        await _SttSession(self, ws, record, request).run()
+        record.close_code = ws.close_code
         return ws
 
-    async def _stt_loop(self, ws: web.WebSocketResponse, record: SttSessionRecord) -> None:
-        partial_bytes = int(SAMPLE_RATE * self.stt_partial_every_ms / 1000)
-        segment = 0
-        since_partial = 0
-        partials = 0
-        pending: list[asyncio.Task[None]] = []
-        commit_lock = asyncio.Lock()
-        async for message in ws:
-            if message.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(message.data)
-                chunk = base64.b64decode(data.get("audio_base_64") or "", validate=True)
-            except (json.JSONDecodeError, ValueError, binascii.Error, AttributeError):
-                await ws.send_json({"message_type": "input_error", "error": "malformed input_audio_chunk"})
-                continue
-            record.messages.append(data)
-            if data.get("message_type") != "input_audio_chunk":
-                await ws.send_json({"message_type": "input_error", "error": "unknown message_type"})
-                continue
-            record.audio.extend(chunk)
-            segment += len(chunk)
-            since_partial += len(chunk)
-            if partial_bytes > 0 and since_partial >= partial_bytes and self._upcoming():
-                since_partial = 0
-                partials += 1
-                await ws.send_json({"message_type": "partial_transcript", "text": self._partial(partials)})
-            if data.get("commit"):
-                record.commits += 1
-                text = self._take() if segment else ""
-                segment = since_partial = partials = 0
-                pending.append(asyncio.create_task(self._commit_later(ws, text, commit_lock)))
-        for task in pending:
-            task.cancel()
-
-    async def _trailing_stt_loop(
-        self, ws: web.WebSocketResponse, record: SttSessionRecord, timing: ProviderTiming
+    async def _send(
+        self, ws: web.WebSocketResponse, record: SttSessionRecord, message: dict[str, Any]
     ) -> None:
-        """The realistic mode: partials trail the audio, commits finalise what was said so far."""
-        lines = self.session_script or (self.default_transcript,)
-        line_index = 0
-        heard = 0  # bytes of audio received: the session's clock, in audio time
-        carry = b""  # audio not yet a whole 20 ms frame
-        line: TrailingTranscript | None = None
-        next_partial = timing.partial_every_ms / 1000
-        last_partial = ""
-        pending: list[asyncio.Task[None]] = []
-        commit_lock = asyncio.Lock()
-        async for message in ws:
-            if message.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(message.data)
-                chunk = base64.b64decode(data.get("audio_base_64") or "", validate=True)
-            except (json.JSONDecodeError, ValueError, binascii.Error, AttributeError):
-                await ws.send_json({"message_type": "input_error", "error": "malformed input_audio_chunk"})
-                continue
-            record.messages.append(data)
-            if data.get("message_type") != "input_audio_chunk":
-                await ws.send_json({"message_type": "input_error", "error": "unknown message_type"})
-                continue
-            record.audio.extend(chunk)
-            carry += chunk
-            while len(carry) >= _FRAME:
-                frame, carry = carry[:_FRAME], carry[_FRAME:]
-                if (line is None or line.done) and _frame_voiced(frame):
-                    text = lines[line_index % len(lines)]
-                    line_index += 1
-                    line = TrailingTranscript(
-                        text, word_end_times(text, self.speech_seconds(text)), heard / SAMPLE_RATE
-                    )
-                heard += _FRAME
-            now = heard / SAMPLE_RATE
-            while now >= next_partial:
-                next_partial += timing.partial_every_ms / 1000
-                partial = line.partial(now, timing.partial_lag_s(self._rng)) if line else ""
-                if partial and partial != last_partial:
-                    last_partial = partial
-                    await ws.send_json({"message_type": "partial_transcript", "text": partial})
-            if data.get("commit"):
-                record.commits += 1
-                final = line.commit(now) if line is not None else ""
-                last_partial = ""
-                pending.append(asyncio.create_task(self._commit_later(ws, final, commit_lock)))
-        for task in pending:
-            task.cancel()
+        if not ws.closed:
+            record.sent.append(message)
+            await ws.send_json(message)
 
-    async def _commit_later(self, ws: web.WebSocketResponse, text: str, lock: asyncio.Lock) -> None:
-        # The lock keeps committed transcripts in commit order, as the real service delivers them.
-        async with lock:
-            await asyncio.sleep(self.stt_commit_ms / 1000)
-            if not ws.closed:
-                await ws.send_json({"message_type": "committed_transcript", "text": text})
+    async def _error_and_close(
+        self,
+        ws: web.WebSocketResponse,
+        record: SttSessionRecord,
+        kind: str,
+        detail: str,
+        code: int = _CLOSE_NORMAL,
+    ) -> None:
+        await self._send(ws, record, {"message_type": kind, "error": detail})
+        await ws.close(code=code, message=kind.encode()[:120])
+        record.close_code = code
 
     def _upcoming(self) -> str:
         return self.script[0] if self.script else self.default_transcript
@@ -372,14 +425,216 @@ class FakeElevenLabs(FakeServer):
         words = self._upcoming().split()
         return " ".join(words[: min(len(words), count * 2)])
 
+    def _next_commit_fault(self) -> SttCommitFault | None:
+        scheduled = self._stt_commit_faults.popleft() if self._stt_commit_faults else None
+        return None if scheduled == "ok" else scheduled
+
+
+class _SttSession:
+    """One accepted realtime session: audio in, partials and commits out, faults as scheduled."""
+
+    def __init__(
+        self, fake: FakeElevenLabs, ws: web.WebSocketResponse, record: SttSessionRecord, request: web.Request
+    ) -> None:
+        self.fake = fake
+        self.ws = ws
+        self.record = record
+        self.request = request
+        self.segment = 0  # bytes of audio since the last commit
+        self.since_partial = 0
+        self.partials = 0
+        self.lock = asyncio.Lock()  # committed transcripts leave in commit order
+        self.pending: list[asyncio.Task[None]] = []
+        self.opened = self.last_message = time.monotonic()
+        # The realistic (trailing) mode's state: the session's clock is the audio it has heard.
+        self.heard = 0
+        self.carry = b""  # audio not yet a whole 20 ms frame
+        self.line: TrailingTranscript | None = None
+        self.line_index = 0
+        self.next_partial = fake.recognition.partial_every_ms / 1000 if fake.recognition else 0.0
+        self.last_partial = ""
+
+    async def run(self) -> None:
+        try:
+            while not self.ws.closed:
+                timeout = self._next_deadline()
+                try:
+                    message = await self.ws.receive(timeout=timeout)
+                except TimeoutError:
+                    if await self._limits_reached():
+                        return
+                    idle = self.fake.stt_idle_close_s
+                    if idle is not None and time.monotonic() - self.last_message >= idle:
+                        await self.ws.close(code=_CLOSE_NORMAL, message=b"idle timeout")
+                        self.record.close_code = _CLOSE_NORMAL
+                        return
+                    continue
+                self.last_message = time.monotonic()
+                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    return
+                if message.type != WSMsgType.TEXT:
+                    continue
+                if await self._limits_reached():
+                    return
+                if not await self._on_message(message.data):
+                    return
+        finally:
+            for task in self.pending:
+                if not task.done():
+                    task.cancel()
+
+    def _next_deadline(self) -> float | None:
+        waits = []
+        if self.fake.stt_idle_close_s is not None:
+            waits.append(self.fake.stt_idle_close_s)
+        if self.fake.stt_session_limit_s is not None:
+            waits.append(max(0.01, self.fake.stt_session_limit_s - (time.monotonic() - self.opened)))
+        return min(waits) if waits else None
+
+    async def _limits_reached(self) -> bool:
+        fake = self.fake
+        if (
+            fake.stt_session_limit_s is not None
+            and time.monotonic() - self.opened >= fake.stt_session_limit_s
+        ):
+            await fake._error_and_close(
+                self.ws, self.record, "session_time_limit_exceeded", "Maximum session duration reached"
+            )
+            return True
+        return False
+
+    async def _on_message(self, raw: str) -> bool:
+        """Handle one client message; False once the session is over."""
+        fake, ws, record = self.fake, self.ws, self.record
+        try:
+            data = json.loads(raw)
+            chunk = base64.b64decode(data.get("audio_base_64") or "", validate=True)
+        except (json.JSONDecodeError, ValueError, binascii.Error, AttributeError):
+            await fake._send(
+                ws, record, {"message_type": "input_error", "error": "malformed input_audio_chunk"}
+            )
+            return True
+        record.messages.append(data)
+        if data.get("message_type") != "input_audio_chunk":
+            await fake._send(ws, record, {"message_type": "input_error", "error": "unknown message_type"})
+            return True
+        if data.get("sample_rate") != 8000 and record.query.get("audio_format") == "ulaw_8000":
+            await fake._send(ws, record, {"message_type": "input_error", "error": "sample_rate must be 8000"})
+            return True
+        if not isinstance(data.get("commit", False), bool):
+            await fake._send(ws, record, {"message_type": "input_error", "error": "commit must be a boolean"})
+            return True
+        if len(chunk) > _STT_MAX_CHUNK_BYTES:
+            await fake._error_and_close(ws, record, "chunk_size_exceeded", "audio chunk too large")
+            return False
+        record.audio.extend(chunk)
+        self.segment += len(chunk)
+        if fake.recognition is not None:
+            await self._trail(chunk, fake.recognition)
+            if data.get("commit"):
+                record.commits += 1
+                return await self._commit()
+            return True
+        self.since_partial += len(chunk)
+        partial_bytes = int(SAMPLE_RATE * fake.stt_partial_every_ms / 1000)
+        if partial_bytes > 0 and self.since_partial >= partial_bytes and fake._upcoming():
+            self.since_partial = 0
+            self.partials += 1
+            await fake._send(
+                ws, record, {"message_type": "partial_transcript", "text": fake._partial(self.partials)}
+            )
+        if data.get("commit"):
+            record.commits += 1
+            return await self._commit()
+        if self.segment >= SAMPLE_RATE * fake.stt_auto_commit_s:
+            # Manual mode still commits by itself after 90 s of audio (documented).
+            self._commit_text(fake._take())
+        return True
+
+    async def _commit(self) -> bool:
+        fake, ws, record = self.fake, self.ws, self.record
+        fault = fake._next_commit_fault()
+        if fault == "commit_throttled":
+            # Refused: nothing is committed, the segment stays open for the next commit.
+            await fake._send(
+                ws, record, {"message_type": "commit_throttled", "error": "Commits sent too frequently"}
+            )
+            return True
+        if fault in ("normal_close", "going_away"):
+            await ws.close(code=_CLOSE_NORMAL if fault == "normal_close" else _CLOSE_GOING_AWAY)
+            record.close_code = ws.close_code
+            return False
+        if fault == "drop":
+            if self.request.transport is not None:
+                self.request.transport.abort()
+            return False
+        if fault in ("insufficient_audio_activity", "session_time_limit_exceeded", "transcriber_error"):
+            await fake._error_and_close(ws, record, fault, f"fake {fault}")
+            return False
+        if fake.recognition is not None:
+            text = self.line.commit(self.heard / SAMPLE_RATE) if self.line is not None else ""
+            self.last_partial = ""
+        else:
+            text = fake._take() if self.segment else ""
+        task = self._commit_text(text)
+        if fault == "transcript_then_close":
+            await task
+            await ws.close(code=_CLOSE_NORMAL)
+            record.close_code = ws.close_code
+            return False
+        return True
+
+    async def _trail(self, chunk: bytes, timing: ProviderTiming) -> None:
+        """The realistic mode: a line starts at voiced audio, partials trail it by a random lag."""
+        fake = self.fake
+        lines = fake.session_script or (fake.default_transcript,)
+        self.carry += chunk
+        while len(self.carry) >= _FRAME:
+            frame, self.carry = self.carry[:_FRAME], self.carry[_FRAME:]
+            if (self.line is None or self.line.done) and _frame_voiced(frame):
+                text = lines[self.line_index % len(lines)]
+                self.line_index += 1
+                self.line = TrailingTranscript(
+                    text, word_end_times(text, fake.speech_seconds(text)), self.heard / SAMPLE_RATE
+                )
+            self.heard += _FRAME
+        now = self.heard / SAMPLE_RATE
+        while now >= self.next_partial:
+            self.next_partial += timing.partial_every_ms / 1000
+            partial = self.line.partial(now, timing.partial_lag_s(fake._rng)) if self.line else ""
+            if partial and partial != self.last_partial:
+                self.last_partial = partial
+                await fake._send(
+                    self.ws, self.record, {"message_type": "partial_transcript", "text": partial}
+                )
+
+    def _commit_text(self, text: str) -> asyncio.Task[None]:
+        self.segment = self.since_partial = self.partials = 0
+        task = asyncio.create_task(self._commit_later(text))
+        self.pending.append(task)
+        return task
+
+    async def _commit_later(self, text: str) -> None:
+        async with self.lock:
+            await asyncio.sleep(self.fake.stt_commit_ms / 1000)
+            await self.fake._send(
+                self.ws, self.record, {"message_type": "committed_transcript", "text": text}
+            )
+
 
 def _stt_query_problem(query: dict[str, str]) -> str | None:
-    if not query.get("model_id"):
+    model = query.get("model_id")
+    if not model:
         return "model_id is required"
+    if model not in STT_MODELS:
+        return f"model_id {model!r} is not a realtime model"
     if query.get("audio_format") not in _STT_AUDIO_FORMATS:
         return f"audio_format must be one of {sorted(_STT_AUDIO_FORMATS)}"
     if query.get("commit_strategy", "manual") not in _STT_COMMIT_STRATEGIES:
         return "commit_strategy must be manual or vad"
+    language = query.get("language_code")
+    if language is not None and not _ISO_639.match(language):
+        return f"language_code {language!r} must be an ISO-639-1 or ISO-639-3 code"
     return None
 
 

@@ -6,7 +6,9 @@ The SDK reads the response in 1024-byte pieces unless told otherwise, which hold
 HTTP request per sentence (rather than the stream-input WebSocket) keeps barge-in trivial (stop
 reading, the request is dropped) and has no idle socket to keep alive; docs/providers.md has the
 reasoning and the measurements. The SDK does not retry streamed requests (verified in its source),
-so a failed sentence surfaces as `ProviderError` and the pipeline apologises.
+so a failed sentence surfaces as `ProviderError` and the pipeline apologises; that includes an
+error body the SDK cannot parse (`ParsingError`, which is not an `ApiError`). The persona's
+language goes out as its ISO 639-1 base (`en-US` -> `en`), the only form the API documents.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections.abc import AsyncIterator
 import httpx
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
+from elevenlabs.core.parse_error import ParsingError
 
 from stream_server.providers.base import ProviderError
+from stream_server.providers.languages import base_language
 
 __all__ = ["ElevenLabsTextToSpeech"]
 
@@ -50,12 +54,14 @@ class ElevenLabsTextToSpeech:
                 text=text,
                 model_id=self._model_id,
                 output_format="ulaw_8000",
-                language_code=language or None,
+                language_code=base_language(language) or None,
                 request_options={"chunk_size": self._chunk_bytes},
             ):
                 if chunk:
                     yield chunk
         except ApiError as exc:
             raise ProviderError(_NAME, f"HTTP {exc.status_code}") from exc
+        except ParsingError as exc:
+            raise ProviderError(_NAME, f"unreadable response ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise ProviderError(_NAME, type(exc).__name__) from exc

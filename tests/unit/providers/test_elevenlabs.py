@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from elevenlabs.core.parse_error import ParsingError
 
 from local.fake_providers.elevenlabs import FakeElevenLabs, voiced_tone
-from stream_server.providers.base import ProviderError, Transcript
+from stream_server.providers.base import ProviderError, SttSession, Transcript
 from stream_server.providers.stt_elevenlabs import (
     ElevenLabsSpeechToText,
+    ScribeTimings,
     SttFailure,
     parse_scribe_message,
     realtime_url,
@@ -18,6 +22,7 @@ from stream_server.providers.stt_elevenlabs import (
 from stream_server.providers.tts_elevenlabs import ElevenLabsTextToSpeech
 
 KEY = "test-elevenlabs-key"
+VOICE = "EXAVITQu4vr4xnSDxMaL"
 WAIT = 20.0
 
 
@@ -50,11 +55,16 @@ def test_parse_scribe_messages() -> None:
         "hello", True
     )
     assert parse_scribe_message('{"message_type":"session_started","session_id":"x"}') is None
-    assert parse_scribe_message('{"message_type":"commit_throttled"}') is None
+    assert parse_scribe_message('{"message_type":"commit_throttled"}') == SttFailure(
+        "commit_throttled", "commit_throttled"
+    )
     failure = parse_scribe_message('{"message_type":"quota_exceeded","error":"no credits"}')
     assert failure == SttFailure("quota_exceeded", "no credits")
     assert isinstance(parse_scribe_message("not json"), SttFailure)
-    assert parse_scribe_message('{"message_type":"insufficient_audio_activity"}') == Transcript("", True)
+    assert parse_scribe_message('{"message_type":"insufficient_audio_activity","error":"x"}') == SttFailure(
+        "insufficient_audio_activity", "x"
+    )
+    assert parse_scribe_message('{"message_type":"final_transcript","text":"hi"}') is None
 
 
 # --- speech to text ------------------------------------------------------------------------------
@@ -133,12 +143,13 @@ async def test_stt_error_message_ends_the_session_with_provider_error() -> None:
                 await session.send_audio(b"\xff" * 160)
 
 
-async def test_stt_dropped_socket_is_a_provider_error() -> None:
+async def test_stt_socket_that_keeps_dropping_is_a_provider_error() -> None:
     async with FakeElevenLabs(api_key=KEY) as fake:
-        fake.inject_stt("drop_after_start")
+        fake.inject_stt("drop_after_start", "drop_after_start", "drop_after_start", "drop_after_start")
         async with stt(fake).session(language="en") as session:
-            with pytest.raises(ProviderError, match="closed"):
+            with pytest.raises(ProviderError, match="3 reconnects failed"):
                 await asyncio.wait_for(anext(session.transcripts()), WAIT)
+    assert len(fake.stt_sessions) == 4
 
 
 async def test_stt_unreachable_server_is_a_provider_error() -> None:
@@ -156,11 +167,9 @@ async def test_stt_unreachable_server_is_a_provider_error() -> None:
 async def test_tts_streams_mulaw_in_small_chunks_with_the_right_request() -> None:
     async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=20) as fake:
         adapter = tts(fake, chunk_bytes=320)
-        chunks = [
-            c async for c in adapter.synthesize("Hello there, caller.", voice_id="voice123", language="en")
-        ]
+        chunks = [c async for c in adapter.synthesize("Hello there, caller.", voice_id=VOICE, language="en")]
     (request,) = fake.tts_requests
-    assert request.voice_id == "voice123"
+    assert request.voice_id == VOICE
     assert request.query["output_format"] == "ulaw_8000"
     assert request.headers["xi-api-key"] == KEY
     assert request.body["text"] == "Hello there, caller."
@@ -173,10 +182,10 @@ async def test_tts_streams_mulaw_in_small_chunks_with_the_right_request() -> Non
 async def test_tts_wrong_key_and_server_error_are_provider_errors() -> None:
     async with FakeElevenLabs(api_key=KEY) as fake:
         with pytest.raises(ProviderError, match="401"):
-            _ = [c async for c in tts(fake, key="wrong").synthesize("Hi", voice_id="v", language="en")]
+            _ = [c async for c in tts(fake, key="wrong").synthesize("Hi", voice_id=VOICE, language="en")]
         fake.inject_tts("http_500")
         with pytest.raises(ProviderError, match="500"):
-            _ = [c async for c in tts(fake).synthesize("Hi", voice_id="v", language="en")]
+            _ = [c async for c in tts(fake).synthesize("Hi", voice_id=VOICE, language="en")]
 
 
 async def test_tts_drop_mid_stream_is_a_provider_error_after_some_audio() -> None:
@@ -184,7 +193,9 @@ async def test_tts_drop_mid_stream_is_a_provider_error_after_some_audio() -> Non
         fake.inject_tts("drop_mid_stream")
         received: list[bytes] = []
         with pytest.raises(ProviderError):
-            async for chunk in tts(fake).synthesize("A longer sentence to cut.", voice_id="v", language="en"):
+            async for chunk in tts(fake).synthesize(
+                "A longer sentence to cut.", voice_id=VOICE, language="en"
+            ):
                 received.append(chunk)
     assert received
 
@@ -195,7 +206,7 @@ async def test_tts_stall_is_bounded_by_the_timeout() -> None:
         adapter = tts(fake, timeout_seconds=0.5)
 
         async def drain() -> None:
-            _ = [c async for c in adapter.synthesize("Hi", voice_id="v", language="en")]
+            _ = [c async for c in adapter.synthesize("Hi", voice_id=VOICE, language="en")]
 
         with pytest.raises(ProviderError, match="Timeout"):
             await asyncio.wait_for(drain(), WAIT)
@@ -203,5 +214,213 @@ async def test_tts_stall_is_bounded_by_the_timeout() -> None:
 
 async def test_tts_blank_text_makes_no_request() -> None:
     async with FakeElevenLabs(api_key=KEY) as fake:
-        assert [c async for c in tts(fake).synthesize("  ", voice_id="v", language="en")] == []
+        assert [c async for c in tts(fake).synthesize("  ", voice_id=VOICE, language="en")] == []
     assert fake.tts_requests == []
+
+
+# --- Scribe conformance: closes, errors, throttling, auto-commit (issue 16, fixes 2, 3, 4, 8) ------
+
+
+def fast(**overrides: float) -> ScribeTimings:
+    return ScribeTimings(**overrides)  # type: ignore[arg-type]
+
+
+async def turn(session: SttSession, *, ms: int = 400) -> None:
+    """One caller turn: audio in 20 ms frames, then the commit our VAD would send."""
+    audio = voiced_tone(ms)
+    for offset in range(0, len(audio), 160):
+        await session.send_audio(audio[offset : offset + 160])
+    await session.commit()
+
+
+async def finals(session: SttSession, count: int) -> list[str]:
+    out: list[str] = []
+
+    async def collect() -> None:
+        async for transcript in session.transcripts():
+            if transcript.final:
+                out.append(transcript.text)
+                if len(out) == count:
+                    return
+
+    await asyncio.wait_for(collect(), WAIT)
+    return out
+
+
+async def test_stt_bad_query_is_accepted_then_refused_with_invalid_request_and_no_retry() -> None:
+    async with FakeElevenLabs(api_key=KEY) as fake:
+        adapter = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url, model_id="scribe_v9")
+        async with adapter.session(language="en") as session:
+            with pytest.raises(ProviderError, match="invalid_request"):
+                await asyncio.wait_for(anext(session.transcripts()), WAIT)
+    (record,) = fake.stt_sessions  # accepted as a socket, answered, closed normally; not retried
+    assert record.sent[0]["message_type"] == "invalid_request" and record.close_code == 1000
+
+
+async def test_stt_region_tagged_language_goes_out_as_its_iso_639_base() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.say_next("bom dia")
+        async with stt(fake).session(language="pt-BR") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["bom dia"]
+    assert fake.stt_sessions[0].query["language_code"] == "pt"
+
+
+@pytest.mark.parametrize("close", ["normal_close", "going_away", "drop"])
+async def test_stt_server_close_after_a_commit_reconnects_and_the_turn_is_still_answered(close: Any) -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.say_next("first turn", "second turn")
+        fake.inject_stt_commit(close)
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["first turn"]
+            await turn(session)
+            assert await finals(session, 1) == ["second turn"]
+    first, second = fake.stt_sessions
+    assert first.commits == 1 and second.commits == 2
+    # The lost turn's audio was replayed on the new socket before its commit.
+    assert len(second.audio) >= len(voiced_tone(400)) * 2
+
+
+async def test_stt_normal_close_after_a_transcript_leaves_the_call_listening() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.say_next("one", "two")
+        fake.inject_stt_commit("transcript_then_close")
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["one"]
+            await turn(session)
+            assert await finals(session, 1) == ["two"]
+    assert len(fake.stt_sessions) == 2
+
+
+@pytest.mark.parametrize("error", ["session_time_limit_exceeded", "transcriber_error"])
+async def test_stt_error_then_close_reconnects_and_replays_the_turn(error: Any) -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.say_next("still here")
+        fake.inject_stt_commit(error)
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["still here"]
+    assert fake.stt_sessions[0].sent[-1]["message_type"] == error
+    assert fake.stt_sessions[0].close_code == 1000
+
+
+async def test_stt_insufficient_audio_activity_ends_the_turn_and_the_next_turn_is_heard() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20, stt_partial_every_ms=0) as fake:
+        fake.say_next("are you there")
+        fake.inject_stt_commit("insufficient_audio_activity")
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == [""]  # no words, and no replay of the silence
+            await turn(session)
+            assert await finals(session, 1) == ["are you there"]
+
+
+async def test_stt_commit_throttled_is_retried_on_the_same_socket() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.say_next("book it please")
+        fake.inject_stt_commit("commit_throttled", "commit_throttled")
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["book it please"]
+    (record,) = fake.stt_sessions
+    assert record.commits == 3
+    assert [m["message_type"] for m in record.sent].count("commit_throttled") == 2
+
+
+async def test_stt_wait_for_a_final_is_bounded_and_uses_the_last_partial() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=30_000, stt_partial_every_ms=100) as fake:
+        fake.say_next("I need a table for four people")
+        adapter = ElevenLabsSpeechToText(
+            api_key=KEY, base_url=fake.base_url, timings=fast(final_timeout_s=0.5)
+        )
+        async with adapter.session(language="en") as session:
+            await turn(session, ms=400)
+            (text,) = await finals(session, 1)
+    assert text and "I need a table for four people".startswith(text)
+
+
+async def test_stt_unsolicited_auto_commit_is_not_a_turn_its_words_join_the_next_final() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=10, stt_auto_commit_s=0.3) as fake:
+        fake.say_next("I was saying", "that it is urgent")
+        adapter = ElevenLabsSpeechToText(
+            api_key=KEY, base_url=fake.base_url, timings=fast(server_auto_commit_s=0.3)
+        )
+        async with adapter.session(language="en") as session:
+            await turn(session, ms=600)  # the server auto-commits after 300 ms of this turn
+            assert await finals(session, 1) == ["I was saying that it is urgent"]
+
+
+async def test_stt_session_length_cap_is_survived() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=10, stt_session_limit_s=0.4) as fake:
+        fake.say_next("after the cap")
+        async with stt(fake).session(language="en") as session:
+            for _ in range(100):  # wait until the server has cut the first socket
+                if len(fake.stt_sessions) > 1:
+                    break
+                await asyncio.sleep(0.05)
+            await turn(session)
+            assert await finals(session, 1) == ["after the cap"]
+    assert fake.stt_sessions[0].sent[-1]["message_type"] == "session_time_limit_exceeded"
+
+
+async def test_stt_old_socket_is_renewed_between_turns() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=10) as fake:
+        fake.say_next("one", "two")
+        adapter = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url, timings=fast(max_socket_s=0.2))
+        async with adapter.session(language="en") as session:
+            await turn(session)
+            assert await finals(session, 1) == ["one"]
+            await asyncio.sleep(0.3)
+            await turn(session)
+            assert await finals(session, 1) == ["two"]
+    assert len(fake.stt_sessions) >= 2
+    assert fake.stt_sessions[-1].commits == 1
+
+
+# --- TTS conformance ------------------------------------------------------------------------------
+
+
+async def test_tts_region_tagged_language_goes_out_as_iso_639_1() -> None:
+    async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=1) as fake:
+        audio = [c async for c in tts(fake).synthesize("Hola.", voice_id=VOICE, language="es-MX")]
+    assert audio and fake.tts_requests[0].body["language_code"] == "es"
+
+
+async def test_tts_voice_that_does_not_exist_is_a_provider_error() -> None:
+    async with FakeElevenLabs(api_key=KEY) as fake:
+        with pytest.raises(ProviderError, match="404"):
+            _ = [c async for c in tts(fake).synthesize("Hi", voice_id="default", language="en")]
+
+
+async def test_tts_over_the_concurrency_limit_is_429() -> None:
+    async with FakeElevenLabs(api_key=KEY, tts_concurrency=1, tts_speed=1.0) as fake:
+        adapter = tts(fake)
+
+        async def speak() -> bytes:
+            return b"".join(
+                [
+                    c
+                    async for c in adapter.synthesize(
+                        "A fairly long sentence.", voice_id=VOICE, language="en"
+                    )
+                ]
+            )
+
+        results = await asyncio.gather(speak(), speak(), return_exceptions=True)
+    assert sum(isinstance(r, ProviderError) and "429" in str(r) for r in results) == 1
+    assert sum(isinstance(r, bytes) and len(r) > 0 for r in results) == 1
+
+
+async def test_tts_unparseable_error_body_is_a_provider_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeElevenLabs(api_key=KEY) as fake:
+        adapter = tts(fake)
+
+        async def broken(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+            raise ParsingError(status_code=422, body={"detail": 1})
+            yield b""  # pragma: no cover
+
+        monkeypatch.setattr(adapter._client.text_to_speech, "stream", broken)
+        with pytest.raises(ProviderError, match="unreadable response"):
+            _ = [c async for c in adapter.synthesize("Hi", voice_id=VOICE, language="en")]

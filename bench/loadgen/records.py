@@ -24,7 +24,7 @@ def bench_persona(persona_id: str = "bench", *, end_of_turn_silence_ms: int = 70
     return Persona(
         persona_id=persona_id,
         name="Bench",
-        voice_id="bench-voice",
+        voice_id="benchVoice0000000001",  # shaped like an ElevenLabs id: the fake refuses others
         prompt="Be brief.",
         greeting=BENCH_GREETING,
         end_of_turn_silence_ms=end_of_turn_silence_ms,

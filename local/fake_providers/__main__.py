@@ -2,6 +2,9 @@
 
 python -m local.fake_providers --port 8790
 ELEVENLABS_BASE_URL=http://127.0.0.1:8790 CEREBRAS_BASE_URL=http://127.0.0.1:8790 ...
+
+Faults: ``--faults "stt_commit=ok,normal_close;llm=http_500"`` at start, or later
+``POST /_fake/faults`` (see `local.fake_providers.faults`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from aiohttp import web
 
 from local.fake_providers.cerebras import FakeCerebras
 from local.fake_providers.elevenlabs import FakeElevenLabs
+from local.fake_providers.faults import FaultSpecError, apply_faults, install_fault_control, parse_fault_spec
 
 
 def _arguments() -> argparse.Namespace:
@@ -28,7 +32,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--transcript", default="hello", help="what every commit transcribes")
     parser.add_argument("--llm-first-token-ms", type=float, default=150.0)
     parser.add_argument("--llm-tokens-per-second", type=float, default=1000.0)
-    return parser.parse_args()
+    parser.add_argument("--faults", default="", help='e.g. "stt_commit=ok,commit_throttled;tts=http_500"')
+    args = parser.parse_args()
+    try:
+        args.fault_schedule = parse_fault_spec(args.faults)
+    except FaultSpecError as error:
+        parser.error(f"--faults: {error}")
+    return args
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -44,9 +54,11 @@ async def _serve(args: argparse.Namespace) -> None:
         first_token_ms=args.llm_first_token_ms,
         tokens_per_second=args.llm_tokens_per_second,
     )
+    apply_faults(args.fault_schedule, eleven=eleven, cerebras=cerebras)
     app = web.Application()
     eleven.install(app)
     cerebras.install(app)
+    install_fault_control(app, eleven=eleven, cerebras=cerebras)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, args.host, args.port).start()

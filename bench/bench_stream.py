@@ -38,9 +38,9 @@ from bench.stream_host_fake import (  # noqa: E402
     STT_S,
     TTS_FIRST_S,
 )
-from stream_server.audio import FRAME_BYTES, silence_ulaw, split_frames, ulaw_to_pcm16  # noqa: E402
-from stream_server.turns import frame_dbfs  # noqa: E402
-from tests.unit.stream_server.speech import speech_ulaw  # noqa: E402
+from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames, ulaw_to_pcm16  # noqa: E402
+from stream_server.turn_taking.detector import frame_dbfs  # noqa: E402
+from tests.unit.stream_server.espeak_audio import speech_ulaw  # noqa: E402
 from tests.unit.stream_server.twilio_like import TwilioLike, open_stream  # noqa: E402
 
 FRAME_S = 0.02

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "callcore")]
 
 from local.fake_providers.recognition import ProviderTiming  # noqa: E402
-from stream_server.turns import TurnSettings  # noqa: E402
+from stream_server.turn_taking.detector import TurnSettings  # noqa: E402
 from tests.corpus.calls import CASES, LONG_REPLY, Case  # noqa: E402
 from tests.corpus.simulator import CallRun, Latencies, Say, WaitBot, run_call  # noqa: E402
 

@@ -8,16 +8,16 @@ import os
 import signal
 from collections.abc import Callable
 
-from stream_server.active_calls_metric import ActiveCallsPublisher
+from stream_server.host.active_calls import ActiveCallsPublisher
+from stream_server.host.server import StreamServer
+from stream_server.host.task_protection import TaskProtection
 from stream_server.observability import MetricsSink, configure_logging, udp_writer
-from stream_server.pipeline import ApologyClip, Voice, render_clip
 from stream_server.providers import build_providers
 from stream_server.providers.base import TextToSpeech
 from stream_server.providers.config import ProviderSettings
-from stream_server.server import StreamServer
 from stream_server.session import CallServices
 from stream_server.settings import StreamSettings
-from stream_server.task_protection import TaskProtection
+from stream_server.speech.pipeline import ApologyClip, Voice, render_clip
 
 log = logging.getLogger("stream_server")
 

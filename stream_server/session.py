@@ -24,7 +24,8 @@ from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
 from callcore.tokens import InvalidStreamToken, verify_stream_token
 from websockets.exceptions import ConnectionClosed
 
-from stream_server.call_state import (
+from stream_server.behaviours.filler import FillerSettings
+from stream_server.conversation.call_state import (
     Action,
     AdoptSpeculation,
     Authenticate,
@@ -46,10 +47,7 @@ from stream_server.call_state import (
     SpeculateReply,
     UpdateCall,
 )
-from stream_server.filler import FillerSettings
-from stream_server.held_reply import hold_until
 from stream_server.observability import CALL_CONTEXT, MetricsSink
-from stream_server.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
 from stream_server.providers.base import (
     LanguageModel,
     ProviderError,
@@ -58,8 +56,10 @@ from stream_server.providers.base import (
     TextToSpeech,
 )
 from stream_server.settings import StreamSettings
-from stream_server.text_normalization import normalize_for_speech
-from stream_server.twilio_protocol import encode
+from stream_server.speech.held_reply import hold_until
+from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
+from stream_server.speech.text_normalization import normalize_for_speech
+from stream_server.telephony.twilio_protocol import encode
 
 __all__ = ["CallServices", "CallSession", "PersonaCache", "Repository", "Socket"]
 

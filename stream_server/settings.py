@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from callcore.settings import Settings
 
-from stream_server.pipeline import PipelineSettings
-from stream_server.turns import TurnSettings
+from stream_server.speech.pipeline import PipelineSettings
+from stream_server.turn_taking.detector import TurnSettings
 
 __all__ = ["StreamSettings"]
 

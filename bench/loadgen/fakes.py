@@ -31,7 +31,7 @@ from bench.loadgen.calls import BENCH_LINES
 from local.fake_providers import FakeCerebras, FakeElevenLabs
 from local.fake_providers.elevenlabs import espeak_speech_seconds, voiced_tone
 from local.fake_providers.recognition import ProviderTiming
-from stream_server.audio import SAMPLE_RATE, ulaw_to_pcm16
+from stream_server.audio.codec import SAMPLE_RATE, ulaw_to_pcm16
 
 __all__ = ["BenchElevenLabs", "FakeLatencies", "serve"]
 

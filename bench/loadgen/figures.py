@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.loadgen.calls import FRAME_SECONDS, CallResult
 from bench.loadgen.stats import percentile
-from stream_server.audio import ulaw_to_pcm16
+from stream_server.audio.codec import ulaw_to_pcm16
 
 __all__ = [
     "CallFigures",

@@ -51,7 +51,7 @@ from aiohttp import WSMsgType, web
 
 from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
 from local.fake_providers.server import FakeServer
-from stream_server.audio import SAMPLE_RATE, pcm16_to_ulaw, ulaw_to_pcm16
+from stream_server.audio.codec import SAMPLE_RATE, pcm16_to_ulaw, ulaw_to_pcm16
 
 __all__ = [
     "STT_COMMIT_FAULTS",

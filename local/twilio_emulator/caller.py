@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from stream_server.audio import silence_ulaw
+from stream_server.audio.codec import silence_ulaw
 
 __all__ = ["Caller", "CallerFrame", "CallerScript", "TimelineEvent", "Utterance", "turn_latencies_ms"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stream_server.audio import ulaw_to_pcm16
+from stream_server.audio.codec import ulaw_to_pcm16
 
 __all__ = ["StereoRecording"]
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 
-from stream_server.audio import pcm16_to_ulaw, read_wav, resample
+from stream_server.audio.codec import pcm16_to_ulaw, read_wav, resample
 
 __all__ = ["SpeechRenderingError", "render_speech"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from stream_server.audio import SAMPLE_RATE, resample, ulaw_to_pcm16
+from stream_server.audio.codec import SAMPLE_RATE, resample, ulaw_to_pcm16
 from stream_server.providers.base import ProviderError, SttSession, Transcript
 from stream_server.providers.transcript_feed import TranscriptFeed
 

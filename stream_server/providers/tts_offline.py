@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-from stream_server.audio import SAMPLE_RATE, pcm16_to_ulaw, read_wav, resample
+from stream_server.audio.codec import SAMPLE_RATE, pcm16_to_ulaw, read_wav, resample
 from stream_server.providers.base import ProviderError
 
 __all__ = ["ESPEAK_VOICES", "OfflineTextToSpeech", "espeak_voice"]

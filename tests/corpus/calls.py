@@ -1,7 +1,7 @@
 """The replay corpus: scripted calls and the behaviour each must show.
 
 Each case is a caller script for `tests.corpus.simulator.run_call`. The assertions live in
-``tests/unit/turn_taking/test_corpus.py``; `bench/bench_turns.py` replays the same cases for its
+``tests/unit/stream_server/turn_taking/test_corpus.py``; `bench/bench_turns.py` replays the same cases for its
 figures, so the numbers and the tests describe the same calls.
 """
 

@@ -35,8 +35,8 @@ import numpy as np
 from callcore.models import Persona
 
 from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
-from stream_server.audio import FRAME_BYTES, pcm16_to_ulaw, split_frames, ulaw_to_pcm16
-from stream_server.call_state import (
+from stream_server.audio.codec import FRAME_BYTES, pcm16_to_ulaw, split_frames, ulaw_to_pcm16
+from stream_server.conversation.call_state import (
     Action,
     AdoptSpeculation,
     CallConfig,
@@ -50,10 +50,10 @@ from stream_server.call_state import (
     SpeakText,
     SpeculateReply,
 )
-from stream_server.pipeline import ReplyAudio
-from stream_server.turns import TurnSettings, frame_dbfs
-from stream_server.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
-from tests.unit.stream_server.speech import speech_ulaw
+from stream_server.speech.pipeline import ReplyAudio
+from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
+from stream_server.turn_taking.detector import TurnSettings, frame_dbfs
+from tests.unit.stream_server.espeak_audio import speech_ulaw
 
 __all__ = [
     "Backchannel",

@@ -22,7 +22,7 @@ from bench.loadgen.figures import (
 from bench.loadgen.stats import percentile
 from local.twilio_emulator.caller import TimelineEvent
 from local.twilio_emulator.media import StreamOutcome
-from stream_server.audio import silence_ulaw
+from stream_server.audio.codec import silence_ulaw
 
 
 def _result(timeline: list[TimelineEvent], played: list[tuple[float, float]]) -> CallResult:

@@ -87,7 +87,7 @@ def test_target_group_uses_ip_targets_and_the_stream_hosts_health_path() -> None
 
 def test_health_path_is_served_by_the_stream_host_without_upgrade() -> None:
     """The ALB health check must get 200, not websockets' 426: the path is answered in process_request."""
-    source = (ROOT / "stream_server" / "server.py").read_text()
+    source = (ROOT / "stream_server" / "host" / "server.py").read_text()
     assert '"/healthz"' in source
 
 

@@ -11,7 +11,7 @@ import random
 
 from local.fake_providers.elevenlabs import FakeElevenLabs, voiced_tone
 from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
-from stream_server.audio import silence_ulaw
+from stream_server.audio.codec import silence_ulaw
 from stream_server.providers.base import Transcript
 from stream_server.providers.stt_elevenlabs import ElevenLabsSpeechToText
 

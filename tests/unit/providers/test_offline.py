@@ -7,7 +7,7 @@ import difflib
 
 import pytest
 
-from stream_server.audio import duration_ms, ulaw_to_pcm16
+from stream_server.audio.codec import duration_ms, ulaw_to_pcm16
 from stream_server.providers.base import ChatMessage, ProviderError, Transcript
 from stream_server.providers.llm_offline import OFFLINE_IDENTITY, ScriptedLanguageModel, scripted_reply
 from stream_server.providers.stt_offline import OfflineSpeechToText

@@ -15,12 +15,12 @@ from callcore.settings import Settings
 from callcore.tokens import issue_stream_token
 from callcore.twilio_rest import twilio_client
 
+from stream_server.host.server import StreamServer
 from stream_server.observability import MetricsSink
-from stream_server.pipeline import ApologyClip, PipelineSettings
-from stream_server.server import StreamServer
 from stream_server.session import CallServices
 from stream_server.settings import StreamSettings
-from stream_server.turns import TurnSettings
+from stream_server.speech.pipeline import ApologyClip, PipelineSettings
+from stream_server.turn_taking.detector import TurnSettings
 from tests.fakes.providers import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 from tests.unit.stream_server.twilio_like import TwilioLike, fake_twilio_rest, open_stream
 

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.unit.stream_server.conftest import APOLOGY, Host
-from tests.unit.stream_server.speech import utterance
+from tests.unit.stream_server.espeak_audio import utterance
 from tests.unit.stream_server.twilio_like import TwilioLike, sign
 
 

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 
-from stream_server.audio import FRAME_BYTES
+from stream_server.audio.codec import FRAME_BYTES
 
 __all__ = ["TwilioLike", "fake_twilio_rest", "open_stream", "sign"]
 

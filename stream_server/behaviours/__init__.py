@@ -1,0 +1,1 @@
+"""Call behaviours, sans I/O: voicemail, idle and duration clock, keypad, filler phrases, call tools."""

@@ -1,0 +1,925 @@
+"""One call's decisions, sans I/O: fed Twilio frames, transcripts and the clock; returns actions.
+
+This is the brain of a call. It owns the turn detector, the playback ledger, the conversation
+history and the transcript turns, and decides when to greet, reply, interrupt, apologise and hang
+up. It never awaits anything: the asyncio shell in `stream_server.session` performs the actions it
+returns (send a frame, feed the recogniser, start or cancel a reply, write a turn, hang up) and
+reports back what happened. Tests replay whole conversations through it with invented timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from callcore.models import Persona, TranscriptTurn
+
+from stream_server.audio.codec import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
+from stream_server.audio.echo import EchoDetector
+from stream_server.behaviours.filler import FillerSettings, choose_filler, filler_due
+from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
+from stream_server.behaviours.keypad import DigitCollector, keypad_message
+from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
+from stream_server.behaviours.voicemail import MachineVerdict, VoicemailSettings, VoicemailWatch
+from stream_server.providers.base import ChatMessage, ToolSpec
+from stream_server.speech.pipeline import ReplyAudio, ReplyStats
+from stream_server.telephony.playback import PlaybackLedger, Utterance
+from stream_server.telephony.twilio_protocol import (
+    Connected,
+    Dtmf,
+    Mark,
+    Media,
+    OutboundClear,
+    OutboundMark,
+    OutboundMedia,
+    OutboundMessage,
+    ProtocolError,
+    Start,
+    Stop,
+    parse,
+)
+from stream_server.turn_taking.backchannel import is_backchannel
+from stream_server.turn_taking.detector import (
+    BargeIn,
+    EndOfTurn,
+    SpeechStarted,
+    TurnDetector,
+    TurnSettings,
+    VoiceActivityDetector,
+)
+from stream_server.turn_taking.end_of_turn import EndOfTurnSettings, silence_needed_ms
+from stream_server.turn_taking.interruption import InterruptionJudge, InterruptionSettings, Verdict
+from stream_server.turn_taking.speculation import SpeculationPolicy, same_words
+
+__all__ = [
+    "Action",
+    "AdoptSpeculation",
+    "Authenticate",
+    "CallState",
+    "CancelReply",
+    "CommitStt",
+    "DiscardSpeculation",
+    "EndCall",
+    "FeedStt",
+    "Hangup",
+    "PersistTurn",
+    "Phase",
+    "RecordMetric",
+    "Send",
+    "SpeakFiller",
+    "SpeakReply",
+    "SpeakText",
+    "SpeculateReply",
+    "UpdateCall",
+    "is_goodbye",
+]
+
+log = logging.getLogger("stream_server.call")
+
+_GOODBYE = re.compile(
+    r"\b(good ?bye|bye(?: bye)?|hang up|that'?s all(?: for now)?|talk to you later|see you)\b[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_goodbye(text: str) -> bool:
+    """Did the caller end the conversation? Only when the farewell closes what they said."""
+    return bool(_GOODBYE.search(text.strip()))
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Verify the stream token and load the persona, then call `CallState.authenticated`."""
+
+    start: Start
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStt:
+    audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStt:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakReply:
+    """Run the LLM -> TTS pipeline for this history, offering ``tools`` to the model."""
+
+    messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculateReply:
+    """Run the LLM -> TTS pipeline for a stable partial, holding its audio until adopted."""
+
+    speculation_id: int
+    messages: tuple[ChatMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptSpeculation:
+    """The final transcript confirmed the speculation: play its held audio now, as the reply."""
+
+    speculation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardSpeculation:
+    """The caller went on or said something else: cancel the speculative reply unheard."""
+
+    speculation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakText:
+    """Speak fixed text (greeting, goodbye)."""
+
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReply:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PersistTurn:
+    turn: TranscriptTurn
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMetric:
+    name: str
+    value: float
+    unit: str = "Milliseconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """Goodbye has played: end the call through the REST API, then close the socket."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakFiller:
+    """The reply is late: play this phrase's pre-rendered clip, then `CallState.on_filler_audio`."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCall:
+    """The last words have played: replace the live call's TwiML over REST (transfer, digits).
+
+    Then close like a hang-up (`CallState.on_hangup_done`), or report `on_call_update_failed`.
+    """
+
+    twiml: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """The call is over without our hang-up (caller hung up, auth failed): close and summarise."""
+
+    reason: str
+    close_code: int = 1000
+
+
+Action = (
+    Send
+    | Authenticate
+    | FeedStt
+    | CommitStt
+    | SpeakReply
+    | SpeakText
+    | SpeculateReply
+    | AdoptSpeculation
+    | DiscardSpeculation
+    | CancelReply
+    | PersistTurn
+    | RecordMetric
+    | Hangup
+    | UpdateCall
+    | SpeakFiller
+    | EndCall
+)
+
+
+class Phase(Enum):
+    AWAITING_START = "awaiting_start"
+    AUTHENTICATING = "authenticating"
+    ACTIVE = "active"
+    ENDING = "ending"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class _Speaking:
+    """The bot utterance in progress: its ledger entry and how it came about."""
+
+    utterance: Utterance
+    kind: str
+    started_at: float
+    generating: bool = True
+    stats: ReplyStats | None = None
+    caller_latency: dict[str, float] = field(default_factory=dict)
+    filler_considered: bool = False
+    sentence_offset: int = 0  # a filler played first takes sentence 0; the reply's follow
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfig:
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    drain_goodbye: str = "I'm sorry, I have to end the call now. Goodbye."
+    # Call behaviours (docs/call-behaviours.md).
+    duration_warning: str = "Just so you know, we have about a minute left on this call."
+    duration_warning_before_s: float = 60.0
+    transfer_line: str = "Please hold while I transfer you."
+    transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
+    send_digits_tool: bool = False  # see stream_server.behaviours.tools: it ends the stream
+    dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
+    voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
+    filler: FillerSettings = field(default_factory=FillerSettings)
+
+
+class CallState:
+    """Everything one call decides. Times are monotonic seconds; ``epoch_offset`` maps them to wall time."""
+
+    def __init__(self, config: CallConfig | None = None, *, epoch_offset: float = 0.0) -> None:
+        self.config = config or CallConfig()
+        self.phase = Phase.AWAITING_START
+        self.epoch_offset = epoch_offset
+        self.stream_sid = ""
+        self.call_sid = ""
+        self.call_id = ""
+        self.persona: Persona | None = None
+        self.started_at: float | None = None
+        self.end_reason: str | None = None
+        self.history: list[ChatMessage] = []
+        self.turns: list[TranscriptTurn] = []
+        self.protocol_errors = 0
+        self.barge_ins = 0
+        self.ledger = PlaybackLedger()
+        self._vad = VoiceActivityDetector(
+            aggressiveness=self.config.turn.vad_aggressiveness,
+            energy_floor_dbfs=self.config.turn.energy_floor_dbfs,
+        )
+        self._turns = TurnDetector(self.config.turn)
+        t = self.config.turn
+        self.echo = EchoDetector() if t.echo_suppression else None
+        self._eot = EndOfTurnSettings(
+            min_silence_ms=t.min_end_of_turn_silence_ms,
+            max_silence_ms=t.max_end_of_turn_silence_ms,
+            semantic=t.semantic_end_of_turn,
+        )
+        self.interruptions = InterruptionJudge(
+            InterruptionSettings(
+                barge_in_ms=t.barge_in_ms,
+                barge_in_words_grace_ms=t.barge_in_words_grace_ms,
+                false_interruption_ms=t.false_interruption_ms,
+            )
+        )
+        self.speculation = SpeculationPolicy(
+            stable_ms=t.speculation_stable_ms,
+            silence_ms=t.speculation_silence_ms,
+            enabled=t.speculative_replies,
+        )
+        self._partial = ""
+        self._partial_at = 0.0
+        self._partial_silence_ms: int | None = None
+        self._cut_text: str | None = None
+        self.echo_frames = 0
+        self._frames = FrameAssembler(FRAME_BYTES)
+        self._audio_clock: float | None = None
+        self._speaking: _Speaking | None = None
+        self._caller_onset: float | None = None
+        self._caller_last_speech: float | None = None
+        self._eot_decided_at: float | None = None
+        self._eot_ms: float | None = None
+        self._hangup_when_quiet: str | None = None
+        self._drain_deadline: float | None = None
+        self._idle = IdleWatch(0.0)
+        self._tools: tuple[ToolSpec, ...] = ()
+        self._closing: CallUpdate | None = None
+        self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
+        self._voicemail: VoicemailWatch | None = None
+        self._fillers_said = 0
+        self._filler_last_time = False
+
+    # -- inputs from the socket ----------------------------------------------------------------
+
+    def on_frame(self, frame: str | bytes, now: float) -> list[Action]:
+        """One WebSocket frame from Twilio. Malformed frames are counted and survived."""
+        if self.phase is Phase.ENDED:
+            return []
+        try:
+            message = parse(frame)
+        except ProtocolError as error:
+            self.protocol_errors += 1
+            log.warning("ignored malformed frame: %s", error)
+            return []
+        if isinstance(message, Media):
+            return self._on_media(message, now)
+        if isinstance(message, Mark):
+            return self._on_mark(message.name, now)
+        if isinstance(message, Start):
+            return self._on_start(message, now)
+        if isinstance(message, Dtmf):
+            return self._on_dtmf(message.digit, now)
+        if isinstance(message, Stop):
+            return self._end("caller-hangup", now)
+        assert isinstance(message, Connected)
+        return []
+
+    def _on_start(self, start: Start, now: float) -> list[Action]:
+        if self.phase is not Phase.AWAITING_START:
+            self.protocol_errors += 1
+            log.warning("ignored a second start message")
+            return []
+        self.phase = Phase.AUTHENTICATING
+        self.stream_sid = start.stream_sid
+        self.call_sid = start.call_sid
+        self.started_at = now
+        return [Authenticate(start)]
+
+    def authenticated(self, call_id: str, persona: Persona, now: float) -> list[Action]:
+        """The token was genuine and unused: greet the caller."""
+        if self.phase is not Phase.AUTHENTICATING:
+            return []
+        self.phase = Phase.ACTIVE
+        self.call_id = call_id
+        self.persona = persona
+        self._idle = IdleWatch(now)
+        self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
+        if persona.machine_detection:
+            self._voicemail = VoicemailWatch(self.config.voicemail, started_at=now)
+        self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
+        self.history = [ChatMessage("system", persona.prompt)]
+        if not persona.greeting:
+            return []
+        return self._speak_text(persona.greeting, "greeting", now)
+
+    def rejected(self, reason: str, now: float) -> list[Action]:
+        """The token was bad or replayed: close without spending anything on providers."""
+        self.phase = Phase.ENDED
+        self.end_reason = reason
+        return [EndCall(reason, close_code=1008)]
+
+    def _on_media(self, media: Media, now: float) -> list[Action]:
+        if self.phase not in (Phase.ACTIVE, Phase.ENDING) or media.track not in ("inbound", "inbound_track"):
+            return []
+        actions: list[Action] = []
+        # The audio clock advances by the audio itself, so decisions do not depend on jitter.
+        if self._audio_clock is None or self._audio_clock < now - 1.0:
+            self._audio_clock = now - len(media.payload) / 8000.0
+        frames = echoes = 0
+        for frame in self._frames.push(media.payload):
+            frames += 1
+            self._audio_clock += FRAME_MS / 1000.0
+            pcm = ulaw_to_pcm16(frame)
+            speech = self._vad.is_speech(pcm)
+            if self.echo is not None:
+                # The bot's own voice coming back is never caller speech (see stream_server.audio.echo).
+                if speech and self.echo.is_echo(pcm, self._audio_clock):
+                    speech = False
+                    echoes += 1
+                elif not speech:
+                    self.echo.hear(pcm, self._audio_clock)
+            for event in self._turns.feed(speech, self._audio_clock, bot_speaking=self.bot_speaking):
+                actions += self._on_turn_event(event, now)
+            actions += self._after_frame(now)
+            if self._voicemail is not None:
+                actions += self._voicemail_frame(pcm, speech, now)
+        self.echo_frames += echoes
+        # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
+        audio = b"\xff" * len(media.payload) if frames and echoes == frames else media.payload
+        return [FeedStt(audio), *actions]
+
+    def _after_frame(self, now: float) -> list[Action]:
+        """Per-frame timing decisions: interruption follow-ups, adaptive silence, speculation."""
+        clock = self._audio_clock if self._audio_clock is not None else now
+        turns = self._turns
+        actions = self._on_verdict(
+            self.interruptions.on_frame(
+                clock, run_voiced_ms=turns.run_voiced_ms, silence_ms=turns.silence_ms(clock)
+            ),
+            now,
+        )
+        if not turns.caller_speaking:
+            return actions
+        if self._partial_silence_ms is not None:
+            turns.set_turn_silence(self._partial_silence_ms)
+        current = self.speculation.current
+        if current is not None and turns.run_voiced_ms + 1e-6 >= self.config.turn.min_speech_ms:
+            self.speculation.discard()  # the caller went on: the words it answered are stale
+            return [*actions, DiscardSpeculation(current.speculation_id)]
+        return actions + self._speculate(now)
+
+    def _speculate(self, now: float, *, turn_ended: bool = False) -> list[Action]:
+        """Start the LLM on the current partial if the policy says it is stable enough."""
+        if self.phase is not Phase.ACTIVE or self._speaking is not None:
+            return []
+        clock = self._audio_clock if self._audio_clock is not None else now
+        current = self.speculation.current
+        started = self.speculation.should_start(
+            self._partial,
+            partial_age_ms=(now - self._partial_at) * 1000.0,
+            silence_ms=self._turns.silence_ms(clock),
+            turn_silence_ms=self._turns.turn_silence_ms,
+            now=now,
+            turn_ended=turn_ended,
+        )
+        if started is None:
+            return []
+        actions: list[Action] = []
+        if current is not None:
+            actions.append(DiscardSpeculation(current.speculation_id))
+        messages = (*self.history, ChatMessage("user", started.text))
+        return [*actions, SpeculateReply(started.speculation_id, messages)]
+
+    def _on_verdict(self, verdict: Verdict, now: float, onset: float | None = None) -> list[Action]:
+        if verdict is Verdict.INTERRUPT:
+            if self.phase is not Phase.ACTIVE or self._speaking is None:
+                return []
+            self.barge_ins += 1
+            self._cut_text = self._speaking.utterance.unheard_text() or None
+            actions = self._interrupt(now)
+            start = onset if onset is not None else self._turns.run_onset_at
+            actions.append(RecordMetric("BargeInReaction", (now - start) * 1000.0))
+            actions.append(RecordMetric("BargeIns", 1, "Count"))
+            return actions
+        if verdict is Verdict.RESUME:
+            text, self._cut_text = self._cut_text, None
+            if text is None or self.phase is not Phase.ACTIVE or self._speaking is not None:
+                return []
+            log.info("false interruption: re-saying the cut sentence")
+            return [RecordMetric("FalseInterruptions", 1, "Count"), *self._speak_text(text, "resume", now)]
+        return []
+
+    def _on_turn_event(self, event: object, now: float) -> list[Action]:
+        if isinstance(event, BargeIn):
+            if self.phase is Phase.ENDING or self._speaking is None:
+                return []
+            clock = self._audio_clock if self._audio_clock is not None else now
+            verdict = self.interruptions.on_candidate(event.onset_at, self._partial, clock)
+            return self._on_verdict(verdict, now, onset=event.onset_at)
+        if isinstance(event, SpeechStarted):
+            self._idle.caller_active(now)
+            return []
+        if isinstance(event, EndOfTurn):
+            self._idle.caller_active(now)
+            self._caller_onset = event.onset_at
+            self._caller_last_speech = event.last_speech_at
+            # Measured on the audio clock: the silence we waited for, plus frame granularity.
+            self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
+            self._eot_decided_at = now
+            self._partial_silence_ms = None
+            if self.phase is not Phase.ACTIVE:
+                return []
+            return [CommitStt(), *self._speculate(now, turn_ended=True)]
+        return []
+
+    def _on_mark(self, name: str, now: float) -> list[Action]:
+        self.ledger.on_mark(name)
+        return self._settle(now)
+
+    def _on_dtmf(self, digit: str, now: float) -> list[Action]:
+        if self.phase is not Phase.ACTIVE:
+            return []
+        log.info("caller pressed a key")  # never the digit: it may be part of a PIN
+        self._idle.caller_active(now)
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        entry = self._keypad.press(digit, now)
+        return actions if entry is None else actions + self._keypad_entry(entry, now)
+
+    def _keypad_entry(self, digits: str, now: float) -> list[Action]:
+        """A finished keypad entry is the caller's turn: the model hears it and replies."""
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        actions += self._caller_turn(f"(the caller pressed {digits})", now, now, {})
+        self.history.append(ChatMessage("user", keypad_message(digits)))
+        return [*actions, *self._start_reply(now)]
+
+    # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------
+
+    def on_partial(self, text: str, now: float) -> list[Action]:
+        """A partial transcript: feeds the adaptive end of turn, barge-in words and speculation."""
+        text = text.strip()
+        if self.phase is not Phase.ACTIVE or not text:
+            return []
+        self.interruptions.saw_words()
+        if text == self._partial:
+            return []
+        self._partial, self._partial_at = text, now
+        self._partial_silence_ms = silence_needed_ms(
+            text, base_ms=self._turns.end_of_turn_silence_ms, settings=self._eot
+        )
+        actions: list[Action] = []
+        current = self.speculation.current
+        if current is not None and not same_words(current.text, text):
+            self.speculation.discard()
+            actions.append(DiscardSpeculation(current.speculation_id))
+        clock = self._audio_clock if self._audio_clock is not None else now
+        return actions + self._on_verdict(self.interruptions.on_partial(text, clock), now)
+
+    def on_transcript(self, text: str, now: float) -> list[Action]:
+        """A final transcript of the caller's turn (after our commit)."""
+        if self.phase is not Phase.ACTIVE:
+            return []
+        text = text.strip()
+        self._partial = ""
+        if self.interruptions.on_final(text) is Verdict.RESUME:
+            return self._discard_speculation() + self._on_verdict(Verdict.RESUME, now)
+        if not text:
+            self.speculation.new_turn()
+            return self._discard_speculation()
+        if self._speaking is not None and is_backchannel(text):
+            log.info("caller backchannel while the bot speaks; not taking the floor")
+            return []
+        self._cut_text = None
+        adopted, dropped = self.speculation.confirm(text)
+        self._idle.caller_active(now)
+        latency: dict[str, float] = {}
+        if self._eot_decided_at is not None and self._eot_ms is not None:
+            latency["end_of_turn"] = self._eot_ms
+            latency["stt"] = round((now - self._eot_decided_at) * 1000.0, 2)
+        onset = self._caller_onset if self._caller_onset is not None else now
+        last = self._caller_last_speech if self._caller_last_speech is not None else now
+        actions: list[Action] = []
+        if dropped is not None:
+            actions.append(DiscardSpeculation(dropped.speculation_id))
+        if self._speaking is not None:
+            actions += self._interrupt(now)
+        actions += self._caller_turn(text, onset, last, latency)
+        self.history.append(ChatMessage("user", text))
+        if is_goodbye(text):
+            if adopted is not None:
+                actions.append(DiscardSpeculation(adopted.speculation_id))
+            return [*actions, *self._say_goodbye("caller-goodbye", now)]
+        if adopted is not None:
+            # Its audio may already be waiting: the wait for the final transcript cost nothing.
+            self._begin_utterance("reply", now)
+            actions.append(AdoptSpeculation(adopted.speculation_id))
+            actions.append(RecordMetric("SpeculationHeadStart", (now - adopted.started_at) * 1000.0))
+        else:
+            actions += self._start_reply(now)
+        assert self._speaking is not None
+        self._speaking.caller_latency = latency
+        return actions
+
+    def _discard_speculation(self) -> list[Action]:
+        dropped = self.speculation.discard()
+        return [DiscardSpeculation(dropped.speculation_id)] if dropped is not None else []
+
+    def on_reply_started(self, stats: ReplyStats) -> None:
+        if self._speaking is not None:
+            self._speaking.stats = stats
+
+    def on_reply_audio(self, chunk: ReplyAudio, now: float) -> list[Action]:
+        """A chunk from the pipeline: send it, followed by its mark."""
+        speaking = self._speaking
+        if speaking is None or self.phase is Phase.ENDED:
+            return []
+        utterance = speaking.utterance
+        if speaking.kind == "reply" and not utterance.chunks:
+            speaking.filler_considered = True  # the answer itself is on its way: no filler now
+            self._filler_last_time = False
+        sentence = chunk.sentence + speaking.sentence_offset
+        while len(utterance.sentences) <= sentence:
+            utterance.add_sentence(chunk.text)
+        if utterance.sentences[sentence] != chunk.text:
+            utterance.sentences[sentence] = chunk.text  # the apology replaces a cut sentence
+        name = self.ledger.add_chunk(utterance, sentence, len(chunk.audio))
+        if self.echo is not None:
+            self.echo.played(chunk.audio, self._audio_clock if self._audio_clock is not None else now)
+        return [
+            Send(OutboundMedia(self.stream_sid, chunk.audio)),
+            Send(OutboundMark(self.stream_sid, name)),
+        ]
+
+    def on_filler_audio(self, text: str, audio: bytes, now: float) -> list[Action]:
+        """The filler clip, if the reply it covers has still produced no audio of its own."""
+        speaking = self._speaking
+        if speaking is None or speaking.kind != "reply" or speaking.utterance.chunks or not audio:
+            return []
+        speaking.utterance.add_sentence(text)
+        speaking.sentence_offset = 1
+        name = self.ledger.add_chunk(speaking.utterance, 0, len(audio))
+        if self.echo is not None:
+            self.echo.played(audio, self._audio_clock if self._audio_clock is not None else now)
+        return [Send(OutboundMedia(self.stream_sid, audio)), Send(OutboundMark(self.stream_sid, name))]
+
+    def _filler(self, now: float) -> list[Action]:
+        speaking = self._speaking
+        persona = self.persona
+        if speaking is None or persona is None or speaking.kind != "reply" or speaking.filler_considered:
+            return []
+        due = filler_due(
+            waited_s=now - speaking.started_at,
+            settings=self.config.filler,
+            has_phrases=bool(persona.filler_phrases),
+            reply_audio_started=bool(speaking.utterance.chunks),
+            caller_speaking=self._turns.caller_speaking,
+            filler_last_time=self._filler_last_time,
+        )
+        if not due:
+            return []
+        speaking.filler_considered = True
+        self._filler_last_time = True
+        phrase = choose_filler(persona.filler_phrases, self._fillers_said)
+        self._fillers_said += 1
+        return [SpeakFiller(phrase), RecordMetric("Fillers", 1, "Count")]
+
+    def on_reply_finished(self, now: float) -> list[Action]:
+        """The pipeline has produced everything it will for the current utterance."""
+        speaking = self._speaking
+        if speaking is None:
+            return self._settle(now)
+        speaking.generating = False
+        stats = speaking.stats
+        if (
+            speaking.kind != "reply"
+            or stats is None
+            or not stats.tool_calls
+            or self.phase is not Phase.ACTIVE
+        ):
+            return self._settle(now)
+        return self._act_on_tools(speaking, now)
+
+    def _act_on_tools(self, speaking: _Speaking, now: float) -> list[Action]:
+        """The model asked to end, transfer or send digits: act once its words have been heard."""
+        assert self.persona is not None and speaking.stats is not None
+        spoke = bool(speaking.utterance.sentences)
+        for call in speaking.stats.tool_calls:
+            plan = plan_tool_call(
+                call,
+                self.persona,
+                spoke=spoke,
+                transfer_line=self.config.transfer_line,
+                send_digits=self.config.send_digits_tool,
+            )
+            if plan is None:
+                log.warning("refused a tool call the call cannot honour: %s", call.name)
+                continue
+            log.info("tool call: %s", call.name)
+            self.phase = Phase.ENDING
+            self._hangup_when_quiet = plan.reason
+            self._closing = plan.update
+            metric: list[Action] = [RecordMetric(f"Tool_{call.name}", 1, "Count")]
+            if plan.say is None:
+                speaking.kind = "goodbye"  # its own words are the last ones; close after their marks
+                return metric + self._settle(now)
+            return metric + self._settle(now) + self._speak_text(plan.say, "goodbye", now)
+        return self._settle(now)
+
+    def on_answered_by(self, answered_by: str, now: float) -> list[Action]:
+        """Twilio's asynchronous AMD result, read from the call record by the session."""
+        watch = self._voicemail
+        if watch is None:
+            return []
+        before = watch.verdict
+        return self._on_machine_verdict(before, watch.on_answered_by(answered_by, now), now)
+
+    def _voicemail_frame(self, pcm: np.ndarray, speech: bool, now: float) -> list[Action]:
+        watch = self._voicemail
+        if watch is None or watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):
+            return []
+        before = watch.verdict
+        clock = self._audio_clock if self._audio_clock is not None else now
+        return self._on_machine_verdict(before, watch.on_frame(pcm, speech, clock), now)
+
+    def _on_machine_verdict(
+        self, before: MachineVerdict, verdict: MachineVerdict, now: float
+    ) -> list[Action]:
+        """A machine answered: stop talking to it, wait for its beep, then leave the message."""
+        if verdict is before or verdict in (MachineVerdict.UNKNOWN, MachineVerdict.HUMAN):
+            return []
+        assert self.persona is not None and self._voicemail is not None
+        actions: list[Action] = []
+        if before is MachineVerdict.UNKNOWN:
+            if self.phase is not Phase.ACTIVE:
+                return []  # already ending for another reason; nothing to add
+            log.info("answering machine detected (%s)", self._voicemail.reason)
+            actions += self._interrupt(now) if self._speaking is not None else []
+            self.phase = Phase.ENDING
+            self._hangup_when_quiet = "voicemail"
+            actions.append(RecordMetric("AnsweringMachines", 1, "Count"))
+        if verdict is MachineVerdict.SPEAK_NOW and self._hangup_when_quiet == "voicemail":
+            log.info("leaving the voicemail message (%s)", self._voicemail.reason)
+            message = self.persona.voicemail_message
+            if not message:
+                self._hangup_when_quiet = "machine"
+                return [*actions, Hangup("machine")]
+            actions += self._speak_text(message, "goodbye", now)
+        return actions
+
+    @property
+    def answering_machine(self) -> bool:
+        return self._voicemail is not None and self._voicemail.machine
+
+    def on_call_update_failed(self, now: float) -> list[Action]:
+        """The REST update (transfer, digits) failed: stay on the line and say so."""
+        if self.phase is not Phase.ENDING or self._closing is None:
+            return []
+        self.phase = Phase.ACTIVE
+        self._hangup_when_quiet = None
+        self._closing = None
+        return self._speak_text(self.config.transfer_failed, "reply", now)
+
+    def on_stt_failed(self, now: float) -> list[Action]:
+        """The recogniser died: tell the caller and hang up politely rather than go deaf."""
+        if self.phase is not Phase.ACTIVE:
+            return []
+        return self._say_goodbye("stt-failed", now)
+
+    def on_tick(self, now: float) -> list[Action]:
+        """Periodic clock: drain deadline, maximum duration (and its warning), idle caller."""
+        persona = self.persona
+        if self.phase is not Phase.ACTIVE or persona is None or self.started_at is None:
+            return []
+        if self._drain_deadline is not None and now >= self._drain_deadline:
+            return self._say_goodbye("drain", now, text=self.config.drain_goodbye)
+        elapsed = now - self.started_at
+        limit = persona.max_duration_seconds
+        if elapsed >= limit:
+            return self._say_goodbye("max-duration", now)
+        entry = self._keypad.due(now)
+        if entry is not None:
+            return self._keypad_entry(entry, now)
+        if self._speaking is not None:
+            return self._filler(now)
+        decision = self._idle.decide(
+            now,
+            busy=self._speaking is not None or self._turns.caller_speaking or self._keypad.pending,
+            idle_timeout_s=persona.idle_timeout_seconds,
+            max_prompts=persona.max_idle_prompts,
+            elapsed_s=elapsed,
+            warn_at_s=closing_warning_at(limit, self.config.duration_warning_before_s),
+        )
+        if decision is None:
+            return []
+        if decision.nudge is Nudge.IDLE_GOODBYE:
+            log.info("caller silent after %d idle prompts: ending the call", decision.prompts_so_far)
+            return self._say_goodbye("idle", now)
+        if decision.nudge is Nudge.IDLE_PROMPT:
+            return self._speak_text(persona.idle_prompt, "idle-prompt", now)
+        return self._speak_text(self.config.duration_warning, "duration-warning", now)
+
+    def begin_drain(self, deadline: float) -> None:
+        self._drain_deadline = deadline
+
+    def on_hangup_done(self, now: float) -> list[Action]:
+        return self._end(self._hangup_when_quiet or "hangup", now)
+
+    def on_socket_closed(self, now: float) -> list[Action]:
+        return self._end("socket-closed", now)
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    @property
+    def bot_speaking(self) -> bool:
+        return self._speaking is not None and (self._speaking.generating or self.ledger.outstanding > 0)
+
+    @property
+    def speaking_kind(self) -> str | None:
+        return self._speaking.kind if self._speaking is not None else None
+
+    def duration_seconds(self, now: float) -> float:
+        return 0.0 if self.started_at is None else now - self.started_at
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _wall(self, t: float) -> float:
+        return round(t + self.epoch_offset, 3)
+
+    def _caller_turn(self, text: str, onset: float, last: float, latency: dict[str, float]) -> list[Action]:
+        turn = TranscriptTurn(
+            index=len(self.turns),
+            role="caller",
+            text=text,
+            started_at=self._wall(onset),
+            ended_at=self._wall(last),
+            latency_ms=latency,
+        )
+        self.turns.append(turn)
+        return [PersistTurn(turn)]
+
+    def _begin_utterance(self, kind: str, now: float) -> None:
+        self._speaking = _Speaking(self.ledger.start_utterance(), kind, now)
+
+    def _start_reply(self, now: float) -> list[Action]:
+        self._begin_utterance("reply", now)
+        return [SpeakReply(tuple(self.history), self._tools)]
+
+    def _speak_text(self, text: str, kind: str, now: float) -> list[Action]:
+        self._begin_utterance(kind, now)
+        return [SpeakText(text, kind)]
+
+    def _say_goodbye(self, reason: str, now: float, *, text: str | None = None) -> list[Action]:
+        assert self.persona is not None
+        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
+        self.phase = Phase.ENDING
+        self._hangup_when_quiet = reason
+        actions += self._speak_text(text or self.persona.goodbye, "goodbye", now)
+        return actions
+
+    def _interrupt(self, now: float) -> list[Action]:
+        """Barge-in: flush Twilio's buffer, stop generating, keep only what was heard."""
+        speaking = self._speaking
+        if speaking is None:
+            return []
+        actions: list[Action] = []
+        if speaking.generating:
+            actions.append(CancelReply())
+            speaking.generating = False
+        if self.ledger.outstanding:
+            self.ledger.clear()
+            actions.append(Send(OutboundClear(self.stream_sid)))
+            if self.echo is not None:
+                self.echo.cut(self._audio_clock if self._audio_clock is not None else now)
+        return actions + self._settle(now, interrupted=True)
+
+    def _settle(self, now: float, *, interrupted: bool = False) -> list[Action]:
+        """If the current utterance is finished (generated and every mark back), close it."""
+        speaking = self._speaking
+        if speaking is None or speaking.generating or speaking.utterance.outstanding:
+            return []
+        self._speaking = None
+        self._turns.reset()
+        self._idle.bot_finished(now)
+        actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
+        if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
+            closing = self._closing
+            actions.append(
+                Hangup(self._hangup_when_quiet)
+                if closing is None
+                else UpdateCall(closing.twiml, closing.reason)
+            )
+        return actions
+
+    def _assistant_turn(self, speaking: _Speaking, now: float, interrupted: bool) -> list[Action]:
+        # The model must remember only what the caller heard, or it argues with a ghost.
+        heard = speaking.utterance.heard_text()
+        if heard:
+            self.history.append(ChatMessage("assistant", heard))
+        latency = dict(speaking.caller_latency)
+        actions: list[Action] = []
+        if speaking.stats is not None:
+            latency.update(speaking.stats.latency_ms())
+            for stage, ms in speaking.stats.latency_ms().items():
+                actions.append(RecordMetric(f"Latency_{stage}", ms))
+            if speaking.stats.provider_errors:
+                actions.append(RecordMetric("ProviderErrors", len(speaking.stats.provider_errors), "Count"))
+        for stage in ("end_of_turn", "stt"):
+            if stage in speaking.caller_latency:
+                actions.append(RecordMetric(f"Latency_{stage}", speaking.caller_latency[stage]))
+        if not heard and not interrupted:
+            heard = " ".join(speaking.utterance.sentences)
+        turn = TranscriptTurn(
+            index=len(self.turns),
+            role="assistant",
+            text=heard,
+            started_at=self._wall(speaking.started_at),
+            ended_at=self._wall(now),
+            interrupted=interrupted,
+            latency_ms=latency,
+        )
+        self.turns.append(turn)
+        return [PersistTurn(turn), *actions]
+
+    def _end(self, reason: str, now: float) -> list[Action]:
+        if self.phase is Phase.ENDED:
+            return []
+        actions: list[Action] = []
+        if self._speaking is not None and self._speaking.generating:
+            actions.append(CancelReply())
+            self._speaking.generating = False
+        if self._speaking is not None:
+            # Whatever is still queued at Twilio will never play now.
+            self.ledger.clear()
+            actions += self._settle(now, interrupted=True)
+            actions = [a for a in actions if not isinstance(a, Hangup | UpdateCall)]
+        self.phase = Phase.ENDED
+        self.end_reason = self.end_reason or self._hangup_when_quiet or reason
+        return [*actions, EndCall(self.end_reason)]
+
+    def messages(self) -> Sequence[ChatMessage]:
+        return tuple(self.history)

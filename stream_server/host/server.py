@@ -1,0 +1,146 @@
+"""The WebSocket server Twilio Media Streams connects to, plus its plain-HTTP probes.
+
+``process_request`` answers before any upgrade: ``/healthz`` (alive), ``/readyz`` (503 while
+draining or full, so the load balancer sends new calls elsewhere), 404 for unknown paths, and on
+the media path it checks ``x-twilio-signature`` over the exact public ``wss://`` URL with empty
+params; a bad or missing signature gets 403 and never a WebSocket.
+
+Drain (SIGTERM): readiness turns 503, the listener closes, live calls carry on until they end or
+the drain deadline, when each says a short goodbye and hangs up through the REST API. A call is
+never dropped with a bare close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+from collections.abc import Callable
+
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from stream_server.session import CallServices, CallSession
+
+__all__ = ["MAX_MESSAGE_BYTES", "StreamServer"]
+
+log = logging.getLogger("stream_server.host.server")
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Twilio frames are ~0.3 KiB; anything near this limit is not Twilio."""
+
+
+class StreamServer:
+    """Owns the listener and the set of live calls of this process."""
+
+    def __init__(
+        self,
+        services: CallServices,
+        *,
+        on_active_change: Callable[[int], None] | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.sessions: set[CallSession] = set()
+        self.draining = False
+        self._validator = RequestValidator(self.settings.core.twilio_auth_token)
+        self._on_active_change = on_active_change
+        self._server: Server | None = None
+        self.port: int | None = None
+
+    # -- HTTP before the upgrade --------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return not self.draining and len(self.sessions) < self.settings.max_calls
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            if self.ready:
+                return connection.respond(http.HTTPStatus.OK, "ready\n")
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining or full\n")
+        if path != self.settings.media_path:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature or not self._validator.validate(self.settings.core.stream_public_url, {}, signature):
+            log.warning("media handshake refused: bad or missing x-twilio-signature")
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "forbidden\n")
+        if not self.ready:
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining or full\n")
+        return None
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    async def handle(self, connection: ServerConnection) -> None:
+        session = CallSession(self.services, connection)
+        self.sessions.add(session)
+        self._active_changed()
+        if self.draining:
+            session.begin_drain(self.services.clock() + self.settings.drain_deadline_seconds)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            self._active_changed()
+
+    def _active_changed(self) -> None:
+        count = len(self.sessions)
+        self.services.metrics.emit({"ActiveCalls": (count, "Count")})
+        if self._on_active_change is not None:
+            self._on_active_change(count)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self.handle,
+            self.settings.bind_host,
+            self.settings.port,
+            process_request=self.process_request,
+            compression=None,
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=64,
+            server_header=None,
+        )
+        sockets = self._server.sockets
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        log.info(
+            "stream host listening on %s:%s%s", self.settings.bind_host, self.port, self.settings.media_path
+        )
+
+    async def drain(self) -> None:
+        """Stop taking calls, let live ones finish (goodbye at the deadline), then return."""
+        if self.draining:
+            return
+        self.draining = True
+        deadline = self.services.clock() + self.settings.drain_deadline_seconds
+        log.info(
+            "draining: %d live calls, deadline in %.0fs",
+            len(self.sessions),
+            self.settings.drain_deadline_seconds,
+        )
+        for session in list(self.sessions):
+            session.begin_drain(deadline)
+        server = self._server
+        if server is None:
+            return
+        # close_connections=False: closing a Media Streams socket would hang up the caller.
+        server.close(close_connections=False)
+        grace = self.settings.drain_deadline_seconds + 30.0
+        try:
+            await asyncio.wait_for(server.wait_closed(), grace)
+        except TimeoutError:
+            log.error("calls still open %.0fs after drain began; closing them", grace)
+            server.close(close_connections=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 10.0)
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        await stop.wait()
+        await self.drain()

@@ -1,0 +1,1 @@
+"""Producing a spoken reply: LLM stream -> sentences -> spoken-form text -> TTS audio."""

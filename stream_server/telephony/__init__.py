@@ -1,0 +1,1 @@
+"""Twilio Media Streams, sans I/O: the wire format and the ledger of what the caller heard (marks)."""

@@ -1,0 +1,1 @@
+"""Who has the floor, sans I/O: turn detection, end of turn, interruptions, backchannels, speculation."""

@@ -1,0 +1,139 @@
+"""When does speech over the bot stop it, and when was stopping it a mistake?
+
+The turn detector reports a *candidate* barge-in once one run of caller speech over the bot has
+lasted ``barge_in_ms``. This module turns candidates into decisions, using words when the
+recogniser gives them:
+
+* words that take the floor ("no wait", "actually...") interrupt at once;
+* words that are only a backchannel ("uh-huh", "okay", "I see") never do;
+* no words yet: speech that goes on ``barge_in_words_grace_ms`` longer interrupts anyway (the
+  recogniser is late, and a backchannel is rarely that long); a run that stops first was noise.
+
+Without partial transcripts (an engine that gives none) the candidate interrupts on voice alone.
+
+After an interruption made without words, the judge watches for a *false* interruption: no
+floor-taking words within ``false_interruption_ms`` (or a committed transcript that is empty or a
+backchannel) means the bot should pick up again and re-say the sentence it was cut in, rather than
+leave the caller in silence.
+
+Pure state machine: fed times, partial texts and frame facts; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from stream_server.turn_taking.backchannel import OverlapVerdict, judge_overlap
+
+__all__ = ["InterruptionJudge", "InterruptionSettings", "Verdict"]
+
+
+class Verdict(Enum):
+    WAIT = "wait"  # nothing to do yet
+    INTERRUPT = "interrupt"  # stop the bot now
+    IGNORE = "ignore"  # the overlap was a backchannel or noise: let the bot go on
+    RESUME = "resume"  # the interruption was false: re-say the cut sentence
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptionSettings:
+    barge_in_ms: int = 240
+    barge_in_words_grace_ms: int = 250
+    false_interruption_ms: int = 900
+    quiet_before_resume_ms: int = 200
+
+
+class InterruptionJudge:
+    """Decisions about one call's overlapping speech. Times are seconds on the audio clock."""
+
+    def __init__(self, settings: InterruptionSettings) -> None:
+        self.settings = settings
+        self.words_available = False
+        self._candidate_onset: float | None = None
+        self._cut_at: float | None = None
+        self._cut_with_words = False
+        self.false_interruptions = 0
+
+    @property
+    def pending(self) -> bool:
+        """A candidate barge-in is waiting for words."""
+        return self._candidate_onset is not None
+
+    @property
+    def watching(self) -> bool:
+        """An interruption happened and may still turn out to be false."""
+        return self._cut_at is not None
+
+    def saw_words(self) -> None:
+        """The recogniser produced a partial: from now on barge-in waits for words."""
+        self.words_available = True
+
+    def on_candidate(self, onset_at: float, overlap_text: str, now: float) -> Verdict:
+        """The detector saw ``barge_in_ms`` of speech over the bot (starting at ``onset_at``)."""
+        if not self.words_available:
+            return self._interrupt(now, with_words=False)
+        verdict = judge_overlap(overlap_text)
+        if verdict is OverlapVerdict.TAKES_FLOOR:
+            return self._interrupt(now, with_words=True)
+        if verdict is OverlapVerdict.BACKCHANNEL:
+            return Verdict.IGNORE
+        self._candidate_onset = onset_at
+        return Verdict.WAIT
+
+    def on_partial(self, text: str, now: float) -> Verdict:
+        """A new partial transcript while a candidate or a cut is open."""
+        verdict = judge_overlap(text)
+        if self._candidate_onset is not None:
+            if verdict is OverlapVerdict.TAKES_FLOOR:
+                return self._interrupt(now, with_words=True)
+            if verdict is OverlapVerdict.BACKCHANNEL:
+                self._candidate_onset = None
+                return Verdict.IGNORE
+        elif self._cut_at is not None and verdict is OverlapVerdict.TAKES_FLOOR:
+            self._cut_at = None  # the caller really has the floor
+        return Verdict.WAIT
+
+    def on_frame(self, now: float, *, run_voiced_ms: float, silence_ms: float) -> Verdict:
+        """Every inbound frame: grace expiry for a candidate, timeout for a cut."""
+        s = self.settings
+        if self._candidate_onset is not None:
+            if run_voiced_ms + 1e-6 >= s.barge_in_ms + s.barge_in_words_grace_ms:
+                return self._interrupt(now, with_words=False)
+            if run_voiced_ms == 0.0:
+                self._candidate_onset = None  # the run ended without words: noise
+                return Verdict.IGNORE
+        if (
+            self._cut_at is not None
+            and self.words_available
+            and not self._cut_with_words
+            and (now - self._cut_at) * 1000.0 + 1e-6 >= s.false_interruption_ms
+            and silence_ms + 1e-6 >= s.quiet_before_resume_ms
+        ):
+            return self._resume()
+        return Verdict.WAIT
+
+    def on_final(self, text: str) -> Verdict:
+        """The committed transcript of the overlapping speech: the last word on a cut."""
+        if self._cut_at is None:
+            return Verdict.WAIT
+        if judge_overlap(text) is OverlapVerdict.TAKES_FLOOR:
+            self._cut_at = None
+            return Verdict.WAIT
+        return self._resume()
+
+    def forget(self) -> None:
+        """The bot stopped for another reason (the caller's turn, a goodbye): drop open cases."""
+        self._candidate_onset = None
+        self._cut_at = None
+
+    def _interrupt(self, now: float, *, with_words: bool) -> Verdict:
+        self._candidate_onset = None
+        self._cut_at = now
+        self._cut_with_words = with_words
+        return Verdict.INTERRUPT
+
+    def _resume(self) -> Verdict:
+        self._cut_at = None
+        self.false_interruptions += 1
+        return Verdict.RESUME

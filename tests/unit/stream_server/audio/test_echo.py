@@ -1,0 +1,77 @@
+"""Echo detection on real speech: the bot's own voice coming back vs the caller talking over it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_server.audio.codec import pcm16_to_ulaw, split_frames, ulaw_to_pcm16
+from stream_server.audio.echo import EchoDetector
+from stream_server.turn_taking.detector import VoiceActivityDetector
+from tests.unit.stream_server.espeak_audio import speech_ulaw
+
+BOT = "We are open from nine in the morning until six in the evening, every day except Sunday."
+
+
+def line(delay_ms: int, gain_db: float, caller_at: float | None = None) -> tuple[bytes, int, int]:
+    bot = ulaw_to_pcm16(speech_ulaw(BOT)).astype(np.float64)
+    inbound = np.zeros(bot.size + 8000)
+    d = delay_ms * 8
+    inbound[d : d + bot.size] += bot * 10 ** (gain_db / 20)
+    span = (0, 0)
+    if caller_at is not None:
+        caller = ulaw_to_pcm16(speech_ulaw("No wait, I need something else.")).astype(np.float64)
+        s = int(caller_at * 8000)
+        inbound[s : s + caller.size] += caller
+        span = (s // 160, (s + caller.size) // 160)
+    inbound += np.random.default_rng(3).normal(0, 30, inbound.size)
+    return pcm16_to_ulaw(np.clip(inbound, -32768, 32767).astype(np.int16)), *span
+
+
+def classify(
+    delay_ms: int, gain_db: float, caller_at: float | None = None
+) -> tuple[list[int], list[int], int, int]:
+    audio, c0, c1 = line(delay_ms, gain_db, caller_at)
+    det, vad = EchoDetector(), VoiceActivityDetector()
+    bot = speech_ulaw(BOT)
+    for i in range(0, len(bot), 400):
+        det.played(bot[i : i + 400], 1.0)  # TTS outruns playback: all sent at once
+    echo_flags: list[int] = []
+    voiced: list[int] = []
+    for k, frame in enumerate(split_frames(audio)):
+        pcm = ulaw_to_pcm16(frame)
+        if vad.is_speech(pcm):
+            voiced.append(k)
+            if det.is_echo(pcm, 1.0 + (k + 1) * 0.02):
+                echo_flags.append(k)
+        else:
+            det.hear(pcm, 1.0 + (k + 1) * 0.02)
+    return voiced, echo_flags, c0, c1
+
+
+@pytest.mark.parametrize(("delay_ms", "gain_db"), [(0, -10.0), (150, -15.0), (300, -20.0), (480, -6.0)])
+def test_echo_at_any_delay_in_range_is_recognised(delay_ms: int, gain_db: float) -> None:
+    voiced, echo, _, _ = classify(delay_ms, gain_db)
+    assert len(echo) >= 0.9 * len(voiced)
+    missed = set(voiced) - set(echo)
+    # Never a run of missed frames long enough to open a turn (100 ms = 5 frames).
+    longest = run = 0
+    for k in range(max(voiced) + 1):
+        run = run + 1 if k in missed else 0
+        longest = max(longest, run)
+    assert longest < 5
+
+
+def test_the_caller_talking_over_the_echo_is_not_echo() -> None:
+    voiced, echo, c0, c1 = classify(150, -15.0, caller_at=1.5)
+    caller_voiced = [k for k in voiced if c0 <= k < c1]
+    caller_as_echo = [k for k in echo if c0 <= k < c1]
+    assert len(caller_voiced) > 50
+    assert len(caller_as_echo) <= 0.1 * len(caller_voiced)
+
+
+def test_nothing_played_means_nothing_is_echo() -> None:
+    det = EchoDetector()
+    pcm = ulaw_to_pcm16(speech_ulaw(BOT)[:160])
+    assert not det.is_echo(pcm, 5.0)
+    assert det.checks == 0

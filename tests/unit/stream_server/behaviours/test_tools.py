@@ -1,0 +1,243 @@
+"""LLM tool calls: the Cerebras adapter against the SSE fake, CallState plans, and REST updates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from local.fake_providers.cerebras import FakeCerebras
+from stream_server.behaviours.tools import (
+    END_CALL,
+    SEND_DIGITS,
+    TRANSFER_CALL,
+    digits_twiml,
+    plan_tool_call,
+    tools_for,
+    transfer_twiml,
+)
+from stream_server.conversation.call_state import CallConfig, Hangup, Phase, SpeakReply, UpdateCall
+from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
+from stream_server.providers.llm_cerebras import CerebrasLanguageModel
+from stream_server.providers.llm_offline import TRANSFER_REPLY, ScriptedLanguageModel, scripted_tool
+from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply
+from stream_server.turn_taking.detector import TurnSettings
+from tests.fakes.providers import FakeLanguageModel, FakeTextToSpeech
+from tests.unit.stream_server.behaviours.replay import Replay, persona
+from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
+from tests.unit.stream_server.conftest import Host
+from tests.unit.stream_server.espeak_audio import utterance
+
+HUMAN = "+15005550199"
+KEY = "test-cerebras-key"
+
+
+# --- the Cerebras adapter over the real SSE protocol ---------------------------------------------
+
+
+async def test_cerebras_streams_text_then_a_complete_tool_call() -> None:
+    def rule(messages: list[dict[str, Any]], offered: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        return [("transfer_call", {"reason": "wants a person"}), ("not_offered", {})]
+
+    async with FakeCerebras(api_key=KEY, reply="Let me transfer you.", tool_rule=rule) as fake:
+        llm = CerebrasLanguageModel(api_key=KEY, base_url=fake.base_url)
+        assert isinstance(llm, ToolCallingLanguageModel)
+        items = [
+            i
+            async for i in llm.stream_with_tools(
+                [ChatMessage("user", "A human please")], model="gpt-oss-120b", tools=[END_CALL, TRANSFER_CALL]
+            )
+        ]
+        plain = [d async for d in llm.stream([ChatMessage("user", "hi")], model="gpt-oss-120b")]
+        await llm.aclose()
+    text = "".join(i for i in items if isinstance(i, str))
+    calls = [i for i in items if isinstance(i, ToolCall)]
+    assert text == "Let me transfer you."
+    assert [(c.name, dict(c.arguments)) for c in calls] == [("transfer_call", {"reason": "wants a person"})]
+    assert calls[0].call_id.startswith("call_")
+    assert isinstance(items[-1], ToolCall)  # text first, the call once its arguments are complete
+    body = fake.requests[0].body
+    assert [t["function"]["name"] for t in body["tools"]] == ["end_call", "transfer_call"]
+    assert body["tool_choice"] == "auto"
+    # Without tools nothing is offered, so a text-only caller never sees a call.
+    assert "tools" not in fake.requests[1].body and "".join(plain) == "Let me transfer you."
+
+
+async def test_pipeline_collects_tool_calls_and_skips_text_only_models() -> None:
+    stats = ReplyStats(started_at=0.0)
+    llm = ScriptedLanguageModel(seconds_per_word=0)
+    messages = [ChatMessage("system", "Shop."), ChatMessage("user", "Can I talk to a real person?")]
+    chunks = [
+        c
+        async for c in speak_reply(
+            llm=llm,
+            tts=FakeTextToSpeech(),
+            messages=messages,
+            model="m",
+            voice=Voice("v"),
+            apology=ApologyClip("sorry", b"\x00"),
+            stats=stats,
+            tools=(END_CALL, TRANSFER_CALL),
+        )
+    ]
+    assert chunks[-1].text.startswith("Let me transfer")
+    assert [c.name for c in stats.tool_calls] == ["transfer_call"]
+    # A model without the tool protocol is simply not offered tools.
+    text_only = ReplyStats(started_at=0.0)
+    async for _ in speak_reply(
+        llm=FakeLanguageModel(),
+        tts=FakeTextToSpeech(),
+        messages=messages,
+        model="m",
+        voice=Voice("v"),
+        apology=ApologyClip("sorry", b"\x00"),
+        stats=text_only,
+        tools=(END_CALL,),
+    ):
+        pass
+    assert text_only.tool_calls == [] and text_only.text
+
+
+def test_offline_model_uses_tools_it_is_offered() -> None:
+    ask = [ChatMessage("system", "Shop."), ChatMessage("user", "I want to speak to a human")]
+    assert scripted_tool(ask, ["end_call", "transfer_call"]) == (
+        TRANSFER_REPLY,
+        ToolCall("transfer_call", {"reason": "caller asked for a person"}),
+    )
+    assert scripted_tool(ask, ["end_call"]) is None
+    identity = [ChatMessage("user", "Are you a human?")]
+    assert scripted_tool(identity, ["transfer_call"]) is None
+    done = [ChatMessage("user", "No, nothing else.")]
+    result = scripted_tool(done, ["end_call"])
+    assert result is not None and result[1].name == "end_call"
+
+
+# --- plans and TwiML -------------------------------------------------------------------------------
+
+
+def test_tools_offered_follow_the_persona() -> None:
+    assert tools_for(persona()) == (END_CALL,)
+    assert tools_for(persona(transfer_number=HUMAN), send_digits=True) == (
+        END_CALL,
+        TRANSFER_CALL,
+        SEND_DIGITS,
+    )
+
+
+def test_twiml_is_valid_and_escaped() -> None:
+    dial = ET.fromstring(transfer_twiml(HUMAN))
+    assert dial.find("Dial") is not None and dial.find("Dial").text == HUMAN  # type: ignore[union-attr]
+    assert dial.find("Dial").get("timeout") == "30"  # type: ignore[union-attr]
+    play = ET.fromstring(digits_twiml("12#"))
+    assert play.find("Play").get("digits") == "12#"  # type: ignore[union-attr]
+
+
+def test_plans_refuse_what_the_call_cannot_do() -> None:
+    p = persona()
+    kw: dict[str, Any] = {"spoke": False, "transfer_line": "Hold on."}
+    assert plan_tool_call(ToolCall("transfer_call"), p, **kw) is None  # no number to dial
+    assert plan_tool_call(ToolCall("send_digits", {"digits": "1"}), p, **kw) is None  # not enabled
+    assert plan_tool_call(ToolCall("send_digits", {"digits": "1; rm"}), p, send_digits=True, **kw) is None
+    assert plan_tool_call(ToolCall("format_disk"), p, **kw) is None
+    end = plan_tool_call(ToolCall("end_call"), p, **kw)
+    assert end is not None and end.say == p.goodbye and end.update is None
+    digits = plan_tool_call(ToolCall("send_digits", {"digits": "1 2 3"}), p, send_digits=True, **kw)
+    assert digits is not None and digits.update is not None and 'digits="123"' in digits.update.twiml
+
+
+# --- CallState replays -----------------------------------------------------------------------------
+
+
+def _reply_with_tools(r: Replay, sentences: list[str], calls: list[ToolCall]) -> list[Any]:
+    r.play(["Hi there."])
+    reply = r.feed(r.state.on_transcript("Please help.", r.t))
+    assert any(isinstance(a, SpeakReply) and a.tools for a in reply)
+    stats = ReplyStats(started_at=r.t, tool_calls=calls)
+    r.state.on_reply_started(stats)
+    return r.play(sentences)
+
+
+def test_end_call_after_the_models_goodbye_hangs_up_once_it_was_heard() -> None:
+    r = Replay()
+    out = _reply_with_tools(r, ["All done, goodbye!"], [ToolCall("end_call")])
+    assert Hangup("assistant-end-call") in out
+    # The model's own goodbye was the last thing said: no extra goodbye was added.
+    assert [k for k, _ in r.spoken()] == ["greeting"]
+    assert r.state.history[-1].content == "All done, goodbye!"
+
+
+def test_transfer_without_words_says_a_line_then_updates_the_call() -> None:
+    r = Replay(persona(transfer_number=HUMAN), CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
+    out = _reply_with_tools(r, [], [ToolCall("transfer_call")])
+    assert r.state.phase.value == "ending"
+    assert r.spoken()[-1] == ("goodbye", "Please hold while I transfer you.")
+    update = next(a for a in r.play_spoken(out) if isinstance(a, UpdateCall))
+    assert update.reason == "transferred" and f">{HUMAN}</Dial>" in update.twiml
+    # If Twilio refuses the update, the caller is told and the call goes on.
+    r.feed(r.state.on_call_update_failed(r.t))
+    assert r.state.phase is Phase.ACTIVE
+    assert r.spoken()[-1] == ("reply", r.state.config.transfer_failed)
+
+
+def test_a_refused_tool_changes_nothing() -> None:
+    r = Replay()
+    out = _reply_with_tools(r, ["Sure."], [ToolCall("transfer_call")])
+    assert not any(isinstance(a, Hangup | UpdateCall) for a in out)
+    assert r.state.phase is Phase.ACTIVE
+
+
+# --- over a real socket: requests reach the Twilio REST fake ---------------------------------------
+
+
+def _tool_host(host: Host, script: list[str]) -> None:
+    host.services.llm = ScriptedLanguageModel(seconds_per_word=0)
+    host.stt.script = script
+    host.repository.put_persona(replace(HOST_PERSONA, persona_id="p-transfer", transfer_number=HUMAN))
+
+
+async def test_transfer_reaches_twilio_rest_with_dial(host: Host) -> None:
+    _tool_host(host, ["Can I speak to a real person please?"])
+    call_id, call_sid, params = host.new_call(persona_id="p-transfer")
+    call = await host.connect()
+    await call.start(call_sid, params)
+    await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+    with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
+        await call.say(utterance("Can I speak to a real person please?"))
+    await asyncio.wait_for(call.closed.wait(), 15)
+    await host.idle()
+    (path, form) = host.rest_requests[-1]
+    assert path.endswith(f"/Calls/{call_sid}.json")
+    twiml = ET.fromstring(form["Twiml"][0])
+    assert twiml.find("Dial").text == HUMAN  # type: ignore[union-attr]
+    assert "Status" not in form  # a transfer, not a hang-up
+    assert " ".join(host.tts.texts[-2:]) == TRANSFER_REPLY
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.end_reason == "transferred"
+
+
+async def test_end_call_reaches_twilio_rest_as_a_hang_up(host: Host) -> None:
+    _tool_host(host, ["No, nothing else."])
+    call_id, call_sid, params = host.new_call()
+    call = await host.connect()
+    await call.start(call_sid, params)
+    await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+    with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
+        await call.say(utterance("No, nothing else."))
+    await asyncio.wait_for(call.closed.wait(), 15)
+    await host.idle()
+    assert [f["Status"] for _, f in host.rest_requests] == [["completed"]]
+    assert host.tts.texts[-2:] == ["Thank you for calling.", "Goodbye!"]
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.end_reason == "assistant-end-call"
+
+
+@pytest.mark.parametrize("digits", ["12#"])
+def test_send_digits_is_off_unless_enabled(digits: str) -> None:
+    assert SEND_DIGITS not in tools_for(persona())
+    assert CallConfig().send_digits_tool is False
+    assert f'digits="{digits}"' in digits_twiml(digits)

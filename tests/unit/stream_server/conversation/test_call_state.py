@@ -1,0 +1,220 @@
+"""Sans-I/O replays of a call: frames and timestamps in, actions out, no sockets or tasks."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from callcore.models import Persona
+
+from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
+from stream_server.conversation.call_state import (
+    Action,
+    Authenticate,
+    CallConfig,
+    CallState,
+    CancelReply,
+    CommitStt,
+    EndCall,
+    Hangup,
+    PersistTurn,
+    Phase,
+    Send,
+    SpeakReply,
+    SpeakText,
+    is_goodbye,
+)
+from stream_server.speech.pipeline import ReplyAudio
+from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
+from stream_server.turn_taking.detector import TurnSettings
+from tests.unit.stream_server.espeak_audio import speech_ulaw
+
+PERSONA = Persona(
+    persona_id="p",
+    name="P",
+    voice_id="v",
+    prompt="Be brief.",
+    greeting="Hi there.",
+    goodbye="Bye now.",
+    end_of_turn_silence_ms=300,
+    max_duration_seconds=60,
+)
+
+
+def start_frame() -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "start": {
+                "streamSid": "MZ1",
+                "callSid": "CA1",
+                "accountSid": "AC1",
+                "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "customParameters": {"token": "t"},
+            },
+        }
+    )
+
+
+def media(frame: bytes) -> str:
+    return json.dumps({"event": "media", "media": {"payload": base64.b64encode(frame).decode()}})
+
+
+def mark(name: str) -> str:
+    return json.dumps({"event": "mark", "mark": {"name": name}})
+
+
+class Replay:
+    """Feeds a CallState at simulated real time (20 ms per frame) and collects its actions."""
+
+    def __init__(self) -> None:
+        self.state = CallState(CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
+        self.t = 100.0
+        self.actions: list[Action] = []
+
+    def feed(self, actions: list[Action]) -> list[Action]:
+        self.actions += actions
+        return actions
+
+    def say(self, audio: bytes) -> list[Action]:
+        out: list[Action] = []
+        for frame in split_frames(audio, FRAME_BYTES):
+            self.t += 0.02
+            out += self.feed(self.state.on_frame(media(frame), self.t))
+        return out
+
+    def speak(self, sentences: list[str], chunk: int = 400) -> list[str]:
+        """The pipeline's output for the current utterance; returns the mark names sent."""
+        names = []
+        for i, text in enumerate(sentences):
+            for _ in range(2):
+                for a in self.feed(self.state.on_reply_audio(ReplyAudio(i, text, b"\x55" * chunk), self.t)):
+                    if isinstance(a, Send) and isinstance(a.message, OutboundMark):
+                        names.append(a.message.name)
+        return names
+
+    def marks(self, names: list[str]) -> list[Action]:
+        out: list[Action] = []
+        for n in names:
+            out += self.feed(self.state.on_frame(mark(n), self.t))
+        return out
+
+
+def started() -> Replay:
+    r = Replay()
+    actions = r.feed(r.state.on_frame(start_frame(), r.t))
+    assert [type(a) for a in actions] == [Authenticate]
+    actions = r.feed(r.state.authenticated("call-1", PERSONA, r.t))
+    assert actions == [SpeakText("Hi there.", "greeting")]
+    return r
+
+
+def test_greeting_then_a_turn_then_a_reply() -> None:
+    r = started()
+    names = r.speak(["Hi there."])
+    assert r.state.bot_speaking
+    r.feed(r.state.on_reply_finished(r.t))
+    done = r.marks(names)
+    assert [type(a) for a in done] == [PersistTurn]
+    assert not r.state.bot_speaking
+    actions = r.say(silence_ulaw(200) + speech_ulaw("What time is it?") + silence_ulaw(400))
+    assert [type(a) for a in actions].count(CommitStt) == 1
+    reply = r.feed(r.state.on_transcript("What time is it?", r.t + 0.1))
+    speak = [a for a in reply if isinstance(a, SpeakReply)]
+    assert len(speak) == 1
+    assert [m.role for m in speak[0].messages] == ["system", "assistant", "user"]
+    caller = next(a.turn for a in reply if isinstance(a, PersistTurn))
+    assert caller.role == "caller" and set(caller.latency_ms) == {"end_of_turn", "stt"}
+    assert 300 <= caller.latency_ms["end_of_turn"] <= 340
+
+
+def test_barge_in_clears_cancels_and_keeps_only_heard_text() -> None:
+    r = started()
+    r.feed(r.state.on_reply_finished(r.t))
+    r.marks(r.speak(["Hi there."]))
+    r.say(speech_ulaw("Tell me about opening hours.") + silence_ulaw(400))
+    r.feed(r.state.on_transcript("Tell me about opening hours.", r.t))
+    names = r.speak(["We open at nine on weekdays.", "On Saturdays we open at ten."])
+    r.marks(names[:1])  # half of the first sentence has played
+    actions = r.say(speech_ulaw("No wait, stop, I need something else."))
+    kinds = [type(a) for a in actions]
+    assert CancelReply in kinds
+    clear = [a for a in actions if isinstance(a, Send) and isinstance(a.message, OutboundClear)]
+    assert len(clear) == 1
+    assert kinds.index(CancelReply) < kinds.index(Send)
+    turn = [a.turn for a in actions if isinstance(a, PersistTurn)][-1]
+    assert turn.role == "assistant" and turn.interrupted
+    assert turn.text == "We open at..."
+    assert r.state.history[-1].content == "We open at..."
+    assert r.state.barge_ins == 1
+    # Marks echoed after the clear are "flushed": they change nothing.
+    assert r.marks(names[1:]) == []
+
+
+def test_malformed_frames_are_counted_and_survived() -> None:
+    r = started()
+    for junk in ["{", "[]", '{"event":"media","media":{"payload":"%%"}}', '{"event":"x"}', b"\x01"]:
+        assert r.state.on_frame(junk, r.t) == []
+    assert r.state.protocol_errors == 5
+    assert r.state.phase is Phase.ACTIVE
+    assert r.state.on_frame(start_frame(), r.t) == []  # a second start is ignored too
+
+
+def test_caller_goodbye_plays_goodbye_then_hangs_up_after_its_mark() -> None:
+    r = started()
+    r.feed(r.state.on_reply_finished(r.t))
+    r.marks(r.speak(["Hi there."]))
+    actions = r.feed(r.state.on_transcript("Okay, that's all, goodbye!", r.t))
+    assert SpeakText("Bye now.", "goodbye") in actions
+    names = r.speak(["Bye now."])
+    r.feed(r.state.on_reply_finished(r.t))
+    assert not any(isinstance(a, Hangup) for a in r.marks(names[:1]))
+    assert Hangup("caller-goodbye") in r.marks(names[1:])
+    end = r.state.on_hangup_done(r.t)
+    assert end == [EndCall("caller-goodbye")]
+
+
+def test_max_duration_and_drain_deadline() -> None:
+    r = started()
+    assert r.state.on_tick(r.t + 10) == []
+    actions = r.state.on_tick(r.t + 61)
+    assert any(isinstance(a, SpeakText) and a.kind == "goodbye" for a in actions)
+    r2 = started()
+    r2.state.begin_drain(r2.t + 5)
+    assert r2.state.on_tick(r2.t + 1) == []
+    drain = r2.state.on_tick(r2.t + 5)
+    assert any(isinstance(a, SpeakText) and a.text.endswith("Goodbye.") for a in drain)
+
+
+def test_stop_mid_reply_cancels_and_ends() -> None:
+    r = started()
+    r.speak(["Hi there."])
+    actions = r.feed(r.state.on_frame('{"event":"stop","stop":{"callSid":"CA1"}}', r.t))
+    kinds = [type(a) for a in actions]
+    assert kinds[0] is CancelReply and kinds[-1] is EndCall
+    turn = next(a.turn for a in actions if isinstance(a, PersistTurn))
+    assert turn.interrupted and turn.text == ""
+    assert r.state.phase is Phase.ENDED
+    assert r.state.on_frame(media(b"\xff" * 160), r.t) == []
+
+
+def test_bad_token_rejection_ends_with_policy_close() -> None:
+    r = Replay()
+    r.state.on_frame(start_frame(), r.t)
+    assert r.state.rejected("bad-token", r.t) == [EndCall("bad-token", close_code=1008)]
+
+
+def test_goodbye_detection() -> None:
+    assert is_goodbye("Thanks, bye!")
+    assert is_goodbye("ok that's all")
+    assert not is_goodbye("Goodbye is a word I like to say")
+    assert not is_goodbye("Can I buy a ticket?")
+
+
+def test_outbound_media_precedes_its_mark() -> None:
+    r = started()
+    actions = r.state.on_reply_audio(ReplyAudio(0, "Hi there.", b"\x01\x02"), r.t)
+    assert isinstance(actions[0], Send) and isinstance(actions[0].message, OutboundMedia)
+    assert isinstance(actions[1], Send) and isinstance(actions[1].message, OutboundMark)

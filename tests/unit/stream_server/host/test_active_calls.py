@@ -1,0 +1,69 @@
+"""The ActiveCalls metric, published to moto's CloudWatch through the real boto3 client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stream_server.host.active_calls import ActiveCallsPublisher
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name="us-east-1")
+
+
+def _values(cloudwatch: Any) -> list[float]:
+    now = datetime.now(UTC)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AiPhoneCalls",
+        MetricName="ActiveCalls",
+        Dimensions=[{"Name": "Service", "Value": "stream-host"}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum", "SampleCount"],
+    )
+    return [p["Maximum"] for p in stats["Datapoints"]]
+
+
+async def test_publishes_count_on_change_and_on_stop(cloudwatch: Any) -> None:
+    calls = {"n": 0}
+    publisher = ActiveCallsPublisher(
+        cloudwatch, namespace="AiPhoneCalls", count=lambda: calls["n"], interval=60
+    )
+    publisher.start()
+    await asyncio.sleep(0.2)
+    calls["n"] = 3
+    publisher.notify_changed()
+    await asyncio.sleep(0.3)
+    calls["n"] = 0
+    await publisher.stop()
+    metrics = cloudwatch.list_metrics(Namespace="AiPhoneCalls")["Metrics"]
+    assert [m["MetricName"] for m in metrics] == ["ActiveCalls"]
+    assert max(_values(cloudwatch)) == 3
+
+
+async def test_no_client_publishes_nothing() -> None:
+    publisher = ActiveCallsPublisher(None, namespace="AiPhoneCalls", count=lambda: 1)
+    publisher.start()
+    await publisher.stop()  # must not raise
+
+
+async def test_cloudwatch_fault_is_survived() -> None:
+    class Broken:
+        def put_metric_data(self, **_: Any) -> None:
+            raise RuntimeError("throttled")
+
+    publisher = ActiveCallsPublisher(Broken(), namespace="AiPhoneCalls", count=lambda: 1)
+    await publisher.publish_once()

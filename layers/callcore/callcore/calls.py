@@ -25,6 +25,7 @@ from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
 from callcore.phone import PhoneNumberError, require_allowed_destination
 from callcore.repository import CallRepository
 from callcore.settings import Settings
+from callcore.variables import VariablesError, missing_variables, parse_variables
 
 __all__ = [
     "STATUS_CALLBACK_EVENTS",
@@ -66,6 +67,7 @@ class CallRequest:
     to: str
     persona_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def parse_call_request(body: object, settings: Settings) -> CallRequest:
     """Validate the JSON body of POST /calls (400/403 with a reason; nothing is written)."""
     if not isinstance(body, Mapping):
         raise CallPlacementError(400, "invalid_body", "the body must be a JSON object")
-    unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id"})
+    unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id", "variables"})
     if unknown:
         raise CallPlacementError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
     for name in ("to", "persona_id"):
@@ -128,7 +130,13 @@ def parse_call_request(body: object, settings: Settings) -> CallRequest:
         raise CallPlacementError(
             400, "metadata_too_large", f"'metadata' must be at most {MAX_METADATA_BYTES} bytes"
         )
-    return CallRequest(to=to, persona_id=body["persona_id"].strip(), metadata=metadata)
+    try:
+        variables = parse_variables(body.get("variables"))
+    except VariablesError as error:
+        raise CallPlacementError(400, "invalid_variables", str(error)) from None
+    return CallRequest(
+        to=to, persona_id=body["persona_id"].strip(), metadata=metadata, variables=variables
+    )
 
 
 def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -> dict[str, Any]:
@@ -190,12 +198,20 @@ def place_call(
 ) -> PlacedCall:
     """Place one call; ``dial`` sends the kwargs to Twilio and returns the CallSid.
 
-    Raises CallPlacementError (404 unknown persona, 403 number on the key's do-not-call list, 429 over
+    Raises CallPlacementError (404 unknown persona, 400 a placeholder without a value, 403 number on
+    the key's do-not-call list, 429 over
     the limit, 502 Twilio refused).
     """
     persona = repo.get_persona(request.persona_id)
     if persona is None:
         raise CallPlacementError(404, "persona_not_found", f"persona {request.persona_id!r} does not exist")
+    missing = missing_variables(persona, request.variables)
+    if missing:
+        raise CallPlacementError(
+            400,
+            "missing_variables",
+            f"persona {persona.persona_id!r} needs 'variables' for: {', '.join(missing)}",
+        )
     call_id = call_id_for(user_id, idempotency_key)
     existing = repo.get_call(call_id) if idempotency_key else None
     if existing is not None:
@@ -233,6 +249,7 @@ def place_call(
         updated_at=stamp,
         idempotency_key=idempotency_key,
         metadata=request.metadata,
+        variables=request.variables,
         holds_slot=True,
         expiration=int(now.timestamp()) + settings.call_ttl_days * 24 * 3600,
     )

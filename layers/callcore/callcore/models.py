@@ -179,6 +179,7 @@ class CallRecord:
     call_sid: str | None = None
     idempotency_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
     holds_slot: bool = False
     dial_started_at: str | None = None
     answered_by: str | None = None

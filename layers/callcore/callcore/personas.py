@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcore.models import Persona
 from callcore.phone import is_e164
+from callcore.variables import TEMPLATE_FIELDS, template_errors
 
 if TYPE_CHECKING:
     from callcore.repository import CallRepository
@@ -94,7 +95,7 @@ def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
         raise PersonaError("'filler_phrases' must be a list of at most 20 strings")
     if not all(isinstance(f, str) and 0 < len(f.strip()) <= 100 for f in fillers):
         raise PersonaError("'filler_phrases' entries must be non-empty strings of at most 100 characters")
-    return Persona(
+    persona = Persona(
         persona_id=pid,
         name=_text(data, "name", max_len=100, required=False, default=pid) or pid,
         voice_id=voice_id,
@@ -117,6 +118,14 @@ def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
         end_of_turn_silence_ms=_int(data, "end_of_turn_silence_ms", 700, 100, 5000),
         filler_phrases=tuple(f.strip() for f in fillers),
     )
+    for name in TEMPLATE_FIELDS:
+        text = getattr(persona, name)
+        if text and (problem := template_errors(name, text)):
+            raise PersonaError(problem)
+    for index, phrase in enumerate(persona.filler_phrases):
+        if "{{" in phrase or "}}" in phrase:
+            raise PersonaError(f"'filler_phrases[{index}]' cannot hold placeholders (they are pre-rendered)")
+    return persona
 
 
 def seed_personas(repo: CallRepository, directory: str | Path) -> list[str]:

@@ -58,6 +58,7 @@ def test_places_a_call(
         ({"to": "+1 415 555 0123", "persona_id": "p"}, 400, "invalid_phone_number"),
         ({"to": "+447700900123", "persona_id": "p"}, 403, "destination_not_allowed"),
         ({"to": "+14155550123", "persona_id": "ghost"}, 404, "persona_not_found"),
+        ({"to": "+14155550123", "persona_id": "p", "variables": {"a": 1}}, 400, "invalid_variables"),
     ],
 )
 def test_refusals_write_nothing_and_never_dial(

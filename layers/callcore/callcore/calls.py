@@ -134,9 +134,7 @@ def parse_call_request(body: object, settings: Settings) -> CallRequest:
         variables = parse_variables(body.get("variables"))
     except VariablesError as error:
         raise CallPlacementError(400, "invalid_variables", str(error)) from None
-    return CallRequest(
-        to=to, persona_id=body["persona_id"].strip(), metadata=metadata, variables=variables
-    )
+    return CallRequest(to=to, persona_id=body["persona_id"].strip(), metadata=metadata, variables=variables)
 
 
 def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -> dict[str, Any]:

@@ -22,13 +22,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from callcore.models import Persona
 
 __all__ = [
+    "MAX_VALUE_LENGTH",
     "MAX_VARIABLES",
     "MAX_VARIABLES_BYTES",
-    "MAX_VALUE_LENGTH",
     "TEMPLATE_FIELDS",
     "VariablesError",
     "fill_persona",
@@ -60,7 +61,7 @@ class VariablesError(ValueError):
 def _bad_character(value: str) -> str | None:
     for char in value:
         category = unicodedata.category(char)
-        if category == "Cc" or char in "\u2028\u2029" or category == "Cf" and char != "\u200d":
+        if category == "Cc" or char in "\u2028\u2029" or (category == "Cf" and char != "\u200d"):
             return f"U+{ord(char):04X}"
     return None
 
@@ -143,7 +144,7 @@ def fill_persona(persona: Persona, variables: Mapping[str, str]) -> Persona:
     """
     if not placeholders(persona):
         return persona
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     for name, text in _template_texts(persona):
         if name == "prompt":
             filled = fill_text(text, variables, quoted=True)

@@ -25,6 +25,7 @@ from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
 from callcore.phone import PhoneNumberError, require_allowed_destination
 from callcore.repository import CallRepository
 from callcore.settings import Settings
+from callcore.twilio_errors import call_error
 from callcore.variables import VariablesError, missing_variables, parse_variables
 
 __all__ = [
@@ -213,12 +214,13 @@ def place_call(
     call_id = call_id_for(user_id, idempotency_key)
     existing = repo.get_call(call_id) if idempotency_key else None
     if existing is not None:
-        if existing.status is CallStatus.FAILED and existing.call_sid is None and existing.error_code:
+        refused = existing.error if existing.error and existing.error.get("source") == "dial" else None
+        if existing.status is CallStatus.FAILED and existing.call_sid is None and refused:
             # Twilio refused this key's call before: answer the retry the same way, never redial.
             raise CallPlacementError(
                 502,
                 "twilio_error",
-                f"Twilio refused the call ({existing.error_code}): {existing.error_message}",
+                f"Twilio refused the call ({refused['code']}): {refused['message']}",
                 call_id=existing.call_id,
             )
         return PlacedCall(existing.call_id, existing.status, existing.call_sid, dialled=False)
@@ -266,10 +268,11 @@ def place_call(
         call_sid = dial(build_dial_request(record, persona, base_url=base_url))
     except Exception as error:  # TwilioRestException, or the network to Twilio failing
         code, message = _twilio_error(error)
+        refusal = call_error(code, message, "dial")
         repo.advance_status(
             record,
             CallStatus.FAILED,
-            fields={"error_code": code, "error_message": message, "updated_at": stamp},
+            fields={"error": refusal, "updated_at": stamp},
             event=StatusEvent(
                 call_id=call_id,
                 kind="trigger",
@@ -280,7 +283,7 @@ def place_call(
             ),
         )
         raise CallPlacementError(
-            502, "twilio_error", f"Twilio refused the call ({code}): {message}", call_id=call_id
+            502, "twilio_error", f"Twilio refused the call ({code}): {refusal['message']}", call_id=call_id
         ) from error
     repo.link_call_sid(call_id, call_sid)
     return PlacedCall(call_id, CallStatus.QUEUED, call_sid, dialled=True)

@@ -184,8 +184,7 @@ class CallRecord:
     dial_started_at: str | None = None
     answered_by: str | None = None
     duration_seconds: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
+    error: dict[str, Any] | None = None
     recording_url: str | None = None
     recording_sid: str | None = None
     stream_sid: str | None = None

@@ -55,6 +55,23 @@ def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_dynamo(v) for k, v in item.items()}
 
 
+def _assignments(
+    fields: Mapping[str, Any], names: dict[str, str], values: dict[str, Any], keep_existing: frozenset[str]
+) -> list[str]:
+    """``SET`` clauses for ``fields`` (None values skipped); names in ``keep_existing`` only fill a gap."""
+    sets = []
+    for i, (name, value) in enumerate(fields.items()):
+        if value is None:
+            continue
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = to_dynamo(value)
+        if name in keep_existing:
+            sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+        else:
+            sets.append(f"#f{i} = :f{i}")
+    return sets
+
+
 def build_table(settings: Settings) -> ClientTable:
     """The table TABLE_NAME through a plain DynamoDB client, honouring DYNAMODB_ENDPOINT.
 
@@ -217,8 +234,12 @@ class CallRepository:
         *,
         fields: Mapping[str, Any],
         event: StatusEvent,
+        keep_existing: frozenset[str] = frozenset(),
     ) -> bool:
         """Move the call to a higher-ranked status, atomically with its history and slot release.
+
+        Fields named in ``keep_existing`` are only written when the record has none yet (the first
+        ``error`` that explains a call stays).
 
         The condition ``status_rank < :rank`` makes duplicates and late (out-of-order) callbacks
         no-ops, and terminal states final. The user's active-call slot is released in the same
@@ -228,12 +249,7 @@ class CallRepository:
         names = {"#status": "status", "#rank": "status_rank"}
         values: dict[str, Any] = {":status": status.value, ":rank": status.rank}
         sets = ["#status = :status", "#rank = :rank"]
-        for i, (name, value) in enumerate(fields.items()):
-            if value is None:
-                continue
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = to_dynamo(value)
-            sets.append(f"#f{i} = :f{i}")
+        sets.extend(_assignments(fields, names, values, keep_existing))
         release = status.is_terminal and record.holds_slot
         if release:
             sets.append("holds_slot = :false")
@@ -281,21 +297,22 @@ class CallRepository:
                     status,
                     fields={**fields, "holds_slot": False},
                     event=event,
+                    keep_existing=keep_existing,
                 )
             return False
         return True
 
-    def annotate_call(self, call_id: str, fields: Mapping[str, Any], event: StatusEvent) -> bool:
+    def annotate_call(
+        self,
+        call_id: str,
+        fields: Mapping[str, Any],
+        event: StatusEvent,
+        keep_existing: frozenset[str] = frozenset(),
+    ) -> bool:
         """Record facts that do not move the state (AMD result, recording, stream events)."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (name, value) in enumerate(fields.items()):
-            if value is None:
-                continue
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = to_dynamo(value)
-            sets.append(f"#f{i} = :f{i}")
+        sets = _assignments(fields, names, values, keep_existing)
         items: list[dict[str, Any]] = [
             {
                 "Put": {

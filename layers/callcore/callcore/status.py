@@ -17,6 +17,7 @@ from typing import Any, Literal
 from callcore.calls import iso
 from callcore.models import CallRecord, CallStatus, StatusEvent
 from callcore.repository import CallRepository
+from callcore.twilio_errors import error_from_call_callback, error_from_stream_callback
 
 __all__ = [
     "StatusOutcome",
@@ -25,6 +26,10 @@ __all__ = [
     "apply_stream_callback",
     "interpret_call_callback",
 ]
+
+# The first failure reported explains the call best (a stream-error's text, then the final
+# callback's code for the same fault): later reports never overwrite it.
+_FIRST_ERROR_WINS = frozenset({"error"})
 
 Outcome = Literal["applied", "stale", "annotated", "ignored", "unknown_call"]
 
@@ -53,7 +58,7 @@ def _int(value: str | None) -> int | None:
 
 
 def interpret_call_callback(form: Mapping[str, str]) -> CallCallback:
-    """Split a callback into a state move (``CallStatus``) and facts (duration, AnsweredBy, errors)."""
+    """Split a callback into a state move (``CallStatus``) and facts (duration, AnsweredBy, ``error``)."""
     raw = (form.get("CallStatus") or "").strip().lower()
     try:
         status: CallStatus | None = CallStatus(raw) if raw else None
@@ -62,10 +67,8 @@ def interpret_call_callback(form: Mapping[str, str]) -> CallCallback:
     fields: dict[str, Any] = {}
     if (duration := _int(form.get("CallDuration"))) is not None:
         fields["duration_seconds"] = duration
-    if form.get("ErrorCode"):
-        fields["error_code"] = form["ErrorCode"]
-    if form.get("ErrorMessage"):
-        fields["error_message"] = form["ErrorMessage"]
+    if status is not None and (error := error_from_call_callback(form)) is not None:
+        fields["error"] = error
     if form.get("SipResponseCode"):
         fields["sip_response_code"] = form["SipResponseCode"]
     annotations: dict[str, Any] = {}
@@ -132,6 +135,7 @@ def apply_call_callback(
             meaning.status,
             fields={**meaning.fields, "updated_at": iso(now)},
             event=_event(call_id, "call", now, seq, meaning.status.value, form),
+            keep_existing=_FIRST_ERROR_WINS,
         )
         if applied:
             return StatusOutcome("applied", meaning.status)
@@ -150,8 +154,14 @@ def apply_stream_callback(
         "stream_event": event,
         "stream_sid": form.get("StreamSid"),
         "stream_error": form.get("StreamError"),
+        "error": error_from_stream_callback(form),
     }
-    ok = repo.annotate_call(call_id, fields, _event(call_id, "stream", now, f"stream-{event}", None, form))
+    ok = repo.annotate_call(
+        call_id,
+        fields,
+        _event(call_id, "stream", now, f"stream-{event}", None, form),
+        keep_existing=_FIRST_ERROR_WINS,
+    )
     return StatusOutcome("annotated" if ok else "unknown_call", detail={"stream_event": event})
 
 

@@ -116,7 +116,9 @@ def test_twilio_error_becomes_502_and_failed_record(ddb_table: Any, fake_twilio:
         _place(repo, settings, key="k3")
     assert refused.value.status == 502 and "21215" in refused.value.message
     record = repo.get_call(refused.value.call_id or "")
-    assert record is not None and record.status is CallStatus.FAILED and record.error_code == "21215"
+    assert record is not None and record.status is CallStatus.FAILED
+    assert record.error is not None and record.error["code"] == "21215" and record.error["source"] == "dial"
+    assert "geographic permissions" in record.error["message"]
     assert repo.active_calls("u1") == 0
     # A retry with the same key gets the same answer and does not dial again.
     with pytest.raises(CallPlacementError):

@@ -134,7 +134,10 @@ def test_twilio_error_is_502_with_twilio_code(
     assert (
         record is not None
         and record.status.value == "failed"
-        and record.error_message == "Invalid 'To' Phone Number"
+        and record.error is not None
+        and record.error["code"] == "21211"
+        and record.error["source"] == "dial"
+        and record.error["message"].startswith("Invalid 'To' Phone Number (")
     )
     assert repo.active_calls("u1") == 0
     again = _post(handler, lambda_context, {"to": "+14155550123", "persona_id": "p"}, key="k")

@@ -1,0 +1,109 @@
+"""Twilio failures become the record's ``error: {code, message, source}``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from callcore.models import CallRecord, CallStatus
+from callcore.repository import CallRepository
+from callcore.status import apply_call_callback, apply_stream_callback
+from callcore.twilio_errors import (
+    EXPLANATIONS,
+    error_from_call_callback,
+    error_from_stream_callback,
+    explain,
+)
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("code", ["12100", "11200", "31920", "31921", "31924", "21211", "21215", "13227"])
+def test_the_codes_users_meet_have_an_explanation(code: str) -> None:
+    line = explain(code)
+    assert line is not None and len(line) < 240 and "\n" not in line
+
+
+def test_every_explanation_is_one_line() -> None:
+    assert all("\n" not in text for text in EXPLANATIONS.values())
+
+
+def test_callback_error_code_keeps_twilios_words_and_adds_ours() -> None:
+    error = error_from_call_callback(
+        {"CallStatus": "completed", "ErrorCode": "12100", "ErrorMessage": "Document parse failure"}
+    )
+    assert error is not None
+    assert (error["code"], error["source"]) == ("12100", "call")
+    assert error["message"].startswith("Document parse failure (") and "TwiML" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("form", "code", "words"),
+    [
+        ({"CallStatus": "busy"}, "busy", "busy"),
+        ({"CallStatus": "no-answer"}, "no-answer", "answered"),
+        ({"CallStatus": "failed", "SipResponseCode": "404"}, "failed", "does not exist"),
+        ({"CallStatus": "failed", "ErrorCode": "13227"}, "13227", "geographic permissions"),
+    ],
+)
+def test_final_statuses_without_success_carry_a_reason(form: dict[str, str], code: str, words: str) -> None:
+    error = error_from_call_callback(form)
+    assert error is not None and error["code"] == code and words in error["message"]
+
+
+def test_successful_calls_have_no_error() -> None:
+    assert error_from_call_callback({"CallStatus": "completed", "CallDuration": "30"}) is None
+    assert error_from_call_callback({"CallStatus": "in-progress"}) is None
+
+
+def test_stream_error_keeps_the_text_and_finds_the_code_in_it() -> None:
+    error = error_from_stream_callback(
+        {"StreamEvent": "stream-error", "StreamError": "31920: Stream - WebSocket - Handshake Error"}
+    )
+    assert error is not None and (error["code"], error["source"]) == ("31920", "stream")
+    assert "Handshake Error" in error["message"] and "101" in error["message"]
+    assert error_from_stream_callback({"StreamEvent": "stream-started"}) is None
+    other = error_from_stream_callback({"StreamEvent": "stream-error", "StreamError": "boom"})
+    assert other is not None and other["code"] == "stream-error" and other["message"] == "boom"
+
+
+def _repo(table: Any) -> CallRepository:
+    repo = CallRepository(table)
+    repo.acquire_slot("u1", 3)
+    repo.create_call(
+        CallRecord(
+            call_id="c1",
+            user_id="u1",
+            to_number="+14155550123",
+            from_number="+15005550006",
+            persona_id="p",
+            status=CallStatus.RINGING,
+            created_at="2026-11-30T12:00:00.000Z",
+            updated_at="2026-11-30T12:00:00.000Z",
+            holds_slot=True,
+        )
+    )
+    return repo
+
+
+def test_busy_callback_puts_the_error_on_the_record(repo_table: Any) -> None:
+    repo = _repo(repo_table)
+    apply_call_callback(repo, "c1", {"CallStatus": "busy", "SipResponseCode": "486"}, now=NOW)
+    record = repo.get_call("c1")
+    assert record is not None and record.status is CallStatus.BUSY and record.error is not None
+    assert record.error["code"] == "busy" and record.error["sip_response_code"] == "486"
+    assert record.to_json()["error"]["source"] == "call"
+
+
+def test_the_first_error_explains_the_call(repo_table: Any) -> None:
+    repo = _repo(repo_table)
+    apply_stream_callback(
+        repo, "c1", {"StreamEvent": "stream-error", "StreamError": "31921 closed by server"}, now=NOW
+    )
+    apply_call_callback(
+        repo, "c1", {"CallStatus": "completed", "ErrorCode": "31920", "ErrorMessage": "x"}, now=NOW
+    )
+    record = repo.get_call("c1")
+    assert record is not None and record.status is CallStatus.COMPLETED
+    assert record.error is not None and (record.error["code"], record.error["source"]) == ("31921", "stream")

@@ -198,8 +198,7 @@ def place_call(
     """Place one call; ``dial`` sends the kwargs to Twilio and returns the CallSid.
 
     Raises CallPlacementError (404 unknown persona, 400 a placeholder without a value, 403 number on
-    the key's do-not-call list, 429 over
-    the limit, 502 Twilio refused).
+    the key's do-not-call list, 429 over the limit, 502 Twilio refused).
     """
     persona = repo.get_persona(request.persona_id)
     if persona is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -146,6 +147,11 @@ class TwilioLike:
     async def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], limit_s: float = 20.0
     ) -> None:
+        """Wait until ``predicate`` holds, re-checking on every message and every 50 ms.
+
+        The periodic re-check matters: predicates often read state outside the socket (turns in
+        storage, provider fakes' counters), which can change after the last message arrives.
+        """
         async with asyncio.timeout(limit_s):
             while not predicate(self.received):
                 if self.closed.is_set():
@@ -153,7 +159,9 @@ class TwilioLike:
                         return
                     raise AssertionError(f"socket closed first; got {[m['event'] for m in self.received]}")
                 self._changed.clear()
-                await self._changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await self._changed.wait()
 
     def media_since(self, index: int) -> bytes:
         return b"".join(

@@ -1,0 +1,101 @@
+"""A call through the real local stack whose Scribe session is closed and throttled mid-call.
+
+The stream host runs its real ElevenLabs STT adapter against the strict fake (in this process),
+with offline TTS and LLM. The fake's fault schedule closes the Scribe socket normally (1000, no
+error, no transcript) on the caller's second turn and answers the third turn's commit with
+`commit_throttled`; the call must still answer every caller turn, in order, with their words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from local.fake_providers.elevenlabs import FakeElevenLabs
+from local.stack import LocalStack
+from local.twilio_emulator.caller import CallerScript, Utterance
+from tests.e2e.conftest import HAS_STREAM_HOST
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+KEY = "e2e-elevenlabs-key"
+SAID = ("I would like to change my appointment.", "Tuesday morning works for me.", "Nine o'clock please.")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def faulty_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[LocalStack, FakeElevenLabs]]:
+    if not HAS_STREAM_HOST:
+        pytest.skip("stream_server has no __main__ yet")
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=100) as fake:
+        base = {
+            "STT_PROVIDER": "elevenlabs",
+            "TTS_PROVIDER": "offline",
+            "LLM_PROVIDER": "offline",
+            "ELEVENLABS_API_KEY": KEY,
+            "ELEVENLABS_BASE_URL": fake.base_url,
+        }
+        local = LocalStack.from_environment(free_ports=True, base=base)
+        local.recordings_dir = tmp_path_factory.mktemp("recordings")
+        await local.start()
+        try:
+            yield local, fake
+        finally:
+            await local.stop()
+
+
+async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    headers = {"x-api-key": stack.api_key}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
+    faulty_stack: tuple[LocalStack, FakeElevenLabs],
+) -> None:
+    stack, fake = faulty_stack
+    assert stack.emulator is not None
+    fake.say_next(*SAID)
+    fake.inject_stt_commit("ok", "normal_close", "commit_throttled")
+    to = "+15555550133"
+    stack.emulator.scripts[to] = CallerScript(
+        tuple(Utterance(text, pause_ms=600) for text in SAID), hang_up=True, max_wait_ms=20_000
+    )
+    status, placed = await _api(
+        stack, "POST", "/calls", json={"to": to, "persona_id": "appointment-reminder"}
+    )
+    assert status == 202, placed
+    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
+    await stack.emulator.wait_for_call(call.sid, within=120)
+    story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]
+
+    # The faults happened: a second socket after the close, and a throttled commit re-sent.
+    assert len(fake.stt_sessions) >= 2, story
+    sent = [m["message_type"] for s in fake.stt_sessions for m in s.sent]
+    assert "commit_throttled" in sent, sent
+
+    # Every caller turn was answered: no gave-up-waiting, a bot reply after each of the three turns.
+    assert not any(e.kind == "caller_gave_up_waiting" for e in call.timeline), story
+    stops = [e.at for e in call.timeline if e.kind == "caller_stop"]
+    replies = [e.at for e in call.timeline if e.kind == "bot_reply_start"]
+    assert len(stops) == 3, story
+    assert all(any(r > stop for r in replies) for stop in stops), story
+    assert call.stream_outcome is not None and call.stream_outcome.ended_by == "caller_hung_up", story
+
+    # The words of each turn (the lost one replayed on the new socket) reached the call record.
+    for _ in range(40):
+        _, record = await _api(stack, "GET", f"/calls/{placed['call_id']}")
+        caller_turns = [t["text"] for t in record.get("turns", []) if t["role"] == "caller"]
+        if len(caller_turns) >= 3:
+            break
+        await asyncio.sleep(0.25)
+    assert " ".join(caller_turns) == " ".join(SAID), (caller_turns, story)

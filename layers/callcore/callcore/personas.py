@@ -20,10 +20,18 @@ from callcore.variables import TEMPLATE_FIELDS, template_errors
 if TYPE_CHECKING:
     from callcore.repository import CallRepository
 
-__all__ = ["PersonaError", "parse_persona", "seed_personas"]
+__all__ = ["SUPPORTED_LANGUAGES", "PersonaError", "parse_persona", "seed_personas"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_LANGUAGE = re.compile(r"^([a-z]{2,3})(-[A-Z]{2})?$")
+# What a call can both hear (Scribe realtime) and speak (TTS eleven_flash_v2_5), as the vendor
+# spells it: ISO 639-1, except Filipino. The region of `en-US` is dropped before any vendor sees it.
+SUPPORTED_LANGUAGES = frozenset(
+    {
+        *("ar", "bg", "cs", "da", "de", "el", "en", "es", "fi", "fil", "fr", "hi", "hr", "hu", "id", "it"),
+        *("ja", "ko", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sv", "ta", "tr", "uk", "vi", "zh"),
+    }
+)
 _VOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
@@ -82,8 +90,15 @@ def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
     if not _VOICE.match(voice_id):
         raise PersonaError("'voice_id' has unexpected characters")
     language = _text(data, "language", max_len=6, required=False, default="en")
-    if not _LANGUAGE.match(language):
+    tag = _LANGUAGE.match(language)
+    if not tag:
         raise PersonaError("'language' must be a language code such as 'en' or 'en-US'")
+    if tag.group(1) not in SUPPORTED_LANGUAGES:
+        raise PersonaError(
+            f"'language' {tag.group(1)!r} is not one the call can both hear and speak "
+            f"(ElevenLabs Scribe and Flash v2.5); use one of {', '.join(sorted(SUPPORTED_LANGUAGES))}, "
+            "optionally with a region such as 'en-US'"
+        )
     transfer = data.get("transfer_number")
     if transfer is not None and not is_e164(transfer):
         raise PersonaError("'transfer_number' must be an E.164 number or null")

@@ -72,6 +72,28 @@ def test_persona_rejections(overrides: dict[str, Any]) -> None:
         parse_persona(_persona(**overrides), persona_id="sales")
 
 
+@pytest.mark.parametrize("tag", ["en", "en-US", "pt-BR", "fil", "zh"])
+def test_persona_languages_with_or_without_a_region_are_accepted_as_written(tag: str) -> None:
+    assert parse_persona(_persona(language=tag), persona_id="sales").language == tag
+
+
+@pytest.mark.parametrize(
+    ("tag", "why"),
+    [
+        ("eng", "can both hear and speak"),
+        ("xx", "can both hear and speak"),
+        ("xx-US", "can both hear and speak"),
+        ("la", "use one of ar, bg"),
+        ("en-us", "such as 'en' or 'en-US'"),
+        ("en_US", "such as 'en' or 'en-US'"),
+    ],
+)
+def test_persona_languages_the_call_cannot_hear_and_speak_are_refused_with_why(tag: str, why: str) -> None:
+    with pytest.raises(PersonaError, match="'language'") as refused:
+        parse_persona(_persona(language=tag), persona_id="sales")
+    assert why in str(refused.value)
+
+
 def test_examples_validate_and_seed(ddb_table: Any, tmp_path: Path) -> None:
     repo = CallRepository(ddb_table)
     ids = seed_personas(repo, EXAMPLES)

@@ -19,7 +19,7 @@ from callcore.settings import Settings
 
 from stream_server.host.server import StreamServer
 from stream_server.observability import MetricsSink
-from stream_server.session import CallServices
+from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, PipelineSettings
 from stream_server.turn_taking.detector import TurnSettings

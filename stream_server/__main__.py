@@ -15,7 +15,7 @@ from stream_server.observability import MetricsSink, configure_logging, udp_writ
 from stream_server.providers import build_providers
 from stream_server.providers.base import TextToSpeech
 from stream_server.providers.config import ProviderSettings
-from stream_server.session import CallServices
+from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, Voice, render_clip
 

@@ -14,27 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
+from callcore.models import CallSummary, Persona, TranscriptTurn
 from callcore.tokens import InvalidStreamToken, verify_stream_token
+from callcore.twiml import digits_twiml, transfer_twiml
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
-from stream_server.conversation.call_state import (
+from stream_server.behaviours.tools import CallUpdate, PlayDigits, TransferTo
+from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
     Authenticate,
-    CallConfig,
-    CallState,
     CancelReply,
     CommitStt,
     DiscardSpeculation,
     EndCall,
+    EndReason,
     FeedStt,
     Hangup,
     PersistTurn,
@@ -47,110 +46,21 @@ from stream_server.conversation.call_state import (
     SpeculateReply,
     UpdateCall,
 )
-from stream_server.observability import CALL_CONTEXT, MetricsSink
+from stream_server.conversation.call_state import CallConfig, CallState
+from stream_server.observability import CALL_CONTEXT
 from stream_server.providers.base import (
-    LanguageModel,
     ProviderError,
-    SpeechToText,
     SttSession,
-    TextToSpeech,
 )
-from stream_server.settings import StreamSettings
+from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
 from stream_server.speech.held_reply import hold_until
-from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
+from stream_server.speech.pipeline import ReplyStats, Voice, speak_reply, speak_text
 from stream_server.speech.text_normalization import normalize_for_speech
 from stream_server.telephony.twilio_protocol import encode
 
-__all__ = ["CallServices", "CallSession", "PersonaCache", "Repository", "Socket"]
+__all__ = ["CallSession"]
 
 log = logging.getLogger("stream_server.session")
-
-DEFAULT_PERSONA = Persona(
-    persona_id="default",
-    name="Assistant",
-    voice_id="default",
-    prompt="You are a helpful, concise phone assistant. Answer in one or two short sentences.",
-    greeting="Hello! How can I help you today?",
-)
-
-
-class Repository(Protocol):
-    """The part of `callcore.repository.CallRepository` the stream host uses (sync; run in threads)."""
-
-    def get_call(self, call_id: str) -> CallRecord | None: ...
-    def get_persona(self, persona_id: str) -> Persona | None: ...
-    def put_turn(self, call_id: str, turn: TranscriptTurn) -> None: ...
-    def consume_stream_token(self, nonce: str, expires_at: int) -> bool: ...
-    def finish_call(self, call_id: str, summary: CallSummary) -> None: ...
-
-
-class Socket(Protocol):
-    """The part of a websockets ServerConnection a session uses."""
-
-    def __aiter__(self) -> Any: ...
-    async def send(self, message: str) -> None: ...
-    async def close(self, code: int = 1000, reason: str = "") -> None: ...
-
-
-class PersonaCache:
-    """Personas by id, loaded from DynamoDB once per ``ttl`` per process."""
-
-    def __init__(
-        self, repository: Repository, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._repository = repository
-        self._ttl = ttl
-        self._clock = clock
-        self._entries: dict[str, tuple[float, Persona | None]] = {}
-        self.loads = 0
-
-    async def get(self, persona_id: str) -> Persona | None:
-        now = self._clock()
-        hit = self._entries.get(persona_id)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
-        self.loads += 1
-        persona = await asyncio.to_thread(self._repository.get_persona, persona_id)
-        self._entries[persona_id] = (now, persona)
-        return persona
-
-
-@dataclass
-class CallServices:
-    """What every call of this process shares: settings, storage, providers, clips, metrics."""
-
-    settings: StreamSettings
-    repository: Repository
-    stt: SpeechToText
-    llm: LanguageModel
-    tts: TextToSpeech
-    apology: ApologyClip
-    metrics: MetricsSink
-    end_call_via_rest: Callable[[str], None]
-    personas: PersonaCache = field(init=False)
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
-    # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
-    # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
-    update_call_via_rest: Callable[[str, str], None] | None = None
-    # Filler phrases rendered once per process: (voice_id, language, text) -> mu-law audio.
-    filler_clips: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
-
-    def update_call(self, call_sid: str, twiml: str) -> None:
-        """Replace a live call's TwiML through the Twilio REST API (blocking: run in a thread)."""
-        if self.update_call_via_rest is None:
-            from callcore.twilio_rest import twilio_client
-
-            client = twilio_client(self.settings.core)
-
-            def update(sid: str, document: str) -> None:
-                client.calls(sid).update(twiml=document)
-
-            self.update_call_via_rest = update
-        self.update_call_via_rest(call_sid, twiml)
 
 
 class CallSession:
@@ -306,7 +216,7 @@ class CallSession:
         elif isinstance(action, Hangup):
             self._spawn_background(self._hang_up(action.reason))
         elif isinstance(action, EndCall):
-            await self._close_socket(action.close_code, action.reason[:100])
+            await self._close_socket(action.close_code, action.reason.value[:100])
         elif isinstance(action, Authenticate):
             await self._authenticate(action)
 
@@ -333,11 +243,11 @@ class CallSession:
             )
         except InvalidStreamToken as error:
             log.warning("stream token rejected: %s", error)
-            await self._apply(self.state.rejected("bad-token", now))
+            await self._apply(self.state.rejected(EndReason.BAD_TOKEN, now))
             return
         if params.get("call_id", claims.call_id) != claims.call_id:
             log.warning("stream token is for another call")
-            await self._apply(self.state.rejected("bad-token", now))
+            await self._apply(self.state.rejected(EndReason.BAD_TOKEN, now))
             return
         CALL_CONTEXT.set({"call_id": claims.call_id, "call_sid": start.call_sid})
         try:
@@ -346,11 +256,11 @@ class CallSession:
             )
         except Exception:
             log.exception("could not record the stream token")
-            await self._apply(self.state.rejected("storage-error", services.clock()))
+            await self._apply(self.state.rejected(EndReason.STORAGE_ERROR, services.clock()))
             return
         if not fresh:
             log.warning("stream token replayed")
-            await self._apply(self.state.rejected("replayed-token", services.clock()))
+            await self._apply(self.state.rejected(EndReason.REPLAYED_TOKEN, services.clock()))
             return
         persona = await self._load_persona(claims.call_id, params.get("persona_id"))
         log.info("call authenticated; persona=%s", persona.persona_id)
@@ -522,7 +432,8 @@ class CallSession:
         log.info("updating the live call: %s", action.reason)
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.services.update_call, self.state.call_sid, action.twiml), timeout=15.0
+                asyncio.to_thread(self.services.update_call, self.state.call_sid, _twiml(action.update)),
+                timeout=15.0,
             )
         except Exception:
             log.exception("REST call update failed (%s)", action.reason)
@@ -541,3 +452,12 @@ class CallSession:
             # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.
             log.exception("REST hang-up failed; closing the stream instead")
         await self._apply(self.state.on_hangup_done(self.services.clock()))
+
+
+def _twiml(update: CallUpdate) -> str:
+    """The TwiML that carries out a call update (built here, in the shell, not in the brain)."""
+    match update:
+        case TransferTo(number):
+            return transfer_twiml(number)
+        case PlayDigits(digits):
+            return digits_twiml(digits)

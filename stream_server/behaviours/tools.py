@@ -16,7 +16,8 @@ bot's last words have been heard (their marks are back), never mid-sentence:
   off by default (`CallConfig.send_digits_tool`) and meant for "dial an extension and leave"
   personas. See docs/call-behaviours.md.
 
-Pure: TwiML is built with twilio's `VoiceResponse` (it escapes everything); no I/O here.
+Pure and sans I/O: a plan names the update (`TransferTo`, `PlayDigits`); the shell builds its
+TwiML with `callcore.twiml` and makes the REST call.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcore.models import Persona
-from twilio.twiml.voice_response import VoiceResponse
 
+from stream_server.behaviours.intents import EndReason
 from stream_server.providers.base import ToolCall, ToolSpec
 
 __all__ = [
@@ -36,11 +37,11 @@ __all__ = [
     "SEND_DIGITS",
     "TRANSFER_CALL",
     "CallUpdate",
+    "PlayDigits",
     "ToolPlan",
-    "digits_twiml",
+    "TransferTo",
     "plan_tool_call",
     "tools_for",
-    "transfer_twiml",
 ]
 
 END_CALL = ToolSpec(
@@ -79,31 +80,22 @@ def tools_for(persona: Persona, *, send_digits: bool = False) -> tuple[ToolSpec,
     return tuple(tools)
 
 
-def transfer_twiml(number: str, *, caller_id: str | None = None, timeout_s: int = 30) -> str:
-    """``<Dial>`` the human; if they do not answer, the caller hears why instead of silence."""
-    response = VoiceResponse()
-    kwargs: dict[str, Any] = {"timeout": timeout_s}
-    if caller_id:
-        kwargs["caller_id"] = caller_id
-    response.dial(number, **kwargs)
-    response.say("Sorry, nobody could take your call right now. Goodbye.")
-    return str(response)
+@dataclass(frozen=True, slots=True)
+class TransferTo:
+    """Bridge the caller to a human at ``number`` (the shell builds the ``<Dial>`` TwiML)."""
 
-
-def digits_twiml(digits: str) -> str:
-    """``<Play digits>`` then a short pause so the far end registers the last key."""
-    response = VoiceResponse()
-    response.play(digits=digits)
-    response.pause(length=1)
-    return str(response)
+    number: str
 
 
 @dataclass(frozen=True, slots=True)
-class CallUpdate:
-    """New TwiML for the live call (REST ``calls(sid).update(twiml=...)``) and why."""
+class PlayDigits:
+    """Press ``digits`` towards the far end (the shell builds the ``<Play digits>`` TwiML)."""
 
-    twiml: str
-    reason: str
+    digits: str
+
+
+CallUpdate = TransferTo | PlayDigits
+"""A REST update of the live call, made by the shell once the bot's last words were heard."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +110,7 @@ class ToolPlan:
 
     say: str | None
     update: CallUpdate | None
-    reason: str
+    reason: EndReason
 
 
 def plan_tool_call(
@@ -135,15 +127,15 @@ def plan_tool_call(
     transfer you"), so nothing more is added before acting.
     """
     if call.name == END_CALL.name:
-        return ToolPlan(None if spoke else persona.goodbye, None, "assistant-end-call")
+        return ToolPlan(None if spoke else persona.goodbye, None, EndReason.ASSISTANT_END_CALL)
     if call.name == TRANSFER_CALL.name and persona.transfer_number:
-        update = CallUpdate(transfer_twiml(persona.transfer_number), "transferred")
-        return ToolPlan(None if spoke else transfer_line, update, "transferred")
+        update = TransferTo(persona.transfer_number)
+        return ToolPlan(None if spoke else transfer_line, update, EndReason.TRANSFERRED)
     if call.name == SEND_DIGITS.name and send_digits:
         digits = _digits(call.arguments)
         if digits is None:
             return None
-        return ToolPlan(None, CallUpdate(digits_twiml(digits), "sent-digits"), "sent-digits")
+        return ToolPlan(None, PlayDigits(digits), EndReason.SENT_DIGITS)
     return None
 
 

@@ -13,7 +13,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 from callcore.models import Persona, TranscriptTurn
@@ -25,8 +24,30 @@ from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.behaviours.keypad import DigitCollector, keypad_message
 from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
 from stream_server.behaviours.voicemail import MachineVerdict, VoicemailSettings, VoicemailWatch
+from stream_server.conversation.actions import (
+    Action,
+    AdoptSpeculation,
+    Authenticate,
+    CancelReply,
+    CommitStt,
+    DiscardSpeculation,
+    EndCall,
+    EndReason,
+    FeedStt,
+    Hangup,
+    PersistTurn,
+    Phase,
+    RecordMetric,
+    ReplyChunk,
+    ReplyProgress,
+    Send,
+    SpeakFiller,
+    SpeakReply,
+    SpeakText,
+    SpeculateReply,
+    UpdateCall,
+)
 from stream_server.providers.base import ChatMessage, ToolSpec
-from stream_server.speech.pipeline import ReplyAudio, ReplyStats
 from stream_server.telephony.playback import PlaybackLedger, Utterance
 from stream_server.telephony.twilio_protocol import (
     Connected,
@@ -36,7 +57,6 @@ from stream_server.telephony.twilio_protocol import (
     OutboundClear,
     OutboundMark,
     OutboundMedia,
-    OutboundMessage,
     ProtocolError,
     Start,
     Stop,
@@ -55,28 +75,7 @@ from stream_server.turn_taking.end_of_turn import EndOfTurnSettings, silence_nee
 from stream_server.turn_taking.interruption import InterruptionJudge, InterruptionSettings, Verdict
 from stream_server.turn_taking.speculation import SpeculationPolicy, same_words
 
-__all__ = [
-    "Action",
-    "AdoptSpeculation",
-    "Authenticate",
-    "CallState",
-    "CancelReply",
-    "CommitStt",
-    "DiscardSpeculation",
-    "EndCall",
-    "FeedStt",
-    "Hangup",
-    "PersistTurn",
-    "Phase",
-    "RecordMetric",
-    "Send",
-    "SpeakFiller",
-    "SpeakReply",
-    "SpeakText",
-    "SpeculateReply",
-    "UpdateCall",
-    "is_goodbye",
-]
+__all__ = ["CallConfig", "CallState", "is_goodbye"]
 
 log = logging.getLogger("stream_server.call")
 
@@ -91,147 +90,6 @@ def is_goodbye(text: str) -> bool:
     return bool(_GOODBYE.search(text.strip()))
 
 
-# --- actions ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    message: OutboundMessage
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticate:
-    """Verify the stream token and load the persona, then call `CallState.authenticated`."""
-
-    start: Start
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStt:
-    audio: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class CommitStt:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakReply:
-    """Run the LLM -> TTS pipeline for this history, offering ``tools`` to the model."""
-
-    messages: tuple[ChatMessage, ...]
-    tools: tuple[ToolSpec, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SpeculateReply:
-    """Run the LLM -> TTS pipeline for a stable partial, holding its audio until adopted."""
-
-    speculation_id: int
-    messages: tuple[ChatMessage, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AdoptSpeculation:
-    """The final transcript confirmed the speculation: play its held audio now, as the reply."""
-
-    speculation_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class DiscardSpeculation:
-    """The caller went on or said something else: cancel the speculative reply unheard."""
-
-    speculation_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakText:
-    """Speak fixed text (greeting, goodbye)."""
-
-    text: str
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReply:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class PersistTurn:
-    turn: TranscriptTurn
-
-
-@dataclass(frozen=True, slots=True)
-class RecordMetric:
-    name: str
-    value: float
-    unit: str = "Milliseconds"
-
-
-@dataclass(frozen=True, slots=True)
-class Hangup:
-    """Goodbye has played: end the call through the REST API, then close the socket."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakFiller:
-    """The reply is late: play this phrase's pre-rendered clip, then `CallState.on_filler_audio`."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateCall:
-    """The last words have played: replace the live call's TwiML over REST (transfer, digits).
-
-    Then close like a hang-up (`CallState.on_hangup_done`), or report `on_call_update_failed`.
-    """
-
-    twiml: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class EndCall:
-    """The call is over without our hang-up (caller hung up, auth failed): close and summarise."""
-
-    reason: str
-    close_code: int = 1000
-
-
-Action = (
-    Send
-    | Authenticate
-    | FeedStt
-    | CommitStt
-    | SpeakReply
-    | SpeakText
-    | SpeculateReply
-    | AdoptSpeculation
-    | DiscardSpeculation
-    | CancelReply
-    | PersistTurn
-    | RecordMetric
-    | Hangup
-    | UpdateCall
-    | SpeakFiller
-    | EndCall
-)
-
-
-class Phase(Enum):
-    AWAITING_START = "awaiting_start"
-    AUTHENTICATING = "authenticating"
-    ACTIVE = "active"
-    ENDING = "ending"
-    ENDED = "ended"
-
-
 @dataclass(slots=True)
 class _Speaking:
     """The bot utterance in progress: its ledger entry and how it came about."""
@@ -240,7 +98,7 @@ class _Speaking:
     kind: str
     started_at: float
     generating: bool = True
-    stats: ReplyStats | None = None
+    stats: ReplyProgress | None = None
     caller_latency: dict[str, float] = field(default_factory=dict)
     filler_considered: bool = False
     sentence_offset: int = 0  # a filler played first takes sentence 0; the reply's follow
@@ -273,7 +131,7 @@ class CallState:
         self.call_id = ""
         self.persona: Persona | None = None
         self.started_at: float | None = None
-        self.end_reason: str | None = None
+        self.end_reason: EndReason | None = None
         self.history: list[ChatMessage] = []
         self.turns: list[TranscriptTurn] = []
         self.protocol_errors = 0
@@ -315,7 +173,7 @@ class CallState:
         self._caller_last_speech: float | None = None
         self._eot_decided_at: float | None = None
         self._eot_ms: float | None = None
-        self._hangup_when_quiet: str | None = None
+        self._hangup_when_quiet: EndReason | None = None
         self._drain_deadline: float | None = None
         self._idle = IdleWatch(0.0)
         self._tools: tuple[ToolSpec, ...] = ()
@@ -346,7 +204,7 @@ class CallState:
         if isinstance(message, Dtmf):
             return self._on_dtmf(message.digit, now)
         if isinstance(message, Stop):
-            return self._end("caller-hangup", now)
+            return self._end(EndReason.CALLER_HANGUP, now)
         assert isinstance(message, Connected)
         return []
 
@@ -355,7 +213,7 @@ class CallState:
             self.protocol_errors += 1
             log.warning("ignored a second start message")
             return []
-        self.phase = Phase.AUTHENTICATING
+        self.phase = self.phase.to(Phase.AUTHENTICATING)
         self.stream_sid = start.stream_sid
         self.call_sid = start.call_sid
         self.started_at = now
@@ -365,7 +223,7 @@ class CallState:
         """The token was genuine and unused: greet the caller."""
         if self.phase is not Phase.AUTHENTICATING:
             return []
-        self.phase = Phase.ACTIVE
+        self.phase = self.phase.to(Phase.ACTIVE)
         self.call_id = call_id
         self.persona = persona
         self._idle = IdleWatch(now)
@@ -378,9 +236,9 @@ class CallState:
             return []
         return self._speak_text(persona.greeting, "greeting", now)
 
-    def rejected(self, reason: str, now: float) -> list[Action]:
+    def rejected(self, reason: EndReason, now: float) -> list[Action]:
         """The token was bad or replayed: close without spending anything on providers."""
-        self.phase = Phase.ENDED
+        self.phase = self.phase.to(Phase.ENDED)
         self.end_reason = reason
         return [EndCall(reason, close_code=1008)]
 
@@ -573,7 +431,7 @@ class CallState:
         if is_goodbye(text):
             if adopted is not None:
                 actions.append(DiscardSpeculation(adopted.speculation_id))
-            return [*actions, *self._say_goodbye("caller-goodbye", now)]
+            return [*actions, *self._say_goodbye(EndReason.CALLER_GOODBYE, now)]
         if adopted is not None:
             # Its audio may already be waiting: the wait for the final transcript cost nothing.
             self._begin_utterance("reply", now)
@@ -589,11 +447,11 @@ class CallState:
         dropped = self.speculation.discard()
         return [DiscardSpeculation(dropped.speculation_id)] if dropped is not None else []
 
-    def on_reply_started(self, stats: ReplyStats) -> None:
+    def on_reply_started(self, stats: ReplyProgress) -> None:
         if self._speaking is not None:
             self._speaking.stats = stats
 
-    def on_reply_audio(self, chunk: ReplyAudio, now: float) -> list[Action]:
+    def on_reply_audio(self, chunk: ReplyChunk, now: float) -> list[Action]:
         """A chunk from the pipeline: send it, followed by its mark."""
         speaking = self._speaking
         if speaking is None or self.phase is Phase.ENDED:
@@ -680,7 +538,7 @@ class CallState:
                 log.warning("refused a tool call the call cannot honour: %s", call.name)
                 continue
             log.info("tool call: %s", call.name)
-            self.phase = Phase.ENDING
+            self.phase = self.phase.to(Phase.ENDING)
             self._hangup_when_quiet = plan.reason
             self._closing = plan.update
             metric: list[Action] = [RecordMetric(f"Tool_{call.name}", 1, "Count")]
@@ -719,15 +577,15 @@ class CallState:
                 return []  # already ending for another reason; nothing to add
             log.info("answering machine detected (%s)", self._voicemail.reason)
             actions += self._interrupt(now) if self._speaking is not None else []
-            self.phase = Phase.ENDING
-            self._hangup_when_quiet = "voicemail"
+            self.phase = self.phase.to(Phase.ENDING)
+            self._hangup_when_quiet = EndReason.VOICEMAIL
             actions.append(RecordMetric("AnsweringMachines", 1, "Count"))
-        if verdict is MachineVerdict.SPEAK_NOW and self._hangup_when_quiet == "voicemail":
+        if verdict is MachineVerdict.SPEAK_NOW and self._hangup_when_quiet == EndReason.VOICEMAIL:
             log.info("leaving the voicemail message (%s)", self._voicemail.reason)
             message = self.persona.voicemail_message
             if not message:
-                self._hangup_when_quiet = "machine"
-                return [*actions, Hangup("machine")]
+                self._hangup_when_quiet = EndReason.MACHINE
+                return [*actions, Hangup(EndReason.MACHINE)]
             actions += self._speak_text(message, "goodbye", now)
         return actions
 
@@ -739,7 +597,7 @@ class CallState:
         """The REST update (transfer, digits) failed: stay on the line and say so."""
         if self.phase is not Phase.ENDING or self._closing is None:
             return []
-        self.phase = Phase.ACTIVE
+        self.phase = self.phase.to(Phase.ACTIVE)
         self._hangup_when_quiet = None
         self._closing = None
         return self._speak_text(self.config.transfer_failed, "reply", now)
@@ -748,7 +606,7 @@ class CallState:
         """The recogniser died: tell the caller and hang up politely rather than go deaf."""
         if self.phase is not Phase.ACTIVE:
             return []
-        return self._say_goodbye("stt-failed", now)
+        return self._say_goodbye(EndReason.STT_FAILED, now)
 
     def on_tick(self, now: float) -> list[Action]:
         """Periodic clock: drain deadline, maximum duration (and its warning), idle caller."""
@@ -756,11 +614,11 @@ class CallState:
         if self.phase is not Phase.ACTIVE or persona is None or self.started_at is None:
             return []
         if self._drain_deadline is not None and now >= self._drain_deadline:
-            return self._say_goodbye("drain", now, text=self.config.drain_goodbye)
+            return self._say_goodbye(EndReason.DRAIN, now, text=self.config.drain_goodbye)
         elapsed = now - self.started_at
         limit = persona.max_duration_seconds
         if elapsed >= limit:
-            return self._say_goodbye("max-duration", now)
+            return self._say_goodbye(EndReason.MAX_DURATION, now)
         entry = self._keypad.due(now)
         if entry is not None:
             return self._keypad_entry(entry, now)
@@ -778,7 +636,7 @@ class CallState:
             return []
         if decision.nudge is Nudge.IDLE_GOODBYE:
             log.info("caller silent after %d idle prompts: ending the call", decision.prompts_so_far)
-            return self._say_goodbye("idle", now)
+            return self._say_goodbye(EndReason.IDLE, now)
         if decision.nudge is Nudge.IDLE_PROMPT:
             return self._speak_text(persona.idle_prompt, "idle-prompt", now)
         return self._speak_text(self.config.duration_warning, "duration-warning", now)
@@ -787,10 +645,10 @@ class CallState:
         self._drain_deadline = deadline
 
     def on_hangup_done(self, now: float) -> list[Action]:
-        return self._end(self._hangup_when_quiet or "hangup", now)
+        return self._end(self._hangup_when_quiet or EndReason.HANGUP, now)
 
     def on_socket_closed(self, now: float) -> list[Action]:
-        return self._end("socket-closed", now)
+        return self._end(EndReason.SOCKET_CLOSED, now)
 
     # -- queries ------------------------------------------------------------------------------------
 
@@ -833,10 +691,10 @@ class CallState:
         self._begin_utterance(kind, now)
         return [SpeakText(text, kind)]
 
-    def _say_goodbye(self, reason: str, now: float, *, text: str | None = None) -> list[Action]:
+    def _say_goodbye(self, reason: EndReason, now: float, *, text: str | None = None) -> list[Action]:
         assert self.persona is not None
         actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
-        self.phase = Phase.ENDING
+        self.phase = self.phase.to(Phase.ENDING)
         self._hangup_when_quiet = reason
         actions += self._speak_text(text or self.persona.goodbye, "goodbye", now)
         return actions
@@ -871,7 +729,7 @@ class CallState:
             actions.append(
                 Hangup(self._hangup_when_quiet)
                 if closing is None
-                else UpdateCall(closing.twiml, closing.reason)
+                else UpdateCall(closing, self._hangup_when_quiet)
             )
         return actions
 
@@ -905,7 +763,7 @@ class CallState:
         self.turns.append(turn)
         return [PersistTurn(turn), *actions]
 
-    def _end(self, reason: str, now: float) -> list[Action]:
+    def _end(self, reason: EndReason, now: float) -> list[Action]:
         if self.phase is Phase.ENDED:
             return []
         actions: list[Action] = []
@@ -917,7 +775,7 @@ class CallState:
             self.ledger.clear()
             actions += self._settle(now, interrupted=True)
             actions = [a for a in actions if not isinstance(a, Hangup | UpdateCall)]
-        self.phase = Phase.ENDED
+        self.phase = self.phase.to(Phase.ENDED)
         self.end_reason = self.end_reason or self._hangup_when_quiet or reason
         return [*actions, EndCall(self.end_reason)]
 

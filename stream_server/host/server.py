@@ -22,7 +22,8 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from stream_server.session import CallServices, CallSession
+from stream_server.services import CallServices
+from stream_server.session import CallSession
 
 __all__ = ["MAX_MESSAGE_BYTES", "StreamServer"]
 

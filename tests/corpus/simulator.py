@@ -36,11 +36,9 @@ from callcore.models import Persona
 
 from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
 from stream_server.audio.codec import FRAME_BYTES, pcm16_to_ulaw, split_frames, ulaw_to_pcm16
-from stream_server.conversation.call_state import (
+from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
-    CallConfig,
-    CallState,
     CancelReply,
     CommitStt,
     DiscardSpeculation,
@@ -50,6 +48,7 @@ from stream_server.conversation.call_state import (
     SpeakText,
     SpeculateReply,
 )
+from stream_server.conversation.call_state import CallConfig, CallState
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.detector import TurnSettings, frame_dbfs

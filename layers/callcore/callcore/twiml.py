@@ -9,12 +9,20 @@ name plus value must stay under 500 characters (Twilio's documented limit).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcore.settings import SettingsError, validate_stream_url
 
-__all__ = ["MAX_PARAMETER_LENGTH", "TwimlError", "spoken_hangup_twiml", "stream_twiml"]
+__all__ = [
+    "MAX_PARAMETER_LENGTH",
+    "TwimlError",
+    "digits_twiml",
+    "spoken_hangup_twiml",
+    "stream_twiml",
+    "transfer_twiml",
+]
 
 MAX_PARAMETER_LENGTH = 500  # name + value, exclusive (Twilio: "must be under 500 characters")
 
@@ -70,4 +78,23 @@ def spoken_hangup_twiml(message: str, *, language: str = "en-US") -> str:
     response = VoiceResponse()
     response.say(_xml_safe(message), language=language)
     response.hangup()
+    return str(response)
+
+
+def transfer_twiml(number: str, *, caller_id: str | None = None, timeout_s: int = 30) -> str:
+    """``<Dial>`` the human; if they do not answer, the caller hears why instead of silence."""
+    response = VoiceResponse()
+    kwargs: dict[str, Any] = {"timeout": timeout_s}
+    if caller_id:
+        kwargs["caller_id"] = caller_id
+    response.dial(number, **kwargs)
+    response.say("Sorry, nobody could take your call right now. Goodbye.")
+    return str(response)
+
+
+def digits_twiml(digits: str) -> str:
+    """``<Play digits>`` then a short pause so the far end registers the last key."""
+    response = VoiceResponse()
+    response.play(digits=digits)
+    response.pause(length=1)
     return str(response)

@@ -10,7 +10,8 @@ from dataclasses import replace
 from callcore.models import Persona
 
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
-from stream_server.conversation.call_state import Action, CallConfig, CallState, Send, SpeakReply, SpeakText
+from stream_server.conversation.actions import Action, Send, SpeakReply, SpeakText
+from stream_server.conversation.call_state import CallConfig, CallState
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundMark
 from stream_server.turn_taking.detector import TurnSettings

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from stream_server.behaviours.filler import FillerSettings, choose_filler, filler_due
-from stream_server.conversation.call_state import PersistTurn, SpeakFiller, SpeakReply
+from stream_server.conversation.actions import PersistTurn, SpeakFiller, SpeakReply
 from stream_server.speech.pipeline import ReplyAudio
 from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA

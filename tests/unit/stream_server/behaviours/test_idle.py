@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
-from stream_server.conversation.call_state import CallConfig, EndCall, Hangup, SpeakReply
+from stream_server.conversation.actions import EndCall, Hangup, SpeakReply
+from stream_server.conversation.call_state import CallConfig
 from stream_server.turn_taking.detector import TurnSettings
 from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.espeak_audio import utterance

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from stream_server.behaviours.keypad import DigitCollector, keypad_message
-from stream_server.conversation.call_state import CancelReply, PersistTurn, SpeakReply
+from stream_server.conversation.actions import CancelReply, PersistTurn, SpeakReply
 from stream_server.providers.base import ChatMessage
 from stream_server.providers.llm_offline import scripted_reply
 from stream_server.speech.pipeline import ReplyAudio

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from callcore.twiml import digits_twiml, transfer_twiml
 from websockets.exceptions import ConnectionClosed
 
 from local.fake_providers.cerebras import FakeCerebras
@@ -16,12 +17,13 @@ from stream_server.behaviours.tools import (
     END_CALL,
     SEND_DIGITS,
     TRANSFER_CALL,
-    digits_twiml,
+    PlayDigits,
+    TransferTo,
     plan_tool_call,
     tools_for,
-    transfer_twiml,
 )
-from stream_server.conversation.call_state import CallConfig, Hangup, Phase, SpeakReply, UpdateCall
+from stream_server.conversation.actions import Hangup, Phase, SpeakReply, UpdateCall
+from stream_server.conversation.call_state import CallConfig
 from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
 from stream_server.providers.llm_offline import TRANSFER_REPLY, ScriptedLanguageModel, scripted_tool
@@ -147,7 +149,7 @@ def test_plans_refuse_what_the_call_cannot_do() -> None:
     end = plan_tool_call(ToolCall("end_call"), p, **kw)
     assert end is not None and end.say == p.goodbye and end.update is None
     digits = plan_tool_call(ToolCall("send_digits", {"digits": "1 2 3"}), p, send_digits=True, **kw)
-    assert digits is not None and digits.update is not None and 'digits="123"' in digits.update.twiml
+    assert digits is not None and digits.update == PlayDigits("123")
 
 
 # --- CallState replays -----------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def test_transfer_without_words_says_a_line_then_updates_the_call() -> None:
     assert r.state.phase.value == "ending"
     assert r.spoken()[-1] == ("goodbye", "Please hold while I transfer you.")
     update = next(a for a in r.play_spoken(out) if isinstance(a, UpdateCall))
-    assert update.reason == "transferred" and f">{HUMAN}</Dial>" in update.twiml
+    assert update.reason == "transferred" and update.update == TransferTo(HUMAN)
     # If Twilio refuses the update, the caller is told and the call goes on.
     r.feed(r.state.on_call_update_failed(r.t))
     assert r.state.phase is Phase.ACTIVE

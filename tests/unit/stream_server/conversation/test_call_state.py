@@ -8,11 +8,9 @@ import json
 from callcore.models import Persona
 
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
-from stream_server.conversation.call_state import (
+from stream_server.conversation.actions import (
     Action,
     Authenticate,
-    CallConfig,
-    CallState,
     CancelReply,
     CommitStt,
     EndCall,
@@ -22,8 +20,8 @@ from stream_server.conversation.call_state import (
     Send,
     SpeakReply,
     SpeakText,
-    is_goodbye,
 )
+from stream_server.conversation.call_state import CallConfig, CallState, is_goodbye
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.detector import TurnSettings

@@ -1,0 +1,111 @@
+"""What every call of one stream host process shares, and the interfaces a call's shell talks to.
+
+`CallServices` is built once by ``__main__`` (settings, storage, providers, pre-rendered clips,
+metrics) and handed to each `CallSession`. `Repository` and `Socket` are the narrow protocols the
+shell needs from DynamoDB and the WebSocket, so tests and benchmarks can pass their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
+
+from stream_server.observability import MetricsSink
+from stream_server.providers.base import LanguageModel, SpeechToText, TextToSpeech
+from stream_server.settings import StreamSettings
+from stream_server.speech.pipeline import ApologyClip
+
+__all__ = ["DEFAULT_PERSONA", "CallServices", "PersonaCache", "Repository", "Socket"]
+
+
+DEFAULT_PERSONA = Persona(
+    persona_id="default",
+    name="Assistant",
+    voice_id="default",
+    prompt="You are a helpful, concise phone assistant. Answer in one or two short sentences.",
+    greeting="Hello! How can I help you today?",
+)
+
+
+class Repository(Protocol):
+    """The part of `callcore.repository.CallRepository` the stream host uses (sync; run in threads)."""
+
+    def get_call(self, call_id: str) -> CallRecord | None: ...
+    def get_persona(self, persona_id: str) -> Persona | None: ...
+    def put_turn(self, call_id: str, turn: TranscriptTurn) -> None: ...
+    def consume_stream_token(self, nonce: str, expires_at: int) -> bool: ...
+    def finish_call(self, call_id: str, summary: CallSummary) -> None: ...
+
+
+class Socket(Protocol):
+    """The part of a websockets ServerConnection a session uses."""
+
+    def __aiter__(self) -> Any: ...
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class PersonaCache:
+    """Personas by id, loaded from DynamoDB once per ``ttl`` per process."""
+
+    def __init__(
+        self, repository: Repository, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._repository = repository
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Persona | None]] = {}
+        self.loads = 0
+
+    async def get(self, persona_id: str) -> Persona | None:
+        now = self._clock()
+        hit = self._entries.get(persona_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        self.loads += 1
+        persona = await asyncio.to_thread(self._repository.get_persona, persona_id)
+        self._entries[persona_id] = (now, persona)
+        return persona
+
+
+@dataclass
+class CallServices:
+    """What every call of this process shares: settings, storage, providers, clips, metrics."""
+
+    settings: StreamSettings
+    repository: Repository
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    apology: ApologyClip
+    metrics: MetricsSink
+    end_call_via_rest: Callable[[str], None]
+    personas: PersonaCache = field(init=False)
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
+    # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
+    update_call_via_rest: Callable[[str, str], None] | None = None
+    # Filler phrases rendered once per process: (voice_id, language, text) -> mu-law audio.
+    filler_clips: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
+
+    def update_call(self, call_sid: str, twiml: str) -> None:
+        """Replace a live call's TwiML through the Twilio REST API (blocking: run in a thread)."""
+        if self.update_call_via_rest is None:
+            from callcore.twilio_rest import twilio_client
+
+            client = twilio_client(self.settings.core)
+
+            def update(sid: str, document: str) -> None:
+                client.calls(sid).update(twiml=document)
+
+            self.update_call_via_rest = update
+        self.update_call_via_rest(call_sid, twiml)

@@ -44,6 +44,7 @@ system-deps:
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=layers/callcore:. $(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(VENV)/.stamp
 	$(VENV)/bin/mypy $(MYPY_TARGETS)

@@ -1,4 +1,5 @@
-"""A fake Cerebras inference API: `POST /v1/chat/completions` (SSE streaming) and `GET /v1/models`.
+"""A fake Cerebras inference API: `POST /v1/chat/completions` (SSE streaming, or one JSON answer;
+`response_format` structured output) and `GET /v1/models`.
 
 Chunks have the OpenAI-compatible shape the `cerebras-cloud-sdk` parses (`chat.completion.chunk`
 objects, `data: [DONE]` at the end). Reasoning tokens are streamed in `delta.reasoning` before the
@@ -38,6 +39,7 @@ __all__ = [
     "CerebrasFault",
     "FakeCerebras",
     "RecordedChat",
+    "instance_of",
     "split_tokens",
 ]
 
@@ -54,6 +56,8 @@ _GPT_OSS_EFFORTS = ("low", "medium", "high")
 ReplyRule = Callable[[list[dict[str, Any]]], str]
 # Given the messages and the offered tool names: the (name, arguments) calls to stream after the text.
 ToolRule = Callable[[list[dict[str, Any]], list[str]], list[tuple[str, dict[str, Any]]]]
+# Given the messages and the requested JSON Schema: the raw text of a structured-output answer.
+StructuredRule = Callable[[list[dict[str, Any]], dict[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class _Config:
     faults: deque[CerebrasFault] = field(default_factory=deque)
     tool_rule: ToolRule | None = None
     refuse_parallel_tool_calls: bool = True
+    structured_rule: StructuredRule | None = None
 
 
 def split_tokens(text: str) -> list[str]:
@@ -165,6 +170,8 @@ class FakeCerebras(FakeServer):
             return _error(500, "Internal server error", "server_error", "internal")
         if fault == "http_429":
             return _error(429, "Too many requests", "too_many_requests_error", "rate_limited")
+        if body.get("response_format") is not None:
+            return self._structured(body, model, messages)
         reply = self.config.reply if isinstance(self.config.reply, str) else self.config.reply(messages)
         if not body.get("stream"):
             return web.json_response(self._completion(model, reply))
@@ -175,6 +182,35 @@ class FakeCerebras(FakeServer):
         budget = body.get("max_completion_tokens")
         limit = budget if isinstance(budget, int) and budget > 0 else None
         return await self._stream(request, model, reply, fault, calls, limit)
+
+    def _structured(self, body: dict[str, Any], model: str, messages: list[dict[str, Any]]) -> web.Response:
+        """``response_format`` (non-streaming): ``json_object``, or ``json_schema`` with a named schema."""
+        fmt = body["response_format"]
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind == "json_object":
+            schema: dict[str, Any] = {"type": "object"}
+        elif kind == "json_schema":
+            spec = fmt.get("json_schema")
+            if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+                return _error(
+                    400, "json_schema.schema must be an object", "invalid_request_error", "bad_schema"
+                )
+            if not isinstance(spec.get("name"), str) or not re.fullmatch(
+                r"[A-Za-z0-9_-]{1,64}", spec["name"]
+            ):
+                return _error(400, "json_schema.name is required", "invalid_request_error", "bad_schema")
+            schema = spec["schema"]
+        else:
+            return _error(
+                400, f"unsupported response_format type {kind!r}", "invalid_request_error", "bad_format"
+            )
+        if body.get("stream"):
+            return _error(
+                400, "response_format is not supported with stream", "invalid_request_error", "bad_format"
+            )
+        rule = self.config.structured_rule
+        text = rule(messages, schema) if rule else json.dumps(instance_of(schema))
+        return web.json_response(self._completion(model, text))
 
     def _completion(self, model: str, reply: str) -> dict[str, Any]:
         return {
@@ -296,6 +332,29 @@ def _request_problem(body: dict[str, Any], model: str, *, refuse_parallel: bool)
         )
     if refuse_parallel and body.get("stream") and "parallel_tool_calls" in body:
         return "wrong_api_format", "parallel_tool_calls is not supported with stream=true"
+    return None
+
+
+def instance_of(schema: dict[str, Any]) -> Any:
+    """A small value valid for common schemas (first enum value, every property), as a model
+    constrained to the schema would produce."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        return {k: instance_of(v) for k, v in (schema.get("properties") or {}).items() if isinstance(v, dict)}
+    if kind == "array":
+        return []
+    if kind == "string":
+        return "text"
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
     return None
 
 

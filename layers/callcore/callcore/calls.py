@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.twilio_errors import call_error
 from callcore.variables import VariablesError, missing_variables, parse_variables
+from callcore.webhooks import WebhookUrlError, validate_webhook_url
 
 __all__ = [
     "STATUS_CALLBACK_EVENTS",
@@ -69,6 +70,7 @@ class CallRequest:
     persona_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,13 @@ def call_id_for(user_id: str, idempotency_key: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def parse_call_request(body: object, settings: Settings) -> CallRequest:
+def parse_call_request(
+    body: object, settings: Settings, *, resolve: Callable[[str, int], Iterable[str]] | None = None
+) -> CallRequest:
     """Validate the JSON body of POST /calls (400/403 with a reason; nothing is written)."""
     if not isinstance(body, Mapping):
         raise CallPlacementError(400, "invalid_body", "the body must be a JSON object")
-    unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id", "variables"})
+    unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id", "variables", "webhook_url"})
     if unknown:
         raise CallPlacementError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
     for name in ("to", "persona_id"):
@@ -135,7 +139,21 @@ def parse_call_request(body: object, settings: Settings) -> CallRequest:
         variables = parse_variables(body.get("variables"))
     except VariablesError as error:
         raise CallPlacementError(400, "invalid_variables", str(error)) from None
-    return CallRequest(to=to, persona_id=body["persona_id"].strip(), metadata=metadata, variables=variables)
+    webhook = body.get("webhook_url")
+    if webhook is not None:
+        try:
+            webhook = validate_webhook_url(
+                webhook, allow_loopback_http=settings.webhook_allow_loopback_http, resolve=resolve
+            )
+        except WebhookUrlError as error:
+            raise CallPlacementError(400, "invalid_webhook_url", str(error)) from None
+    return CallRequest(
+        to=to,
+        persona_id=body["persona_id"].strip(),
+        metadata=metadata,
+        variables=variables,
+        webhook_url=webhook,
+    )
 
 
 def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -> dict[str, Any]:
@@ -249,6 +267,7 @@ def place_call(
         idempotency_key=idempotency_key,
         metadata=request.metadata,
         variables=request.variables,
+        webhook_url=request.webhook_url,
         holds_slot=True,
         expiration=int(now.timestamp()) + settings.call_ttl_days * 24 * 3600,
     )

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 
     from callcore.settings import Settings
 
-__all__ = ["SECRET_MAX_AGE_SECONDS", "TwilioCredentials", "forget_cached_secrets", "twilio_credentials"]
+__all__ = [
+    "SECRET_MAX_AGE_SECONDS",
+    "TwilioCredentials",
+    "cerebras_api_key",
+    "forget_cached_secrets",
+    "twilio_credentials",
+    "webhook_signing_secret",
+]
 
 SECRET_MAX_AGE_SECONDS = 300
 _REQUIRED = ("account_sid", "auth_token", "stream_token_secret")
@@ -90,3 +97,25 @@ def twilio_credentials(settings: Settings) -> TwilioCredentials:
     return TwilioCredentials(
         settings.twilio_account_sid, settings.twilio_auth_token, settings.stream_token_secret
     )
+
+
+def webhook_signing_secret(settings: Settings) -> str:
+    """The HMAC key of outgoing webhooks: the plain-string secret at WEBHOOK_SECRET_ARN (cached
+    like the Twilio one, so a rotation is used within five minutes), else WEBHOOK_SIGNING_SECRET."""
+    if settings.webhook_secret_arn:
+        raw = _provider(settings.aws_region).get(settings.webhook_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+        value = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        if len(value) < 16:
+            raise ValueError("the webhook signing secret must be at least 16 characters")
+        return value
+    return settings.webhook_signing_secret
+
+
+def cerebras_api_key(settings: Settings) -> str | None:
+    """The Cerebras key for the post-call analysis: ``cerebras_api_key`` in the provider secret
+    (PROVIDER_SECRET_ARN), else CEREBRAS_API_KEY; None means the offline extractor."""
+    if settings.provider_secret_arn:
+        secret = _secret_json(settings, settings.provider_secret_arn)
+        key = secret.get("cerebras_api_key") if isinstance(secret, dict) else None
+        return str(key) if key and key != "set-me" else None
+    return settings.cerebras_api_key

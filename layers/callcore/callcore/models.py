@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 
+# Webhook events in the order a call produces them (for showing deliveries).
+_EVENT_ORDER = {"call.started": 0, "call.ended": 1, "call.failed": 1, "call.analyzed": 2}
+
+
 class CallStatus(enum.StrEnum):
     """Twilio's call states plus our own ``queued`` (record written, Twilio not yet asked)."""
 
@@ -124,6 +128,7 @@ class Persona:
     record: bool = False
     end_of_turn_silence_ms: int = 700
     filler_phrases: tuple[str, ...] = ()
+    analysis: dict[str, Any] | None = None  # {summary, data (JSON Schema), success}: callcore.analysis
 
     def to_item(self) -> dict[str, Any]:
         body = self.to_json()
@@ -152,6 +157,7 @@ class Persona:
             "record": self.record,
             "end_of_turn_silence_ms": self.end_of_turn_silence_ms,
             "filler_phrases": list(self.filler_phrases),
+            "analysis": self.analysis,
         }
 
     @classmethod
@@ -193,6 +199,12 @@ class CallRecord:
     ended_at: str | None = None
     end_reason: str | None = None
     turn_count: int | None = None
+    webhook_url: str | None = None
+    # event id -> {event, attempts, last_status, state, last_attempt_at}; shown as a list.
+    webhook_deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analysis: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+    cost_usd: dict[str, Any] | None = None
     expiration: int | None = None
 
     def to_item(self) -> dict[str, Any]:
@@ -223,6 +235,12 @@ class CallRecord:
         hidden = {"holds_slot", "expiration", "dial_started_at"}
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in hidden}
         out["status"] = self.status.value
+        out["webhook_deliveries"] = sorted(
+            ({"id": event_id, **delivery} for event_id, delivery in self.webhook_deliveries.items()),
+            key=lambda d: (_EVENT_ORDER.get(str(d.get("event")), len(_EVENT_ORDER)), d["id"]),
+        )
+        if not self.webhook_url and not out["webhook_deliveries"]:
+            del out["webhook_deliveries"]
         return {k: v for k, v in out.items() if v is not None}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callcore.analysis import AnalysisConfigError, parse_analysis_config
 from callcore.models import Persona
 from callcore.phone import is_e164
 from callcore.variables import TEMPLATE_FIELDS, template_errors
@@ -69,6 +70,13 @@ def _bool(data: Mapping[str, Any], name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise PersonaError(f"'{name}' must be true or false")
     return value
+
+
+def _analysis(raw: object) -> dict[str, Any] | None:
+    try:
+        return parse_analysis_config(raw)
+    except AnalysisConfigError as error:
+        raise PersonaError(str(error)) from None
 
 
 def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
@@ -132,6 +140,7 @@ def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
         record=_bool(data, "record", False),
         end_of_turn_silence_ms=_int(data, "end_of_turn_silence_ms", 700, 100, 5000),
         filler_phrases=tuple(f.strip() for f in fillers),
+        analysis=_analysis(data.get("analysis")),
     )
     for name in TEMPLATE_FIELDS:
         text = getattr(persona, name)

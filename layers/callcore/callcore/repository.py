@@ -343,6 +343,57 @@ class CallRepository:
             raise
         return True
 
+    def set_call_fields(self, call_id: str, fields: Mapping[str, Any]) -> bool:
+        """Write outcome facts (``usage``, ``cost_usd``, ``analysis``) on an existing call."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets = _assignments(fields, names, values, frozenset())
+        if not sets:
+            return True
+        try:
+            self._db.call(
+                "update_item",
+                Key=call_key(call_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def record_delivery(self, call_id: str, event_id: str, entry: Mapping[str, Any]) -> None:
+        """Keep the latest state of one webhook event's delivery under ``webhook_deliveries``."""
+        names = {"#d": "webhook_deliveries", "#e": event_id}
+        try:
+            self._db.call(
+                "update_item",
+                Key=call_key(call_id),
+                UpdateExpression="SET #d.#e = :entry",
+                ConditionExpression="attribute_exists(PK) AND attribute_exists(#d)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":entry": to_dynamo(dict(entry))},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            # A record written before deliveries were kept has no map yet: create it with this entry.
+            try:
+                self._db.call(
+                    "update_item",
+                    Key=call_key(call_id),
+                    UpdateExpression="SET #d = :map",
+                    ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#d)",
+                    ExpressionAttributeNames={"#d": "webhook_deliveries"},
+                    ExpressionAttributeValues={":map": to_dynamo({event_id: dict(entry)})},
+                )
+            except ClientError as again:
+                if not _is_condition_failure(again):
+                    raise
+
     # -- per-user concurrency ----------------------------------------------------------------
 
     def acquire_slot(self, user_id: str, limit: int) -> bool:

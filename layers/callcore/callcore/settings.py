@@ -20,6 +20,7 @@ __all__ = [
     "DEV_STREAM_TOKEN_SECRET",
     "DEV_TWILIO_ACCOUNT_SID",
     "DEV_TWILIO_AUTH_TOKEN",
+    "DEV_WEBHOOK_SIGNING_SECRET",
     "Settings",
     "SettingsError",
     "is_loopback_host",
@@ -31,6 +32,7 @@ __all__ = [
 DEV_TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEV_TWILIO_AUTH_TOKEN = "dev-only-twilio-auth-token"  # noqa: S105 - documented local default
 DEV_STREAM_TOKEN_SECRET = "dev-only-stream-token-secret"  # noqa: S105 - documented local default
+DEV_WEBHOOK_SIGNING_SECRET = "dev-only-webhook-signing-secret"  # noqa: S105 - documented local default
 
 
 class SettingsError(ValueError):
@@ -93,6 +95,15 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = _text(env, name, "").lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _provider(env: Mapping[str, str], name: str, online: str, key: str | None) -> str:
     chosen = _text(env, name, "").lower()
     if chosen:
@@ -148,6 +159,17 @@ class Settings:
     port: int = 8080
     api_port: int = 3000
 
+    # What a call produces for the customer's system (callcore.outcomes, callcore.webhooks).
+    outcomes_queue_url: str | None = None
+    webhook_dead_letter_queue_url: str | None = None
+    webhook_signing_secret: str = DEV_WEBHOOK_SIGNING_SECRET
+    webhook_secret_arn: str | None = None
+    provider_secret_arn: str | None = None
+    webhook_allow_loopback_http: bool = False
+    webhook_first_retry_seconds: int = 30
+    webhook_retry_hours: int = 24
+    call_finish_delay_seconds: int = 5
+
     def __post_init__(self) -> None:
         validate_stream_url(self.stream_public_url)
 
@@ -190,6 +212,15 @@ class Settings:
             cerebras_model=_text(e, "CEREBRAS_MODEL", "") or "gpt-oss-120b",
             port=_int(e, "PORT", 8080, minimum=1),
             api_port=_int(e, "API_PORT", 3000, minimum=1),
+            outcomes_queue_url=_optional(e, "OUTCOMES_QUEUE_URL"),
+            webhook_dead_letter_queue_url=_optional(e, "WEBHOOK_DLQ_URL"),
+            webhook_signing_secret=_text(e, "WEBHOOK_SIGNING_SECRET", "") or DEV_WEBHOOK_SIGNING_SECRET,
+            webhook_secret_arn=_optional(e, "WEBHOOK_SECRET_ARN"),
+            provider_secret_arn=_optional(e, "PROVIDER_SECRET_ARN"),
+            webhook_allow_loopback_http=_flag(e, "WEBHOOK_ALLOW_LOOPBACK_HTTP"),
+            webhook_first_retry_seconds=_int(e, "WEBHOOK_FIRST_RETRY_SECONDS", 30, minimum=1),
+            webhook_retry_hours=_int(e, "WEBHOOK_RETRY_HOURS", 24, minimum=1),
+            call_finish_delay_seconds=_int(e, "CALL_FINISH_DELAY_SECONDS", 5, minimum=0),
         )
 
 

@@ -1,0 +1,256 @@
+"""After the call: which changes start jobs, the finish job (usage, cost, analysis, events) and
+webhook delivery attempts against a real HTTP receiver (retries, final 4xx, giving up)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from callcore.analysis import OfflineModel
+from callcore.delivery import PostResult, attempt_delivery, post_signed
+from callcore.models import CallRecord, CallStatus, Persona, TranscriptTurn
+from callcore.outcomes import (
+    FinishJob,
+    WebhookJob,
+    event_id_for,
+    finish_call,
+    job_from_message,
+    triggers_for_change,
+)
+from callcore.pricing import PriceTable, cost_of
+from callcore.repository import CallRepository
+from callcore.webhooks import RetryPolicy, verify_signature
+
+from local.webhook_receiver import WebhookReceiver
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SECRET = "test-webhook-secret-0123456789"
+ANALYSIS = {
+    "summary": True,
+    "data": {"type": "object", "properties": {"confirmed": {"type": "boolean"}}, "required": ["confirmed"]},
+    "success": "The callee confirmed.",
+}
+
+
+def _record(status: CallStatus, **fields: Any) -> CallRecord:
+    return CallRecord(
+        call_id="c1",
+        user_id="u1",
+        to_number="+14155550123",
+        from_number="+15005550006",
+        persona_id="p",
+        status=status,
+        created_at="2026-11-30T11:59:00.000Z",
+        updated_at="2026-11-30T11:59:00.000Z",
+        **fields,
+    )
+
+
+def test_triggers() -> None:
+    hooked = {"webhook_url": "http://127.0.0.1:1/h"}
+    ringing, live = _record(CallStatus.RINGING, **hooked), _record(CallStatus.IN_PROGRESS, **hooked)
+    assert triggers_for_change(ringing, live) == ["call.started"]
+    assert triggers_for_change(live, live) == []
+    done = _record(CallStatus.COMPLETED, **hooked)
+    assert triggers_for_change(live, done) == ["finish"]
+    assert triggers_for_change(done, replace(done, analysis={"summary": "x"})) == []
+    assert triggers_for_change(_record(CallStatus.RINGING), _record(CallStatus.IN_PROGRESS)) == []  # no URL
+    assert triggers_for_change(None, _record(CallStatus.FAILED)) == ["finish"]  # refused at dial
+
+
+def test_jobs_survive_the_queue() -> None:
+    job = WebhookJob(
+        "c1", "evt_1", "call.ended", "http://x", '{"a":1}', created_at=1.0, attempts=2, not_before=9.0
+    )
+    assert job_from_message(job.to_message()) == job
+    assert job_from_message(FinishJob("c1").to_message()) == FinishJob("c1")
+    assert (
+        event_id_for("c1", "call.ended")
+        == event_id_for("c1", "call.ended")
+        != event_id_for("c1", "call.analyzed")
+    )
+
+
+def test_cost_from_the_price_table() -> None:
+    usage = {
+        "stt_seconds": 60,
+        "llm_input_tokens": 1_000_000,
+        "llm_output_tokens": 0,
+        "tts_characters": 2000,
+        "twilio_minutes": 2,
+    }
+    prices = PriceTable.from_env({"PRICE_TWILIO_PER_MINUTE": "0.02"})
+    cost = cost_of(usage, prices)
+    assert cost["twilio"] == 0.04 and cost["llm"] == 0.35 and cost["tts"] == 0.1
+    assert cost["stt"] == round(60 / 3600 * 0.39, 4)
+    assert cost["total"] == round(0.04 + 0.35 + 0.1 + 60 / 3600 * 0.39, 4)
+
+
+def _seed(table: Any, *, status: CallStatus, error: dict[str, Any] | None = None) -> CallRepository:
+    repo = CallRepository(table)
+    repo.put_persona(
+        Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi", analysis=ANALYSIS)
+    )
+    repo.create_call(
+        _record(
+            status,
+            webhook_url="http://127.0.0.1:9/hooks",
+            duration_seconds=61,
+            usage={
+                "stt_seconds": 30.5,
+                "llm_input_tokens": 900,
+                "llm_output_tokens": 120,
+                "tts_characters": 340,
+            },
+            error=error,
+        )
+    )
+    for index, (role, text) in enumerate(
+        [("assistant", "Can you come at 10?"), ("caller", "Yes, that works.")]
+    ):
+        repo.put_turn(
+            "c1", TranscriptTurn(index=index, role=role, text=text, started_at=index, ended_at=index + 1)
+        )  # type: ignore[arg-type]
+    return repo
+
+
+def test_finish_writes_usage_cost_analysis_and_returns_the_events(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    jobs = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
+    assert [j.event_type for j in jobs] == ["call.ended", "call.analyzed"]
+    record = repo.get_call("c1")
+    assert record is not None and record.usage is not None and record.cost_usd is not None
+    assert record.usage["twilio_minutes"] == 2 and record.usage["tts_characters"] == 340
+    assert record.cost_usd["total"] > 0 and set(record.cost_usd) == {"twilio", "stt", "llm", "tts", "total"}
+    assert record.analysis is not None and record.analysis["data"] == {"confirmed": True}
+    analyzed = json.loads(jobs[1].body)
+    assert analyzed["type"] == "call.analyzed" and analyzed["call"]["analysis"]["data"] == {"confirmed": True}
+    assert [t["text"] for t in json.loads(jobs[0].body)["call"]["turns"]] == [
+        "Can you come at 10?",
+        "Yes, that works.",
+    ]
+    # A second run (SQS delivers at least once) repeats the same events and keeps the analysis.
+    again = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
+    assert [j.event_id for j in again] == [j.event_id for j in jobs]
+
+
+def test_a_failed_call_sends_call_failed_with_the_error(ddb_table: Any) -> None:
+    error = {"code": "busy", "message": "The line was busy.", "source": "call"}
+    repo = _seed(ddb_table, status=CallStatus.BUSY, error=error)
+    jobs = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
+    failed = json.loads(jobs[0].body)
+    assert failed["type"] == "call.failed" and failed["call"]["error"] == error
+
+
+def _job(url: str) -> WebhookJob:
+    return WebhookJob("c1", "evt_x", "call.ended", url, '{"id":"evt_x"}', created_at=NOW.timestamp())
+
+
+async def test_delivery_retries_a_failing_receiver_and_records_attempts(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    receiver = WebhookReceiver(SECRET)
+    await receiver.start()
+    try:
+        receiver.fail_next(2, status=503)
+        job = _job(receiver.url)
+
+        def post(j: WebhookJob) -> PostResult:
+            return post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True)
+
+        states = []
+        now = NOW.timestamp()
+        while True:
+            outcome = await asyncio.to_thread(
+                attempt_delivery,
+                job,
+                repo=repo,
+                post=post,
+                policy=RetryPolicy(first_delay_seconds=1),
+                now=now,
+                at="t",
+            )
+            states.append(outcome.state)
+            if outcome.next_job is None:
+                break
+            assert outcome.next_job.not_before > now
+            job, now = outcome.next_job, outcome.next_job.not_before
+        assert states == ["retrying", "retrying", "delivered"]
+        assert [e.answered for e in receiver.received] == [503, 503, 200]
+        assert all(e.signature_valid for e in receiver.received)
+        record = repo.get_call("c1")
+        assert record is not None
+        [entry] = record.to_json()["webhook_deliveries"]
+        assert entry == {
+            "id": "evt_x",
+            "event": "call.ended",
+            "attempts": 3,
+            "state": "delivered",
+            "last_status": 200,
+            "last_attempt_at": "t",
+        }
+    finally:
+        await receiver.stop()
+
+
+async def test_final_4xx_is_not_retried_and_a_dead_receiver_is_given_up(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    receiver = WebhookReceiver(SECRET)
+    await receiver.start()
+    try:
+        receiver.fail_next(1, status=410)
+        job = _job(receiver.url)
+        post = lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True)  # noqa: E731
+        outcome = await asyncio.to_thread(
+            attempt_delivery, job, repo=repo, post=post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
+        )
+        assert outcome.state == "rejected" and outcome.next_job is None and len(receiver.received) == 1
+        # 408 and 429 are retried like 5xx.
+        for status in (408, 429):
+            receiver.fail_next(1, status=status)
+            retry = await asyncio.to_thread(
+                attempt_delivery, job, repo=repo, post=post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
+            )
+            assert retry.state == "retrying"
+    finally:
+        await receiver.stop()
+    # Nobody listens any more: after the retry window the delivery is given up (dead-letter queue).
+    dead = _job("http://127.0.0.1:9/hooks")
+    late = dead.created_at + 24 * 3600 - 10
+    outcome = attempt_delivery(
+        replace(dead, attempts=30),
+        repo=repo,
+        post=lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True),
+        policy=RetryPolicy(),
+        now=late,
+        at="t",
+    )
+    assert outcome.state == "failed" and outcome.next_job is None
+    record = repo.get_call("c1")
+    assert record is not None and record.webhook_deliveries["evt_x"]["state"] == "failed"
+
+
+def test_the_receiver_checks_what_we_sign() -> None:
+    body = b'{"id":"evt"}'
+    from callcore.webhooks import signature_header
+
+    header = signature_header(SECRET, int(NOW.timestamp()), body)
+    assert verify_signature(SECRET, header, body, now=NOW.timestamp() + 5)
+
+
+def test_refused_urls_are_not_retried(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    job = _job("http://10.0.0.7/hooks")
+    outcome = attempt_delivery(
+        job,
+        repo=repo,
+        post=lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True),
+        policy=RetryPolicy(),
+        now=NOW.timestamp(),
+        at="t",
+    )
+    assert outcome.state == "rejected"
+    record = repo.get_call("c1")
+    assert record is not None and "refused" in record.webhook_deliveries["evt_x"]["last_error"]

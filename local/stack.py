@@ -11,7 +11,7 @@
    its output prefixed `[stream]` in the combined log.
 Every part reads the same environment (`stack_environment`), built from the documented variables
 of CONTRACT.md with defaults that need no configuration: a value set in the environment always wins
-over the stack's default (`LOCAL_OVERRIDES` lists the one exception and why). Credentials and the
+over the stack's default (`LOCAL_OVERRIDES` lists the exceptions and why). Credentials and the
 stream-token key are random per run: nothing local is a secret worth keeping, and nothing stale can
 be replayed.
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 
 from local.api_gateway import ApiKey, LocalApiGateway, routes_table
+from local.event_sources import LocalEventSources
 from local.storage import FAKE_AWS_ENV, LocalStorage, create_table, free_port, seed_example_personas
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
 
@@ -53,6 +54,7 @@ _PREFIXES = {
     "local.storage": "storage",
     "local.stack": "stack",
     "local.demo": "demo",
+    "local.events": "events",
     "twilio_emulator": "twilio",
 }
 
@@ -115,6 +117,10 @@ LOCAL_OVERRIDES = {
     # The functions would fetch Twilio credentials from AWS Secrets Manager instead of the local values;
     # a shell that deployed the stack often still exports it.
     "TWILIO_SECRET_ARN": "removed: the local functions read TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN",
+    "WEBHOOK_SECRET_ARN": "removed: the local functions sign with WEBHOOK_SIGNING_SECRET",
+    "PROVIDER_SECRET_ARN": "removed: the local analysis reads CEREBRAS_API_KEY",
+    "OUTCOMES_QUEUE_URL": "replaced by the local queue template.yaml defines (moto SQS)",
+    "WEBHOOK_DLQ_URL": "replaced by the local dead-letter queue template.yaml defines (moto SQS)",
 }
 
 
@@ -150,6 +156,11 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     default("STREAM_TOKEN_SECRET", secrets.token_urlsafe(32))
     default("LOCAL_API_KEY", "local-dev-api-key")
     default("LOCAL_API_KEY_ID", "local-user")
+    # Outgoing webhooks may go to a receiver on this machine; retries come quickly enough to watch.
+    default("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
+    default("WEBHOOK_SIGNING_SECRET", secrets.token_urlsafe(32))
+    default("WEBHOOK_FIRST_RETRY_SECONDS", "2")
+    default("CALL_FINISH_DELAY_SECONDS", "1")
     # Lambda-only services that would print or try to reach AWS on a laptop.
     default("POWERTOOLS_TRACE_DISABLED", "true")
     default("POWERTOOLS_METRICS_DISABLED", "true")
@@ -170,6 +181,7 @@ class LocalStack:
     emulator: TwilioEmulator | None = None
     api: LocalApiGateway | None = None
     stream_host: asyncio.subprocess.Process | None = None
+    events: LocalEventSources | None = None
     with_stream_host: bool = True
     builtin_twilio: bool = True  # False when TWILIO_API_BASE_URL names an outside Twilio
     quiet: bool = False  # show only warnings from the API handlers and the stream host
@@ -216,6 +228,10 @@ class LocalStack:
                 create_table, self.env["DYNAMODB_ENDPOINT"], template, self.env["TABLE_NAME"]
             )
             await asyncio.to_thread(seed_example_personas, table, personas)
+        if own_storage:
+            await self._start_event_sources(template)
+        else:
+            log.warning("webhooks and post-call analysis need the built-in moto (its SQS and table stream)")
         if self.builtin_twilio:
             self.emulator = TwilioEmulator(
                 EmulatorSettings(
@@ -245,6 +261,16 @@ class LocalStack:
             "emulator" if self.builtin_twilio else "API (yours)",
             self.env["TWILIO_API_BASE_URL"],
         )
+
+    async def _start_event_sources(self, template: Path) -> None:
+        """Queues and stream pollers from template.yaml; queue URLs exported before any handler loads."""
+        endpoint = self.env["DYNAMODB_ENDPOINT"]
+        self.events = LocalEventSources(template, endpoint=endpoint, table_name=self.env["TABLE_NAME"])
+        queue_env = await asyncio.to_thread(self.events.create_queues)
+        exported = {**queue_env, "AWS_ENDPOINT_URL_SQS": endpoint}
+        self.env.update(exported)
+        os.environ.update(exported)
+        await self.events.start()
 
     async def _start_stream_host(self) -> None:
         self.stream_host = await asyncio.create_subprocess_exec(
@@ -293,6 +319,8 @@ class LocalStack:
         if self._pump is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pump, 2)
+        if self.events is not None:
+            await self.events.stop()
         if self.api is not None:
             await self.api.stop()
         if self.emulator is not None:

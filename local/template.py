@@ -180,6 +180,9 @@ def table_definitions(template: dict[str, Any]) -> list[TableDefinition]:
             args["LocalSecondaryIndexes"] = properties["LocalSecondaryIndexes"]
         if properties.get("ProvisionedThroughput"):
             args["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
+        stream = properties.get("StreamSpecification") or {}
+        if stream.get("StreamViewType"):
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         ttl = properties.get("TimeToLiveSpecification") or {}
         ttl_attribute = ttl.get("AttributeName") if ttl.get("Enabled") else None
         tables.append(TableDefinition(logical_id, args, ttl_attribute))

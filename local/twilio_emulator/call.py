@@ -92,6 +92,9 @@ class EmulatedCall:
     recording_path: Path | None = None
     media: MediaSession | None = None
     pending_update: CallUpdate | None = None
+    # The callee's line: None answers; "busy" / "no-answer" / "failed" end the call unanswered.
+    line: str | None = None
+    sip_response_code: str | None = None
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     _callback_seq: int = 0
@@ -173,6 +176,10 @@ class FlowSettings:
     render: Callable[[str], bytes] | None = None
 
 
+# SIP responses Twilio reports for calls that were never answered (RFC 3261 codes).
+_UNANSWERED_SIP = {"busy": "486", "no-answer": "487", "failed": "404"}
+
+
 class CallFlow:
     """Runs one `EmulatedCall`; owns its AMD task and its media session."""
 
@@ -242,6 +249,8 @@ class CallFlow:
             if call.errors:
                 params["ErrorCode"] = str(call.errors[0].code)
                 params["ErrorMessage"] = call.errors[0].message
+            if call.sip_response_code:
+                params["SipResponseCode"] = call.sip_response_code
         if call.answered_by and status != "initiated":
             params["AnsweredBy"] = call.answered_by
         await self._webhook("status", request.status_callback_method, request.status_callback, params)
@@ -258,6 +267,11 @@ class CallFlow:
                 return
             await asyncio.sleep(self.settings.ring_seconds)
             if await self._cancelled_before_answer():
+                return
+            if call.line is not None:  # never answered: Twilio reports the final status and SIP code
+                call.end_time = datetime.now(UTC)
+                call.sip_response_code = _UNANSWERED_SIP[call.line]
+                await self._status("completed", call.line)
                 return
             call.start_time = datetime.now(UTC)
             if call.request.machine_detection:

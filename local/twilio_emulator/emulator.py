@@ -77,6 +77,8 @@ class TwilioEmulator:
         self.settings = settings or EmulatorSettings()
         self.calls: dict[str, EmulatedCall] = {}
         self.scripts: dict[str, CallerScript] = {}
+        # Numbers whose line does not answer: "busy", "no-answer" or "failed".
+        self.lines: dict[str, str] = {}
         self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -164,6 +166,7 @@ class TwilioEmulator:
             account_sid=self.settings.account_sid,
             request=call_request,
             script=self.scripts.get(call_request.to, self.settings.default_script),
+            line=self.lines.get(call_request.to),
         )
         self.calls[call.sid] = call
         flow = CallFlow(

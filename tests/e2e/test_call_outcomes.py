@@ -1,0 +1,164 @@
+"""What a call produces, through the real local stack: signed webhooks (with a retry), the
+post-call analysis, usage and cost on the record, and a busy line ending in call.failed.
+
+POST /calls with webhook_url -> Twilio emulator -> stream host -> status callbacks -> table stream
+-> call_events handler -> outcomes queue (moto SQS) -> call_outcomes handler -> the receiver below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from callcore.analysis import OfflineModel, analyse_call
+from callcore.models import CallRecord, Persona, TranscriptTurn
+
+from local.stack import LocalStack
+from local.twilio_emulator.caller import CallerScript, Utterance
+from local.webhook_receiver import WebhookReceiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+ANALYSIS = {
+    "summary": True,
+    "data": {
+        "type": "object",
+        "properties": {"confirmed": {"type": "boolean"}, "new_time": {"type": "string"}},
+        "required": ["confirmed", "new_time"],
+    },
+    "success": "The callee confirmed the appointment.",
+}
+
+
+async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    headers = {"x-api-key": stack.api_key, **kwargs.pop("headers", {})}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def receiver(stack: LocalStack) -> AsyncIterator[WebhookReceiver]:
+    hooks = WebhookReceiver(stack.env["WEBHOOK_SIGNING_SECRET"])
+    await hooks.start()
+    try:
+        yield hooks
+    finally:
+        await hooks.stop()
+
+
+async def _persona(stack: LocalStack) -> str:
+    status, persona = await _api(stack, "GET", "/personas/receptionist")
+    assert status == 200, persona
+    body = {k: v for k, v in persona.items() if k not in ("persona_id", "analysis")}
+    body.update(analysis=ANALYSIS, machine_detection=False, record=False)
+    status, stored = await _api(stack, "PUT", "/personas/outcomes-check", json=body)
+    assert status in (200, 201), stored
+    return "outcomes-check"
+
+
+async def _record_when(stack: LocalStack, call_id: str, ready: Any, within: float = 60) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for _ in range(int(within / 0.25)):
+        _, record = await _api(stack, "GET", f"/calls/{call_id}")
+        if ready(record):
+            return record
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the record never got there: {record}")
+
+
+async def test_webhooks_analysis_usage_and_cost(stack: LocalStack, receiver: WebhookReceiver) -> None:
+    assert stack.emulator is not None
+    persona_id = await _persona(stack)
+    to = "+15555550131"
+    stack.emulator.scripts[to] = CallerScript(
+        (Utterance("Yes, that works for me, thank you.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
+    )
+    receiver.fail_next(1, status=503)  # the first delivery (call.started) fails and is retried
+    status, placed = await _api(
+        stack, "POST", "/calls", json={"to": to, "persona_id": persona_id, "webhook_url": receiver.url}
+    )
+    assert status == 202, placed
+    events = await receiver.wait_for("call.started", "call.ended", "call.analyzed", within=90)
+    assert all(e.signature_valid for e in receiver.received), receiver.received
+    by_type = {e.type: e.body for e in events}
+    assert {b["call"]["call_id"] for b in by_type.values()} == {placed["call_id"]}
+    ended = by_type["call.ended"]["call"]
+    assert ended["status"] == "completed" and any(t["role"] == "caller" for t in ended["turns"])
+    analysis = by_type["call.analyzed"]["call"]["analysis"]
+    assert isinstance(analysis["data"]["confirmed"], bool) and isinstance(analysis["data"]["new_time"], str)
+    assert analysis["summary"] and analysis["model"] == "offline-extractor" and analysis["at"]
+    # No key is set, so the offline extractor ran: its answer on the stored transcript is this data.
+    turns = [TranscriptTurn.from_item(t) for t in ended["turns"]]
+    persona = Persona(persona_id="x", name="x", voice_id="v", prompt="p", greeting="g", analysis=ANALYSIS)
+    record = CallRecord.from_item(ended)
+    expected = analyse_call(record, persona, turns, OfflineModel(), at=analysis["at"])
+    assert expected is not None and analysis["data"] == expected.analysis["data"], turns
+    # The first attempt was refused with 503; the same event came again and was delivered.
+    started = [e for e in receiver.received if e.type == "call.started"]
+    assert [e.answered for e in started] == [503, 200] and started[0].body["id"] == started[1].body["id"]
+
+    record = await _record_when(
+        stack,
+        placed["call_id"],
+        lambda r: len([d for d in r.get("webhook_deliveries", []) if d["state"] == "delivered"]) == 3,
+    )
+    deliveries = {d["event"]: d for d in record["webhook_deliveries"]}
+    assert deliveries["call.started"]["attempts"] == 2 and deliveries["call.started"]["state"] == "delivered"
+    assert deliveries["call.ended"]["attempts"] == 1 and deliveries["call.ended"]["last_status"] == 200
+    assert record["usage"]["twilio_minutes"] >= 1
+    assert record["cost_usd"]["total"] >= record["cost_usd"]["twilio"] > 0
+    assert record["analysis"] == analysis
+
+
+async def test_busy_line_ends_with_the_error_and_call_failed(
+    stack: LocalStack, receiver: WebhookReceiver
+) -> None:
+    assert stack.emulator is not None
+    to = "+15555550132"
+    stack.emulator.lines[to] = "busy"
+    status, placed = await _api(
+        stack,
+        "POST",
+        "/calls",
+        json={"to": to, "persona_id": "receptionist", "webhook_url": receiver.url},
+    )
+    assert status == 202, placed
+    for _ in range(360):
+        failed = [e for e in receiver.received if e.type == "call.failed" and e.answered == 200]
+        if any(e.body["call"]["call_id"] == placed["call_id"] for e in failed):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError(f"no call.failed; got {receiver.types(answered=None)}")
+    [event] = [e for e in failed if e.body["call"]["call_id"] == placed["call_id"]]
+    assert event.body["call"]["status"] == "busy"
+    assert event.body["call"]["error"] == {
+        "code": "busy",
+        "message": "The line was busy: the callee is busy (SIP 486 Busy Here).",
+        "source": "call",
+        "sip_response_code": "486",
+    }
+    _, record = await _api(stack, "GET", f"/calls/{placed['call_id']}")
+    assert record["error"]["code"] == "busy" and record["status"] == "busy"
+
+
+async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -> None:
+    for url, words in (
+        ("ftp://example.com/x", "https"),
+        ("https://user:pw@example.com/x", "credentials"),
+        ("http://10.1.2.3/x", "https"),
+    ):
+        status, body = await _api(
+            stack,
+            "POST",
+            "/calls",
+            json={"to": "+15555550133", "persona_id": "receptionist", "webhook_url": url},
+        )
+        assert (status, body["error"]) == (400, "invalid_webhook_url") and words in body["message"]

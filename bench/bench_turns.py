@@ -140,8 +140,8 @@ def main() -> None:
                 latencies=LATENCIES,
                 recognition=RECOGNITION,
             )
-            if case.echo is not None and run.state.echo is not None:
-                echo_checks += run.state.echo.checks
+            if case.echo is not None and run.state.floor.echo is not None:
+                echo_checks += run.state.floor.echo.checks
             runs += 1
             unwanted += max(0, len(run.clears) - case.interrupts)
             if case.interrupts and run.clears:

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from callcore.models import Persona, TranscriptTurn
 
-from stream_server.audio.codec import FRAME_BYTES, FRAME_MS, FrameAssembler, ulaw_to_pcm16
-from stream_server.audio.echo import EchoDetector
 from stream_server.behaviours.filler import FillerSettings, choose_filler, filler_due
 from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.behaviours.keypad import DigitCollector, keypad_message
@@ -62,18 +60,14 @@ from stream_server.telephony.twilio_protocol import (
     Stop,
     parse,
 )
-from stream_server.turn_taking.backchannel import is_backchannel
 from stream_server.turn_taking.detector import (
     BargeIn,
     EndOfTurn,
     SpeechStarted,
-    TurnDetector,
     TurnSettings,
-    VoiceActivityDetector,
 )
-from stream_server.turn_taking.end_of_turn import EndOfTurnSettings, silence_needed_ms
-from stream_server.turn_taking.interruption import InterruptionJudge, InterruptionSettings, Verdict
-from stream_server.turn_taking.speculation import SpeculationPolicy, same_words
+from stream_server.turn_taking.floor import DropSpeculation, Floor, Speculate
+from stream_server.turn_taking.interruption import Verdict
 
 __all__ = ["CallConfig", "CallState", "is_goodbye"]
 
@@ -137,37 +131,8 @@ class CallState:
         self.protocol_errors = 0
         self.barge_ins = 0
         self.ledger = PlaybackLedger()
-        self._vad = VoiceActivityDetector(
-            aggressiveness=self.config.turn.vad_aggressiveness,
-            energy_floor_dbfs=self.config.turn.energy_floor_dbfs,
-        )
-        self._turns = TurnDetector(self.config.turn)
-        t = self.config.turn
-        self.echo = EchoDetector() if t.echo_suppression else None
-        self._eot = EndOfTurnSettings(
-            min_silence_ms=t.min_end_of_turn_silence_ms,
-            max_silence_ms=t.max_end_of_turn_silence_ms,
-            semantic=t.semantic_end_of_turn,
-        )
-        self.interruptions = InterruptionJudge(
-            InterruptionSettings(
-                barge_in_ms=t.barge_in_ms,
-                barge_in_words_grace_ms=t.barge_in_words_grace_ms,
-                false_interruption_ms=t.false_interruption_ms,
-            )
-        )
-        self.speculation = SpeculationPolicy(
-            stable_ms=t.speculation_stable_ms,
-            silence_ms=t.speculation_silence_ms,
-            enabled=t.speculative_replies,
-        )
-        self._partial = ""
-        self._partial_at = 0.0
-        self._partial_silence_ms: int | None = None
+        self.floor = Floor(self.config.turn)
         self._cut_text: str | None = None
-        self.echo_frames = 0
-        self._frames = FrameAssembler(FRAME_BYTES)
-        self._audio_clock: float | None = None
         self._speaking: _Speaking | None = None
         self._caller_onset: float | None = None
         self._caller_last_speech: float | None = None
@@ -230,7 +195,7 @@ class CallState:
         self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
         if persona.machine_detection:
             self._voicemail = VoicemailWatch(self.config.voicemail, started_at=now)
-        self._turns.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
+        self.floor.detector.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
         if not persona.greeting:
             return []
@@ -246,73 +211,42 @@ class CallState:
         if self.phase not in (Phase.ACTIVE, Phase.ENDING) or media.track not in ("inbound", "inbound_track"):
             return []
         actions: list[Action] = []
-        # The audio clock advances by the audio itself, so decisions do not depend on jitter.
-        if self._audio_clock is None or self._audio_clock < now - 1.0:
-            self._audio_clock = now - len(media.payload) / 8000.0
-        frames = echoes = 0
-        for frame in self._frames.push(media.payload):
+        floor = self.floor
+        frames, echoes_before = 0, floor.echo_frames
+        for heard in floor.hear(media.payload, now):
             frames += 1
-            self._audio_clock += FRAME_MS / 1000.0
-            pcm = ulaw_to_pcm16(frame)
-            speech = self._vad.is_speech(pcm)
-            if self.echo is not None:
-                # The bot's own voice coming back is never caller speech (see stream_server.audio.echo).
-                if speech and self.echo.is_echo(pcm, self._audio_clock):
-                    speech = False
-                    echoes += 1
-                elif not speech:
-                    self.echo.hear(pcm, self._audio_clock)
-            for event in self._turns.feed(speech, self._audio_clock, bot_speaking=self.bot_speaking):
+            for event in floor.turn_events(heard.speech, bot_speaking=self.bot_speaking):
                 actions += self._on_turn_event(event, now)
             actions += self._after_frame(now)
             if self._voicemail is not None:
-                actions += self._voicemail_frame(pcm, speech, now)
-        self.echo_frames += echoes
+                actions += self._voicemail_frame(heard.pcm, heard.speech, now)
         # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
-        audio = b"\xff" * len(media.payload) if frames and echoes == frames else media.payload
-        return [FeedStt(audio), *actions]
+        all_echo = frames and floor.echo_frames - echoes_before == frames
+        return [FeedStt(b"\xff" * len(media.payload) if all_echo else media.payload), *actions]
 
     def _after_frame(self, now: float) -> list[Action]:
         """Per-frame timing decisions: interruption follow-ups, adaptive silence, speculation."""
-        clock = self._audio_clock if self._audio_clock is not None else now
-        turns = self._turns
-        actions = self._on_verdict(
-            self.interruptions.on_frame(
-                clock, run_voiced_ms=turns.run_voiced_ms, silence_ms=turns.silence_ms(clock)
-            ),
-            now,
-        )
-        if not turns.caller_speaking:
+        actions = self._on_verdict(self.floor.frame_verdict(now), now)
+        if not self.floor.caller_speaking:
             return actions
-        if self._partial_silence_ms is not None:
-            turns.set_turn_silence(self._partial_silence_ms)
-        current = self.speculation.current
-        if current is not None and turns.run_voiced_ms + 1e-6 >= self.config.turn.min_speech_ms:
-            self.speculation.discard()  # the caller went on: the words it answered are stale
-            return [*actions, DiscardSpeculation(current.speculation_id)]
+        stale = self.floor.caller_went_on()
+        if stale is not None:
+            return [*actions, DiscardSpeculation(stale.speculation_id)]
         return actions + self._speculate(now)
 
     def _speculate(self, now: float, *, turn_ended: bool = False) -> list[Action]:
         """Start the LLM on the current partial if the policy says it is stable enough."""
         if self.phase is not Phase.ACTIVE or self._speaking is not None:
             return []
-        clock = self._audio_clock if self._audio_clock is not None else now
-        current = self.speculation.current
-        started = self.speculation.should_start(
-            self._partial,
-            partial_age_ms=(now - self._partial_at) * 1000.0,
-            silence_ms=self._turns.silence_ms(clock),
-            turn_silence_ms=self._turns.turn_silence_ms,
-            now=now,
-            turn_ended=turn_ended,
-        )
-        if started is None:
-            return []
-        actions: list[Action] = []
-        if current is not None:
-            actions.append(DiscardSpeculation(current.speculation_id))
-        messages = (*self.history, ChatMessage("user", started.text))
-        return [*actions, SpeculateReply(started.speculation_id, messages)]
+        return self._floor_actions(self.floor.speculate(now, turn_ended=turn_ended))
+
+    def _floor_actions(self, events: list[Speculate | DropSpeculation]) -> list[Action]:
+        return [
+            SpeculateReply(e.speculation_id, (*self.history, ChatMessage("user", e.text)))
+            if isinstance(e, Speculate)
+            else DiscardSpeculation(e.speculation_id)
+            for e in events
+        ]
 
     def _on_verdict(self, verdict: Verdict, now: float, onset: float | None = None) -> list[Action]:
         if verdict is Verdict.INTERRUPT:
@@ -321,7 +255,7 @@ class CallState:
             self.barge_ins += 1
             self._cut_text = self._speaking.utterance.unheard_text() or None
             actions = self._interrupt(now)
-            start = onset if onset is not None else self._turns.run_onset_at
+            start = onset if onset is not None else self.floor.detector.run_onset_at
             actions.append(RecordMetric("BargeInReaction", (now - start) * 1000.0))
             actions.append(RecordMetric("BargeIns", 1, "Count"))
             return actions
@@ -337,9 +271,7 @@ class CallState:
         if isinstance(event, BargeIn):
             if self.phase is Phase.ENDING or self._speaking is None:
                 return []
-            clock = self._audio_clock if self._audio_clock is not None else now
-            verdict = self.interruptions.on_candidate(event.onset_at, self._partial, clock)
-            return self._on_verdict(verdict, now, onset=event.onset_at)
+            return self._on_verdict(self.floor.candidate(event.onset_at, now), now, onset=event.onset_at)
         if isinstance(event, SpeechStarted):
             self._idle.caller_active(now)
             return []
@@ -350,7 +282,7 @@ class CallState:
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
             self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
             self._eot_decided_at = now
-            self._partial_silence_ms = None
+            self.floor.turn_ended()
             if self.phase is not Phase.ACTIVE:
                 return []
             return [CommitStt(), *self._speculate(now, turn_ended=True)]
@@ -383,37 +315,29 @@ class CallState:
         text = text.strip()
         if self.phase is not Phase.ACTIVE or not text:
             return []
-        self.interruptions.saw_words()
-        if text == self._partial:
+        heard = self.floor.hear_partial(text, now)
+        if heard is None:
             return []
-        self._partial, self._partial_at = text, now
-        self._partial_silence_ms = silence_needed_ms(
-            text, base_ms=self._turns.end_of_turn_silence_ms, settings=self._eot
-        )
-        actions: list[Action] = []
-        current = self.speculation.current
-        if current is not None and not same_words(current.text, text):
-            self.speculation.discard()
-            actions.append(DiscardSpeculation(current.speculation_id))
-        clock = self._audio_clock if self._audio_clock is not None else now
-        return actions + self._on_verdict(self.interruptions.on_partial(text, clock), now)
+        dropped, verdict = heard
+        return self._floor_actions(list(dropped)) + self._on_verdict(verdict, now)
 
     def on_transcript(self, text: str, now: float) -> list[Action]:
         """A final transcript of the caller's turn (after our commit)."""
         if self.phase is not Phase.ACTIVE:
             return []
         text = text.strip()
-        self._partial = ""
-        if self.interruptions.on_final(text) is Verdict.RESUME:
-            return self._discard_speculation() + self._on_verdict(Verdict.RESUME, now)
+        if self.floor.hear_final(text) is Verdict.RESUME:
+            return self._floor_actions(list(self.floor.drop_speculation())) + self._on_verdict(
+                Verdict.RESUME, now
+            )
         if not text:
-            self.speculation.new_turn()
-            return self._discard_speculation()
-        if self._speaking is not None and is_backchannel(text):
+            self.floor.speculation.new_turn()
+            return self._floor_actions(list(self.floor.drop_speculation()))
+        if self._speaking is not None and self.floor.is_backchannel(text):
             log.info("caller backchannel while the bot speaks; not taking the floor")
             return []
         self._cut_text = None
-        adopted, dropped = self.speculation.confirm(text)
+        adopted, dropped = self.floor.confirm(text)
         self._idle.caller_active(now)
         latency: dict[str, float] = {}
         if self._eot_decided_at is not None and self._eot_ms is not None:
@@ -443,10 +367,6 @@ class CallState:
         self._speaking.caller_latency = latency
         return actions
 
-    def _discard_speculation(self) -> list[Action]:
-        dropped = self.speculation.discard()
-        return [DiscardSpeculation(dropped.speculation_id)] if dropped is not None else []
-
     def on_reply_started(self, stats: ReplyProgress) -> None:
         if self._speaking is not None:
             self._speaking.stats = stats
@@ -466,8 +386,7 @@ class CallState:
         if utterance.sentences[sentence] != chunk.text:
             utterance.sentences[sentence] = chunk.text  # the apology replaces a cut sentence
         name = self.ledger.add_chunk(utterance, sentence, len(chunk.audio))
-        if self.echo is not None:
-            self.echo.played(chunk.audio, self._audio_clock if self._audio_clock is not None else now)
+        self.floor.bot_played(chunk.audio, now)
         return [
             Send(OutboundMedia(self.stream_sid, chunk.audio)),
             Send(OutboundMark(self.stream_sid, name)),
@@ -481,8 +400,7 @@ class CallState:
         speaking.utterance.add_sentence(text)
         speaking.sentence_offset = 1
         name = self.ledger.add_chunk(speaking.utterance, 0, len(audio))
-        if self.echo is not None:
-            self.echo.played(audio, self._audio_clock if self._audio_clock is not None else now)
+        self.floor.bot_played(audio, now)
         return [Send(OutboundMedia(self.stream_sid, audio)), Send(OutboundMark(self.stream_sid, name))]
 
     def _filler(self, now: float) -> list[Action]:
@@ -495,7 +413,7 @@ class CallState:
             settings=self.config.filler,
             has_phrases=bool(persona.filler_phrases),
             reply_audio_started=bool(speaking.utterance.chunks),
-            caller_speaking=self._turns.caller_speaking,
+            caller_speaking=self.floor.caller_speaking,
             filler_last_time=self._filler_last_time,
         )
         if not due:
@@ -561,8 +479,7 @@ class CallState:
         if watch is None or watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):
             return []
         before = watch.verdict
-        clock = self._audio_clock if self._audio_clock is not None else now
-        return self._on_machine_verdict(before, watch.on_frame(pcm, speech, clock), now)
+        return self._on_machine_verdict(before, watch.on_frame(pcm, speech, self.floor.clock(now)), now)
 
     def _on_machine_verdict(
         self, before: MachineVerdict, verdict: MachineVerdict, now: float
@@ -626,7 +543,7 @@ class CallState:
             return self._filler(now)
         decision = self._idle.decide(
             now,
-            busy=self._speaking is not None or self._turns.caller_speaking or self._keypad.pending,
+            busy=self._speaking is not None or self.floor.caller_speaking or self._keypad.pending,
             idle_timeout_s=persona.idle_timeout_seconds,
             max_prompts=persona.max_idle_prompts,
             elapsed_s=elapsed,
@@ -711,8 +628,7 @@ class CallState:
         if self.ledger.outstanding:
             self.ledger.clear()
             actions.append(Send(OutboundClear(self.stream_sid)))
-            if self.echo is not None:
-                self.echo.cut(self._audio_clock if self._audio_clock is not None else now)
+            self.floor.bot_cut(now)
         return actions + self._settle(now, interrupted=True)
 
     def _settle(self, now: float, *, interrupted: bool = False) -> list[Action]:
@@ -721,7 +637,7 @@ class CallState:
         if speaking is None or speaking.generating or speaking.utterance.outstanding:
             return []
         self._speaking = None
-        self._turns.reset()
+        self.floor.bot_finished()
         self._idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":

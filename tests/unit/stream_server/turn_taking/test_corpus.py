@@ -98,7 +98,7 @@ def test_a_false_interruption_re_says_the_cut_sentence() -> None:
 
 def test_speakerphone_echo_is_not_caller_speech() -> None:
     run = replay("speakerphone_echo")
-    assert run.state.echo_frames > 100
+    assert run.state.floor.echo_frames > 100
     assert len(run.commits) == 1 and caller_texts(run) == ["What are your opening hours?"]
 
 

@@ -4,9 +4,10 @@ For every `Type: Api` event in the template this serves the same path and method
 request into the proxy event API Gateway would send (resource, path, headers and multi-value
 headers, query parameters, path parameters, body, requestContext with the stage-prefixed path and
 the caller's API key identity), checks the API key the way API Gateway does (403
-`{"message": "Forbidden"}`), calls the real handler in a worker thread with a Lambda-like context
-and returns its proxy response. Unknown routes get API Gateway's own 403 "Missing Authentication
-Token". There is no other list of routes: change the template, and this follows.
+its INVALID_API_KEY gateway response), calls the real handler in a worker thread with a
+Lambda-like context and returns its proxy response. Unknown routes get the MISSING_AUTHENTICATION_TOKEN
+response. API Gateway's own answers use the template's `GatewayResponses`, as the deployed API does.
+There is no other list of routes: change the template, and this follows.
 
 Each function is loaded once from its `CodeUri` by file path and invoked one request at a time
 (like one warm Lambda container), because Powertools resolvers keep the current event on the app.
@@ -19,6 +20,7 @@ import base64
 import importlib.util
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -31,7 +33,15 @@ from typing import Any
 
 from aiohttp import web
 
-from local.template import ApiRoute, api_routes, api_stage, load_template
+from local.template import (
+    GATEWAY_DEFAULTS,
+    ApiRoute,
+    GatewayResponse,
+    api_routes,
+    api_stage,
+    gateway_responses,
+    load_template,
+)
 
 __all__ = ["ApiKey", "LambdaContext", "LocalApiGateway", "build_proxy_event", "routes_table"]
 
@@ -141,15 +151,24 @@ def build_proxy_event(
     }
 
 
-def _gateway_error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+def _gateway_error(response: GatewayResponse) -> web.Response:
+    """API Gateway's own answer, shaped by the template's gateway responses."""
+    _, message = GATEWAY_DEFAULTS[response.response_type]
+    return web.Response(
+        status=response.status, text=response.render(message), content_type="application/json"
+    )
 
 
-def _proxy_response(result: Any) -> web.Response:
+def aiohttp_path(path: str) -> str:
+    """A template path in aiohttp's syntax: a greedy ``{name+}`` matches the rest (even nothing)."""
+    return re.sub(r"\{([A-Za-z0-9_]+)\+\}", r"{\1:.*}", path)
+
+
+def _proxy_response(result: Any, malformed: GatewayResponse) -> web.Response:
     """Turn a handler's proxy result into HTTP; a malformed one is API Gateway's 502."""
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
         log.error("handler returned a malformed proxy response: %r", type(result).__name__)
-        return _gateway_error(502, "Internal server error")
+        return _gateway_error(malformed)
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     response = web.Response(status=result["statusCode"], body=raw)
@@ -183,6 +202,7 @@ class LocalApiGateway:
         template = load_template(template_path)
         self.routes = api_routes(template, template_path.parent)
         self.stage = api_stage(template)
+        self.gateway_responses = gateway_responses(template)
         self.api_keys = {key.value: key for key in api_keys}
         self.host, self.port = host, port
         self._functions: dict[str, _Function] = {}
@@ -194,7 +214,7 @@ class LocalApiGateway:
         app = web.Application(client_max_size=10 * 2**20)
         for route in self.routes:
             function = self._functions.setdefault(route.function_id, _Function(route))
-            app.router.add_route(route.method, route.path, self._endpoint(route, function))
+            app.router.add_route(route.method, aiohttp_path(route.path), self._endpoint(route, function))
         app.router.add_route("*", "/{tail:.*}", self._missing)
         return app
 
@@ -218,7 +238,7 @@ class LocalApiGateway:
             self._runner = None
 
     async def _missing(self, request: web.Request) -> web.Response:
-        return _gateway_error(403, "Missing Authentication Token")
+        return _gateway_error(self.gateway_responses["MISSING_AUTHENTICATION_TOKEN"])
 
     def _load(self, function: _Function) -> Handler:
         """Import the handler module by file path, with the template's literal env as defaults."""
@@ -261,7 +281,7 @@ class LocalApiGateway:
             if presented is not None:
                 api_key = self.api_keys.get(presented)
             if route.api_key_required and api_key is None:
-                return _gateway_error(403, "Forbidden")
+                return _gateway_error(self.gateway_responses["INVALID_API_KEY"])
             event = build_proxy_event(
                 route=route,
                 stage=self.stage,
@@ -281,11 +301,11 @@ class LocalApiGateway:
                 )
             except TimeoutError:
                 log.error("%s %s: handler timed out", request.method, request.path)
-                return _gateway_error(504, "Endpoint request timed out")
+                return _gateway_error(self.gateway_responses["INTEGRATION_TIMEOUT"])
             except Exception:
                 log.exception("%s %s: handler raised", request.method, request.path)
-                return _gateway_error(502, "Internal server error")
-            response = _proxy_response(result)
+                return _gateway_error(self.gateway_responses["INTEGRATION_FAILURE"])
+            response = _proxy_response(result, self.gateway_responses["INTEGRATION_FAILURE"])
             log.info(
                 "%s %s -> %d (%s, %.0f ms)",
                 request.method,

@@ -7,6 +7,7 @@ tags (!Ref, !Sub, !GetAtt, !If...) are read as plain values; only literal string
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ import yaml
 
 __all__ = [
     "ApiRoute",
+    "GatewayResponse",
     "TableDefinition",
     "TemplateError",
     "api_routes",
     "api_stage",
     "function_environment",
+    "gateway_responses",
     "load_template",
     "table_definitions",
 ]
@@ -70,6 +73,56 @@ class ApiRoute:
     function: str
     timeout_seconds: int = 10
     environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of API Gateway's own responses (missing route, bad key...) as the template shapes it."""
+
+    response_type: str
+    status: int
+    body_template: str
+
+    def render(self, message: str) -> str:
+        """The body, with ``$context.error.messageString`` filled in as API Gateway does (quoted)."""
+        return self.body_template.replace("$context.error.messageString", json.dumps(message))
+
+
+# API Gateway's own statuses and messages for the responses the local API produces.
+GATEWAY_DEFAULTS: dict[str, tuple[int, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "DEFAULT_4XX": (400, "Bad request"),
+    "DEFAULT_5XX": (502, "Internal server error"),
+}
+
+
+def gateway_responses(template: dict[str, Any]) -> dict[str, GatewayResponse]:
+    """The gateway responses of the (first) REST API, with API Gateway's defaults filled in.
+
+    A type the template does not customise falls back to ``DEFAULT_4XX``/``DEFAULT_5XX`` and then
+    to API Gateway's plain ``{"message": ...}`` body, which is what a deployed API would answer.
+    """
+    configured: dict[str, Any] = {}
+    for _, properties in _resources(template, "AWS::Serverless::Api"):
+        configured = properties.get("GatewayResponses") or {}
+        break
+    out: dict[str, GatewayResponse] = {}
+    for response_type, (status, _) in GATEWAY_DEFAULTS.items():
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        entry = configured.get(response_type) or {}
+        fallback = configured.get(family) or {}
+        body = (entry.get("ResponseTemplates") or {}).get("application/json") or (
+            fallback.get("ResponseTemplates") or {}
+        ).get("application/json")
+        out[response_type] = GatewayResponse(
+            response_type=response_type,
+            status=int(entry.get("StatusCode") or status),
+            body_template=body or '{"message": $context.error.messageString}',
+        )
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""GET /calls/{call_id}: the record, its status history and its transcript, for its owner only.
+"""Reading calls: GET /calls (the key's own calls, newest first, paged) and GET /calls/{call_id}.
 
-Another user's call answers 404, the same as a missing one, so ids cannot be probed.
+A call is only ever shown to the API key that placed it: another user's call answers 404, the same
+as a missing one, so ids cannot be probed, and a list cursor only works for the key it was made for.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import caller_id, error_response, json_response, rest_resolver
+from callcore.listing import ListQueryError, parse_call_list_query
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -20,6 +22,20 @@ repo = CallRepository.from_settings(settings)
 logger = build_logger("get_call")
 tracer = build_tracer("get_call")
 app = rest_resolver()
+
+
+@app.get("/calls")
+@tracer.capture_method(capture_response=False)
+def list_calls() -> Response[str]:
+    user_id = caller_id(app.current_event)
+    if user_id is None:
+        return error_response(403, "forbidden", "an API key is required")
+    try:
+        query = parse_call_list_query(app.current_event.query_string_parameters, user_id=user_id)
+    except ListQueryError as error:
+        return json_response(400, error.to_json())
+    records, cursor = repo.list_calls(user_id, query)
+    return json_response(200, {"calls": [r.to_json() for r in records], "next_cursor": cursor})
 
 
 @app.get("/calls/<call_id>")

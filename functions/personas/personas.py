@@ -1,4 +1,4 @@
-"""GET /personas, GET /personas/{persona_id}, PUT /personas/{persona_id}.
+"""GET /personas (paged: limit, cursor), GET /personas/{persona_id}, PUT /personas/{persona_id}.
 
 Personas are shared configuration of this deployment (every API key sees the same list); PUT
 validates every field with ``callcore.personas.parse_persona`` and replaces the whole persona.
@@ -12,9 +12,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import caller_id, error_response, json_response, rest_resolver
+from callcore.listing import ListQueryError, parse_page_query
 from callcore.logging import build_logger
 from callcore.personas import PersonaError, parse_persona
-from callcore.repository import CallRepository
+from callcore.repository import PERSONAS_PARTITION, CallRepository
 from callcore.settings import Settings
 from callcore.tracing import build_tracer
 
@@ -29,7 +30,12 @@ app = rest_resolver()
 def list_personas() -> Response[str]:
     if caller_id(app.current_event) is None:
         return error_response(403, "forbidden", "an API key is required")
-    return json_response(200, {"personas": [p.to_json() for p in repo.list_personas()]})
+    try:
+        page = parse_page_query(app.current_event.query_string_parameters, partition=PERSONAS_PARTITION)
+    except ListQueryError as error:
+        return json_response(400, error.to_json())
+    personas, cursor = repo.list_personas_page(page)
+    return json_response(200, {"personas": [p.to_json() for p in personas], "next_cursor": cursor})
 
 
 @app.get("/personas/<persona_id>")

@@ -205,6 +205,7 @@ class CallRecord:
     analysis: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     cost_usd: dict[str, Any] | None = None
+    hangup_requested_at: str | None = None
     expiration: int | None = None
 
     def to_item(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from callcore.aws_session import aws_client
+from callcore.listing import CallListQuery, PageQuery, encode_cursor
 from callcore.models import (
     CallRecord,
     CallStatus,
@@ -33,9 +34,11 @@ from callcore.table import ClientTable, ResourceTable, Table
 if TYPE_CHECKING:
     from callcore.settings import Settings
 
-__all__ = ["CallHistory", "CallRepository", "build_table"]
+__all__ = ["PERSONAS_PARTITION", "CallHistory", "CallRepository", "build_table"]
 
 _DEFAULT_TTL = 90 * 24 * 3600
+_MAX_READS_PER_PAGE = 10
+PERSONAS_PARTITION = "PERSONAS"
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -48,6 +51,11 @@ def _is_condition_failure(error: ClientError) -> bool:
         codes = {r.get("Code") for r in reasons}
         return "ConditionalCheckFailed" in codes and codes <= {"ConditionalCheckFailed", "None", None}
     return False
+
+
+def _key_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The table and GSI1 key of an item: where a page that ended on it resumes."""
+    return {name: item[name] for name in ("PK", "SK", "GSI1PK", "GSI1SK") if name in item}
 
 
 def _wire(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,15 +223,59 @@ class CallRepository:
         return CallHistory(CallRecord.from_item(meta), events, turns)
 
     def list_calls_for_user(self, user_id: str, *, limit: int = 20) -> list[CallRecord]:
-        page = self._db.call(
-            "query",
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": f"USER#{user_id}"},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [CallRecord.from_item(i) for i in page.get("Items", [])]
+        records, _ = self.list_calls(user_id, CallListQuery(page=PageQuery(limit=limit)))
+        return records
+
+    def list_calls(self, user_id: str, query: CallListQuery) -> tuple[list[CallRecord], str | None]:
+        """One page of the user's calls, newest first, and the cursor of the next page (or None).
+
+        Filters on ``status`` are applied by DynamoDB after it reads each page, so a filtered page
+        may need several reads; they stop once the page is full (at most ``_MAX_READS_PER_PAGE``,
+        then a short page is returned with a cursor, never an endless scan).
+        """
+        partition = f"USER#{user_id}"
+        condition = "GSI1PK = :pk"
+        values: dict[str, Any] = {":pk": partition}
+        if query.created_from or query.created_to:
+            condition += " AND GSI1SK BETWEEN :from AND :to"
+            values[":from"] = query.created_from or ""
+            values[":to"] = query.created_to or "~"  # after every digit: no upper bound
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+        }
+        if query.status is not None:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            values[":status"] = query.status.value
+        kwargs["ExpressionAttributeValues"] = values
+        items, next_key = self._page("query", kwargs, query.page)
+        cursor = encode_cursor(next_key, partition=partition) if next_key else None
+        return [CallRecord.from_item(i) for i in items], cursor
+
+    def _page(
+        self, operation: str, kwargs: dict[str, Any], page: PageQuery
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Read until ``page.limit`` items are collected; the key to resume after, if any remain."""
+        items: list[dict[str, Any]] = []
+        start = page.start_key
+        for _ in range(_MAX_READS_PER_PAGE):
+            request = {**kwargs, "Limit": page.limit - len(items) + 1}
+            if start:
+                request["ExclusiveStartKey"] = start
+            result = self._db.call(operation, **request)
+            batch = result.get("Items", [])
+            room = page.limit - len(items)
+            items.extend(batch[:room])
+            if len(batch) > room:  # one more item exists: the page ends at the last kept one
+                return items, _key_of(items[-1])
+            start = result.get("LastEvaluatedKey")
+            if not start:
+                return items, None
+            if len(items) == page.limit:
+                return items, _key_of(items[-1])
+        return items, start
 
     # -- status ------------------------------------------------------------------------------
 
@@ -455,6 +507,17 @@ class CallRepository:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [Persona.from_item(i) for i in items]
+
+    def list_personas_page(self, page: PageQuery) -> tuple[list[Persona], str | None]:
+        """One page of personas in id order, and the cursor of the next page (or None)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": PERSONAS_PARTITION},
+        }
+        items, next_key = self._page("query", kwargs, page)
+        cursor = encode_cursor(next_key, partition=PERSONAS_PARTITION) if next_key else None
+        return [Persona.from_item(i) for i in items], cursor
 
     # -- stream host -------------------------------------------------------------------------
 

@@ -80,3 +80,22 @@ async def test_unknown_route_and_handler_failure_look_like_api_gateway(api: Loca
     async with aiohttp.ClientSession() as session, session.get(f"{api.base_url}/broken") as response:
         assert response.status == 502
         assert await response.json() == {"message": "Internal server error"}
+
+
+async def test_gateway_errors_follow_the_templates_gateway_responses() -> None:
+    gateway = LocalApiGateway(ROOT / "template.yaml", api_keys=[KEY], port=0)
+    await gateway.start()
+    try:
+        status, body = await _post(f"{gateway.base_url}/nowhere")
+        assert status == 404 and body["error"] == "not_found" and body["message"]
+        status, body = await _post(f"{gateway.base_url}/calls", headers={"x-api-key": "wrong"})
+        assert status == 403 and body["error"] == "invalid_api_key"
+    finally:
+        await gateway.stop()
+
+
+def test_greedy_path_parameters_become_aiohttp_patterns() -> None:
+    from local.api_gateway import aiohttp_path
+
+    assert aiohttp_path("/console/{proxy+}") == "/console/{proxy:.*}"
+    assert aiohttp_path("/calls/{call_id}") == "/calls/{call_id}"

@@ -50,7 +50,8 @@ async def test_api_refuses_calls_without_the_key(stack: LocalStack) -> None:
         session.post(f"{stack.api_url}/calls", json={"to": "+15555550100", "persona_id": "x"}) as response,
     ):
         assert response.status == 403
-        assert await response.json() == {"message": "Forbidden"}
+        body = await response.json()
+        assert body["error"] == "invalid_api_key" and "x-api-key" in body["message"]
 
 
 async def test_complete_call_with_barge_in_and_caller_hang_up(stack: LocalStack) -> None:

@@ -1,0 +1,7 @@
+"""`python -m aiphone` is the `aiphone` command."""
+
+import sys
+
+from aiphone.cli import main
+
+sys.exit(main())

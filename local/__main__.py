@@ -42,23 +42,26 @@ async def _dev() -> int:
 
 
 async def _demo() -> int:
-    from local.demo import run_demo
+    from local.demo import DEMO_SCRIPT, run_demo
+    from local.demo_engines import choose_demo_engines, start_scripted_engines
 
     base = dict(os.environ)
-    if base.pop("TWILIO_API_BASE_URL", ""):
-        # The demo is the emulator ringing and playing a scripted caller; it cannot drive another Twilio.
-        log.info("make demo uses the built-in Twilio emulator; TWILIO_API_BASE_URL is ignored here")
-    stack = LocalStack.from_environment(free_ports=True, base=base)
-    stack.quiet = os.environ.get("DEMO_VERBOSE", "") not in {"1", "true"}
-    try:
-        await stack.start()
-        result = await asyncio.wait_for(run_demo(stack), timeout=110)
-        return 0 if result.ok else 1
-    except (TimeoutError, RuntimeError) as exc:
-        log.error("demo failed: %s", exc)
-        return 1
-    finally:
-        await stack.stop()
+    engines = choose_demo_engines(base, [u.text for u in DEMO_SCRIPT.utterances if u.text])
+    async with contextlib.AsyncExitStack() as fakes:
+        if engines.scripted:
+            base.update(await start_scripted_engines(fakes, engines.caller_lines))
+        stack = LocalStack.from_environment(free_ports=True, base=base)
+        stack.quiet = os.environ.get("DEMO_VERBOSE", "") not in {"1", "true"}
+        try:
+            await stack.start()
+            result = await asyncio.wait_for(run_demo(stack, engines=engines), timeout=110)
+            return 0 if result.ok else 1
+        except (TimeoutError, RuntimeError) as exc:
+            log.error("demo failed: %s", exc)
+            return 1
+        finally:
+            await stack.stop()
+    return 1
 
 
 def _seed() -> int:

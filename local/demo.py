@@ -1,9 +1,12 @@
 """`make demo`: one complete emulated call through the real local stack, narrated as it happens.
 
 It places the call exactly as a user would (`POST /calls` with the local API key), lets the
-emulator ring, answer and play a three-turn caller (the second turn interrupts the bot), then
-reads the result back through `GET /calls/{id}`. It succeeds only if the call completed and the
-record holds its turns; the exit status says so.
+emulator ring, answer and play a three-turn caller (the second turn interrupts the bot, the third
+says goodbye and waits for the bot to end the call), then reads the result back through
+`GET /calls/{id}`. It succeeds only if the call completed, the record holds its turns, and (with
+the scripted engines of `local.demo_engines`) every caller line was understood and the bot said
+goodbye and hung up itself. It writes an HTML report next to the recording; the exit status says
+whether it succeeded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import aiohttp
 
+from local.demo_engines import DemoEngines
+from local.demo_report import render_report
 from local.stack import LocalStack
 from local.twilio_emulator.call import EmulatedCall
 from local.twilio_emulator.caller import CallerScript, TimelineEvent, Utterance, turn_latencies_ms
@@ -34,7 +39,7 @@ DEMO_SCRIPT = CallerScript(
         Utterance("Sorry, could we move it to the afternoon instead?", barge_in_ms=900),
         Utterance("Thank you, goodbye.", pause_ms=600),
     ),
-    hang_up=True,
+    hang_up=False,  # the bot recognises the goodbye, says its own and ends the call
     max_wait_ms=20_000,
 )
 
@@ -45,6 +50,7 @@ class DemoResult:
     reasons: list[str]
     record: dict[str, Any] | None
     call: EmulatedCall | None
+    report_path: Path | None = None
 
 
 def _relative(path: Path) -> str:
@@ -115,20 +121,42 @@ async def _narrate(
         await asyncio.sleep(0.4)
 
 
-def _check(record: dict[str, Any] | None, call: EmulatedCall) -> list[str]:
+def _check(
+    record: dict[str, Any] | None,
+    call: EmulatedCall,
+    script: CallerScript,
+    engines: DemoEngines | None,
+) -> list[str]:
     reasons = []
     if call.status != "completed":
         reasons.append(f"the emulated call ended {call.status!r}, not 'completed'")
     if call.errors:
         reasons.append("Twilio errors: " + ", ".join(str(e) for e in call.errors))
+    if not script.hang_up:
+        ended_by = call.stream_outcome.ended_by if call.stream_outcome else None
+        if ended_by not in {"call_ended", "server_closed"}:
+            reasons.append(f"the bot did not end the call (the stream ended by {ended_by!r})")
     if record is None:
         return [*reasons, "no call record"]
     if record.get("status") != "completed":
         reasons.append(f"call record status is {record.get('status')!r}, not 'completed'")
-    roles = [t.get("role") for t in record.get("turns") or []]
+    turns = record.get("turns") or []
+    roles = [t.get("role") for t in turns]
     if "caller" not in roles or "assistant" not in roles:
         reasons.append(f"call record turns are incomplete: {roles}")
+    if engines is not None and engines.scripted:
+        heard = " ".join(str(t.get("text", "")) for t in turns if t.get("role") == "caller").lower()
+        missed = [line for line in engines.caller_lines if _words(line) - _words(heard)]
+        if missed:
+            reasons.append(f"caller lines not understood: {missed}")
+        bot = [str(t.get("text", "")) for t in turns if t.get("role") == "assistant"]
+        if not bot or "goodbye" not in bot[-1].lower():
+            reasons.append(f"the bot's last words were not a goodbye: {bot[-1:]}")
     return reasons
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,!?").lower() for w in text.split() if w.strip(".,!?")}
 
 
 async def _final_record(
@@ -144,11 +172,22 @@ async def _final_record(
     return record
 
 
-async def run_demo(stack: LocalStack, *, persona_id: str = DEMO_PERSONA, to: str = DEMO_TO) -> DemoResult:
+async def run_demo(
+    stack: LocalStack,
+    *,
+    persona_id: str = DEMO_PERSONA,
+    to: str = DEMO_TO,
+    script: CallerScript = DEMO_SCRIPT,
+    engines: DemoEngines | None = None,
+) -> DemoResult:
     """Place the demo call on a started stack and report on it."""
     assert stack.emulator is not None
-    stack.emulator.scripts[to] = DEMO_SCRIPT
+    stack.emulator.scripts[to] = script
     started = time.monotonic()
+    if engines is not None:
+        _say("engines:")
+        for line in engines.description:
+            _say(f"  {line}")
     async with aiohttp.ClientSession() as session:
         placed = await _api(
             session,
@@ -163,7 +202,7 @@ async def run_demo(stack: LocalStack, *, persona_id: str = DEMO_PERSONA, to: str
         call = await stack.emulator.wait_for_any_call(within=20)
         await asyncio.wait_for(_narrate(stack, session, call_id, call), timeout=100)
         record = await _final_record(session, stack, call_id)
-    reasons = _check(record, call)
+    reasons = _check(record, call, script, engines)
     latencies = turn_latencies_ms(call.timeline)
     _say("\n--- per-turn latency (caller stopped -> first bot audio heard) ---")
     for index, value in enumerate(latencies, start=1):
@@ -174,8 +213,25 @@ async def run_demo(stack: LocalStack, *, persona_id: str = DEMO_PERSONA, to: str
     _say(json.dumps(record, indent=2, default=str))
     if call.recording_path:
         _say(f"\nrecording (caller left, bot right): {_relative(call.recording_path)}")
+    report_path = None
+    if record is not None:
+        report_path = stack.recordings_dir / f"demo-{call_id}.html"
+        recording = call.recording_path
+        href = recording.name if recording and recording.parent == report_path.parent else None
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(
+            render_report(
+                record=record,
+                engines=engines.description if engines else (),
+                heard_latencies_ms=latencies,
+                recording_href=href,
+                problems=reasons,
+            ),
+            encoding="utf-8",
+        )
+        _say(f"report (transcript, latency waterfall, recording): {_relative(report_path)}")
     _say(
         f"\ntotal {time.monotonic() - started:.1f} s; "
         + ("OK" if not reasons else "FAILED: " + "; ".join(reasons))
     )
-    return DemoResult(ok=not reasons, reasons=reasons, record=record, call=call)
+    return DemoResult(ok=not reasons, reasons=reasons, record=record, call=call, report_path=report_path)

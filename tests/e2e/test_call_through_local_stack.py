@@ -8,6 +8,7 @@ DynamoDB, read back with GET /calls/{id}. Kept to two calls: they are the slowes
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import wave
 from typing import Any
 
@@ -56,7 +57,9 @@ async def test_api_refuses_calls_without_the_key(stack: LocalStack) -> None:
 
 async def test_complete_call_with_barge_in_and_caller_hang_up(stack: LocalStack) -> None:
     await _awkward_persona(stack, "awkward-persona")
-    result = await run_demo(stack, persona_id="awkward-persona", to="+15555550111")
+    # The demo's caller, but hanging up after the bot's last reply instead of waiting for its goodbye.
+    script = dataclasses.replace(DEMO_SCRIPT, hang_up=True)
+    result = await run_demo(stack, persona_id="awkward-persona", to="+15555550111", script=script)
     call, record = result.call, result.record
     assert call is not None and record is not None
     story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]

@@ -1,0 +1,49 @@
+"""The demo's engine choice, its scripted replies, and its HTML report."""
+
+from __future__ import annotations
+
+from local.demo_engines import choose_demo_engines, demo_reply
+from local.demo_report import render_report
+
+
+def test_scripted_engines_unless_the_environment_chooses() -> None:
+    assert choose_demo_engines({}, ["hi"]).scripted
+    assert choose_demo_engines({}, ["hi"]).caller_lines == ("hi",)
+    offline = choose_demo_engines({"STT_PROVIDER": "offline", "LLM_PROVIDER": "offline"}, ["hi"])
+    assert not offline.scripted and "PocketSphinx" in offline.description[0]
+    keyed = choose_demo_engines({"CEREBRAS_API_KEY": "k"}, ["hi"])
+    assert not keyed.scripted and "Cerebras" in keyed.description[1]
+
+
+def test_scripted_replies_follow_the_callers_words() -> None:
+    def reply(text: str) -> str:
+        return demo_reply([{"role": "system", "content": "x"}, {"role": "user", "content": text}])
+
+    assert "ten thirty" in reply("Yes, I have a moment.")
+    assert "afternoon" in reply("Could we move it to the afternoon?")
+    assert "again" in reply("Mumble.")
+
+
+def test_report_escapes_text_and_draws_each_reply() -> None:
+    record = {
+        "call_id": "c1",
+        "status": "completed",
+        "turns": [
+            {"index": 0, "role": "caller", "text": "<b>hi</b>", "latency_ms": {}},
+            {
+                "index": 1,
+                "role": "assistant",
+                "text": "hello",
+                "latency_ms": {"end_of_turn": 400, "stt": 150, "llm_first_token": 200, "first_audio": 300},
+            },
+        ],
+    }
+    page = render_report(
+        record=record, engines=["stt: x"], heard_latencies_ms=[812.0], recording_href="a.wav", problems=[]
+    )
+    assert "&lt;b&gt;hi&lt;/b&gt;" in page and "<b>hi</b>" not in page
+    assert page.count('class="bar"') == 4 and "850 ms" in page and 'src="a.wav"' in page
+    failed = render_report(
+        record=record, engines=[], heard_latencies_ms=[], recording_href=None, problems=["x"]
+    )
+    assert "Problems: x" in failed and "No recording" in failed

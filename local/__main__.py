@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -54,7 +55,10 @@ async def _demo() -> int:
         stack.quiet = os.environ.get("DEMO_VERBOSE", "") not in {"1", "true"}
         try:
             await stack.start()
-            result = await asyncio.wait_for(run_demo(stack, engines=engines), timeout=110)
+            script = (
+                dataclasses.replace(DEMO_SCRIPT, hang_up=True) if engines.offline_recogniser else DEMO_SCRIPT
+            )
+            result = await asyncio.wait_for(run_demo(stack, engines=engines, script=script), timeout=110)
             return 0 if result.ok else 1
         except (TimeoutError, RuntimeError) as exc:
             log.error("demo failed: %s", exc)

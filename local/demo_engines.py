@@ -61,6 +61,7 @@ class DemoEngines:
     mode: str
     description: tuple[str, ...]
     caller_lines: tuple[str, ...] = field(default=())
+    offline_recogniser: bool = False  # PocketSphinx may miss the goodbye: the caller hangs up itself
 
     @property
     def scripted(self) -> bool:
@@ -81,14 +82,16 @@ def _configured_engine(env: Mapping[str, str], stage: str, real: str, key: str) 
 def choose_demo_engines(env: Mapping[str, str], caller_lines: Sequence[str]) -> DemoEngines:
     """Scripted fakes unless the environment picks engines or holds provider keys. Pure."""
     if any(env.get(name) for name in _SELECTORS):
+        stt = _configured_engine(env, "STT", "ElevenLabs Scribe", "ELEVENLABS_API_KEY")
+        llm = _configured_engine(env, "LLM", "Cerebras", "CEREBRAS_API_KEY")
+        tts = _configured_engine(env, "TTS", "ElevenLabs", "ELEVENLABS_API_KEY")
+        offline = stt.startswith("PocketSphinx")
+        note = ("the caller hangs up itself: the offline recogniser may not hear its goodbye",)
         return DemoEngines(
             mode="configured",
-            description=(
-                "speech-to-text: "
-                + _configured_engine(env, "STT", "ElevenLabs Scribe", "ELEVENLABS_API_KEY"),
-                "language model: " + _configured_engine(env, "LLM", "Cerebras", "CEREBRAS_API_KEY"),
-                "text-to-speech: " + _configured_engine(env, "TTS", "ElevenLabs", "ELEVENLABS_API_KEY"),
-            ),
+            description=(f"speech-to-text: {stt}", f"language model: {llm}", f"text-to-speech: {tts}")
+            + (note if offline else ()),
+            offline_recogniser=offline,
         )
     return DemoEngines(
         mode="scripted",

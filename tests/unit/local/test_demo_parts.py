@@ -10,9 +10,9 @@ def test_scripted_engines_unless_the_environment_chooses() -> None:
     assert choose_demo_engines({}, ["hi"]).scripted
     assert choose_demo_engines({}, ["hi"]).caller_lines == ("hi",)
     offline = choose_demo_engines({"STT_PROVIDER": "offline", "LLM_PROVIDER": "offline"}, ["hi"])
-    assert not offline.scripted and "PocketSphinx" in offline.description[0]
-    keyed = choose_demo_engines({"CEREBRAS_API_KEY": "k"}, ["hi"])
-    assert not keyed.scripted and "Cerebras" in keyed.description[1]
+    assert not offline.scripted and "PocketSphinx" in offline.description[0] and offline.offline_recogniser
+    keyed = choose_demo_engines({"CEREBRAS_API_KEY": "k", "ELEVENLABS_API_KEY": "e"}, ["hi"])
+    assert not keyed.scripted and "Cerebras" in keyed.description[1] and not keyed.offline_recogniser
 
 
 def test_scripted_replies_follow_the_callers_words() -> None:

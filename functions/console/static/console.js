@@ -139,6 +139,16 @@ function errorInWords(record) {
     + `${words && message ? `: ${message}` : ""}`;
 }
 
+// Twilio's bookkeeping fields say nothing a reader needs; the rest is shown as name=value.
+const HIDDEN_DETAIL = new Set(["Timestamp", "SequenceNumber", "CallStatus"]);
+
+function historyDetail(detail) {
+  return Object.entries(detail || {})
+    .filter(([k]) => !HIDDEN_DETAIL.has(k))
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
+    .join(" ");
+}
+
 function renderCall(record) {
   $("call-title").textContent = `Call ${record.call_id}`;
   $("call-status").replaceWith(Object.assign(badge(record.status), { id: "call-status" }));
@@ -175,7 +185,7 @@ function renderCall(record) {
   if (!(record.turns || []).length) transcript.append(el("li", { class: "hint", text: "No turns yet." }));
   $("call-history").replaceChildren(...(record.status_history || []).map((e) => el("li", {},
     el("time", { text: (e.at || "").slice(11, 23) }),
-    el("span", { text: `${e.kind} ${e.status || ""} ${e.detail ? Object.entries(e.detail).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ") : ""}` }))));
+    el("span", { text: `${e.kind} ${e.status || ""} ${historyDetail(e.detail)}` }))));
   drawWaterfall($("call-waterfall"), record.turns || []);
   $("call-raw").textContent = JSON.stringify(record, null, 2);
 }

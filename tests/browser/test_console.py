@@ -1,0 +1,203 @@
+"""The web console in a real browser (Debian's chromium driven through chromium-driver by Selenium)
+against the real local stack: enter the key, place a call from the page, watch the bot's greeting
+arrive in the live transcript, find the latency waterfall, see the call in the list, and get the
+API's validation message when a persona is saved with a bad field. Screenshots go to out/.
+
+Nothing is downloaded: the browser is the system's (`.ci/run` installs `chromium` and
+`chromium-driver` with apt-get). Without them the tests skip, unless REQUIRE_BROWSER=1 (CI) makes
+that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+
+from local.stack import LocalStack
+from local.twilio_emulator.caller import CallerScript, Utterance
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "console"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+TO = "+15555550190"
+T = TypeVar("T")
+
+
+def _browser_or_skip() -> tuple[str, str]:
+    if CHROMIUM and CHROMEDRIVER:
+        return CHROMIUM, CHROMEDRIVER
+    message = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    binary, chromedriver = _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="console-test-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    browser.set_page_load_timeout(60)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
+    local = LocalStack.from_environment(free_ports=True, base={})
+    local.recordings_dir = tmp_path_factory.mktemp("recordings")
+    await local.start()
+    assert local.emulator is not None
+    # The callee listens to the greeting, then says goodbye and hangs up.
+    local.emulator.scripts[TO] = CallerScript(
+        (Utterance("Thank you, goodbye.", pause_ms=500),), hang_up=True, max_wait_ms=20_000
+    )
+    try:
+        yield local
+    finally:
+        await local.stop()
+
+
+async def _until(check: Callable[[], T | None], what: str, within: float = 90.0) -> T:
+    """Poll ``check`` (run in a thread: Selenium blocks) until it returns something truthy."""
+    import asyncio
+
+    deadline = time.monotonic() + within
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = await asyncio.to_thread(check)
+        except Exception as error:  # a stale element while the page re-renders: look again
+            last_error = error
+            value = None
+        if value:
+            return value
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last_error!r})")
+
+
+async def _run(action: Callable[[], T]) -> T:
+    import asyncio
+
+    return await asyncio.to_thread(action)
+
+
+def _shot(browser: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    # The key is asked for once, through the form.
+    await _run(lambda: driver.get(f"{stack.api_url}/console/"))
+    form = await _until(lambda: driver.find_element(By.ID, "key-form").is_displayed(), "the key form")
+    assert form
+
+    def enter_key() -> None:
+        driver.find_element(By.ID, "key-input").send_keys(stack.api_key)
+        driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
+
+    await _run(enter_key)
+    await _until(lambda: driver.find_element(By.ID, "view-calls").is_displayed(), "the calls page")
+    assert await _run(lambda: driver.execute_script("return sessionStorage.getItem('aiphone.apiKey')")) == (
+        stack.api_key
+    )
+
+    # Place a call from the page.
+    await _run(lambda: driver.find_element(By.CSS_SELECTOR, 'a[data-nav="new"]').click())
+    await _until(
+        lambda: len(driver.find_elements(By.CSS_SELECTOR, "#new-persona option")) > 0, "the persona choices"
+    )
+
+    def place() -> None:
+        Select(driver.find_element(By.ID, "new-persona")).select_by_value("appointment-reminder")
+        driver.find_element(By.ID, "new-to").send_keys(TO)
+        driver.find_element(By.CSS_SELECTOR, "#new-form button").click()
+
+    await _run(place)
+    await _until(lambda: "#/calls/" in driver.current_url, "the call page")
+
+    # The bot's greeting shows up in the live transcript while the call runs.
+    greeting = "Hi, this is Ava from Harbor Dental Clinic"
+    await _until(
+        lambda: greeting in driver.find_element(By.ID, "call-transcript").text,
+        "the greeting in the transcript",
+    )
+    await _until(
+        lambda: driver.find_element(By.ID, "call-status").text == "completed", "the call to complete", 120
+    )
+    rows = await _until(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "#call-waterfall .wf-row .wf-bar"), "the waterfall"
+    )
+    assert rows
+    history = await _run(lambda: driver.find_element(By.ID, "call-history").text)
+    assert "in-progress" in history and "completed" in history
+    await _run(lambda: _shot(driver, "call"))
+
+    # The call is in the list, with its status.
+    call_id = (await _run(lambda: driver.current_url)).rsplit("/", 1)[1]
+    await _run(lambda: driver.find_element(By.CSS_SELECTOR, 'a[data-nav="calls"]').click())
+    row = await _until(
+        lambda: driver.find_elements(By.CSS_SELECTOR, f'#calls-table tr[data-call="{call_id}"]'),
+        "the call row",
+    )
+    assert "completed" in await _run(lambda: row[0].text)
+    await _run(lambda: _shot(driver, "calls"))
+
+
+async def test_persona_editor_shows_the_apis_validation_message(stack: LocalStack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    # A key in the URL fragment is taken and removed from the address bar.
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#key={stack.api_key}"))
+    await _until(lambda: "#/calls" in driver.current_url, "the fragment key to be taken")
+    assert "key=" not in await _run(lambda: driver.current_url)
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#/personas/appointment-reminder"))
+    editor = await _until(
+        lambda: (e := driver.find_element(By.ID, "persona-json")).get_attribute("value") and e, "the persona"
+    )
+
+    def break_language() -> None:
+        value = editor.get_attribute("value").replace('"language": "en"', '"language": "not a language"')
+        driver.execute_script("arguments[0].value = arguments[1];", editor, value)
+        driver.find_element(By.CSS_SELECTOR, "#persona-form button[type=submit]").click()
+
+    await _run(break_language)
+    message = await _until(lambda: driver.find_element(By.ID, "persona-error").text, "the validation message")
+    assert "language" in message
+    await _run(lambda: _shot(driver, "persona-error"))

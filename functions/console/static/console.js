@@ -133,10 +133,10 @@ function errorInWords(record) {
   const code = String((error && error.code) || record.error_code || "");
   const message = (error && error.message) || record.error_message || "";
   if (!code && !message) return "";
-  const words = TWILIO_ERRORS[code];
-  const source = error && error.source ? ` (${error.source})` : "";
-  return `${words || message || "The call failed."}${code ? ` Twilio error ${code}` : ""}${source}`
-    + `${words && message ? `: ${message}` : ""}`;
+  // The API's message already explains the codes users meet; the table covers older records.
+  const words = message || TWILIO_ERRORS[code] || "The call failed.";
+  const where = error && error.source ? `, reported by ${error.source}` : "";
+  return `${words}${code ? ` (Twilio error ${code}${where})` : ""}`;
 }
 
 // Twilio's bookkeeping fields say nothing a reader needs; the rest is shown as name=value.

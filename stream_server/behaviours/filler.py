@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["FillerSettings", "choose_filler", "filler_due"]
+from stream_server.behaviours.intents import Count, Filler, Intent
+
+__all__ = ["FillerSettings", "Fillers", "choose_filler", "filler_due"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,34 @@ def filler_due(
 def choose_filler(phrases: Sequence[str], used: int) -> str:
     """The next phrase in rotation (``used`` = fillers said so far on this call)."""
     return phrases[used % len(phrases)]
+
+
+class Fillers:
+    """One call's fillers: at most one per late reply, never two replies in a row, phrases in turn."""
+
+    def __init__(self, settings: FillerSettings, phrases: Sequence[str]) -> None:
+        self.settings = settings
+        self.phrases = tuple(phrases)
+        self._said = 0
+        self._last_time = False
+
+    def reply_audio_started(self) -> None:
+        """A reply's own audio arrived: the next slow reply may get a filler again."""
+        self._last_time = False
+
+    def consider(self, *, waited_s: float, reply_audio_started: bool, caller_speaking: bool) -> list[Intent]:
+        """A filler for the reply started ``waited_s`` ago, if one is due now."""
+        due = filler_due(
+            waited_s=waited_s,
+            settings=self.settings,
+            has_phrases=bool(self.phrases),
+            reply_audio_started=reply_audio_started,
+            caller_speaking=caller_speaking,
+            filler_last_time=self._last_time,
+        )
+        if not due:
+            return []
+        self._last_time = True
+        phrase = choose_filler(self.phrases, self._said)
+        self._said += 1
+        return [Filler(phrase), Count("Fillers")]

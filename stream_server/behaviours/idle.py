@@ -15,10 +15,17 @@ Pure: no clock of its own, no I/O. `CallState` feeds it events and asks it on ev
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["ClockDecision", "IdleWatch", "Nudge", "closing_warning_at"]
+from callcore.models import Persona
+
+from stream_server.behaviours.intents import Close, EndReason, Intent, Say
+
+log = logging.getLogger("stream_server.call")
+
+__all__ = ["CallClock", "ClockDecision", "IdleWatch", "Nudge", "closing_warning_at"]
 
 
 class Nudge(Enum):
@@ -93,3 +100,48 @@ class IdleWatch:
             return ClockDecision(Nudge.IDLE_GOODBYE, self._prompts)
         self._prompts += 1
         return ClockDecision(Nudge.IDLE_PROMPT, self._prompts)
+
+
+class CallClock:
+    """The clock's intents for one call: the drain deadline, the maximum duration and its warning,
+    and the idle caller's prompts and goodbye."""
+
+    def __init__(self, *, warning: str, warn_before_s: float, drain_goodbye: str) -> None:
+        self.idle = IdleWatch(0.0)
+        self._warning = warning
+        self._warn_before_s = warn_before_s
+        self._drain_goodbye = drain_goodbye
+        self._drain_deadline: float | None = None
+
+    def start(self, now: float) -> None:
+        self.idle = IdleWatch(now)
+
+    def begin_drain(self, deadline: float) -> None:
+        self._drain_deadline = deadline
+
+    def deadline(self, now: float, *, elapsed_s: float, persona: Persona) -> Close | None:
+        """The call must end now: the process is draining, or the call reached its maximum."""
+        if self._drain_deadline is not None and now >= self._drain_deadline:
+            return Close(EndReason.DRAIN, self._drain_goodbye)
+        if elapsed_s >= persona.max_duration_seconds:
+            return Close(EndReason.MAX_DURATION)
+        return None
+
+    def nudge(self, now: float, *, elapsed_s: float, busy: bool, persona: Persona) -> list[Intent]:
+        """The duration warning, an idle prompt, or the idle goodbye, when one is due."""
+        decision = self.idle.decide(
+            now,
+            busy=busy,
+            idle_timeout_s=persona.idle_timeout_seconds,
+            max_prompts=persona.max_idle_prompts,
+            elapsed_s=elapsed_s,
+            warn_at_s=closing_warning_at(persona.max_duration_seconds, self._warn_before_s),
+        )
+        if decision is None:
+            return []
+        if decision.nudge is Nudge.IDLE_GOODBYE:
+            log.info("caller silent after %d idle prompts: ending the call", decision.prompts_so_far)
+            return [Close(EndReason.IDLE)]
+        if decision.nudge is Nudge.IDLE_PROMPT:
+            return [Say(persona.idle_prompt, "idle-prompt")]
+        return [Say(self._warning, "duration-warning")]

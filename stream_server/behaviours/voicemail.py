@@ -21,16 +21,21 @@ hang-up.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
 
 from stream_server.audio.codec import SAMPLE_RATE
+from stream_server.behaviours.intents import Count, EndReason, Hold, Intent, LeaveMessage
+
+log = logging.getLogger("stream_server.call")
 
 __all__ = [
     "GREETING_OVER",
     "MACHINE_RESULTS",
+    "AnsweringMachine",
     "MachineVerdict",
     "ToneDetector",
     "VoicemailSettings",
@@ -192,3 +197,38 @@ class VoicemailWatch:
         if verdict is MachineVerdict.WAIT_FOR_BEEP:
             self._waiting_since = now
         return verdict
+
+
+class AnsweringMachine:
+    """Voicemail as a call behaviour: `Hold` when a machine answers, `LeaveMessage` after its beep."""
+
+    def __init__(self, settings: VoicemailSettings, *, started_at: float, message: str | None) -> None:
+        self.watch = VoicemailWatch(settings, started_at=started_at)
+        self._message = message
+
+    @property
+    def machine(self) -> bool:
+        return self.watch.machine
+
+    def on_frame(self, pcm: np.ndarray, speech: bool, t: float) -> list[Intent]:
+        watch = self.watch
+        if watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):
+            return []
+        before = watch.verdict
+        return self._intents(before, watch.on_frame(pcm, speech, t))
+
+    def on_answered_by(self, answered_by: str, now: float) -> list[Intent]:
+        before = self.watch.verdict
+        return self._intents(before, self.watch.on_answered_by(answered_by, now))
+
+    def _intents(self, before: MachineVerdict, verdict: MachineVerdict) -> list[Intent]:
+        if verdict is before or verdict in (MachineVerdict.UNKNOWN, MachineVerdict.HUMAN):
+            return []
+        intents: list[Intent] = []
+        if before is MachineVerdict.UNKNOWN:
+            log.info("answering machine detected (%s)", self.watch.reason)
+            intents += [Hold(EndReason.VOICEMAIL), Count("AnsweringMachines")]
+        if verdict is MachineVerdict.SPEAK_NOW:
+            log.info("machine ready for the message (%s)", self.watch.reason)
+            intents.append(LeaveMessage(self._message or None))
+        return intents

@@ -14,14 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 from callcore.models import Persona, TranscriptTurn
 
-from stream_server.behaviours.filler import FillerSettings, choose_filler, filler_due
-from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
+from stream_server.behaviours.filler import Fillers, FillerSettings
+from stream_server.behaviours.idle import CallClock
+from stream_server.behaviours.intents import Close, Count, Filler, Hold, Intent, LeaveMessage, Say
 from stream_server.behaviours.keypad import DigitCollector, keypad_message
 from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
-from stream_server.behaviours.voicemail import MachineVerdict, VoicemailSettings, VoicemailWatch
+from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
 from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
@@ -45,6 +45,7 @@ from stream_server.conversation.actions import (
     SpeculateReply,
     UpdateCall,
 )
+from stream_server.conversation.transcript import Transcript
 from stream_server.providers.base import ChatMessage, ToolSpec
 from stream_server.telephony.playback import PlaybackLedger, Utterance
 from stream_server.telephony.twilio_protocol import (
@@ -127,7 +128,7 @@ class CallState:
         self.started_at: float | None = None
         self.end_reason: EndReason | None = None
         self.history: list[ChatMessage] = []
-        self.turns: list[TranscriptTurn] = []
+        self.transcript = Transcript(epoch_offset)
         self.protocol_errors = 0
         self.barge_ins = 0
         self.ledger = PlaybackLedger()
@@ -139,14 +140,16 @@ class CallState:
         self._eot_decided_at: float | None = None
         self._eot_ms: float | None = None
         self._hangup_when_quiet: EndReason | None = None
-        self._drain_deadline: float | None = None
-        self._idle = IdleWatch(0.0)
+        self.clock = CallClock(
+            warning=self.config.duration_warning,
+            warn_before_s=self.config.duration_warning_before_s,
+            drain_goodbye=self.config.drain_goodbye,
+        )
         self._tools: tuple[ToolSpec, ...] = ()
         self._closing: CallUpdate | None = None
         self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
-        self._voicemail: VoicemailWatch | None = None
-        self._fillers_said = 0
-        self._filler_last_time = False
+        self._voicemail: AnsweringMachine | None = None
+        self._fillers = Fillers(self.config.filler, ())
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -191,10 +194,13 @@ class CallState:
         self.phase = self.phase.to(Phase.ACTIVE)
         self.call_id = call_id
         self.persona = persona
-        self._idle = IdleWatch(now)
+        self.clock.start(now)
+        self._fillers = Fillers(self.config.filler, persona.filler_phrases)
         self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
         if persona.machine_detection:
-            self._voicemail = VoicemailWatch(self.config.voicemail, started_at=now)
+            self._voicemail = AnsweringMachine(
+                self.config.voicemail, started_at=now, message=persona.voicemail_message
+            )
         self.floor.detector.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
         if not persona.greeting:
@@ -219,7 +225,8 @@ class CallState:
                 actions += self._on_turn_event(event, now)
             actions += self._after_frame(now)
             if self._voicemail is not None:
-                actions += self._voicemail_frame(heard.pcm, heard.speech, now)
+                clock = floor.clock(now)
+                actions += self._intents(self._voicemail.on_frame(heard.pcm, heard.speech, clock), now)
         # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
         all_echo = frames and floor.echo_frames - echoes_before == frames
         return [FeedStt(b"\xff" * len(media.payload) if all_echo else media.payload), *actions]
@@ -273,10 +280,10 @@ class CallState:
                 return []
             return self._on_verdict(self.floor.candidate(event.onset_at, now), now, onset=event.onset_at)
         if isinstance(event, SpeechStarted):
-            self._idle.caller_active(now)
+            self.clock.idle.caller_active(now)
             return []
         if isinstance(event, EndOfTurn):
-            self._idle.caller_active(now)
+            self.clock.idle.caller_active(now)
             self._caller_onset = event.onset_at
             self._caller_last_speech = event.last_speech_at
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
@@ -296,7 +303,7 @@ class CallState:
         if self.phase is not Phase.ACTIVE:
             return []
         log.info("caller pressed a key")  # never the digit: it may be part of a PIN
-        self._idle.caller_active(now)
+        self.clock.idle.caller_active(now)
         actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
         entry = self._keypad.press(digit, now)
         return actions if entry is None else actions + self._keypad_entry(entry, now)
@@ -338,7 +345,7 @@ class CallState:
             return []
         self._cut_text = None
         adopted, dropped = self.floor.confirm(text)
-        self._idle.caller_active(now)
+        self.clock.idle.caller_active(now)
         latency: dict[str, float] = {}
         if self._eot_decided_at is not None and self._eot_ms is not None:
             latency["end_of_turn"] = self._eot_ms
@@ -379,7 +386,7 @@ class CallState:
         utterance = speaking.utterance
         if speaking.kind == "reply" and not utterance.chunks:
             speaking.filler_considered = True  # the answer itself is on its way: no filler now
-            self._filler_last_time = False
+            self._fillers.reply_audio_started()
         sentence = chunk.sentence + speaking.sentence_offset
         while len(utterance.sentences) <= sentence:
             utterance.add_sentence(chunk.text)
@@ -405,24 +412,15 @@ class CallState:
 
     def _filler(self, now: float) -> list[Action]:
         speaking = self._speaking
-        persona = self.persona
-        if speaking is None or persona is None or speaking.kind != "reply" or speaking.filler_considered:
+        if speaking is None or speaking.kind != "reply" or speaking.filler_considered:
             return []
-        due = filler_due(
+        intents = self._fillers.consider(
             waited_s=now - speaking.started_at,
-            settings=self.config.filler,
-            has_phrases=bool(persona.filler_phrases),
             reply_audio_started=bool(speaking.utterance.chunks),
             caller_speaking=self.floor.caller_speaking,
-            filler_last_time=self._filler_last_time,
         )
-        if not due:
-            return []
-        speaking.filler_considered = True
-        self._filler_last_time = True
-        phrase = choose_filler(persona.filler_phrases, self._fillers_said)
-        self._fillers_said += 1
-        return [SpeakFiller(phrase), RecordMetric("Fillers", 1, "Count")]
+        speaking.filler_considered = bool(intents)
+        return self._intents(intents, now)
 
     def on_reply_finished(self, now: float) -> list[Action]:
         """The pipeline has produced everything it will for the current utterance."""
@@ -468,43 +466,9 @@ class CallState:
 
     def on_answered_by(self, answered_by: str, now: float) -> list[Action]:
         """Twilio's asynchronous AMD result, read from the call record by the session."""
-        watch = self._voicemail
-        if watch is None:
+        if self._voicemail is None:
             return []
-        before = watch.verdict
-        return self._on_machine_verdict(before, watch.on_answered_by(answered_by, now), now)
-
-    def _voicemail_frame(self, pcm: np.ndarray, speech: bool, now: float) -> list[Action]:
-        watch = self._voicemail
-        if watch is None or watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):
-            return []
-        before = watch.verdict
-        return self._on_machine_verdict(before, watch.on_frame(pcm, speech, self.floor.clock(now)), now)
-
-    def _on_machine_verdict(
-        self, before: MachineVerdict, verdict: MachineVerdict, now: float
-    ) -> list[Action]:
-        """A machine answered: stop talking to it, wait for its beep, then leave the message."""
-        if verdict is before or verdict in (MachineVerdict.UNKNOWN, MachineVerdict.HUMAN):
-            return []
-        assert self.persona is not None and self._voicemail is not None
-        actions: list[Action] = []
-        if before is MachineVerdict.UNKNOWN:
-            if self.phase is not Phase.ACTIVE:
-                return []  # already ending for another reason; nothing to add
-            log.info("answering machine detected (%s)", self._voicemail.reason)
-            actions += self._interrupt(now) if self._speaking is not None else []
-            self.phase = self.phase.to(Phase.ENDING)
-            self._hangup_when_quiet = EndReason.VOICEMAIL
-            actions.append(RecordMetric("AnsweringMachines", 1, "Count"))
-        if verdict is MachineVerdict.SPEAK_NOW and self._hangup_when_quiet == EndReason.VOICEMAIL:
-            log.info("leaving the voicemail message (%s)", self._voicemail.reason)
-            message = self.persona.voicemail_message
-            if not message:
-                self._hangup_when_quiet = EndReason.MACHINE
-                return [*actions, Hangup(EndReason.MACHINE)]
-            actions += self._speak_text(message, "goodbye", now)
-        return actions
+        return self._intents(self._voicemail.on_answered_by(answered_by, now), now)
 
     @property
     def answering_machine(self) -> bool:
@@ -526,40 +490,24 @@ class CallState:
         return self._say_goodbye(EndReason.STT_FAILED, now)
 
     def on_tick(self, now: float) -> list[Action]:
-        """Periodic clock: drain deadline, maximum duration (and its warning), idle caller."""
+        """Periodic clock: drain deadline, maximum duration (and its warning), keypad, filler, idle."""
         persona = self.persona
         if self.phase is not Phase.ACTIVE or persona is None or self.started_at is None:
             return []
-        if self._drain_deadline is not None and now >= self._drain_deadline:
-            return self._say_goodbye(EndReason.DRAIN, now, text=self.config.drain_goodbye)
         elapsed = now - self.started_at
-        limit = persona.max_duration_seconds
-        if elapsed >= limit:
-            return self._say_goodbye(EndReason.MAX_DURATION, now)
+        closing = self.clock.deadline(now, elapsed_s=elapsed, persona=persona)
+        if closing is not None:
+            return self._intents([closing], now)
         entry = self._keypad.due(now)
         if entry is not None:
             return self._keypad_entry(entry, now)
         if self._speaking is not None:
             return self._filler(now)
-        decision = self._idle.decide(
-            now,
-            busy=self._speaking is not None or self.floor.caller_speaking or self._keypad.pending,
-            idle_timeout_s=persona.idle_timeout_seconds,
-            max_prompts=persona.max_idle_prompts,
-            elapsed_s=elapsed,
-            warn_at_s=closing_warning_at(limit, self.config.duration_warning_before_s),
-        )
-        if decision is None:
-            return []
-        if decision.nudge is Nudge.IDLE_GOODBYE:
-            log.info("caller silent after %d idle prompts: ending the call", decision.prompts_so_far)
-            return self._say_goodbye(EndReason.IDLE, now)
-        if decision.nudge is Nudge.IDLE_PROMPT:
-            return self._speak_text(persona.idle_prompt, "idle-prompt", now)
-        return self._speak_text(self.config.duration_warning, "duration-warning", now)
+        busy = self.floor.caller_speaking or self._keypad.pending
+        return self._intents(self.clock.nudge(now, elapsed_s=elapsed, busy=busy, persona=persona), now)
 
     def begin_drain(self, deadline: float) -> None:
-        self._drain_deadline = deadline
+        self.clock.begin_drain(deadline)
 
     def on_hangup_done(self, now: float) -> list[Action]:
         return self._end(self._hangup_when_quiet or EndReason.HANGUP, now)
@@ -577,25 +525,17 @@ class CallState:
     def speaking_kind(self) -> str | None:
         return self._speaking.kind if self._speaking is not None else None
 
+    @property
+    def turns(self) -> list[TranscriptTurn]:
+        return self.transcript.turns
+
     def duration_seconds(self, now: float) -> float:
         return 0.0 if self.started_at is None else now - self.started_at
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _wall(self, t: float) -> float:
-        return round(t + self.epoch_offset, 3)
-
     def _caller_turn(self, text: str, onset: float, last: float, latency: dict[str, float]) -> list[Action]:
-        turn = TranscriptTurn(
-            index=len(self.turns),
-            role="caller",
-            text=text,
-            started_at=self._wall(onset),
-            ended_at=self._wall(last),
-            latency_ms=latency,
-        )
-        self.turns.append(turn)
-        return [PersistTurn(turn)]
+        return [PersistTurn(self.transcript.caller(text, onset, last, latency))]
 
     def _begin_utterance(self, kind: str, now: float) -> None:
         self._speaking = _Speaking(self.ledger.start_utterance(), kind, now)
@@ -607,6 +547,33 @@ class CallState:
     def _speak_text(self, text: str, kind: str, now: float) -> list[Action]:
         self._begin_utterance(kind, now)
         return [SpeakText(text, kind)]
+
+    def _intents(self, intents: list[Intent], now: float) -> list[Action]:
+        """Turn behaviours' intents into actions, given the rest of the call."""
+        actions: list[Action] = []
+        for intent in intents:
+            match intent:
+                case Say(text, kind):
+                    actions += self._speak_text(text, kind, now)
+                case Close(reason, text):
+                    actions += self._say_goodbye(reason, now, text=text)
+                case Count(metric):
+                    actions.append(RecordMetric(metric, 1, "Count"))
+                case Filler(text):
+                    actions.append(SpeakFiller(text))
+                case Hold(reason):
+                    if self.phase is not Phase.ACTIVE:
+                        return actions  # already ending for another reason; nothing to add
+                    actions += self._interrupt(now)
+                    self.phase = self.phase.to(Phase.ENDING)
+                    self._hangup_when_quiet = reason
+                case LeaveMessage(text) if self._hangup_when_quiet is EndReason.VOICEMAIL:
+                    if text is None:
+                        self._hangup_when_quiet = EndReason.MACHINE
+                        actions.append(Hangup(EndReason.MACHINE))
+                    else:
+                        actions += self._speak_text(text, "goodbye", now)
+        return actions
 
     def _say_goodbye(self, reason: EndReason, now: float, *, text: str | None = None) -> list[Action]:
         assert self.persona is not None
@@ -638,7 +605,7 @@ class CallState:
             return []
         self._speaking = None
         self.floor.bot_finished()
-        self._idle.bot_finished(now)
+        self.clock.idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
             closing = self._closing
@@ -650,34 +617,17 @@ class CallState:
         return actions
 
     def _assistant_turn(self, speaking: _Speaking, now: float, interrupted: bool) -> list[Action]:
-        # The model must remember only what the caller heard, or it argues with a ghost.
-        heard = speaking.utterance.heard_text()
-        if heard:
-            self.history.append(ChatMessage("assistant", heard))
-        latency = dict(speaking.caller_latency)
-        actions: list[Action] = []
-        if speaking.stats is not None:
-            latency.update(speaking.stats.latency_ms())
-            for stage, ms in speaking.stats.latency_ms().items():
-                actions.append(RecordMetric(f"Latency_{stage}", ms))
-            if speaking.stats.provider_errors:
-                actions.append(RecordMetric("ProviderErrors", len(speaking.stats.provider_errors), "Count"))
-        for stage in ("end_of_turn", "stt"):
-            if stage in speaking.caller_latency:
-                actions.append(RecordMetric(f"Latency_{stage}", speaking.caller_latency[stage]))
-        if not heard and not interrupted:
-            heard = " ".join(speaking.utterance.sentences)
-        turn = TranscriptTurn(
-            index=len(self.turns),
-            role="assistant",
-            text=heard,
-            started_at=self._wall(speaking.started_at),
-            ended_at=self._wall(now),
+        turn, heard, metrics = self.transcript.assistant(
+            speaking.utterance,
+            started_at=speaking.started_at,
+            now=now,
             interrupted=interrupted,
-            latency_ms=latency,
+            caller_latency=speaking.caller_latency,
+            stats=speaking.stats,
         )
-        self.turns.append(turn)
-        return [PersistTurn(turn), *actions]
+        if heard:  # the model remembers only what the caller heard
+            self.history.append(ChatMessage("assistant", heard))
+        return [PersistTurn(turn), *metrics]
 
     def _end(self, reason: EndReason, now: float) -> list[Action]:
         if self.phase is Phase.ENDED:

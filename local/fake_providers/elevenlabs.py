@@ -166,8 +166,12 @@ def voiced_tone(duration_ms: int, *, pitch_hz: float = 140.0, syllables_per_seco
     return pcm16_to_ulaw((voice * envelope * 6000).astype(np.int16))
 
 
-def _frame_voiced(ulaw: bytes) -> bool:
-    pcm = ulaw_to_pcm16(ulaw).astype(np.float64)
+def _frame_voiced(audio: bytes, audio_format: str = "ulaw_8000") -> bool:
+    """Is this frame speech? (`audio_format` as in the STT query: mu-law, or little-endian PCM16.)"""
+    if audio_format == "ulaw_8000":
+        pcm = ulaw_to_pcm16(audio).astype(np.float64)
+    else:
+        pcm = np.frombuffer(audio[: len(audio) // 2 * 2], dtype="<i2").astype(np.float64)
     rms = math.sqrt(float(np.mean(pcm * pcm))) if pcm.size else 0.0
     return 20 * math.log10(max(rms, 1e-9) / 32768.0) > _VOICED_DBFS
 
@@ -453,6 +457,11 @@ class _SttSession:
         self.line_index = 0
         self.next_partial = fake.recognition.partial_every_ms / 1000 if fake.recognition else 0.0
         self.last_partial = ""
+        # mu-law is one byte a sample at 8 kHz; pcm_<rate> (Pipecat sends pcm_8000) two bytes at <rate>.
+        self.audio_format = record.query.get("audio_format", "ulaw_8000")
+        rate = 8000 if self.audio_format == "ulaw_8000" else int(self.audio_format.removeprefix("pcm_"))
+        self.bytes_per_second = rate * (1 if self.audio_format == "ulaw_8000" else 2)
+        self.frame_bytes = self.bytes_per_second // 50  # 20 ms
 
     async def run(self) -> None:
         try:
@@ -572,7 +581,7 @@ class _SttSession:
             await fake._error_and_close(ws, record, fault, f"fake {fault}")
             return False
         if fake.recognition is not None:
-            text = self.line.commit(self.heard / SAMPLE_RATE) if self.line is not None else ""
+            text = self.line.commit(self.heard / self.bytes_per_second) if self.line is not None else ""
             self.last_partial = ""
         else:
             text = fake._take() if self.segment else ""
@@ -589,16 +598,16 @@ class _SttSession:
         fake = self.fake
         lines = fake.session_script or (fake.default_transcript,)
         self.carry += chunk
-        while len(self.carry) >= _FRAME:
-            frame, self.carry = self.carry[:_FRAME], self.carry[_FRAME:]
-            if (self.line is None or self.line.done) and _frame_voiced(frame):
+        while len(self.carry) >= self.frame_bytes:
+            frame, self.carry = self.carry[: self.frame_bytes], self.carry[self.frame_bytes :]
+            if (self.line is None or self.line.done) and _frame_voiced(frame, self.audio_format):
                 text = lines[self.line_index % len(lines)]
                 self.line_index += 1
                 self.line = TrailingTranscript(
-                    text, word_end_times(text, fake.speech_seconds(text)), self.heard / SAMPLE_RATE
+                    text, word_end_times(text, fake.speech_seconds(text)), self.heard / self.bytes_per_second
                 )
-            self.heard += _FRAME
-        now = self.heard / SAMPLE_RATE
+            self.heard += self.frame_bytes
+        now = self.heard / self.bytes_per_second
         while now >= self.next_partial:
             self.next_partial += timing.partial_every_ms / 1000
             partial = self.line.partial(now, timing.partial_lag_s(fake._rng)) if self.line else ""

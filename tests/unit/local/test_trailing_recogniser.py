@@ -105,3 +105,48 @@ async def test_a_commit_in_a_pause_finalises_the_first_words_and_the_rest_follow
     assert first and rest
     assert f"{first} {rest}" == LINE
     assert next_line == "Thanks."
+
+
+async def test_pcm_audio_keeps_the_same_clock_as_mu_law() -> None:
+    """Pipecat sends `pcm_8000` (two bytes a sample): the line's timing must not run twice as fast."""
+    import base64
+    import json
+
+    import aiohttp
+
+    from stream_server.audio import ulaw_to_pcm16
+
+    fake = FakeElevenLabs(
+        api_key=KEY,
+        stt_commit_ms=20,
+        recognition=ProviderTiming(),
+        session_script=[LINE],
+        speech_seconds=lambda _text: 2.0,
+    )
+    pcm = ulaw_to_pcm16(voiced_tone(1000)).astype("<i2").tobytes()
+    query = "/v1/speech-to-text/realtime?model_id=scribe_v2_realtime&audio_format=pcm_8000"
+    async with (
+        fake,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(fake.base_url + query, headers={"xi-api-key": KEY}) as ws,
+    ):
+        for offset in range(0, len(pcm), 3200):
+            chunk = base64.b64encode(pcm[offset : offset + 3200]).decode()
+            await ws.send_json(
+                {
+                    "message_type": "input_audio_chunk",
+                    "audio_base_64": chunk,
+                    "commit": False,
+                    "sample_rate": 8000,
+                }
+            )
+        await ws.send_json(
+            {"message_type": "input_audio_chunk", "audio_base_64": "", "commit": True, "sample_rate": 8000}
+        )
+        while True:
+            message = json.loads((await asyncio.wait_for(ws.receive(), WAIT)).data)
+            if message["message_type"] == "committed_transcript":
+                break
+    # One second of a two-second line: about half the words, not all of them.
+    spoken = message["text"].split()
+    assert 2 <= len(spoken) <= len(LINE.split()) - 2, message

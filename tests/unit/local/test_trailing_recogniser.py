@@ -114,7 +114,7 @@ async def test_pcm_audio_keeps_the_same_clock_as_mu_law() -> None:
 
     import aiohttp
 
-    from stream_server.audio import ulaw_to_pcm16
+    from stream_server.audio.codec import ulaw_to_pcm16
 
     fake = FakeElevenLabs(
         api_key=KEY,

@@ -21,6 +21,7 @@ from bench.loadgen.fakes import FakeLatencies  # noqa: E402
 from bench.loadgen.harness import BenchPlan, run_bench, save  # noqa: E402
 from bench.loadgen.systems import BENCH_PYTHON  # noqa: E402
 from bench.loadgen.tables import format_table  # noqa: E402
+from bench.waterfall import stage_medians  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,11 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     results = save(report, out / "vs_pipecat.json")
     print()
     print(format_table(report))
+    print("\nours, milestones after the caller's last voice (p50 ms; 'heard' = voice-to-voice at the phone):")
+    for calls in sorted({b["calls"] for b in report["latency"]}):
+        medians = stage_medians(report, "ours", calls)
+        print(f"  {calls:>3} call(s): " + ", ".join(f"{k} {v:.0f}" for k, v in medians.items()))
     print(f"\nraw results: {results}")
     write_docs = args.docs if args.docs is not None else not args.quick
     if write_docs:
         if BENCH_PYTHON.exists():
-            subprocess.run([str(BENCH_PYTHON), str(ROOT / "bench" / "report.py"), str(results)], check=True)
+            for script in ("report.py", "waterfall.py"):
+                subprocess.run([str(BENCH_PYTHON), str(ROOT / "bench" / script), str(results)], check=True)
         else:
             print("docs not written: .venv-bench (matplotlib) is missing", file=sys.stderr)
     return 1 if report["missing"] and not args.only else 0

@@ -186,7 +186,8 @@ class CallSession:
             self._start_reply(action)
         elif isinstance(action, SpeculateReply):
             release = asyncio.Event()
-            task = asyncio.create_task(self._speak(SpeakReply(action.messages), release), name="speculation")
+            reply = SpeakReply(action.messages, action.tools)
+            task = asyncio.create_task(self._speak(reply, release), name="speculation")
             self._speculative[action.speculation_id] = (task, release)
         elif isinstance(action, AdoptSpeculation):
             self._adopt(action.speculation_id)

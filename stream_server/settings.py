@@ -101,6 +101,8 @@ class StreamSettings:
             false_interruption_ms=_int(e, "FALSE_INTERRUPTION_MS", 900, 100, 10_000),
             speculative_replies=_bool(e, "SPECULATIVE_REPLIES", True),
             echo_suppression=_bool(e, "ECHO_SUPPRESSION", True),
+            stt_commit_silence_ms=_int(e, "STT_COMMIT_SILENCE_MS", 200, 60, 5_000),
+            stt_final_timeout_ms=_int(e, "STT_FINAL_TIMEOUT_MS", 2000, 200, 30_000),
         )
         if turn.min_end_of_turn_silence_ms > turn.max_end_of_turn_silence_ms:
             raise ValueError("END_OF_TURN_MIN_SILENCE_MS must not exceed END_OF_TURN_MAX_SILENCE_MS")

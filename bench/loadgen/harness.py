@@ -25,6 +25,7 @@ from bench.loadgen.calls import bench_script, run_calls
 from bench.loadgen.fakes import FakeLatencies
 from bench.loadgen.figures import CallFigures, call_figures, trailing_silence_ms
 from bench.loadgen.probes import BacklogSampler, LoopLagProbe, cpu_seconds, rss_bytes
+from bench.loadgen.stages import reply_stages
 from bench.loadgen.stats import percentile
 from bench.loadgen.systems import AUTH_TOKEN, ROOT, OurStreamHost, PipecatBot, SystemUnderTest, wait_ready
 from local.twilio_emulator.caller import CallerScript
@@ -72,6 +73,7 @@ class BatchResult:
     rss_peak: int
     backlog_samples: list[int] = field(default_factory=list)
     loop_lag_ms: list[float] = field(default_factory=list)
+    stages: list[dict[str, float]] = field(default_factory=list)  # ours only: see bench/loadgen/stages.py
 
     @property
     def loop_lag_p99_ms(self) -> float:
@@ -124,6 +126,7 @@ class BatchResult:
             "rss_before_mb": self.rss_before / 2**20,
             "problems": self.problems,
             "errors": f.errors[:5],
+            "stages": self.stages,
         }
 
 
@@ -158,6 +161,7 @@ async def measure_batch(system: SystemUnderTest, count: int, script: CallerScrip
         await sampling
         await lagging
     cpu_used = cpu_seconds(pid) - cpu_before
+    stages = await asyncio.to_thread(_stored_stages, system, [r.call_sid for r in results])
     return BatchResult(
         system=system.name,
         calls=count,
@@ -167,7 +171,33 @@ async def measure_batch(system: SystemUnderTest, count: int, script: CallerScrip
         rss_peak=max(sampler.peak_rss, rss_before),
         backlog_samples=sampler.samples,
         loop_lag_ms=lag.lags_ms,
+        stages=stages,
     )
+
+
+def _stored_stages(system: SystemUnderTest, call_sids: list[str]) -> list[dict[str, float]]:
+    """Per-stage timings of our host's replies, from the turns it stored (none for Pipecat)."""
+    table = getattr(system, "table", None)
+    if table is None:
+        return []
+    from callcore.repository import CallRepository
+
+    repository = CallRepository(table)
+    stages: list[dict[str, float]] = []
+    for _ in range(20):  # the host persists turns off the audio path: give the last ones a moment
+        stages = []
+        complete = True
+        for call_sid in call_sids:
+            call_id = repository.find_call_id_by_sid(call_sid)
+            history = repository.get_call_history(call_id) if call_id else None
+            if history is None or history.record.ended_at is None:
+                complete = False
+                continue
+            stages += reply_stages(history.turns)
+        if complete:
+            break
+        time.sleep(0.25)
+    return stages
 
 
 @contextlib.contextmanager

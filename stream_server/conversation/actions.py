@@ -133,10 +133,11 @@ class SpeakReply:
 
 @dataclass(frozen=True, slots=True)
 class SpeculateReply:
-    """Run the LLM -> TTS pipeline for a stable partial, holding its audio until adopted."""
+    """Run the LLM -> TTS pipeline for words not yet confirmed as the turn's; hold its audio until adopted."""
 
     speculation_id: int
     messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

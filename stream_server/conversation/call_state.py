@@ -108,6 +108,8 @@ class CallConfig:
     duration_warning_before_s: float = 60.0
     transfer_line: str = "Please hold while I transfer you."
     transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
+    # Said when the recogniser never answered a commit and no partial caught the caller's words.
+    reask: str = "Sorry, I didn't catch that. Could you say it again?"
     send_digits_tool: bool = False  # see stream_server.behaviours.tools: it ends the stream
     dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
@@ -139,6 +141,8 @@ class CallState:
         self._caller_last_speech: float | None = None
         self._eot_decided_at: float | None = None
         self._eot_ms: float | None = None
+        self._turn_ended = False  # the silence ended the caller's turn; its last finals may be due
+        self._final_at: float | None = None
         self._hangup_when_quiet: EndReason | None = None
         self.clock = CallClock(
             warning=self.config.duration_warning,
@@ -232,24 +236,36 @@ class CallState:
         return [FeedStt(b"\xff" * len(media.payload) if all_echo else media.payload), *actions]
 
     def _after_frame(self, now: float) -> list[Action]:
-        """Per-frame timing decisions: interruption follow-ups, adaptive silence, speculation."""
-        actions = self._on_verdict(self.floor.frame_verdict(now), now)
-        if not self.floor.caller_speaking:
+        """Per-frame decisions: interruption follow-ups, the early commit, the turn's silence, and the
+        reply started on the committed words while the silence is confirmed."""
+        floor = self.floor
+        actions = self._on_verdict(floor.frame_verdict(now), now)
+        if floor.final_overdue(now):
+            actions += self._final_overdue(now)
+        if not floor.caller_speaking:
             return actions
-        stale = self.floor.caller_went_on()
+        if self.phase is Phase.ACTIVE and floor.commit_due(now):
+            actions.append(CommitStt())
+        stale = floor.caller_went_on(at_least_base=self._machine_undecided)
         if stale is not None:
             return [*actions, DiscardSpeculation(stale.speculation_id)]
-        return actions + self._speculate(now)
+        if floor.turn_text.up_to_date and floor.turn_text.segments:
+            actions += self._speculate(now, text=floor.turn_text.text)
+        return actions
 
-    def _speculate(self, now: float, *, turn_ended: bool = False) -> list[Action]:
-        """Start the LLM on the current partial if the policy says it is stable enough."""
+    def _speculate(self, now: float, *, turn_ended: bool = False, text: str | None = None) -> list[Action]:
+        """Start the LLM on ``text`` (default: the current partial) if the policy says it is ready."""
         if self.phase is not Phase.ACTIVE or self._speaking is not None:
             return []
-        return self._floor_actions(self.floor.speculate(now, turn_ended=turn_ended))
+        if is_goodbye(text if text is not None else self.floor.partial):
+            return []  # the caller is leaving: the goodbye needs no model
+        if self._machine_undecided:
+            return []  # never start a reply an answering machine might get
+        return self._floor_actions(self.floor.speculate(now, turn_ended=turn_ended, text=text))
 
     def _floor_actions(self, events: list[Speculate | DropSpeculation]) -> list[Action]:
         return [
-            SpeculateReply(e.speculation_id, (*self.history, ChatMessage("user", e.text)))
+            SpeculateReply(e.speculation_id, (*self.history, ChatMessage("user", e.text)), self._tools)
             if isinstance(e, Speculate)
             else DiscardSpeculation(e.speculation_id)
             for e in events
@@ -292,7 +308,13 @@ class CallState:
             self.floor.turn_ended()
             if self.phase is not Phase.ACTIVE:
                 return []
-            return [CommitStt(), *self._speculate(now, turn_ended=True)]
+            self._turn_ended = True
+            actions: list[Action] = [CommitStt()] if self.floor.commit_at_end_of_turn(now) else []
+            if not self.floor.turn_text.awaiting_final:
+                return actions + self._finish_turn(now)
+            # The last words are still with the recogniser: start on the partial meanwhile.
+            text = self.floor.joined_with_partial()
+            return actions + self._speculate(now, turn_ended=True, text=text or None)
         return []
 
     def _on_mark(self, name: str, now: float) -> list[Action]:
@@ -329,27 +351,79 @@ class CallState:
         return self._floor_actions(list(dropped)) + self._on_verdict(verdict, now)
 
     def on_transcript(self, text: str, now: float) -> list[Action]:
-        """A final transcript of the caller's turn (after our commit)."""
+        """The committed transcript of one segment of the caller's turn (after our commit).
+
+        Segments join into one turn; the turn is answered once the silence has ended it and every
+        commit has its final. The final of a commit already given up (`_final_overdue`) is stale
+        and dropped: its turn has moved on.
+        """
         if self.phase is not Phase.ACTIVE:
             return []
         text = text.strip()
-        if self.floor.hear_final(text) is Verdict.RESUME:
+        verdict = self.floor.hear_final(text, now)
+        if verdict is None:
+            log.info("stale final transcript dropped: its turn has moved on")
+            return []
+        self._final_at = now
+        if verdict is Verdict.RESUME:
             return self._floor_actions(list(self.floor.drop_speculation())) + self._on_verdict(
                 Verdict.RESUME, now
             )
-        if not text:
-            self.floor.speculation.new_turn()
-            return self._floor_actions(list(self.floor.drop_speculation()))
-        if self._speaking is not None and self.floor.is_backchannel(text):
-            log.info("caller backchannel while the bot speaks; not taking the floor")
+        if self._turn_ended or not self.floor.caller_speaking:
+            if self.floor.turn_text.awaiting_final:
+                return []
+            return self._finish_turn(now)
+        return []  # the caller's turn is open: the next frame judges its words (and may speculate)
+
+    def _final_overdue(self, now: float) -> list[Action]:
+        """The recogniser left a commit unanswered: its best partial stands in, or we ask again."""
+        floor = self.floor
+        log.warning("no final transcript within %d ms of a commit", floor.segments.final_timeout_ms)
+        floor.turn_text.give_up(floor.partial, now)
+        floor.partial = ""
+        if self.phase is not Phase.ACTIVE or (floor.caller_speaking and not self._turn_ended):
             return []
+        if not floor.turn_text.segments:
+            self._turn_ended = False
+            if self._speaking is not None:
+                return []
+            return [
+                *self._floor_actions(list(floor.drop_speculation())),
+                *self._speak_text(self.config.reask, "reply", now),
+            ]
+        self._final_at = now
+        return self._finish_turn(now)
+
+    def _finish_turn(self, now: float) -> list[Action]:
+        """The caller's turn has ended and all its words are final: answer it (once)."""
+        floor = self.floor
+        text = floor.turn_text.text
+        floor.turn_text.clear()
+        floor.partial = ""
+        self._turn_ended = False
+        if not text:
+            floor.speculation.new_turn()
+            return self._floor_actions(list(floor.drop_speculation()))
+        if self._speaking is not None and floor.is_backchannel(text):
+            log.info("caller backchannel while the bot speaks; not taking the floor")
+            floor.speculation.new_turn()
+            return self._floor_actions(list(floor.drop_speculation()))
         self._cut_text = None
         adopted, dropped = self.floor.confirm(text)
         self.clock.idle.caller_active(now)
         latency: dict[str, float] = {}
+        final_at = self._final_at if self._final_at is not None else now
         if self._eot_decided_at is not None and self._eot_ms is not None:
             latency["end_of_turn"] = self._eot_ms
-            latency["stt"] = round((now - self._eot_decided_at) * 1000.0, 2)
+            # The final's wait after the end of turn (0 when it came first, as after an early commit).
+            latency["stt"] = round(max(0.0, final_at - self._eot_decided_at) * 1000.0, 2)
+        if self._caller_last_speech is not None and self._eot_decided_at is not None:
+            # From the caller's last voice, on one clock (end of turn decided = last voice + its
+            # silence): for the per-stage waterfall of bench/bench_vs_pipecat.py.
+            voice_at = self._eot_decided_at - (self._eot_ms or 0.0) / 1000.0
+            start = adopted.started_at if adopted is not None else now
+            latency["final_after_speech"] = round(max(0.0, final_at - voice_at) * 1000.0, 2)
+            latency["reply_start_after_speech"] = round(max(0.0, start - voice_at) * 1000.0, 2)
         onset = self._caller_onset if self._caller_onset is not None else now
         last = self._caller_last_speech if self._caller_last_speech is not None else now
         actions: list[Action] = []
@@ -469,6 +543,11 @@ class CallState:
         if self._voicemail is None:
             return []
         return self._intents(self._voicemail.on_answered_by(answered_by, now), now)
+
+    @property
+    def _machine_undecided(self) -> bool:
+        """Answering-machine detection is on and has not yet said human or machine."""
+        return self._voicemail is not None and self._voicemail.verdict is MachineVerdict.UNKNOWN
 
     @property
     def answering_machine(self) -> bool:

@@ -61,6 +61,10 @@ class TurnSettings:
         speculation_silence_ms: silence needed before a speculative reply starts.
         speculative_replies: False = never start the LLM before the final transcript.
         echo_suppression: ignore inbound audio that correlates with what the bot just played.
+        stt_commit_silence_ms: a pause this long in the caller's speech commits the recogniser's
+            segment, so its final words arrive while we still listen (`stream_server.turn_taking.segments`).
+        stt_final_timeout_ms: a commit the recogniser leaves unanswered this long is given up: the
+            best partial stands in for its words (or the caller is asked again).
     """
 
     vad_aggressiveness: int = 2
@@ -78,6 +82,8 @@ class TurnSettings:
     speculation_silence_ms: int = 120
     speculative_replies: bool = True
     echo_suppression: bool = True
+    stt_commit_silence_ms: int = 200
+    stt_final_timeout_ms: int = 2000
 
 
 def frame_dbfs(pcm: np.ndarray) -> float:

@@ -5,6 +5,8 @@ VAD, the echo check, the turn detector, the adaptive end of turn, the interrupti
 speculation policy, plus the caller's latest partial transcript. The conductor (`CallState`) asks
 it questions and hands it what it hears; `Floor` answers with plain values (detector events,
 `Verdict`, `Speculate` / `DropSpeculation`) and never decides what the call does about them.
+It also assembles the caller's turn from the recogniser's committed segments (`segments.py`):
+it says when to commit (the first short pause) and judges the end of turn on the committed words.
 
 Sans I/O: times are the caller's, never read from a clock here.
 """
@@ -20,8 +22,9 @@ from stream_server.audio.codec import FRAME_BYTES, FRAME_MS, FrameAssembler, ula
 from stream_server.audio.echo import EchoDetector
 from stream_server.turn_taking.backchannel import is_backchannel
 from stream_server.turn_taking.detector import TurnDetector, TurnEvent, TurnSettings, VoiceActivityDetector
-from stream_server.turn_taking.end_of_turn import EndOfTurnSettings, silence_needed_ms
+from stream_server.turn_taking.end_of_turn import EndOfTurnSettings
 from stream_server.turn_taking.interruption import InterruptionJudge, InterruptionSettings, Verdict
+from stream_server.turn_taking.segments import CallerTurnText, SegmentSettings, turn_silence_ms
 from stream_server.turn_taking.speculation import Speculation, SpeculationPolicy, same_words
 
 __all__ = ["DropSpeculation", "Floor", "HeardFrame", "Speculate"]
@@ -80,7 +83,13 @@ class Floor:
         )
         self.partial = ""
         self._partial_at = 0.0
-        self._partial_silence_ms: int | None = None
+        self._partial_heard_at = -1.0  # the audio clock when the latest partial arrived
+        # The caller's turn as committed segments, and when their voice was last heard (audio clock).
+        self.turn_text = CallerTurnText()
+        self.segments = SegmentSettings(
+            commit_silence_ms=t.stt_commit_silence_ms, final_timeout_ms=t.stt_final_timeout_ms
+        )
+        self.voice_at = -1.0
         self._frames = FrameAssembler(FRAME_BYTES)
         self._clock: float | None = None
 
@@ -120,7 +129,33 @@ class Floor:
 
     def turn_events(self, speech: bool, *, bot_speaking: bool) -> list[TurnEvent]:
         """The turn detector's verdict on the frame just heard."""
-        return self.detector.feed(speech, self.clock(0.0), bot_speaking=bot_speaking)
+        events = self.detector.feed(speech, self.clock(0.0), bot_speaking=bot_speaking)
+        if speech and self.detector.caller_speaking:
+            self.turn_text.heard_speech()
+            self.voice_at = self.clock(0.0)
+        return events
+
+    def commit_due(self, now: float) -> bool:
+        """The caller paused long enough after speaking: commit the recogniser's segment now (noted)."""
+        silence = self.detector.silence_ms(self.clock(now))
+        if not self.detector.caller_speaking or not self.turn_text.should_commit(silence, self.segments):
+            return False
+        self.turn_text.committed(now)
+        return True
+
+    def commit_at_end_of_turn(self, now: float) -> bool:
+        """The turn ended with voice not yet committed: commit it now (noted)."""
+        if not self.turn_text.voiced_since_commit:
+            return False
+        self.turn_text.committed(now)
+        return True
+
+    def final_overdue(self, now: float) -> bool:
+        return self.turn_text.overdue(now, self.segments)
+
+    def joined_with_partial(self) -> str:
+        """The turn's committed words and the latest partial after them."""
+        return f"{self.turn_text.text} {self.partial}".strip()
 
     def frame_verdict(self, now: float) -> Verdict:
         """The interruption judge's per-frame follow-up (a pending barge-in, a false one)."""
@@ -130,23 +165,35 @@ class Floor:
             clock, run_voiced_ms=d.run_voiced_ms, silence_ms=d.silence_ms(clock)
         )
 
-    def caller_went_on(self) -> DropSpeculation | None:
-        """While the caller speaks: adapt the turn's silence; a speculation they talked over is stale."""
-        if self._partial_silence_ms is not None:
-            self.detector.set_turn_silence(self._partial_silence_ms)
+    def caller_went_on(self, *, at_least_base: bool = False) -> DropSpeculation | None:
+        """While the caller's turn is open: set the silence that ends it from their words (the
+        committed text of the whole turn, or a fresh complete partial; `at_least_base` keeps the
+        persona's silence as the minimum); a speculation they talked over is stale."""
+        d = self.detector
+        silence = turn_silence_ms(
+            self.turn_text,
+            partial=self.partial,
+            partial_fresh=self._partial_heard_at >= self.voice_at,
+            base_ms=d.end_of_turn_silence_ms,
+            settings=self._eot,
+        )
+        d.set_turn_silence(max(silence, d.end_of_turn_silence_ms) if at_least_base else silence)
         current = self.speculation.current
         if current is not None and self.detector.run_voiced_ms + 1e-6 >= self.settings.min_speech_ms:
             self.speculation.discard()
             return DropSpeculation(current.speculation_id)
         return None
 
-    def speculate(self, now: float, *, turn_ended: bool = False) -> list[Speculate | DropSpeculation]:
-        """Start a speculative reply if the current partial is stable enough (policy decides)."""
+    def speculate(
+        self, now: float, *, turn_ended: bool = False, text: str | None = None
+    ) -> list[Speculate | DropSpeculation]:
+        """Start a speculative reply on ``text`` (final words, stable by nature) or, by default, the
+        current partial if it is stable enough (the policy decides)."""
         clock = self.clock(now)
         current = self.speculation.current
         started = self.speculation.should_start(
-            self.partial,
-            partial_age_ms=(now - self._partial_at) * 1000.0,
+            self.partial if text is None else text,
+            partial_age_ms=(now - self._partial_at) * 1000.0 if text is None else 1e9,
             silence_ms=self.detector.silence_ms(clock),
             turn_silence_ms=self.detector.turn_silence_ms,
             now=now,
@@ -162,7 +209,7 @@ class Floor:
         return self.interruptions.on_candidate(onset_at, self.partial, self.clock(now))
 
     def turn_ended(self) -> None:
-        self._partial_silence_ms = None
+        """The detector ended the caller's turn (its last finals may still be due)."""
 
     # -- transcripts --------------------------------------------------------------------------------
 
@@ -172,20 +219,25 @@ class Floor:
         if text == self.partial:
             return None
         self.partial, self._partial_at = text, now
-        self._partial_silence_ms = silence_needed_ms(
-            text, base_ms=self.detector.end_of_turn_silence_ms, settings=self._eot
-        )
+        self._partial_heard_at = self.clock(now)
         dropped: list[DropSpeculation] = []
         current = self.speculation.current
-        if current is not None and not same_words(current.text, text):
+        if current is not None and not same_words(current.text, self.joined_with_partial()):
             self.speculation.discard()
             dropped.append(DropSpeculation(current.speculation_id))
         return dropped, self.interruptions.on_partial(text, self.clock(now))
 
-    def hear_final(self, text: str) -> Verdict:
-        """The final transcript of the caller's turn: a false interruption may be over."""
+    def hear_final(self, text: str, now: float) -> Verdict | None:
+        """The final transcript of one committed segment. None if it is stale (its commit was given
+        up: the turn moved on); else the interruption judge's word on it (a false interruption may
+        be over; then the segment is not the caller's turn)."""
+        if not self.turn_text.on_final(text, now):
+            return None
         self.partial = ""
-        return self.interruptions.on_final(text)
+        verdict = self.interruptions.on_final(text)
+        if verdict is Verdict.RESUME and text.strip():
+            self.turn_text.drop_last()
+        return verdict
 
     def drop_speculation(self) -> list[DropSpeculation]:
         dropped = self.speculation.discard()

@@ -54,9 +54,12 @@ def test_turn_taking_switches_and_bounds_from_env() -> None:
             "END_OF_TURN_MIN_SILENCE_MS": "300",
             "END_OF_TURN_MAX_SILENCE_MS": "2000",
             "FALSE_INTERRUPTION_MS": "1200",
+            "STT_COMMIT_SILENCE_MS": "300",
+            "STT_FINAL_TIMEOUT_MS": "1500",
         }
     )
     turn = settings.turn
+    assert (turn.stt_commit_silence_ms, turn.stt_final_timeout_ms) == (300, 1500)
     assert not turn.semantic_end_of_turn and not turn.speculative_replies and not turn.echo_suppression
     assert (turn.min_end_of_turn_silence_ms, turn.max_end_of_turn_silence_ms) == (300, 2000)
     assert turn.false_interruption_ms == 1200
@@ -71,5 +74,7 @@ def test_turn_taking_settings_refuse_nonsense() -> None:
 
     with pytest.raises(ValueError, match="SPECULATIVE_REPLIES"):
         StreamSettings.from_env({"SPECULATIVE_REPLIES": "maybe"})
+    with pytest.raises(ValueError, match="STT_COMMIT_SILENCE_MS"):
+        StreamSettings.from_env({"STT_COMMIT_SILENCE_MS": "10"})
     with pytest.raises(ValueError, match="MIN_SILENCE"):
         StreamSettings.from_env({"END_OF_TURN_MIN_SILENCE_MS": "900", "END_OF_TURN_MAX_SILENCE_MS": "800"})

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 from callcore.models import Persona
 
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
 from stream_server.conversation.actions import (
     Action,
+    AdoptSpeculation,
     Authenticate,
     CancelReply,
     CommitStt,
+    DiscardSpeculation,
     EndCall,
     Hangup,
     PersistTurn,
@@ -20,6 +23,7 @@ from stream_server.conversation.actions import (
     Send,
     SpeakReply,
     SpeakText,
+    SpeculateReply,
 )
 from stream_server.conversation.call_state import CallConfig, CallState, is_goodbye
 from stream_server.speech.pipeline import ReplyAudio
@@ -124,7 +128,8 @@ def test_greeting_then_a_turn_then_a_reply() -> None:
     assert len(speak) == 1
     assert [m.role for m in speak[0].messages] == ["system", "assistant", "user"]
     caller = next(a.turn for a in reply if isinstance(a, PersistTurn))
-    assert caller.role == "caller" and set(caller.latency_ms) == {"end_of_turn", "stt"}
+    assert caller.role == "caller"
+    assert set(caller.latency_ms) == {"end_of_turn", "stt", "final_after_speech", "reply_start_after_speech"}
     assert 300 <= caller.latency_ms["end_of_turn"] <= 340
 
 
@@ -216,3 +221,72 @@ def test_outbound_media_precedes_its_mark() -> None:
     actions = r.state.on_reply_audio(ReplyAudio(0, "Hi there.", b"\x01\x02"), r.t)
     assert isinstance(actions[0], Send) and isinstance(actions[0].message, OutboundMedia)
     assert isinstance(actions[1], Send) and isinstance(actions[1].message, OutboundMark)
+
+
+# --- early commit, one turn from segments, the reply on the final words ------------------------------
+
+
+def _listening() -> Replay:
+    """A call past its greeting, with the default 700 ms end-of-turn silence."""
+    r = Replay()
+    r.state = CallState(CallConfig(turn=TurnSettings()))
+    r.feed(r.state.on_frame(start_frame(), r.t))
+    r.feed(r.state.authenticated("call-1", replace(PERSONA, end_of_turn_silence_ms=700), r.t))
+    r.feed(r.state.on_reply_finished(r.t))
+    r.marks(r.speak(["Hi there."]))
+    return r
+
+
+def _user_messages(r: Replay) -> list[str]:
+    return [m.content for m in r.state.history if m.role == "user"]
+
+
+def test_the_first_short_pause_commits_and_a_complete_final_is_answered_at_once() -> None:
+    r = _listening()
+    actions = r.say(speech_ulaw("What time do you open?") + silence_ulaw(220))
+    assert CommitStt in [type(a) for a in actions]  # 200 ms of silence, long before the 300 ms end of turn
+    started_reply = r.feed(r.state.on_transcript("What time do you open?", r.t))
+    assert started_reply == []  # the next frame judges the words
+    actions = r.say(silence_ulaw(40))
+    speculate = [a for a in actions if isinstance(a, SpeculateReply)]
+    adopt = [a for a in actions if isinstance(a, AdoptSpeculation)]
+    assert len(speculate) == 1 and len(adopt) == 1 and adopt[0].speculation_id == speculate[0].speculation_id
+    assert _user_messages(r) == ["What time do you open?"]
+
+
+def test_a_caller_who_goes_on_gets_one_turn_and_the_early_reply_is_discarded_unheard() -> None:
+    r = _listening()
+    r.say(speech_ulaw("I would like to book") + silence_ulaw(220))
+    r.feed(r.state.on_transcript("I would like to book", r.t))
+    # "to book": incomplete, so the turn stays open well past the persona's 300 ms.
+    held = r.say(silence_ulaw(900))
+    assert not [a for a in held if isinstance(a, (SpeakReply, AdoptSpeculation, Send))]
+    speculated = [a for a in held if isinstance(a, SpeculateReply)]
+    resumed = r.say(speech_ulaw("a table for two."))
+    if speculated:  # the reply started early on the first half is thrown away, never played
+        assert DiscardSpeculation(speculated[0].speculation_id) in resumed
+    r.say(silence_ulaw(220))
+    r.feed(r.state.on_transcript("a table for two.", r.t))
+    r.say(silence_ulaw(60))
+    assert _user_messages(r) == ["I would like to book a table for two."]
+    callers = [t.text for t in r.state.turns if t.role == "caller"]
+    assert callers == ["I would like to book a table for two."]
+
+
+def test_a_commit_never_answered_falls_back_to_the_best_partial() -> None:
+    r = _listening()
+    r.say(speech_ulaw("What time do you open?"))
+    r.feed(r.state.on_partial("what time do you", r.t))
+    r.say(silence_ulaw(2600))  # the recogniser never sends the final
+    assert _user_messages(r) == ["what time do you"]
+    assert r.state.bot_speaking
+    # The final arriving after the turn moved on is dropped, never answered.
+    assert r.feed(r.state.on_transcript("What time do you open?", r.t)) == []
+    assert _user_messages(r) == ["what time do you"]
+
+
+def test_a_commit_never_answered_and_no_partial_asks_again() -> None:
+    r = _listening()
+    actions = r.say(speech_ulaw("What time do you open?") + silence_ulaw(2600))
+    assert SpeakText(CallConfig().reask, "reply") in actions
+    assert _user_messages(r) == []

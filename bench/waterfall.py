@@ -1,0 +1,87 @@
+"""The per-stage waterfall of our replies (docs/img/turn_waterfall.png) from a saved bench report.
+
+Usage: `.venv-bench/bin/python bench/waterfall.py out/bench/vs_pipecat.json [docs/img/turn_waterfall.png]`
+(matplotlib lives in .venv-bench). Each bar starts where the previous stage ended, at the median over
+every answered turn of the latency rounds, one row per number of simultaneous calls; the last stage
+runs to the voice-to-voice median heard at the phone. Pipecat's voice-to-voice median is drawn as a
+line for reference.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.stages import STAGES  # noqa: E402
+
+__all__ = ["main", "stage_medians"]
+
+SEGMENTS = (
+    ("silence wait", None, "end of turn decided"),
+    ("STT final", "end of turn decided", "STT final"),
+    ("LLM first token", "STT final", "LLM first token"),
+    ("TTS first audio", "LLM first token", "TTS first audio"),
+    ("transport", "TTS first audio", "heard"),
+)
+
+
+def stage_medians(report: dict[str, Any], system: str, calls: int) -> dict[str, float]:
+    """Median of each milestone (ms after the caller's last voice) and of voice-to-voice at the phone."""
+    rows: list[dict[str, float]] = []
+    heard: list[float] = []
+    for batch in report["latency"]:
+        if batch["system"] == system and batch["calls"] == calls:
+            rows += batch.get("stages", [])
+            heard += batch["v2v_ms"]
+    medians = {name: statistics.median(r[name] for r in rows) for name in STAGES} if rows else {}
+    if heard:
+        medians["heard"] = statistics.median(heard)
+    return medians
+
+
+def main(argv: list[str]) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report = json.loads(Path(argv[0]).read_text())
+    out = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "img" / "turn_waterfall.png"
+    sizes = sorted({b["calls"] for b in report["latency"] if b["system"] == "ours"})
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(sizes)))
+    colours = ["#9e9e9e", "#5c6bc0", "#26a69a", "#ffa726", "#8d6e63"]
+    for row, calls in enumerate(sizes):
+        m = stage_medians(report, "ours", calls)
+        if len(m) < len(STAGES) + 1:
+            continue
+        for (label, start_key, end_key), colour in zip(SEGMENTS, colours, strict=True):
+            start = 0.0 if start_key is None else m[start_key]
+            width = max(0.0, m[end_key] - start)
+            ax.barh(row, width, left=start, color=colour, label=label if row == 0 else None)
+            if width >= 40:
+                ax.text(start + width / 2, row, f"{width:.0f}", ha="center", va="center", fontsize=8)
+        theirs = [v for b in report["latency"] if b["system"] == "pipecat" and b["calls"] == calls
+                  for v in b["v2v_ms"]]  # fmt: skip
+        if theirs:
+            ax.plot([statistics.median(theirs)] * 2, [row - 0.4, row + 0.4], color="crimson",
+                    label="Pipecat voice-to-voice p50" if row == 0 else None)  # fmt: skip
+    ax.set_yticks(range(len(sizes)), [f"{n} call{'s' if n > 1 else ''}" for n in sizes])
+    ax.set_xlabel("ms after the caller's last voiced audio (medians)")
+    ax.set_title("Where a reply's time goes (ours)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

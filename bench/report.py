@@ -89,6 +89,9 @@ def _target_notes(report: dict, systems: list[str]) -> list[str]:
     return notes
 
 
+KEPT_MARKER = "<!-- kept across bench runs -->"
+
+
 def write(report: dict, doc: Path, img: Path) -> None:
     systems = [s for s in ("ours", "pipecat") if s in report["cold_start_s"]]
     plots = _plots(report, img, systems)
@@ -166,6 +169,9 @@ whose loop lag passes 60 ms measured the generator, so the capacity found is the
         text += "\n## Not measured in this run\n" + "".join(
             f"- {k}: {v}\n" for k, v in report["missing"].items()
         )
+    # Hand-written sections after the marker (before/after notes of past changes) survive a rerun.
+    if doc.exists() and KEPT_MARKER in doc.read_text():
+        text += "\n" + KEPT_MARKER + doc.read_text().split(KEPT_MARKER, 1)[1]
     doc.write_text(text)
 
 

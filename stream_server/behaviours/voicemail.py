@@ -210,6 +210,11 @@ class AnsweringMachine:
     def machine(self) -> bool:
         return self.watch.machine
 
+    @property
+    def undecided(self) -> bool:
+        """Neither human nor machine yet: nothing should be said to whoever answered."""
+        return self.watch.verdict is MachineVerdict.UNKNOWN
+
     def on_frame(self, pcm: np.ndarray, speech: bool, t: float) -> list[Intent]:
         watch = self.watch
         if watch.verdict in (MachineVerdict.HUMAN, MachineVerdict.SPEAK_NOW):

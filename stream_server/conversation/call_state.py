@@ -547,7 +547,7 @@ class CallState:
     @property
     def _machine_undecided(self) -> bool:
         """Answering-machine detection is on and has not yet said human or machine."""
-        return self._voicemail is not None and self._voicemail.verdict is MachineVerdict.UNKNOWN
+        return self._voicemail is not None and self._voicemail.undecided
 
     @property
     def answering_machine(self) -> bool:

@@ -6,6 +6,12 @@ end (`completed`, or `canceled` before answer). Status callbacks are sent only f
 application asked for, plus `completed`, which Twilio always sends. Failures Twilio would report
 (11200, 12100, 319xx) are recorded on the call, spoken as Twilio's "application error" where Twilio
 would speak it, and added to the final status callback as `ErrorCode`/`ErrorMessage`.
+
+As at Twilio: `<Dial>` without `action` goes on with the verbs after it once the dialled leg ends
+(whatever its outcome), and with `action` requests that URL with `DialCallStatus` and runs what
+it returns; `TimeLimit` runs from answer and never past the account's cap (4 h); a recorded call
+ends with a recording status callback. Status callbacks can be delivered late (after the next one)
+and twice, as Twilio does not promise order or uniqueness.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -33,6 +39,7 @@ from local.twilio_emulator.twiml import (
     Dial,
     Hangup,
     Pause,
+    Play,
     Redirect,
     Reject,
     Say,
@@ -42,6 +49,8 @@ from local.twilio_emulator.twiml import (
 from local.twilio_emulator.webhooks import WebhookClient
 
 __all__ = ["CallFlow", "CallbackRecord", "EmulatedCall", "FlowSettings", "new_sid", "rfc2822"]
+
+_FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 log = logging.getLogger("twilio_emulator.call")
 
@@ -84,6 +93,8 @@ class EmulatedCall:
     warnings: list[TwilioError] = field(default_factory=list)
     spoken: list[str] = field(default_factory=list)
     dialed: list[str] = field(default_factory=list)
+    dial_statuses: list[str] = field(default_factory=list)
+    played_digits: list[str] = field(default_factory=list)
     callbacks: list[CallbackRecord] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     stream_outcome: StreamOutcome | None = None
@@ -153,6 +164,8 @@ class EmulatedCall:
             "warnings": [e.to_json() for e in self.warnings],
             "spoken": self.spoken,
             "dialed": self.dialed,
+            "dial_statuses": self.dial_statuses,
+            "played_digits": self.played_digits,
             "stream_parameters": self.stream_parameters,
             "stream_ended_by": outcome.ended_by if outcome else None,
             "callbacks": [
@@ -174,6 +187,14 @@ class FlowSettings:
     allow_insecure_local_streams: bool = False
     recordings_dir: Path | None = None
     render: Callable[[str], bytes] | None = None
+    max_call_seconds: int = 4 * 3600
+    """The account's cap on any call (Twilio: 4 h unless the account is switched to 24 h)."""
+    dial_outcomes: Mapping[str, str] = field(default_factory=dict)
+    """`DialCallStatus` per dialled number (default `completed`: answered, talked, hung up)."""
+    dial_seconds: float = 0.2
+    late_status_callbacks: frozenset[str] = frozenset()
+    """Call events whose status callback is delivered after the next one."""
+    duplicate_status_callbacks: bool = False
 
 
 # SIP responses Twilio reports for calls that were never answered (RFC 3261 codes).
@@ -187,6 +208,8 @@ class CallFlow:
         self.call = call
         self.settings = settings
         self.webhooks = webhooks
+        self._held: list[dict[str, str]] = []
+        self._dial_params: dict[str, str] = {}  # sent with the next fetch (a `<Dial action>`)
 
     # -- parameters --------------------------------------------------------------------------
     def _call_params(self) -> dict[str, str]:
@@ -218,7 +241,11 @@ class CallFlow:
             self.call.callbacks.append(CallbackRecord(kind, url, params, None))
             return None
         self.call.callbacks.append(CallbackRecord(kind, url, params, response.status))
-        if kind == "answer" and "xml" not in response.content_type and "html" not in response.content_type:
+        if (
+            kind in ("answer", "dial-action")
+            and "xml" not in response.content_type
+            and "html" not in response.content_type
+        ):
             self.call.errors.append(
                 TwilioError(
                     HTTP_RETRIEVAL_FAILURE, f"answer URL returned Content-Type {response.content_type!r}"
@@ -253,7 +280,20 @@ class CallFlow:
                 params["SipResponseCode"] = call.sip_response_code
         if call.answered_by and status != "initiated":
             params["AnsweredBy"] = call.answered_by
-        await self._webhook("status", request.status_callback_method, request.status_callback, params)
+        if event in self.settings.late_status_callbacks and status not in _FINAL_STATUSES:
+            self._held.append(params)
+            return
+        await self._deliver_status(params)
+        for held in self._held:
+            await self._deliver_status(held)
+        self._held.clear()
+
+    async def _deliver_status(self, params: dict[str, str]) -> None:
+        request = self.call.request
+        assert request.status_callback is not None
+        times = 2 if self.settings.duplicate_status_callbacks else 1
+        for _ in range(times):
+            await self._webhook("status", request.status_callback_method, request.status_callback, params)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -289,10 +329,34 @@ class CallFlow:
                 amd.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await amd
-            if call.status not in {"canceled", "completed", "busy", "failed", "no-answer"}:
+            if call.status not in _FINAL_STATUSES:
                 call.end_time = datetime.now(UTC)
                 await self._status("completed", "completed")
+            with contextlib.suppress(Exception):
+                await self._recording_status()
             call.finished.set()
+
+    async def _recording_status(self) -> None:
+        """`Record=true` calls end with one recording status callback (event `completed`)."""
+        call, request = self.call, self.call.request
+        url = request.extra.get("RecordingStatusCallback")
+        events = set(request.extra.get("RecordingStatusCallbackEvent", "completed").replace(",", " ").split())
+        if not request.record or not url or call.start_time is None or "completed" not in events:
+            return
+        sid = new_sid("RE")
+        params = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "RecordingSid": sid,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{call.account_sid}/Recordings/{sid}",
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(call.duration_seconds),
+            "RecordingChannels": "2" if request.extra.get("RecordingChannels") == "dual" else "1",
+            "RecordingSource": "OutboundAPI",
+            "RecordingStartTime": rfc2822(call.start_time),
+        }
+        method = request.extra.get("RecordingStatusCallbackMethod", "POST").upper()
+        await self._webhook("recording", method, url, params)
 
     async def _cancelled_before_answer(self) -> bool:
         update = self.call.pending_update
@@ -322,7 +386,10 @@ class CallFlow:
         params = self._call_params()
         if self.call.answered_by:
             params["AnsweredBy"] = self.call.answered_by
-        return await self._webhook("answer", method, url, params)
+        kind = "dial-action" if self._dial_params else "answer"
+        params.update(self._dial_params)
+        self._dial_params = {}
+        return await self._webhook(kind, method, url, params)
 
     def _fail(self, error: TwilioError) -> None:
         log.warning("call %s: %s", self.call.sid, error)
@@ -330,7 +397,7 @@ class CallFlow:
         self.call.spoken.append(APPLICATION_ERROR)
 
     async def _execute_from(self, url: str | None, twiml: str | None, method: str) -> None:
-        """Fetch/parse a document and run it; follows `<Redirect>` and live updates."""
+        """Fetch/parse a document and run it; follows `<Redirect>`, `<Dial action>` and live updates."""
         for _ in range(10):  # Twilio caps redirect loops; so does the emulator
             if url is not None:
                 text = await self._fetch(url, method)
@@ -369,8 +436,13 @@ class CallFlow:
                 await self._status("completed", "busy" if verb.reason == "busy" else "failed")
                 return None
             elif isinstance(verb, Dial):
-                self.call.dialed.append(verb.number)
-                return None
+                dial_status = await self._dial(verb)
+                if verb.action:
+                    return await self._dial_action(verb, dial_status)
+            elif isinstance(verb, Play):
+                if verb.digits:
+                    self.call.played_digits.append(verb.digits)
+                    await self._interruptible_sleep(0.1 * len(verb.digits))
             elif isinstance(verb, Redirect):
                 return verb.url, None, "POST"
             elif isinstance(verb, ConnectStream):
@@ -383,6 +455,22 @@ class CallFlow:
                 if verb.action:
                     return verb.action, None, "POST"
         return None
+
+    async def _dial(self, verb: Dial) -> str:
+        """Ring the other party; the AI leg waits while they talk. Returns `DialCallStatus`."""
+        self.call.dialed.append(verb.number)
+        outcome = self.settings.dial_outcomes.get(verb.number, "completed")
+        self.call.dial_statuses.append(outcome)
+        await self._interruptible_sleep(self.settings.dial_seconds)
+        return outcome
+
+    async def _dial_action(self, verb: Dial, outcome: str) -> tuple[str | None, str | None, str] | None:
+        assert verb.action is not None
+        params = {"DialCallStatus": outcome, "DialCallSid": new_sid("CA")}
+        if outcome == "completed":
+            params["DialCallDuration"] = str(math.ceil(self.settings.dial_seconds))
+        self._dial_params = params
+        return verb.action, None, verb.method
 
     def _take_update(self) -> tuple[str | None, str | None, str] | None:
         update = self.call.pending_update
@@ -413,6 +501,14 @@ class CallFlow:
             params["StreamError"] = error
         await self._webhook("stream", stream.status_callback_method, stream.status_callback, params)
 
+    def _seconds_left(self) -> float:
+        """`TimeLimit` runs from answer (not from the stream) and never past the account's cap."""
+        call = self.call
+        limit = min(call.request.time_limit_seconds, self.settings.max_call_seconds)
+        if call.start_time is None:
+            return float(limit)
+        return max(0.0, limit - (datetime.now(UTC) - call.start_time).total_seconds())
+
     async def _stream(self, stream: ConnectStream) -> None:
         call = self.call
         call.stream_parameters = dict(stream.parameters)
@@ -426,7 +522,8 @@ class CallFlow:
             auth_token=self.settings.auth_token,
             script=call.script,
             recording=recording,
-            max_seconds=call.request.time_limit_seconds,
+            max_seconds=self._seconds_left(),
+            signer=self.webhooks.signer,
         )
         if self.settings.render is not None:
             session.render = self.settings.render

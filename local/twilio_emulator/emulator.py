@@ -28,7 +28,7 @@ from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, new
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
 from local.twilio_emulator.caller import CallerScript
 from local.twilio_emulator.errors import TwilioError
-from local.twilio_emulator.webhooks import WebhookClient
+from local.twilio_emulator.webhooks import Signer, WebhookClient
 
 __all__ = ["EmulatorSettings", "TwilioEmulator"]
 
@@ -47,6 +47,11 @@ class EmulatorSettings:
         answered_by: what answering machine detection reports (`human`, `machine_end_beep`...).
         default_script: what the callee says when no script is registered for the `To` number;
             None means a silent callee.
+        webhook_shared_key: (key id, secret) of a Webhook Rule: webhooks and the stream handshake
+            are then signed with HMAC-SHA256 and announce it in `X-Twilio-Webhooks-Signature-Settings`.
+        dial_outcomes: `DialCallStatus` per transferred-to number (default `completed`).
+        late_status_callbacks / duplicate_status_callbacks: deliver those call events' status
+            callbacks after the next one / twice, as Twilio may.
     """
 
     account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
@@ -60,6 +65,16 @@ class EmulatorSettings:
     recordings_dir: Path | None = None
     default_script: CallerScript | None = None
     render: Callable[[str], bytes] | None = None
+    webhook_shared_key: tuple[str, str] | None = None
+    max_call_seconds: int = 4 * 3600
+    dial_outcomes: dict[str, str] = field(default_factory=dict)
+    dial_seconds: float = 0.2
+    late_status_callbacks: frozenset[str] = frozenset()
+    duplicate_status_callbacks: bool = False
+
+    def signer(self) -> Signer:
+        key_id, secret = self.webhook_shared_key or (None, None)
+        return Signer(self.auth_token, key_id, secret)
 
 
 def _twilio_error(error: TwilioError) -> web.Response:
@@ -82,7 +97,7 @@ class TwilioEmulator:
         self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
-        self._webhooks = WebhookClient(self.settings.auth_token)
+        self._webhooks = WebhookClient(self.settings.signer())
         self.base_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -179,6 +194,11 @@ class TwilioEmulator:
                 allow_insecure_local_streams=self.settings.allow_insecure_local_streams,
                 recordings_dir=self.settings.recordings_dir,
                 render=self.settings.render,
+                max_call_seconds=self.settings.max_call_seconds,
+                dial_outcomes=dict(self.settings.dial_outcomes),
+                dial_seconds=self.settings.dial_seconds,
+                late_status_callbacks=self.settings.late_status_callbacks,
+                duplicate_status_callbacks=self.settings.duplicate_status_callbacks,
             ),
             self._webhooks,
         )

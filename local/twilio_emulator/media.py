@@ -21,7 +21,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -36,6 +35,7 @@ from local.twilio_emulator.playback import PlaybackBuffer, PlaybackStep
 from local.twilio_emulator.recording import StereoRecording
 from local.twilio_emulator.twiml import ConnectStream
 from local.twilio_emulator.voice import render_speech
+from local.twilio_emulator.webhooks import Signer
 
 __all__ = ["MediaSession", "StreamOutcome"]
 
@@ -74,6 +74,7 @@ class MediaSession:
     marks_echoed: list[tuple[float, str]] = field(default_factory=list)
     caller: Caller | None = None
     on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None
+    signer: Signer | None = None  # None: the Auth Token (HMAC-SHA1)
     _seq: int = 0
     _t0: float = 0.0
     _playback: PlaybackBuffer | None = None
@@ -88,11 +89,11 @@ class MediaSession:
 
     async def run(self, hang_up: asyncio.Event) -> StreamOutcome:
         """Connect, stream until someone ends it, close. Never raises for stream faults."""
-        signature = RequestValidator(self.auth_token).compute_signature(self.stream.url, {})
+        signer = self.signer or Signer(self.auth_token)
         try:
             ws = await connect(
                 self.stream.url,
-                additional_headers={"X-Twilio-Signature": signature},
+                additional_headers=signer.sign(self.stream.url, {}),
                 compression=None,
                 open_timeout=10,
                 max_size=2**20,

@@ -6,7 +6,11 @@ Pure functions: text in, verbs (or a `TwilioError`) out. The rules that matter t
 - a `<Stream url>` must be an absolute `wss://` URL without a query string (31920 for a query
   string, 31922 for another scheme, 31923 for a URL that is not absolute). `ws://` is accepted only
   for loopback hosts and only when the caller of `parse_twiml` allows insecure local streams;
-- each `<Parameter>`'s name plus value must stay under 500 characters.
+- each `<Parameter>`'s name plus value must stay under 500 characters;
+- `<Play digits>` takes `0-9 * #` and `w` (a half-second pause) only; anything else (such as the
+  `W` that only `sendDigits` documents) is skipped with a 12200 warning.
+`<Dial>` carries its `action`, `method` and `timeout`: Twilio runs the verbs after it when there
+is no action, and requests the action (with `DialCallStatus`) instead when there is one.
 Unknown verbs are skipped with a 12200 warning, as Twilio's schema validation does.
 """
 
@@ -31,6 +35,7 @@ __all__ = [
     "Dial",
     "Hangup",
     "Pause",
+    "Play",
     "Redirect",
     "Reject",
     "Say",
@@ -70,9 +75,20 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Dial:
-    """A transfer: the emulator records the number and ends the AI leg."""
+    """A transfer to `number`; what follows depends on `action` (see the module docstring)."""
 
     number: str
+    action: str | None = None
+    method: str = "POST"
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class Play:
+    """`<Play digits>` (DTMF tones into the call) or `<Play>url</Play>` (audio)."""
+
+    digits: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,8 @@ class ConnectStream:
     action: str | None = None
 
 
-Verb = Say | Pause | Hangup | Reject | Redirect | Dial | ConnectStream
+Verb = Say | Pause | Hangup | Reject | Redirect | Dial | Play | ConnectStream
+_PLAY_DIGITS = frozenset("0123456789*#w")
 
 
 @dataclass(frozen=True)
@@ -168,13 +185,31 @@ def _verb(element: ET.Element, *, allow_insecure_local: bool) -> Verb | None:
     if tag == "Dial":
         number = element.find("Number")
         text = (number.text if number is not None else element.text) or ""
-        return Dial(text.strip())
+        method = (element.get("method") or "POST").upper()
+        if method not in {"GET", "POST"}:
+            raise TwilioError(DOCUMENT_PARSE_FAILURE, f"<Dial method> {method!r} is not GET or POST")
+        try:
+            timeout = int(element.get("timeout", "30"))
+        except ValueError as exc:
+            raise TwilioError(DOCUMENT_PARSE_FAILURE, "<Dial timeout> is not a whole number") from exc
+        return Dial(text.strip(), action=element.get("action"), method=method, timeout=timeout)
+    if tag == "Play":
+        digits = element.get("digits")
+        if digits is not None:
+            if not digits or not set(digits) <= _PLAY_DIGITS:
+                raise _SkipVerb(f"<Play digits={digits!r}> allows only 0-9, *, # and w")
+            return Play(digits=digits)
+        return Play(url=(element.text or "").strip())
     if tag == "Connect":
         streams = list(element)
         if len(streams) != 1 or streams[0].tag != "Stream":
             raise TwilioError(DOCUMENT_PARSE_FAILURE, "<Connect> must hold exactly one <Stream> here")
         return _stream(streams[0], element, allow_insecure_local=allow_insecure_local)
     return None
+
+
+class _SkipVerb(Exception):
+    """A verb Twilio's schema check would warn about (12200) and not run."""
 
 
 def parse_twiml(text: str | bytes, *, allow_insecure_local: bool = False) -> TwimlDocument:
@@ -194,7 +229,11 @@ def parse_twiml(text: str | bytes, *, allow_insecure_local: bool = False) -> Twi
     verbs: list[Verb] = []
     warnings: list[TwilioError] = []
     for element in root:
-        verb = _verb(element, allow_insecure_local=allow_insecure_local)
+        try:
+            verb = _verb(element, allow_insecure_local=allow_insecure_local)
+        except _SkipVerb as skip:
+            warnings.append(TwilioError(SCHEMA_WARNING, str(skip)))
+            continue
         if verb is None:
             warnings.append(TwilioError(SCHEMA_WARNING, f"<{element.tag}> is not a verb the emulator knows"))
             continue

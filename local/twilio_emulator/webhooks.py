@@ -3,6 +3,10 @@
 Every webhook is form-encoded and carries `X-Twilio-Signature`, computed by twilio's own
 `RequestValidator.compute_signature` over the exact URL and the posted parameters (for GET, over
 the URL with the parameters in its query string and no body parameters).
+
+Two signing modes, as on a real account: the Auth Token with HMAC-SHA1 (the default), or a
+Webhook Rule's SharedKey with HMAC-SHA256, announced by
+`X-Twilio-Webhooks-Signature-Settings: key=<key id>,algorithm=HMAC_SHA256`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,37 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from local.twilio_emulator.errors import HTTP_RETRIEVAL_FAILURE, TwilioError
 
-__all__ = ["WebhookClient", "WebhookResponse", "signed_request"]
+__all__ = ["Signer", "WebhookClient", "WebhookResponse", "signed_request"]
+
+
+@dataclass(frozen=True)
+class Signer:
+    """How this account signs: the Auth Token (HMAC-SHA1), or a Webhook Rule's SharedKey (SHA-256)."""
+
+    auth_token: str
+    shared_key_id: str | None = None
+    shared_key_secret: str | None = None
+
+    def sign(self, url: str, params: Mapping[str, str]) -> dict[str, str]:
+        """The signature headers for a request to `url` carrying `params`."""
+        if self.shared_key_id and self.shared_key_secret:
+            signature = RequestValidator(self.shared_key_secret).compute_signature(
+                url, dict(params), HMAC_SHA256
+            )
+            return {
+                "X-Twilio-Signature": signature,
+                SIGNATURE_SETTINGS_HEADER: f"key={self.shared_key_id},algorithm={HMAC_SHA256}",
+            }
+        return {
+            "X-Twilio-Signature": RequestValidator(self.auth_token).compute_signature(
+                url, dict(params), HMAC_SHA1
+            )
+        }
+
 
 # Twilio waits 15 s in total for a webhook response.
 _TIMEOUT = aiohttp.ClientTimeout(total=15, connect=10)
@@ -31,10 +61,11 @@ class WebhookResponse:
 
 
 def signed_request(
-    auth_token: str, method: str, url: str, params: Mapping[str, str]
+    signer: Signer | str, method: str, url: str, params: Mapping[str, str]
 ) -> tuple[str, dict[str, str], bytes | None]:
     """Build (url, headers, body) for one webhook exactly as Twilio would send it."""
-    validator = RequestValidator(auth_token)
+    if isinstance(signer, str):
+        signer = Signer(signer)
     headers = {
         "User-Agent": "TwilioProxy/1.1",
         "Accept": "*/*",
@@ -43,18 +74,18 @@ def signed_request(
     if method == "GET":
         separator = "&" if urlsplit(url).query else "?"
         full = f"{url}{separator}{urlencode(params)}" if params else url
-        headers["X-Twilio-Signature"] = validator.compute_signature(full, {})
+        headers.update(signer.sign(full, {}))
         return full, headers, None
     headers["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"
-    headers["X-Twilio-Signature"] = validator.compute_signature(url, dict(params))
+    headers.update(signer.sign(url, params))
     return url, headers, urlencode(params).encode()
 
 
 class WebhookClient:
     """One HTTP session for all webhooks of an emulator."""
 
-    def __init__(self, auth_token: str) -> None:
-        self._auth_token = auth_token
+    def __init__(self, signer: Signer | str) -> None:
+        self.signer = Signer(signer) if isinstance(signer, str) else signer
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -66,7 +97,7 @@ class WebhookClient:
         """Deliver one webhook; raises `TwilioError` 11200 on transport failure or a 4xx/5xx."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
-        full, headers, body = signed_request(self._auth_token, method, url, params)
+        full, headers, body = signed_request(self.signer, method, url, params)
         try:
             async with self._session.request(method, full, headers=headers, data=body) as response:
                 text = await response.text()

@@ -123,7 +123,7 @@ class CallClock:
         """The call must end now: the process is draining, or the call reached its maximum."""
         if self._drain_deadline is not None and now >= self._drain_deadline:
             return Close(EndReason.DRAIN, self._drain_goodbye)
-        if elapsed_s >= persona.max_duration_seconds:
+        if elapsed_s >= persona.goodbye_at_seconds:  # before Twilio's TimeLimit, always
             return Close(EndReason.MAX_DURATION)
         return None
 
@@ -135,7 +135,7 @@ class CallClock:
             idle_timeout_s=persona.idle_timeout_seconds,
             max_prompts=persona.max_idle_prompts,
             elapsed_s=elapsed_s,
-            warn_at_s=closing_warning_at(persona.max_duration_seconds, self._warn_before_s),
+            warn_at_s=closing_warning_at(persona.goodbye_at_seconds, self._warn_before_s),
         )
         if decision is None:
             return []

@@ -166,7 +166,7 @@ def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -
         "status_callback": webhook_url(base_url, "status", record.call_id),
         "status_callback_event": list(STATUS_CALLBACK_EVENTS),
         "status_callback_method": "POST",
-        "time_limit": persona.max_duration_seconds,
+        "time_limit": persona.twilio_time_limit_seconds,
     }
     if persona.machine_detection:
         kwargs.update(

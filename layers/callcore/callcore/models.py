@@ -106,6 +106,14 @@ def _drop_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
+TWILIO_MAX_CALL_SECONDS = 4 * 3600
+"""Twilio's default account cap on a call (24 h only when the account is switched to it)."""
+GOODBYE_HEADROOM_SECONDS = 45
+"""Twilio's `TimeLimit` runs from answer; the bot's clock from the media stream's start, which is
+later (answer webhook, TwiML, WebSocket), and its goodbye takes a few seconds to say. Twilio's
+limit is set this much later than the bot's, so the bot always finishes its goodbye first."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Persona:
     """Who the assistant is on a call and how the call is run (voice, prompt, limits, AMD)."""
@@ -129,6 +137,16 @@ class Persona:
     end_of_turn_silence_ms: int = 700
     filler_phrases: tuple[str, ...] = ()
     analysis: dict[str, Any] | None = None  # {summary, data (JSON Schema), success}: callcore.analysis
+
+    @property
+    def twilio_time_limit_seconds(self) -> int:
+        """`TimeLimit` for Twilio: the call's maximum plus room for the goodbye, within 4 h."""
+        return min(self.max_duration_seconds + GOODBYE_HEADROOM_SECONDS, TWILIO_MAX_CALL_SECONDS)
+
+    @property
+    def goodbye_at_seconds(self) -> int:
+        """When (from stream start) the bot says its max-duration goodbye: always before Twilio cuts."""
+        return min(self.max_duration_seconds, self.twilio_time_limit_seconds - GOODBYE_HEADROOM_SECONDS)
 
     def to_item(self) -> dict[str, Any]:
         body = self.to_json()

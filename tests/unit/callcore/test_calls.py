@@ -68,7 +68,7 @@ def test_places_a_call_through_the_real_twilio_client(ddb_table: Any, fake_twili
     assert form["AsyncAmdStatusCallback"] == [f"{BASE}/twilio/status/{placed.call_id}"]
     assert form["Record"] == ["true"] and form["RecordingChannels"] == ["dual"]
     assert form["RecordingStatusCallback"] == [f"{BASE}/twilio/recording/{placed.call_id}"]
-    assert form["TimeLimit"] == ["300"]
+    assert form["TimeLimit"] == ["345"]  # 300 s + room for the goodbye (Twilio counts from answer)
     assert all("?" not in form[k][0] for k in ("Url", "StatusCallback"))
     stored = repo.get_call(placed.call_id)
     assert stored is not None and stored.call_sid == placed.call_sid and stored.holds_slot

@@ -48,3 +48,26 @@ def test_persona_and_turn_round_trip() -> None:
     item = turn.to_item("c1")
     assert item["SK"] == "TURN#00003"
     assert TranscriptTurn.from_item(item) == turn
+
+
+def _persona(max_duration_seconds: int) -> Persona:
+    return Persona(
+        persona_id="p",
+        name="P",
+        voice_id="v",
+        prompt="x",
+        greeting="hi",
+        max_duration_seconds=max_duration_seconds,
+    )
+
+
+def test_twilio_time_limit_leaves_room_for_the_goodbye_and_stays_within_four_hours() -> None:
+    short = _persona(600)
+    assert short.goodbye_at_seconds == 600 and short.twilio_time_limit_seconds == 645
+    longest = _persona(4 * 3600)
+    assert longest.twilio_time_limit_seconds == 4 * 3600
+    assert longest.goodbye_at_seconds == 4 * 3600 - 45
+    for seconds in (30, 600, 4 * 3600 - 45, 4 * 3600 - 10, 4 * 3600):
+        persona = _persona(seconds)
+        assert persona.twilio_time_limit_seconds - persona.goodbye_at_seconds >= 45
+        assert persona.twilio_time_limit_seconds <= 4 * 3600

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.twiml.voice_response import VoiceResponse
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -31,6 +31,8 @@ class FakeApplication:
     callbacks: list[tuple[str, dict[str, str], bool]] = field(default_factory=list)
     inbound: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     handshake_signature_ok: bool | None = None
+    replies: dict[str, str] = field(default_factory=dict)  # TwiML answered per webhook kind
+    shared_keys: dict[str, str] = field(default_factory=dict)  # Webhook Rule key id -> secret
     http_url: str = ""
     ws_url: str = ""
     _runner: web.AppRunner | None = None
@@ -47,13 +49,13 @@ class FakeApplication:
         body = await request.text()
         params = dict(parse_qsl(body, keep_blank_values=True))
         url = f"{self.http_url}{request.path}"
-        valid = RequestValidator(self.auth_token).validate(
-            url, params, request.headers.get("X-Twilio-Signature", "")
-        )
+        valid = self._signed(request.headers, url, params)
         kind = request.match_info["kind"]
         self.callbacks.append((kind, params, valid))
         if not valid:
             return web.Response(status=403)
+        if kind in self.replies:
+            return web.Response(text=self.replies[kind], content_type="application/xml")
         if kind == "answer":
             text = (
                 self.answer_body if self.answer_body is not None else self.twiml(call_id="c-1", token="t&<>")
@@ -64,11 +66,23 @@ class FakeApplication:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.handshake_status is not None:
             return connection.respond(self.handshake_status, "no\n")
-        signature = request.headers.get("x-twilio-signature", "")
-        self.handshake_signature_ok = RequestValidator(self.auth_token).validate(self.ws_url, {}, signature)
+        self.handshake_signature_ok = self._signed(request.headers, self.ws_url, {})
         if not self.handshake_signature_ok:
             return connection.respond(403, "bad signature\n")
         return None
+
+    def _signed(self, headers: Any, url: str, params: dict[str, str]) -> bool:
+        settings = headers.get(SIGNATURE_SETTINGS_HEADER, "")
+        secret = self.auth_token
+        if settings:
+            key = dict(part.split("=", 1) for part in settings.split(",") if "=" in part).get("key", "")
+            secret = self.shared_keys.get(key, "")
+        validator = RequestValidator(secret)
+        return bool(
+            validator.validate(
+                url, params, headers.get("X-Twilio-Signature", ""), get_signature_algorithm(settings)
+            )
+        )
 
     async def _handler(self, ws: ServerConnection) -> None:
         loop = asyncio.get_running_loop()

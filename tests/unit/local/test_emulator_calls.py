@@ -273,3 +273,147 @@ async def test_live_update_to_dial_transfers_and_dtmf_reaches_the_stream(
     assert len(app.events("stop")) == 1
     assert call.dialed == ["+15550001111"] and call.spoken[-1] == "Transferring you now."
     assert call.status == "completed"
+
+
+# --- what real Twilio does that the emulator now does too (issue 16) ----------------------------
+
+
+async def _transfer_with(emulator: TwilioEmulator, app: FakeApplication, twiml: str) -> Any:
+    async def transfer(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await asyncio.to_thread(_client(emulator).calls(start["start"]["callSid"]).update, twiml=twiml)
+        await ws.wait_closed()
+
+    app.stream_script = transfer
+    return await emulator.wait_for_call(await _place(emulator, app), within=30)
+
+
+async def test_verbs_after_dial_run_when_there_is_no_action(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    twiml = "<Response><Dial>+15550001111</Dial><Say>Sorry, nobody could take your call.</Say></Response>"
+    call = await _transfer_with(emulator, app, twiml)
+    # The transfer was answered and completed, and Twilio still speaks what follows <Dial>.
+    assert call.dialed == ["+15550001111"] and call.dial_statuses == ["completed"]
+    assert call.spoken[-1] == "Sorry, nobody could take your call."
+
+
+async def test_dial_action_is_requested_with_dial_call_status(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    emulator.settings.dial_outcomes["+15550002222"] = "no-answer"
+    app.replies["dial-action"] = "<Response><Say>Nobody answered.</Say></Response>"
+    twiml = (
+        f'<Response><Dial action="{app.http_url}/twilio/dial-action">+15550002222</Dial>'
+        "<Say>Never spoken.</Say></Response>"
+    )
+    call = await _transfer_with(emulator, app, twiml)
+    (action,) = [params for kind, params, valid in app.callbacks if kind == "dial-action" and valid]
+    assert action["DialCallStatus"] == "no-answer" and action["CallSid"] == call.sid
+    assert call.spoken[-1] == "Nobody answered." and "Never spoken." not in call.spoken
+
+
+async def test_play_digits_are_played_and_an_undocumented_w_is_refused(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    call = await _transfer_with(
+        emulator, app, '<Response><Play digits="12w#"/><Play digits="3W4"/></Response>'
+    )
+    assert call.played_digits == ["12w#"]
+    assert any(w.code == 12200 and "3W4" in w.message for w in call.warnings)
+
+
+async def test_recorded_call_ends_with_a_signed_recording_callback(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await asyncio.sleep(0.2)
+        await ws.close()
+
+    app.stream_script = hang_up
+    sid = await _place(
+        emulator,
+        app,
+        record=True,
+        recording_channels="dual",
+        recording_status_callback=f"{app.http_url}/twilio/recording",
+        recording_status_callback_event=["completed"],
+    )
+    await emulator.wait_for_call(sid, within=30)
+    (recording,) = [(params, valid) for kind, params, valid in app.callbacks if kind == "recording"]
+    params, valid = recording
+    assert valid and params["RecordingStatus"] == "completed" and params["CallSid"] == sid
+    assert params["RecordingSid"].startswith("RE") and params["RecordingChannels"] == "2"
+
+
+async def test_status_callbacks_can_arrive_late_and_twice(app: FakeApplication) -> None:
+    settings = EmulatorSettings(
+        allow_insecure_local_streams=True,
+        ring_seconds=0.02,
+        render=_beep,
+        late_status_callbacks=frozenset({"ringing"}),
+        duplicate_status_callbacks=True,
+    )
+    emulator = TwilioEmulator(settings)
+    await emulator.start()
+    app.auth_token = settings.auth_token
+    try:
+
+        async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+            await ws.close()
+
+        app.stream_script = hang_up
+        await emulator.wait_for_call(await _place(emulator, app), within=30)
+    finally:
+        await emulator.stop()
+    statuses = [params["CallStatus"] for kind, params, _ in app.callbacks if kind == "status"]
+    assert statuses == ["initiated"] * 2 + ["in-progress"] * 2 + ["ringing"] * 2 + ["completed"] * 2
+
+
+async def test_webhook_rules_mode_signs_with_the_shared_key_and_sha256(app: FakeApplication) -> None:
+    settings = EmulatorSettings(
+        allow_insecure_local_streams=True,
+        ring_seconds=0.02,
+        render=_beep,
+        webhook_shared_key=("HKrule", "shh"),
+    )
+    emulator = TwilioEmulator(settings)
+    await emulator.start()
+    try:
+        # An application that only knows the Auth Token refuses every webhook...
+        app.auth_token = settings.auth_token
+        sid = await _place(emulator, app)
+        await emulator.wait_for_call(sid, within=30)
+        assert app.callbacks and not any(valid for _, _, valid in app.callbacks)
+        # ...and one that knows the rule's key accepts them and the stream handshake.
+        app.callbacks.clear()
+        app.shared_keys["HKrule"] = "shh"
+
+        async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+            await ws.close()
+
+        app.stream_script = hang_up
+        sid = await _place(emulator, app)
+        call = await emulator.wait_for_call(sid, within=30)
+    finally:
+        await emulator.stop()
+    assert app.callbacks and all(valid for _, _, valid in app.callbacks)
+    assert app.handshake_signature_ok and call.stream_outcome is not None
+
+
+def test_time_limit_runs_from_answer_and_is_capped_at_four_hours() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings
+    from local.twilio_emulator.call_request import CallRequest
+    from local.twilio_emulator.webhooks import WebhookClient
+
+    def left(time_limit: int, answered_ago: float) -> float:
+        request = CallRequest(
+            to=TO, from_=FROM, url="https://a.example/x", twiml=None, time_limit_seconds=time_limit
+        )
+        call = EmulatedCall(sid="CA1", account_sid="AC1", request=request, script=None)
+        call.start_time = datetime.now(UTC) - timedelta(seconds=answered_ago)
+        return CallFlow(call, FlowSettings(auth_token="t"), WebhookClient("t"))._seconds_left()
+
+    assert 89 <= left(100, answered_ago=10) <= 90  # the stream started 10 s after answer
+    assert 4 * 3600 - 1 <= left(24 * 3600, answered_ago=0) <= 4 * 3600

@@ -62,6 +62,22 @@ def test_max_duration_warns_then_closes_politely() -> None:
     assert [k for k, _ in r.spoken()].count("duration-warning") == 1
 
 
+def test_a_four_hour_call_says_goodbye_before_twilios_time_limit() -> None:
+    longest = persona(max_duration_seconds=4 * 3600, idle_timeout_seconds=0)
+    r = Replay(longest)
+    r.play(["Hi there."])
+    start = r.state.started_at
+    assert start is not None
+    # Twilio's TimeLimit (from answer, before the stream starts) is capped at 4 h: the bot's own
+    # goodbye comes 45 s earlier on its clock, so it is always said in full.
+    assert longest.twilio_time_limit_seconds == 4 * 3600
+    assert not any(
+        getattr(a, "kind", "") == "goodbye" for a in r.state.on_tick(start + longest.goodbye_at_seconds - 1)
+    )
+    out = r.state.on_tick(start + 4 * 3600 - 45)
+    assert any(getattr(a, "kind", "") == "goodbye" for a in out)
+
+
 def test_short_calls_get_no_warning() -> None:
     assert closing_warning_at(90, 60) is None
     assert closing_warning_at(600, 60) == 540

@@ -20,7 +20,7 @@ from typing import Any
 
 from callcore.models import CallSummary, Persona, TranscriptTurn
 from callcore.tokens import InvalidStreamToken, verify_stream_token
-from callcore.twiml import digits_twiml, transfer_twiml
+from callcore.twiml import dial_action_url, digits_twiml, transfer_twiml
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
@@ -433,7 +433,7 @@ class CallSession:
         log.info("updating the live call: %s", action.reason)
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.services.update_call, self.state.call_sid, _twiml(action.update)),
+                asyncio.to_thread(self.services.update_call, self.state.call_sid, self._twiml(action.update)),
                 timeout=15.0,
             )
         except Exception:
@@ -454,11 +454,14 @@ class CallSession:
             log.exception("REST hang-up failed; closing the stream instead")
         await self._apply(self.state.on_hangup_done(self.services.clock()))
 
+    def _twiml(self, update: CallUpdate) -> str:
+        """The TwiML that carries out a call update (built here, in the shell, not in the brain).
 
-def _twiml(update: CallUpdate) -> str:
-    """The TwiML that carries out a call update (built here, in the shell, not in the brain)."""
-    match update:
-        case TransferTo(number):
-            return transfer_twiml(number)
-        case PlayDigits(digits):
-            return digits_twiml(digits)
+        A transfer's ``<Dial action>`` points at our API, which speaks only if nobody answered.
+        """
+        match update:
+            case TransferTo(number):
+                action = dial_action_url(self.services.settings.core.public_api_url, self.state.call_id)
+                return transfer_twiml(number, action_url=action)
+            case PlayDigits(digits):
+                return digits_twiml(digits)

@@ -1,7 +1,9 @@
 """Twilio's answer webhook: the TwiML that connects the call to the stream host.
 
 ``/twilio/answer/{call_id}`` answers the outbound calls we placed; ``/twilio/answer`` answers
-inbound calls to TWILIO_FROM_NUMBER with INBOUND_PERSONA_ID. The signature check is the first
+inbound calls to TWILIO_FROM_NUMBER with INBOUND_PERSONA_ID; ``/twilio/dial-action/{call_id}`` is
+the `<Dial action>` of a transfer, where Twilio reports `DialCallStatus` and asks what the caller
+hears next (an apology only when the human did not answer). The signature check is the first
 thing each route does (403 before any read). Anything we cannot connect gets spoken TwiML and a
 hang-up, never a 5xx, because Twilio would play its own error message to the person instead.
 """
@@ -33,7 +35,7 @@ from callcore.settings import Settings
 from callcore.signatures import FormParams
 from callcore.tokens import issue_stream_token
 from callcore.tracing import build_tracer
-from callcore.twiml import spoken_hangup_twiml, stream_twiml
+from callcore.twiml import dial_action_twiml, spoken_hangup_twiml, stream_twiml
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
@@ -99,6 +101,23 @@ def answer_outbound(call_id: str) -> Response[str]:
         # Twilio can call back before calls.create has returned to the trigger.
         repo.link_call_sid(call_id, call_sid)
     return _connect(record, persona, call_sid)
+
+
+@app.post("/twilio/dial-action/<call_id>")
+@tracer.capture_method(capture_response=False)
+def dial_action(call_id: str) -> Response[str]:
+    form = _signed_form()
+    if form is None:
+        return _forbidden()
+    logger.set_correlation_id(call_id)
+    status = form.get("DialCallStatus", "")
+    logger.info("transfer ended", extra={"dial_call_status": status})
+    metrics.add_metric(
+        name="TransferConnected" if status in ("completed", "answered") else "TransferFailed",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    return twiml_response(dial_action_twiml(status))
 
 
 @app.post("/twilio/answer")

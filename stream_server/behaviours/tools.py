@@ -146,4 +146,5 @@ def _digits(arguments: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.replace(" ", "").replace("-", "")
-    return value if _DIGITS.match(value) else None
+    # `<Play digits>` documents only `w` (half a second); `W` (one second) is a `sendDigits` thing.
+    return value.replace("W", "ww") if _DIGITS.match(value) else None

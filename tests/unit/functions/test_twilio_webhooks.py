@@ -233,3 +233,31 @@ def test_stream_token_is_signed_with_the_key_from_secrets_manager(
     assert verify_stream_token("key-from-secret", token, call_sid="CA9", now=time.time()).call_id == "c1"
     with pytest.raises(InvalidStreamToken):
         verify_stream_token(STREAM_SECRET, token, call_sid="CA9", now=time.time())
+
+
+@pytest.mark.parametrize(
+    ("dial_call_status", "apology"),
+    [("completed", False), ("answered", False), ("no-answer", True), ("busy", True), ("failed", True)],
+)
+def test_dial_action_apologises_only_when_the_transfer_did_not_connect(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, dial_call_status: str, apology: bool
+) -> None:
+    _seed(ddb_table, call_sid="CA9")
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA9", "DialCallStatus": dial_call_status, "DialCallSid": "CA7"}
+    event = signed_event("/twilio/dial-action/{call_id}", form, path_params={"call_id": "c1"})
+    response = handler.lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 200 and response["multiValueHeaders"]["Content-Type"] == ["text/xml"]
+    document = ET.fromstring(response["body"].encode())
+    assert [v.tag for v in document] == (["Say", "Hangup"] if apology else ["Hangup"])
+
+
+def test_dial_action_refuses_a_forged_request(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
+    handler = handler_env("twilio_answer")
+    event = signed_event(
+        "/twilio/dial-action/{call_id}",
+        {"DialCallStatus": "no-answer"},
+        path_params={"call_id": "c1"},
+        token="x",
+    )
+    assert handler.lambda_handler(event, lambda_context)["statusCode"] == 403

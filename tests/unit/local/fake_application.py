@@ -31,7 +31,8 @@ class FakeApplication:
     callbacks: list[tuple[str, dict[str, str], bool]] = field(default_factory=list)
     inbound: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     handshake_signature_ok: bool | None = None
-    replies: dict[str, str] = field(default_factory=dict)  # TwiML answered per webhook kind
+    # TwiML answered per webhook kind: a document, or a function of the posted parameters.
+    replies: dict[str, str | Callable[[dict[str, str]], str]] = field(default_factory=dict)
     shared_keys: dict[str, str] = field(default_factory=dict)  # Webhook Rule key id -> secret
     http_url: str = ""
     ws_url: str = ""
@@ -55,7 +56,9 @@ class FakeApplication:
         if not valid:
             return web.Response(status=403)
         if kind in self.replies:
-            return web.Response(text=self.replies[kind], content_type="application/xml")
+            reply = self.replies[kind]
+            text = reply if isinstance(reply, str) else reply(params)
+            return web.Response(text=text, content_type="application/xml")
         if kind == "answer":
             text = (
                 self.answer_body if self.answer_body is not None else self.twiml(call_id="c-1", token="t&<>")

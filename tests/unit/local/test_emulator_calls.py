@@ -417,3 +417,44 @@ def test_time_limit_runs_from_answer_and_is_capped_at_four_hours() -> None:
 
     assert 89 <= left(100, answered_ago=10) <= 90  # the stream started 10 s after answer
     assert 4 * 3600 - 1 <= left(24 * 3600, answered_ago=0) <= 4 * 3600
+
+
+@pytest.mark.parametrize(("outcome", "apology"), [("completed", False), ("no-answer", True), ("busy", True)])
+async def test_transfer_twiml_speaks_only_when_the_dial_did_not_connect(
+    emulator: TwilioEmulator, app: FakeApplication, outcome: str, apology: bool
+) -> None:
+    from callcore.twiml import TRANSFER_FAILED, dial_action_twiml, transfer_twiml
+
+    emulator.settings.dial_outcomes["+15550003333"] = outcome
+    app.replies["dial-action"] = lambda params: dial_action_twiml(params["DialCallStatus"])
+    twiml = transfer_twiml("+15550003333", action_url=f"{app.http_url}/twilio/dial-action")
+    call = await _transfer_with(emulator, app, twiml)
+    assert call.dial_statuses == [outcome]
+    assert (TRANSFER_FAILED in call.spoken) is apology
+
+
+async def test_transfer_without_a_public_api_says_nothing_after_a_completed_dial(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    from callcore.twiml import transfer_twiml
+
+    call = await _transfer_with(emulator, app, transfer_twiml("+15550004444"))
+    assert call.dial_statuses == ["completed"] and call.spoken == []
+
+
+async def test_send_digits_with_a_capital_w_is_played_as_two_half_second_pauses(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    from callcore.models import Persona
+    from callcore.twiml import digits_twiml
+
+    from stream_server.behaviours.tools import PlayDigits, plan_tool_call
+    from stream_server.providers.base import ToolCall
+
+    persona = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi")
+    plan = plan_tool_call(
+        ToolCall("send_digits", {"digits": "1W2"}), persona, spoke=False, transfer_line="", send_digits=True
+    )
+    assert plan is not None and isinstance(plan.update, PlayDigits)
+    call = await _transfer_with(emulator, app, digits_twiml(plan.update.digits))
+    assert call.played_digits == ["1ww2"] and not call.warnings

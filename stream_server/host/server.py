@@ -18,7 +18,7 @@ import http
 import logging
 from collections.abc import Callable
 
-from twilio.request_validator import RequestValidator
+from callcore.signatures import is_valid_stream_handshake
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -46,7 +46,6 @@ class StreamServer:
         self.settings = services.settings
         self.sessions: set[CallSession] = set()
         self.draining = False
-        self._validator = RequestValidator(self.settings.core.twilio_auth_token)
         self._on_active_change = on_active_change
         self._server: Server | None = None
         self.port: int | None = None
@@ -67,8 +66,14 @@ class StreamServer:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining or full\n")
         if path != self.settings.media_path:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
-        signature = request.headers.get("x-twilio-signature", "")
-        if not signature or not self._validator.validate(self.settings.core.stream_public_url, {}, signature):
+        core = self.settings.core
+        if not is_valid_stream_handshake(
+            core.twilio_auth_token,
+            core.stream_public_url,
+            request.headers.get("x-twilio-signature", ""),
+            signature_settings=request.headers.get("x-twilio-webhooks-signature-settings"),
+            shared_keys=core.twilio_webhook_shared_keys,
+        ):
             log.warning("media handshake refused: bad or missing x-twilio-signature")
             return connection.respond(http.HTTPStatus.FORBIDDEN, "forbidden\n")
         if not self.ready:

@@ -91,4 +91,12 @@ def twilio_form_if_signed(
     )
     form = parse_form(event.decoded_body)
     signature = event.headers.get("x-twilio-signature")
-    return form if is_valid_twilio_request(auth_token, url, form, signature) else None
+    valid = is_valid_twilio_request(
+        auth_token,
+        url,
+        form,
+        signature,
+        signature_settings=event.headers.get("x-twilio-webhooks-signature-settings"),
+        shared_keys=settings.twilio_webhook_shared_keys,
+    )
+    return form if valid else None

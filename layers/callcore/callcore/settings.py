@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -134,6 +134,8 @@ class Settings:
     twilio_secret_arn: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_from_number: str = "+15005550006"
+    # Webhook Rules SharedKeys (key id, secret), see callcore.signatures; never printed.
+    twilio_webhook_shared_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     # None means "rebuild from the request" (see callcore.signatures); the local default is set.
     public_api_url: str | None = "http://127.0.0.1:3000"
@@ -190,6 +192,7 @@ class Settings:
                 _text(e, "TWILIO_API_BASE_URL", "https://api.twilio.com") or "https://api.twilio.com"
             ).rstrip("/"),
             twilio_from_number=_text(e, "TWILIO_FROM_NUMBER", "+15005550006"),
+            twilio_webhook_shared_keys=_shared_keys(e),
             public_api_url=_strip_slash(_optional(e, "PUBLIC_API_URL", "http://127.0.0.1:3000")),
             stream_public_url=_text(e, "STREAM_PUBLIC_URL", "ws://127.0.0.1:8080/media"),
             stream_token_secret=_text(e, "STREAM_TOKEN_SECRET", DEV_STREAM_TOKEN_SECRET),
@@ -222,6 +225,15 @@ class Settings:
             webhook_retry_hours=_int(e, "WEBHOOK_RETRY_HOURS", 24, minimum=1),
             call_finish_delay_seconds=_int(e, "CALL_FINISH_DELAY_SECONDS", 5, minimum=0),
         )
+
+
+def _shared_keys(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    from callcore.signatures import parse_shared_keys
+
+    try:
+        return parse_shared_keys(env.get("TWILIO_WEBHOOK_SHARED_KEYS"))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _strip_slash(url: str | None) -> str | None:

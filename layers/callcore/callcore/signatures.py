@@ -14,13 +14,23 @@ which is where webhook validation usually goes wrong behind API Gateway:
 
 Webhook URLs carry no query string (REST v1 events lose the raw query string, so it could not be
 reproduced byte for byte).
+
+Two signing modes exist on a Twilio account. By default the Auth Token signs with HMAC-SHA1. With
+a Webhook Rule, a SharedKey signs with HMAC-SHA256 and every request says so in
+``X-Twilio-Webhooks-Signature-Settings: key=<key id>,algorithm=HMAC_SHA256``. Both are checked by
+twilio's own validator; the key ids and secrets come from TWILIO_WEBHOOK_SHARED_KEYS
+(``key_id=secret[,key_id=secret]``, several during a rotation). A request signed with a key we were
+not given, or with an algorithm the library does not know, is refused (403) with a log line that
+says which setting is missing, never silently accepted.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 
 __all__ = [
     "FormParams",
@@ -28,8 +38,48 @@ __all__ = [
     "is_valid_stream_handshake",
     "is_valid_twilio_request",
     "parse_form",
+    "parse_shared_keys",
     "signed_request_url",
+    "signing_key",
 ]
+
+
+log = logging.getLogger(__name__)
+
+SharedKeys = Sequence[tuple[str, str]]
+
+
+def parse_shared_keys(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """``"HKaaa=secret1,HKbbb=secret2"`` -> ((id, secret), ...); a ValueError that names no secret."""
+    pairs: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in (raw or "").split(","))):
+        key_id, sep, secret = part.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise ValueError("TWILIO_WEBHOOK_SHARED_KEYS must be key_id=secret[,key_id=secret]")
+        pairs.append((key_id.strip(), secret.strip()))
+    return tuple(pairs)
+
+
+def signing_key(
+    auth_token: str, shared_keys: SharedKeys, signature_settings: str | None
+) -> tuple[str, str] | None:
+    """(secret, algorithm) that signed a request, from its signature-settings header; None = unknown key."""
+    if not signature_settings or not signature_settings.strip():
+        return auth_token, HMAC_SHA1
+    fields: Mapping[str, str] = dict(
+        (name.strip(), value.strip())
+        for name, sep, value in (part.partition("=") for part in signature_settings.split(","))
+        if sep
+    )
+    key_id = fields.get("key", "")
+    secret = dict(shared_keys).get(key_id)
+    if not secret:
+        log.warning(
+            "request signed by Webhook Rule key %r, which is not in TWILIO_WEBHOOK_SHARED_KEYS: refused",
+            key_id[:40],
+        )
+        return None
+    return secret, get_signature_algorithm(signature_settings)
 
 
 class FormParams(dict[str, str]):
@@ -86,16 +136,34 @@ def api_base_url(
 
 
 def is_valid_twilio_request(
-    auth_token: str, url: str | None, params: FormParams, signature: str | None
+    auth_token: str,
+    url: str | None,
+    params: FormParams | Mapping[str, str],
+    signature: str | None,
+    *,
+    signature_settings: str | None = None,
+    shared_keys: SharedKeys = (),
 ) -> bool:
-    """True only for a request signed by Twilio with ``auth_token`` over ``url`` and ``params``."""
+    """True only for a request Twilio signed over ``url`` and ``params``: with the Auth Token, or
+    with the Webhook Rule key named in ``signature_settings`` (``X-Twilio-Webhooks-Signature-Settings``)."""
     if not signature or not url or not auth_token:
         return False
-    return bool(RequestValidator(auth_token).validate(url, params, signature))
-
-
-def is_valid_stream_handshake(auth_token: str, stream_url: str, signature: str | None) -> bool:
-    """Check the Media Streams WebSocket upgrade (header ``x-twilio-signature``)."""
-    if not signature or not auth_token:
+    key = signing_key(auth_token, shared_keys, signature_settings)
+    if key is None:
         return False
-    return bool(RequestValidator(auth_token).validate(stream_url, {}, signature))
+    secret, algorithm = key
+    return bool(RequestValidator(secret).validate(url, params, signature, algorithm))
+
+
+def is_valid_stream_handshake(
+    auth_token: str,
+    stream_url: str,
+    signature: str | None,
+    *,
+    signature_settings: str | None = None,
+    shared_keys: SharedKeys = (),
+) -> bool:
+    """Check the Media Streams WebSocket upgrade (header ``x-twilio-signature``, empty params)."""
+    return is_valid_twilio_request(
+        auth_token, stream_url, {}, signature, signature_settings=signature_settings, shared_keys=shared_keys
+    )

@@ -83,3 +83,57 @@ def test_stream_handshake_uses_the_wss_url_and_no_params() -> None:
     assert not is_valid_stream_handshake(TOKEN, "https://stream.example.com/media", signature)
     assert not is_valid_stream_handshake("other", url, signature)
     assert not is_valid_stream_handshake(TOKEN, url, None)
+
+
+# --- Webhook Rules: a SharedKey signs with HMAC-SHA256 (issue 16, fix 7) --------------------------
+
+
+def _rule_signed(
+    url: str, params: dict[str, str], key_id: str = "HKrule", secret: str = "rule-secret"
+) -> dict[str, str]:
+    from local.twilio_emulator.webhooks import Signer
+
+    return Signer("auth-token", key_id, secret).sign(url, params)
+
+
+def test_webhook_rule_signature_is_checked_with_its_shared_key() -> None:
+    from callcore.signatures import FormParams, is_valid_twilio_request
+
+    url, params = "https://api.example.com/prod/twilio/status/c1", {"CallSid": "CA1", "CallerCity": ""}
+    headers = _rule_signed(url, params)
+    settings_header = headers["X-Twilio-Webhooks-Signature-Settings"]
+    form = FormParams(list(params.items()))
+    keys = (("HKold", "old-secret"), ("HKrule", "rule-secret"))
+    assert is_valid_twilio_request(
+        "auth-token",
+        url,
+        form,
+        headers["X-Twilio-Signature"],
+        signature_settings=settings_header,
+        shared_keys=keys,
+    )
+    # Without the key (or with the Auth Token alone) the request is refused, never waved through.
+    assert not is_valid_twilio_request(
+        "auth-token", url, form, headers["X-Twilio-Signature"], signature_settings=settings_header
+    )
+    assert not is_valid_twilio_request("auth-token", url, form, headers["X-Twilio-Signature"])
+    # An algorithm the library does not know is refused too.
+    assert not is_valid_twilio_request(
+        "auth-token",
+        url,
+        form,
+        headers["X-Twilio-Signature"],
+        signature_settings="key=HKrule,algorithm=HMAC_SHA512",
+        shared_keys=keys,
+    )
+
+
+def test_shared_keys_setting_is_parsed_or_refused_at_start() -> None:
+    from callcore.settings import Settings, SettingsError
+
+    settings = Settings.from_env({"TWILIO_WEBHOOK_SHARED_KEYS": "HKa=s3cret-a, HKb=s3cret-b"})
+    assert settings.twilio_webhook_shared_keys == (("HKa", "s3cret-a"), ("HKb", "s3cret-b"))
+    assert "s3cret" not in repr(settings)
+    with pytest.raises(SettingsError, match="key_id=secret") as refused:
+        Settings.from_env({"TWILIO_WEBHOOK_SHARED_KEYS": "HKa:topsecret"})
+    assert "topsecret" not in str(refused.value)

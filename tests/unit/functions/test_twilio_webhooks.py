@@ -261,3 +261,19 @@ def test_dial_action_refuses_a_forged_request(handler_env: Any, ddb_table: Any, 
         token="x",
     )
     assert handler.lambda_handler(event, lambda_context)["statusCode"] == 403
+
+
+def test_answer_signed_by_a_webhook_rule_connects_when_its_key_is_configured(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.twilio_emulator.webhooks import Signer
+
+    _seed(ddb_table)
+    form = {"CallSid": "CA9", "AccountSid": "AC1", "CallStatus": "in-progress"}
+    event = signed_event("/twilio/answer/{call_id}", form, path_params={"call_id": "c1"})
+    headers = Signer("unused", "HKrule", "rule-secret").sign(f"{PUBLIC_API_URL}/twilio/answer/c1", form)
+    event["headers"].update(headers)
+    refused = handler_env("twilio_answer").lambda_handler(event, lambda_context)
+    assert refused["statusCode"] == 403  # the account signs with a rule key we were not given
+    monkeypatch.setenv("TWILIO_WEBHOOK_SHARED_KEYS", "HKrule=rule-secret")
+    _stream(handler_env("twilio_answer").lambda_handler(event, lambda_context))

@@ -152,7 +152,6 @@ async def host(
     public = f"ws://127.0.0.1:{server.port}/media"
     services.settings = replace(settings, core=replace(core, stream_public_url=public))
     server.settings = services.settings
-    server._validator = type(server._validator)(AUTH_TOKEN)
     h = Host(server, services, repository, stt, llm, tts, requests, metrics)
     try:
         yield h

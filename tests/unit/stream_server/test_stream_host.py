@@ -58,6 +58,22 @@ async def test_unsigned_or_wrongly_signed_handshake_is_403(host: Host, signature
     assert not host.server.sessions
 
 
+async def test_handshake_signed_by_a_webhook_rule_is_accepted_only_with_its_key(host: Host) -> None:
+    from dataclasses import replace
+
+    from local.twilio_emulator.webhooks import Signer
+
+    headers = Signer("unused", "HKrule", "rule-secret").sign(host.url, {})
+    assert headers["X-Twilio-Webhooks-Signature-Settings"] == "key=HKrule,algorithm=HMAC_SHA256"
+    with pytest.raises(InvalidStatus) as refused:  # an account's rule we were not told about
+        await connect(host.url, additional_headers=headers)
+    assert refused.value.response.status_code == http.HTTPStatus.FORBIDDEN
+    core = replace(host.server.settings.core, twilio_webhook_shared_keys=(("HKrule", "rule-secret"),))
+    host.server.settings = replace(host.server.settings, core=core)
+    ws = await connect(host.url, additional_headers=headers)
+    await ws.close()
+
+
 async def test_bad_token_closes_without_touching_providers(host: Host) -> None:
     _call_id, call_sid, params = host.new_call()
     call = await host.connect()

@@ -80,3 +80,19 @@ def test_spoken_hangup() -> None:
     root = ET.fromstring(spoken_hangup_twiml("Sorry & goodbye <now>").encode())
     assert [child.tag for child in root] == ["Say", "Hangup"]
     assert root[0].text == "Sorry & goodbye <now>"
+
+
+def test_transfer_dials_with_an_action_and_says_nothing_after_it() -> None:
+    import xml.etree.ElementTree as ET
+
+    from callcore.twiml import dial_action_url, transfer_twiml
+
+    action = dial_action_url("https://api.example.com/prod/", "c1")
+    assert action == "https://api.example.com/prod/twilio/dial-action/c1"
+    assert dial_action_url("http://127.0.0.1:3000", "c1") is None  # Twilio cannot reach it
+    assert dial_action_url(None, "c1") is None
+    document = ET.fromstring(transfer_twiml("+14155550123", action_url=action))
+    assert [verb.tag for verb in document] == ["Dial"]
+    dial = document.find("Dial")
+    assert dial is not None and dial.get("action") == action and dial.get("method") == "POST"
+    assert [verb.tag for verb in ET.fromstring(transfer_twiml("+14155550123"))] == ["Dial"]

@@ -344,7 +344,7 @@ class CallState:
         text = text.strip()
         if self.phase is not Phase.ACTIVE or not text:
             return []
-        heard = self.floor.hear_partial(text, now)
+        heard = self.floor.hear_partial(text, now, bot_speaking=self._speaking is not None)
         if heard is None:
             return []
         dropped, verdict = heard

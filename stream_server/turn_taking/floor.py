@@ -213,7 +213,9 @@ class Floor:
 
     # -- transcripts --------------------------------------------------------------------------------
 
-    def hear_partial(self, text: str, now: float) -> tuple[list[DropSpeculation], Verdict] | None:
+    def hear_partial(
+        self, text: str, now: float, *, bot_speaking: bool = False
+    ) -> tuple[list[DropSpeculation], Verdict] | None:
         """A new partial transcript; None when it repeats the last one (nothing to decide)."""
         self.interruptions.saw_words()
         if text == self.partial:
@@ -225,7 +227,8 @@ class Floor:
         if current is not None and not same_words(current.text, self.joined_with_partial()):
             self.speculation.discard()
             dropped.append(DropSpeculation(current.speculation_id))
-        return dropped, self.interruptions.on_partial(text, self.clock(now))
+        overlapping = bot_speaking and self.detector.caller_speaking
+        return dropped, self.interruptions.on_partial(text, self.clock(now), overlapping=overlapping)
 
     def hear_final(self, text: str, now: float) -> Verdict | None:
         """The final transcript of one committed segment. None if it is stale (its commit was given

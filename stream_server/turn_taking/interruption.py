@@ -6,8 +6,12 @@ recogniser gives them:
 
 * words that take the floor ("no wait", "actually...") interrupt at once;
 * words that are only a backchannel ("uh-huh", "okay", "I see") never do;
-* no words yet: speech that goes on ``barge_in_words_grace_ms`` longer interrupts anyway (the
-  recogniser is late, and a backchannel is rarely that long); a run that stops first was noise.
+* no words yet: a caller still speaking ``barge_in_words_grace_ms`` after the candidate interrupts
+  anyway (partials trail the audio by a few hundred ms, and a backchannel is rarely that long);
+  short pauses ("Sorry, [pause] actually...") do not cancel the candidate, a silence of
+  ``candidate_gap_ms`` does (it was noise, or a backchannel that ended);
+* words that take the floor while the caller talks over the bot interrupt even when the candidate
+  was dropped (its run ended at a comma, say, before the words caught up).
 
 Without partial transcripts (an engine that gives none) the candidate interrupts on voice alone.
 
@@ -42,6 +46,7 @@ class InterruptionSettings:
     barge_in_words_grace_ms: int = 250
     false_interruption_ms: int = 900
     quiet_before_resume_ms: int = 200
+    candidate_gap_ms: int = 250
 
 
 class InterruptionJudge:
@@ -51,6 +56,7 @@ class InterruptionJudge:
         self.settings = settings
         self.words_available = False
         self._candidate_onset: float | None = None
+        self._candidate_at = 0.0
         self._cut_at: float | None = None
         self._cut_with_words = False
         self.false_interruptions = 0
@@ -79,11 +85,19 @@ class InterruptionJudge:
         if verdict is OverlapVerdict.BACKCHANNEL:
             return Verdict.IGNORE
         self._candidate_onset = onset_at
+        self._candidate_at = now
         return Verdict.WAIT
 
-    def on_partial(self, text: str, now: float) -> Verdict:
-        """A new partial transcript while a candidate or a cut is open."""
+    def on_partial(self, text: str, now: float, *, overlapping: bool = False) -> Verdict:
+        """A new partial transcript. ``overlapping``: the caller is talking over the bot right now."""
         verdict = judge_overlap(text)
+        if self._candidate_onset is None and self._cut_at is None and overlapping:
+            # The candidate ended at a pause before the words caught up: the words decide now.
+            return (
+                self._interrupt(now, with_words=True)
+                if verdict is OverlapVerdict.TAKES_FLOOR
+                else Verdict.WAIT
+            )
         if self._candidate_onset is not None:
             if verdict is OverlapVerdict.TAKES_FLOOR:
                 return self._interrupt(now, with_words=True)
@@ -98,11 +112,12 @@ class InterruptionJudge:
         """Every inbound frame: grace expiry for a candidate, timeout for a cut."""
         s = self.settings
         if self._candidate_onset is not None:
-            if run_voiced_ms + 1e-6 >= s.barge_in_ms + s.barge_in_words_grace_ms:
-                return self._interrupt(now, with_words=False)
-            if run_voiced_ms == 0.0:
-                self._candidate_onset = None  # the run ended without words: noise
+            if silence_ms + 1e-6 >= s.candidate_gap_ms:
+                self._candidate_onset = None  # the speech ended without words: noise or a backchannel
                 return Verdict.IGNORE
+            speaking_now = run_voiced_ms > 0.0 and silence_ms <= 20.0 + 1e-6
+            if speaking_now and (now - self._candidate_at) * 1000.0 + 1e-6 >= s.barge_in_words_grace_ms:
+                return self._interrupt(now, with_words=False)
         if (
             self._cut_at is not None
             and self.words_available

@@ -123,5 +123,22 @@ def test_a_short_run_without_words_was_noise() -> None:
     j = judge()
     j.saw_words()
     assert j.on_candidate(1.0, "", 1.24) is Verdict.WAIT
-    assert j.on_frame(1.4, run_voiced_ms=0, silence_ms=120) is Verdict.IGNORE
+    assert j.on_frame(1.4, run_voiced_ms=0, silence_ms=120) is Verdict.WAIT  # a pause, maybe a comma
+    assert j.on_frame(1.53, run_voiced_ms=0, silence_ms=250) is Verdict.IGNORE
     assert not j.pending
+
+
+def test_speech_resuming_after_a_comma_pause_interrupts_once_the_grace_is_over() -> None:
+    j = judge()
+    j.saw_words()
+    assert j.on_candidate(1.0, "", 1.24) is Verdict.WAIT  # "Sorry,"
+    assert j.on_frame(1.5, run_voiced_ms=0, silence_ms=200) is Verdict.WAIT  # the comma: silent at the grace
+    assert j.on_frame(1.6, run_voiced_ms=20, silence_ms=0) is Verdict.INTERRUPT  # "actually..."
+
+
+def test_floor_taking_words_over_the_bot_interrupt_without_a_candidate() -> None:
+    j = judge()
+    j.saw_words()
+    assert j.on_partial("no wait", 2.0) is Verdict.WAIT  # the caller is not talking over the bot
+    assert j.on_partial("uh-huh", 2.1, overlapping=True) is Verdict.WAIT
+    assert j.on_partial("sorry actually", 2.2, overlapping=True) is Verdict.INTERRUPT

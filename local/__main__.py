@@ -27,6 +27,8 @@ async def _dev() -> int:
         await stack.start()
         shown = stack.api_key if stack.api_key == "local-dev-api-key" else "<your LOCAL_API_KEY>"
         log.info("local stack running; send the header x-api-key: %s  (Ctrl-C stops)", shown)
+        fragment = f"#key={stack.api_key}" if stack.api_key == "local-dev-api-key" else ""
+        log.info("web console: %s/console/%s", stack.api_url, fragment)
         waiter = asyncio.create_task(stop.wait())
         exits: list[asyncio.Task[int]] = []
         if stack.stream_host is not None:

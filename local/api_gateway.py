@@ -24,7 +24,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,8 @@ __all__ = ["ApiKey", "LambdaContext", "LocalApiGateway", "build_proxy_event", "r
 log = logging.getLogger("local.api")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+# (method, path, aiohttp handler) of a route only the local stack has.
+LocalRoute = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,11 @@ class LocalApiGateway:
         api_keys: list[ApiKey],
         host: str = "127.0.0.1",
         port: int = 3000,
+        local_routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]
+        | None = None,
     ) -> None:
+        """``local_routes``: (method, path, handler) served beside the template's routes, for what
+        only the local stack offers (paths under ``/_local/``, never in the deployed API)."""
         template = load_template(template_path)
         self.routes = api_routes(template, template_path.parent)
         self.stage = api_stage(template)
@@ -209,12 +215,17 @@ class LocalApiGateway:
         self._import_lock = threading.Lock()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.local_routes = list(local_routes or [])
+        if any(not path.startswith("/_local/") for _, path, _ in self.local_routes):
+            raise ValueError("local-only routes must live under /_local/")
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=10 * 2**20)
         for route in self.routes:
             function = self._functions.setdefault(route.function_id, _Function(route))
             app.router.add_route(route.method, aiohttp_path(route.path), self._endpoint(route, function))
+        for method, path, handler in self.local_routes:
+            app.router.add_route(method, path, handler)
         app.router.add_route("*", "/{tail:.*}", self._missing)
         return app
 

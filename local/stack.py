@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from local.api_gateway import ApiKey, LocalApiGateway, routes_table
 from local.event_sources import LocalEventSources
@@ -249,6 +250,7 @@ class LocalStack:
             template,
             api_keys=[ApiKey(self.env["LOCAL_API_KEY"], self.env["LOCAL_API_KEY_ID"])],
             port=self.ports.api,
+            local_routes=[("GET", "/_local/phone", self._phone_config)],
         )
         await self.api.start()
         log.info("routes (from template.yaml):\n%s", routes_table(self.api))
@@ -271,6 +273,16 @@ class LocalStack:
         self.env.update(exported)
         os.environ.update(exported)
         await self.events.start()
+
+    async def _phone_config(self, request: web.Request) -> web.Response:
+        """Where the console's browser phone connects (the emulator's `/_emulator/phone`)."""
+        if self.emulator is None:
+            return web.json_response(
+                {"error": "no_emulator", "message": "the browser phone needs the built-in Twilio emulator"},
+                status=404,
+            )
+        host = request.url.host or "127.0.0.1"
+        return web.json_response({"url": f"ws://{host}:{self.ports.emulator}/_emulator/phone"})
 
     async def _start_stream_host(self) -> None:
         self.stream_host = await asyncio.create_subprocess_exec(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from local.twilio_emulator.call_request import CallRequest, CallUpdate
-from local.twilio_emulator.caller import CallerScript, TimelineEvent
+from local.twilio_emulator.caller import Callee, CallerScript, TimelineEvent
 from local.twilio_emulator.errors import APPLICATION_ERROR, HTTP_RETRIEVAL_FAILURE, TwilioError
 from local.twilio_emulator.media import MediaSession, StreamOutcome
 from local.twilio_emulator.recording import StereoRecording
@@ -82,7 +82,7 @@ class EmulatedCall:
     sid: str
     account_sid: str
     request: CallRequest
-    script: CallerScript | None
+    script: CallerScript | Callee | None
     status: str = "queued"
     date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
     date_updated: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from stream_server.audio.codec import silence_ulaw
 
@@ -71,6 +72,22 @@ class CallerFrame:
     audio: bytes
     dtmf: str = ""
     hang_up: bool = False
+
+
+class Callee(Protocol):
+    """Who answers an emulated call: a scripted `Caller`, or a live one (the browser phone)."""
+
+    timeline: list[TimelineEvent]
+
+    def tick(self, now: float) -> CallerFrame:
+        """The callee's next 20 ms of audio (and keys, and whether it hangs up)."""
+        ...
+
+    def heard_bot(self, played: Sequence[tuple[float, bytes]], *, speaking: bool) -> None:
+        """The bot's audio that just played (start time, bytes); ``speaking``: more is queued."""
+        ...
+
+    def note(self, now: float, kind: str, detail: str = "") -> None: ...
 
 
 @dataclass

@@ -24,9 +24,10 @@ from typing import Any
 
 from aiohttp import web
 
+from local.twilio_emulator.browser_phone import BrowserPhone
 from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, new_sid
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
-from local.twilio_emulator.caller import CallerScript
+from local.twilio_emulator.caller import Callee, CallerScript
 from local.twilio_emulator.errors import TwilioError
 from local.twilio_emulator.webhooks import Signer, WebhookClient
 
@@ -91,7 +92,7 @@ class TwilioEmulator:
     def __init__(self, settings: EmulatorSettings | None = None) -> None:
         self.settings = settings or EmulatorSettings()
         self.calls: dict[str, EmulatedCall] = {}
-        self.scripts: dict[str, CallerScript] = {}
+        self.scripts: dict[str, CallerScript | Callee] = {}
         # Numbers whose line does not answer: "busy", "no-answer" or "failed".
         self.lines: dict[str, str] = {}
         self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
@@ -107,6 +108,12 @@ class TwilioEmulator:
         app.router.add_get(f"{_PREFIX}/Calls/{{sid}}.json", self._fetch)
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}.json", self._update)
         app.router.add_get("/_emulator/calls/{sid}", self._report)
+        phone = BrowserPhone(
+            register=self.scripts.__setitem__,
+            unregister=self._forget_callee,
+            calls_to=lambda number: [c for c in self.calls.values() if c.request.to == number],
+        )
+        app.router.add_get("/_emulator/phone", phone.handle)
         app.router.add_get("/healthz", self._health)
         return app
 
@@ -246,6 +253,9 @@ class TwilioEmulator:
             return _twilio_error(_NOT_FOUND)
         report: dict[str, Any] = call.report()
         return web.json_response(report)
+
+    def _forget_callee(self, number: str) -> None:
+        self.scripts.pop(number, None)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="OK\n")

@@ -24,7 +24,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from local.twilio_emulator.caller import Caller, CallerFrame, CallerScript, TimelineEvent
+from local.twilio_emulator.caller import Callee, Caller, CallerFrame, CallerScript, TimelineEvent
 from local.twilio_emulator.errors import (
     STREAM_CONNECTION_REFUSED,
     STREAM_HANDSHAKE_ERROR,
@@ -63,7 +63,7 @@ class MediaSession:
     call_sid: str
     stream_sid: str
     auth_token: str
-    script: CallerScript | None
+    script: CallerScript | Callee | None  # a script is played by a `Caller`; a live callee speaks itself
     recording: StereoRecording
     render: Callable[[str], bytes] = render_speech
     clock: Callable[[], float] = time.monotonic
@@ -72,7 +72,7 @@ class MediaSession:
     received: list[dict[str, Any]] = field(default_factory=list)
     errors: list[TwilioError] = field(default_factory=list)
     marks_echoed: list[tuple[float, str]] = field(default_factory=list)
-    caller: Caller | None = None
+    caller: Callee | None = None
     on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None
     signer: Signer | None = None  # None: the Auth Token (HMAC-SHA1)
     _seq: int = 0
@@ -139,8 +139,10 @@ class MediaSession:
         )
         self._t0 = self.clock()
         self._playback = PlaybackBuffer(self._t0)
-        if self.script is not None:
+        if isinstance(self.script, CallerScript):
             self.caller = Caller(self.script, self.render, started_at=self._t0)
+        elif self.script is not None:
+            self.caller = self.script
         receiver = asyncio.create_task(self._receive(ws))
         sender = asyncio.create_task(self._send_audio(ws))
         hang_up_wait = asyncio.create_task(hang_up.wait())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,6 +44,23 @@ def _browser_or_skip() -> tuple[str, str]:
     pytest.skip(message)
 
 
+def _microphone_file(folder: Path) -> Path:
+    """What the fake microphone plays, looped by Chromium: 3 s of quiet (the bot greets), a line
+    of speech, then 5 s of quiet (the bot answers)."""
+    import wave
+
+    speech = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(speech), "Yes, I have a moment."], check=True)
+    with wave.open(str(speech)) as source:
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    quiet = b"\x00" * params.sampwidth * params.nchannels * params.framerate
+    path = folder / "microphone.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(quiet * 3 + frames + quiet * 5)
+    return path
+
+
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
     binary, chromedriver = _browser_or_skip()
@@ -50,6 +68,7 @@ def driver() -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="console-test-chromium-")
+    microphone = _microphone_file(Path(profile))
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in (
@@ -63,6 +82,10 @@ def driver() -> Iterator[Any]:
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
         "--window-size=1280,1000",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--autoplay-policy=no-user-gesture-required",
     ):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
@@ -201,3 +224,53 @@ async def test_persona_editor_shows_the_apis_validation_message(stack: LocalStac
     message = await _until(lambda: driver.find_element(By.ID, "persona-error").text, "the validation message")
     assert "language" in message
     await _run(lambda: _shot(driver, "persona-error"))
+
+
+async def test_browser_phone_talks_to_the_bot(stack: LocalStack, driver: Any) -> None:
+    """The page's microphone (Chromium's fake device playing a WAV) reaches the call as the callee's
+    voice, and the bot's greeting comes back to the page; hanging up in the page ends the call."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    assert stack.emulator is not None
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#key={stack.api_key}"))
+    await _until(lambda: "#/calls" in driver.current_url, "the console")
+    link = await _until(
+        lambda: (a := driver.find_element(By.CSS_SELECTOR, 'a[data-nav="phone"]')).is_displayed() and a,
+        "the browser phone link (local stack only)",
+    )
+    await _run(link.click)
+    await _until(
+        lambda: len(driver.find_elements(By.CSS_SELECTOR, "#phone-persona option")) > 0, "the personas"
+    )
+
+    def call_me() -> None:
+        Select(driver.find_element(By.ID, "phone-persona")).select_by_value("appointment-reminder")
+        driver.find_element(By.ID, "phone-start").click()
+
+    await _run(call_me)
+    await _until(
+        lambda: "In call" in driver.find_element(By.ID, "phone-state").text, "the call to be answered"
+    )
+    # A second of the bot's greeting played in the page, a second of microphone audio sent.
+    await _until(
+        lambda: driver.execute_script("const s = window.browserPhone.session; return s && s.received > 8000"),
+        "the greeting's audio in the page",
+    )
+    await _until(
+        lambda: driver.execute_script("const s = window.browserPhone.session; return s && s.sent > 8000"),
+        "microphone audio sent",
+    )
+    number = await _run(lambda: driver.find_element(By.ID, "phone-state").text)
+    call = next(c for c in stack.emulator.calls.values() if c.request.to.startswith("+1555555"))
+    assert call.media is not None and call.media.caller is not None
+    spoken = await _until(
+        lambda: call.media is not None and getattr(call.media.caller, "voiced_frames", 0) > 25,
+        "the microphone's speech in the call's inbound frames",
+    )
+    assert spoken, number
+    await _run(lambda: _shot(driver, "browser-phone"))
+    await _run(lambda: driver.find_element(By.ID, "phone-stop").click())
+    await _until(lambda: call.finished.is_set(), "the call to end")
+    assert call.stream_outcome is not None and call.stream_outcome.ended_by == "caller_hung_up"
+    assert call.status == "completed"

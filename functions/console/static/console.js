@@ -54,6 +54,8 @@ async function api(method, path, body) {
   return data;
 }
 
+window.consoleApi = api; // the browser phone places its call through the same client
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {

@@ -71,6 +71,7 @@
       if (typeof message.data !== "string") { play(new Uint8Array(message.data)); return; }
       const event = JSON.parse(message.data);
       if (event.event === "ready") {
+        session.number = event.number;
         setState(`Your number is ${event.number}; calling it...`);
         try {
           const placed = await window.consoleApi("POST", "/calls", { to: event.number, persona_id: personaId });

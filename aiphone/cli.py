@@ -99,6 +99,12 @@ def _show(detail: CallDetail, out: TextIO) -> None:
         print(f"  {'error':14} {raw.get('error_code', '')} {raw.get('error_message', '')}".strip(), file=out)
     if raw.get("recording_url"):
         print(f"  {'recording':14} {raw['recording_url']}", file=out)
+    if raw.get("variables"):
+        pairs = ", ".join(f"{k}={v}" for k, v in sorted(raw["variables"].items()))
+        print(f"  {'variables':14} {pairs}", file=out)
+    analysis = raw.get("analysis")
+    if isinstance(analysis, dict) and analysis.get("summary"):
+        print(f"  {'summary':14} {analysis['summary']}", file=out)
     cost = raw.get("cost_usd")
     if isinstance(cost, dict) and "total" in cost:
         print(f"  {'cost':14} ${cost['total']}", file=out)
@@ -149,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     calls = commands.add_parser("calls", help="list your calls, newest first")
     calls.add_argument("--status", help="only calls in this status")
     calls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    calls.add_argument("--from", dest="created_from", metavar="DATE", help="created at or after (ISO-8601)")
+    calls.add_argument("--to", dest="created_to", metavar="DATE", help="created before (ISO-8601)")
     calls.add_argument("--json", action="store_true", help="print the JSON records")
 
     show = commands.add_parser("show", help="a call's record, status history, transcript and latencies")
@@ -182,7 +190,13 @@ def _run(args: argparse.Namespace, client: AiPhoneClient, out: TextIO) -> int:
     if args.command == "calls":
         remaining = max(1, args.limit)
         shown = 0
-        for call in client.iter_calls(status=args.status, page_size=min(remaining, 100)):
+        calls = client.iter_calls(
+            status=args.status,
+            page_size=min(remaining, 100),
+            created_from=args.created_from,
+            created_to=args.created_to,
+        )
+        for call in calls:
             if args.json:
                 print(json.dumps(call.raw), file=out)
             else:

@@ -237,11 +237,24 @@ class AiPhoneClient:
         data = self._request("GET", "/calls", query=query)
         return CallPage([Call.from_json(c) for c in data.get("calls") or []], data.get("next_cursor"))
 
-    def iter_calls(self, *, status: str | None = None, page_size: int = 50) -> Iterator[Call]:
+    def iter_calls(
+        self,
+        *,
+        status: str | None = None,
+        page_size: int = 50,
+        created_from: str | None = None,
+        created_to: str | None = None,
+    ) -> Iterator[Call]:
         """Every call of the key, newest first, following the cursors."""
         cursor: str | None = None
         while True:
-            page = self.list_calls(limit=page_size, cursor=cursor, status=status)
+            page = self.list_calls(
+                limit=page_size,
+                cursor=cursor,
+                status=status,
+                created_from=created_from,
+                created_to=created_to,
+            )
             yield from page.calls
             if not page.next_cursor:
                 return

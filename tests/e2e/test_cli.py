@@ -63,6 +63,8 @@ async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
     assert "  bot" in out and "call ended: completed" in out, out
     code, listed, _ = await _aiphone(stack, "calls", "--limit", "5")
     assert code == 0 and call_id in listed.splitlines()[0]
+    code, none, _ = await _aiphone(stack, "calls", "--from", "2000-01-01", "--to", "2000-01-02")
+    assert code == 0 and none.strip() == "(no calls)"
     code, shown, _ = await _aiphone(stack, "show", call_id)
     assert code == 0
     assert f"call {call_id}  completed" in shown

@@ -172,6 +172,7 @@ function renderCall(record) {
   if (record.variables) fact("Variables", Object.entries(record.variables).map(([k, v]) => `${k}=${v}`).join(", "));
   if (record.metadata && Object.keys(record.metadata).length) fact("Metadata", JSON.stringify(record.metadata));
   if (record.cost_usd && record.cost_usd.total !== undefined) fact("Cost", `$${record.cost_usd.total}`);
+  if (record.usage) fact("Usage", Object.entries(record.usage).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", "));
   if (record.analysis && record.analysis.summary) fact("Summary", record.analysis.summary);
   const recording = $("call-recording");
   recording.hidden = !record.recording_url;

@@ -1,0 +1,247 @@
+"""Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
+
+Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--uvloop]`
+
+The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
+`bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
+not wall-clock time, so a busy machine stretches the run but not the figures much. py-spy samples the
+host from core 0, and its stacks are sorted into stages by the deepest frame that names one (`STAGES`);
+C code (numpy, webrtcvad, the json scanner, socket calls) counts toward the Python frame that called it.
+py-spy's idle detection misses threads parked in a queue or a blocking read, so stacks ending in a wait
+(`IDLE_LEAVES`) are counted apart as waiting, not as work. Not part of `make bench`: it needs py-spy
+(requirements-dev.txt) and ptrace rights over the host process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.calls import bench_script  # noqa: E402
+from bench.loadgen.harness import measure_batch, running_fakes, running_storage  # noqa: E402
+from bench.loadgen.probes import cpu_seconds  # noqa: E402
+from bench.loadgen.stats import percentile  # noqa: E402
+from bench.loadgen.systems import OurStreamHost  # noqa: E402
+
+# (stage, pattern over one py-spy frame "function (file:line)"); the deepest matching frame decides.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("logging", r"\(logging/|observability\.py"),
+    ("JSON decode", r"\(json/decoder\.py|json/__init__\.py:\d+\)$|^loads \(|orjson"),
+    ("JSON encode", r"\(json/encoder\.py|^dumps \("),
+    ("base64", r"\(base64\.py"),
+    ("mu-law decode", r"ulaw_to_pcm16|pcm16_to_ulaw"),
+    ("VAD (energy gate + WebRTC)", r"is_speech|frame_dbfs"),
+    ("echo correlation", r"echo\.py"),
+    ("recogniser socket (Scribe adapter)", r"stt_elevenlabs\.py|transcript_feed\.py"),
+    (
+        "TTS/LLM stream (httpx, pipeline)",
+        r"httpx|httpcore|h11|pipeline\.py|tts_elevenlabs|llm_cerebras|openai|cerebras|sentences\.py|"
+        r"text_normalization|held_reply",
+    ),
+    ("websockets framing", r"websockets/"),
+    ("twilio frame parse/encode", r"twilio_protocol\.py"),
+    (
+        "call state + turn-taking",
+        r"call_state\.py|turns\.py|playback\.py|interruption\.py|speculation\.py|"
+        r"end_of_turn\.py|idle\.py|keypad\.py|voicemail\.py|filler\.py|audio\.py",
+    ),
+    ("session shell (actions)", r"session\.py|server\.py"),
+    ("asyncio event loop + tasks", r"asyncio/|uvloop"),
+    ("storage threads (boto3)", r"boto|botocore|urllib3|concurrent/futures|threading\.py"),
+)
+# Leaf frames that are waits, not work: the loop's epoll, idle pool threads, a boto3 read waiting for moto.
+IDLE_LEAVES = re.compile(
+    r"^(EpollSelector\.select \(selectors|_worker \(concurrent/futures/thread\.py|"
+    r"SocketIO\.readinto \(socket|Condition\.wait \(threading|Event\.wait \(threading)"
+)
+WAITING = "(waiting: epoll, idle threads)"
+_COMPILED = tuple((name, re.compile(pattern)) for name, pattern in STAGES)
+
+
+def stage_of(stack: str) -> str:
+    """The stage one collapsed py-spy stack belongs to (frames root first, separated by ';')."""
+    frames = stack.split(";")
+    if IDLE_LEAVES.search(frames[-1]):
+        return WAITING
+    for frame in reversed(frames):
+        for name, pattern in _COMPILED:
+            if pattern.search(frame):
+                return name
+    return "other"
+
+
+def stage_breakdown(collapsed: Iterable[str]) -> Counter[str]:
+    """Samples per stage from py-spy's raw (collapsed) output lines: `frame;frame;... count`."""
+    totals: Counter[str] = Counter()
+    for line in collapsed:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if stack and count.isdigit():
+            totals[stage_of(stack)] += int(count)
+    return totals
+
+
+def top_frames(collapsed: Iterable[str], limit: int = 25) -> list[tuple[str, int]]:
+    """The leaf frames with the most samples (self time)."""
+    leaves: Counter[str] = Counter()
+    for line in collapsed:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if stack and count.isdigit():
+            leaves[stack.split(";")[-1]] += int(count)
+    return leaves.most_common(limit)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def profile(args: argparse.Namespace) -> int:
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {0})
+    out = ROOT / "out" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    extra_env = {"STREAM_EVENT_LOOP": "uvloop"} if args.uvloop else {}
+    with contextlib.ExitStack() as stack:
+        provider_env: dict[str, str] = stack.enter_context(running_fakes_with_pid())
+        fakes_pid = int(provider_env.pop("_FAKES_PID"))
+        table, storage_env = stack.enter_context(running_storage(700))
+        host = OurStreamHost(
+            name="ours", port=_free_port(), core=1, log_path=out / "profile_host.log",
+            provider_env={**provider_env, **storage_env, **extra_env}, table=table,
+        )  # fmt: skip
+        host.start()
+        stack.callback(host.stop)
+        assert host.process is not None
+        if args.nice:
+            # A shared machine: lift the host, the generator and the fakes above other work (root only).
+            for pid in (host.process.pid, os.getpid(), fakes_pid):
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, pid, args.nice)
+        await measure_batch(host, 1, bench_script(turns=1))  # warm-up, not counted
+        spy: subprocess.Popen[bytes] | None = None
+        raw = out / "profile_host.collapsed"
+        if args.profile:
+            py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+            if py_spy is None:
+                print("py-spy not found: pip install -r requirements-dev.txt", file=sys.stderr)
+                return 2
+            spy = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measured batch
+                ["taskset", "-c", "0", py_spy, "record", "--pid", str(host.process.pid), "--format", "raw",
+                 "--rate", str(args.rate), "--output", str(raw)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.sleep(1.0)
+        load_before = _load()
+        own0, fakes0 = _own_cpu(), cpu_seconds(fakes_pid)
+        wall0 = time.perf_counter()
+        batch = await measure_batch(host, args.calls, bench_script(turns=args.turns))
+        wall = time.perf_counter() - wall0
+        own, fakes = _own_cpu() - own0, cpu_seconds(fakes_pid) - fakes0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+    figures = batch.figures
+    call_s = figures.call_seconds
+    print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}")
+    print(f"load average before/after: {load_before} / {_load()}  ({os.cpu_count()} cores)")
+    print(
+        f"{args.calls} calls, {figures.completed} completed, {call_s:.0f} call-seconds in {wall:.0f} s; "
+        f"problems: {'; '.join(batch.problems) or 'none'}"
+    )
+    print(
+        f"host CPU {batch.cpu_seconds:.2f} s = {batch.cpu_ms_per_call_second:.2f} CPU-ms per call-second; "
+        f"RSS {batch.rss_per_call_mb:.2f} MB per call"
+    )
+    print(
+        f"load generator CPU {own:.2f} s ({own * 1000 / call_s:.2f} ms per call-second), "
+        f"fakes CPU {fakes:.2f} s ({fakes * 1000 / call_s:.2f} ms per call-second); "
+        f"generator loop lag p99 {batch.loop_lag_p99_ms:.1f} ms"
+    )
+    v2v = figures.voice_to_voice_ms
+    print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
+    if args.profile and raw.exists():
+        lines = raw.read_text().splitlines()
+        stages = stage_breakdown(lines)
+        waiting = stages.pop(WAITING, 0)
+        total = sum(stages.values())
+        per_call_s = batch.cpu_ms_per_call_second
+        print(
+            f"\npy-spy: {total} busy samples at {args.rate} Hz ({waiting} more were waits); "
+            "stages by deepest frame (share x CPU-ms/call-s):"
+        )
+        print(f"{'stage':40} {'share':>7} {'ms/call-s':>10}")
+        for name, samples in stages.most_common():
+            share = samples / total
+            print(f"{name:40} {share * 100:6.1f}% {share * per_call_s:10.2f}")
+        print("\nleaf frames (self time):")
+        busy = [line for line in lines if not IDLE_LEAVES.search(line.rpartition(" ")[0].split(";")[-1])]
+        for frame, samples in top_frames(busy):
+            print(f"{samples * 100 / total:6.1f}%  {frame}")
+        print(f"\nraw stacks: {raw}")
+    return 0
+
+
+@contextlib.contextmanager
+def running_fakes_with_pid() -> Iterator[dict[str, str]]:
+    """`running_fakes`, plus the fakes' pid (so their CPU can be reported next to the generator's)."""
+    from bench.loadgen.fakes import FakeLatencies
+
+    before = set(_children())
+    with running_fakes(FakeLatencies()) as env:
+        new = [pid for pid in _children() if pid not in before]
+        yield {**env, "_FAKES_PID": str(new[0])}
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == me:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _free_port() -> int:
+    from local.storage import free_port
+
+    return free_port()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=25)
+    parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--nice", type=int, default=0, help="nice value of the benchmark's processes, e.g. -10"
+    )
+    parser.add_argument("--uvloop", action="store_true", help="run the host on uvloop (STREAM_EVENT_LOOP)")
+    return asyncio.run(profile(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

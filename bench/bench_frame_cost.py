@@ -122,7 +122,8 @@ class Replay:
             if self.bot_speaking and n % 400 == 399:  # replies of 8 s: played out, then the next one
                 while self.marks:
                     self.echo_mark()
-                for action in [*state.on_reply_finished(self.now), *state.on_transcript("And then?", self.now)]:
+                finished = state.on_reply_finished(self.now)
+                for action in [*finished, *state.on_transcript("And then?", self.now)]:
                     self.perform(action)
 
     def echo_mark(self) -> None:
@@ -171,7 +172,7 @@ def websockets_cost(rounds: int, count: int) -> tuple[float, float]:
     def read() -> None:
         for _ in range(count):
             server.receive_data(wire)
-            (event,) = server.events_received()
+            (_frame,) = server.events_received()
 
     def write() -> None:
         for _ in range(count):

@@ -156,6 +156,7 @@ def simulate(policy: FleetPolicy, day: SyntheticDay | None = None, *, seed: int 
     datapoints: list[tuple[float, float, float]] = []  # (visible at, calls/task, cpu %)
     seen = 0  # datapoints visible so far (they become visible in order)
     last_out = last_in = -math.inf
+    desired = policy.min_tasks  # the service's desired count; ECS stops surplus tasks once they are idle
     for second in range(day.seconds):
         now = float(second)
         while ends and ends[0][0] <= now:
@@ -197,16 +198,19 @@ def simulate(policy: FleetPolicy, day: SyntheticDay | None = None, *, seed: int 
                 tasks.append(_Task(ready_at=now + policy.start_s, launched_at=now))
             running = [t for t in tasks if t.stopped_at is None]
         if second % 60 == 0 and seen:
-            desired = _decide(policy, datapoints[:seen], len(running), now, last_out, last_in, floor)
-            if desired > len(running):
-                for _ in range(desired - len(running)):
+            decided = _decide(policy, datapoints[:seen], len(running), now, last_out, last_in, floor)
+            if decided > len(running):
+                for _ in range(decided - len(running)):
                     tasks.append(_Task(ready_at=now + policy.start_s, launched_at=now))
                 last_out = now
-            elif desired < len(running):
-                idle = [t for t in running if t.calls == 0]  # busy tasks are protected from scale-in
-                for task in idle[: len(running) - desired]:
-                    task.stopped_at = now
+            elif decided < len(running):
                 last_in = now
+            desired = decided
+        surplus = len(running) - max(desired, floor)
+        if surplus > 0:
+            # Busy tasks hold scale-in protection: only a task with no call left can be stopped.
+            for task in [t for t in running if t.calls == 0][:surplus]:
+                task.stopped_at = now
     return result
 
 

@@ -38,10 +38,10 @@ from websockets.server import ServerProtocol  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 from local.fake_providers.elevenlabs import voiced_tone  # noqa: E402
-from stream_server.call_state import CallState, FeedStt, Send  # noqa: E402
-from stream_server.pipeline import ReplyAudio  # noqa: E402
+from stream_server.conversation.call_state import CallState, FeedStt, Send  # noqa: E402
 from stream_server.providers.stt_elevenlabs import _chunk_message  # noqa: E402
-from stream_server.twilio_protocol import encode  # noqa: E402
+from stream_server.speech.pipeline import ReplyAudio  # noqa: E402
+from stream_server.telephony.twilio_protocol import encode  # noqa: E402
 
 FRAME_S = 0.02
 STREAM_SID = "MZ" + "0" * 32

@@ -58,8 +58,8 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("twilio frame parse/encode", r"twilio_protocol\.py"),
     (
         "call state + turn-taking",
-        r"call_state\.py|turns\.py|playback\.py|interruption\.py|speculation\.py|"
-        r"end_of_turn\.py|idle\.py|keypad\.py|voicemail\.py|filler\.py|audio\.py",
+        r"call_state\.py|detector\.py|playback\.py|interruption\.py|speculation\.py|backchannel\.py|"
+        r"end_of_turn\.py|idle\.py|keypad\.py|voicemail\.py|filler\.py|tools\.py|codec\.py",
     ),
     ("session shell (actions)", r"session\.py|server\.py"),
     ("asyncio event loop + tasks", r"asyncio/|uvloop"),

@@ -73,8 +73,8 @@ def _cloudwatch_client() -> object | None:
     return boto3.client("cloudwatch")
 
 
-async def main() -> None:
-    settings = StreamSettings.from_env()
+async def main(settings: StreamSettings | None = None) -> None:
+    settings = settings or StreamSettings.from_env()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     _refuse_dev_secrets(settings)
     from callcore.repository import CallRepository
@@ -123,5 +123,16 @@ async def main() -> None:
     log.info("stream host stopped")
 
 
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop the host runs on (STREAM_EVENT_LOOP); None = asyncio's default."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    stream_settings = StreamSettings.from_env()
+    with asyncio.Runner(loop_factory=event_loop_factory(stream_settings.event_loop)) as runner:
+        runner.run(main(stream_settings))

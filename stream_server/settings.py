@@ -57,6 +57,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     """Everything the stream host process reads from its environment."""
@@ -75,6 +84,8 @@ class StreamSettings:
     dtmf_inter_digit_seconds: float = 1.5
     send_digits_tool: bool = False
     persona_cache_seconds: float = 300.0
+    # "asyncio" (the stdlib's loop) or "uvloop" (libuv's); make bench measures both (docs/performance.md).
+    event_loop: str = "asyncio"
 
     @property
     def port(self) -> int:
@@ -126,4 +137,5 @@ class StreamSettings:
             duration_warning_before_seconds=_float(e, "DURATION_WARNING_BEFORE_SECONDS", 60.0, 0.0, 3600.0),
             dtmf_inter_digit_seconds=_float(e, "DTMF_INTER_DIGIT_SECONDS", 1.5, 0.1, 10.0),
             send_digits_tool=_bool(e, "SEND_DIGITS_TOOL", False),
+            event_loop=_choice(e, "STREAM_EVENT_LOOP", "asyncio", ("asyncio", "uvloop")),
         )

@@ -13,6 +13,25 @@ def test_defaults_work_unconfigured() -> None:
     assert s.drain_deadline_seconds == 110.0 and s.max_calls == 100
     assert s.turn.vad_aggressiveness == 2 and s.turn.barge_in_ms == 240
     assert s.bind_host == "127.0.0.1"
+    assert s.event_loop == "asyncio"
+
+
+def test_event_loop_choice_and_its_loop_factory() -> None:
+    import asyncio
+
+    import uvloop
+
+    from stream_server.__main__ import event_loop_factory
+
+    assert StreamSettings.from_env({"STREAM_EVENT_LOOP": "uvloop"}).event_loop == "uvloop"
+    assert event_loop_factory("asyncio") is None
+    factory = event_loop_factory("uvloop")
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop) and isinstance(loop, asyncio.AbstractEventLoop)
+    finally:
+        loop.close()
 
 
 def test_overrides() -> None:
@@ -36,7 +55,13 @@ def test_overrides() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("VAD_AGGRESSIVENESS", "4"), ("MAX_CALLS", "lots"), ("BARGE_IN_MS", "-1")]
+    ("name", "value"),
+    [
+        ("VAD_AGGRESSIVENESS", "4"),
+        ("MAX_CALLS", "lots"),
+        ("BARGE_IN_MS", "-1"),
+        ("STREAM_EVENT_LOOP", "trio"),
+    ],
 )
 def test_bad_values_are_rejected_by_name(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):

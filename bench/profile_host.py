@@ -1,6 +1,7 @@
 """Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
 
-Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--uvloop]`
+Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--nice -10]
+[--event-loop uvloop|asyncio]`
 
 The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
 `bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
@@ -28,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -37,7 +39,7 @@ from bench.loadgen.calls import bench_script  # noqa: E402
 from bench.loadgen.harness import measure_batch, running_fakes, running_storage  # noqa: E402
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from bench.loadgen.stats import percentile  # noqa: E402
-from bench.loadgen.systems import OurStreamHost  # noqa: E402
+from bench.loadgen.systems import AUTH_TOKEN, OurStreamHost, wait_ready  # noqa: E402
 
 # (stage, pattern over one py-spy frame "function (file:line)"); the deepest matching frame decides.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -59,7 +61,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     (
         "call state + turn-taking",
         r"call_state\.py|detector\.py|playback\.py|interruption\.py|speculation\.py|backchannel\.py|"
-        r"end_of_turn\.py|idle\.py|keypad\.py|voicemail\.py|filler\.py|tools\.py|codec\.py",
+        r"end_of_turn\.py|idle\.py|keypad\.py|voicemail\.py|filler\.py|[(/]tools\.py|codec\.py",
     ),
     ("session shell (actions)", r"session\.py|server\.py"),
     ("asyncio event loop + tasks", r"asyncio/|uvloop"),
@@ -120,7 +122,7 @@ async def profile(args: argparse.Namespace) -> int:
         os.sched_setaffinity(0, {0})
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    extra_env = {"STREAM_EVENT_LOOP": "uvloop"} if args.uvloop else {}
+    extra_env = {"STREAM_EVENT_LOOP": args.event_loop, **dict(kv.split("=", 1) for kv in args.env)}
     with contextlib.ExitStack() as stack:
         provider_env: dict[str, str] = stack.enter_context(running_fakes_with_pid())
         fakes_pid = int(provider_env.pop("_FAKES_PID"))
@@ -132,12 +134,29 @@ async def profile(args: argparse.Namespace) -> int:
         host.start()
         stack.callback(host.stop)
         assert host.process is not None
+        others: list[OurStreamHost] = []
+        if args.baseline:
+            # The same calls at a second host from another source tree, on the same core at the same
+            # time: both see the same machine, so their CPU per call-second compare fairly.
+            other = HostFromSource(
+                name="baseline", port=_free_port(), core=1, log_path=out / "profile_baseline.log",
+                provider_env={
+                    **provider_env, **storage_env, "STREAM_EVENT_LOOP": args.baseline_event_loop,
+                    **dict(kv.split("=", 1) for kv in args.baseline_env),
+                },
+                table=table, source=ROOT / args.baseline,
+            )  # fmt: skip
+            other.start()
+            stack.callback(other.stop)
+            others.append(other)
         if args.nice:
             # A shared machine: lift the host, the generator and the fakes above other work (root only).
-            for pid in (host.process.pid, os.getpid(), fakes_pid):
+            hosts_pids = [h.process.pid for h in (host, *others) if h.process is not None]
+            for pid in (*hosts_pids, os.getpid(), fakes_pid):
                 with contextlib.suppress(OSError):
                     os.setpriority(os.PRIO_PROCESS, pid, args.nice)
-        await measure_batch(host, 1, bench_script(turns=1))  # warm-up, not counted
+        for system in (host, *others):
+            await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
         spy: subprocess.Popen[bytes] | None = None
         raw = out / "profile_host.collapsed"
         if args.profile:
@@ -154,7 +173,9 @@ async def profile(args: argparse.Namespace) -> int:
         load_before = _load()
         own0, fakes0 = _own_cpu(), cpu_seconds(fakes_pid)
         wall0 = time.perf_counter()
-        batch = await measure_batch(host, args.calls, bench_script(turns=args.turns))
+        batch, *other_batches = await asyncio.gather(
+            *(measure_batch(system, args.calls, bench_script(turns=args.turns)) for system in (host, *others))
+        )
         wall = time.perf_counter() - wall0
         own, fakes = _own_cpu() - own0, cpu_seconds(fakes_pid) - fakes0
         if spy is not None:
@@ -162,7 +183,7 @@ async def profile(args: argparse.Namespace) -> int:
             spy.wait(timeout=60)
     figures = batch.figures
     call_s = figures.call_seconds
-    print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}")
+    print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}  (host loop: {args.event_loop})")
     print(f"load average before/after: {load_before} / {_load()}  ({os.cpu_count()} cores)")
     print(
         f"{args.calls} calls, {figures.completed} completed, {call_s:.0f} call-seconds in {wall:.0f} s; "
@@ -179,6 +200,14 @@ async def profile(args: argparse.Namespace) -> int:
     )
     v2v = figures.voice_to_voice_ms
     print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
+    for base in other_batches:
+        print(
+            f"baseline {args.baseline} (loop {args.baseline_event_loop}), same calls at the same time: "
+            f"{base.figures.completed} completed, {base.cpu_ms_per_call_second:.2f} CPU-ms per call-second, "
+            f"RSS {base.rss_per_call_mb:.2f} MB per call, voice-to-voice p50 "
+            f"{percentile(base.figures.voice_to_voice_ms, 50):.0f} ms; "
+            f"problems: {'; '.join(base.problems) or 'none'}"
+        )
     if args.profile and raw.exists():
         lines = raw.read_text().splitlines()
         stages = stage_breakdown(lines)
@@ -199,6 +228,38 @@ async def profile(args: argparse.Namespace) -> int:
             print(f"{samples * 100 / total:6.1f}%  {frame}")
         print(f"\nraw stacks: {raw}")
     return 0
+
+
+class HostFromSource(OurStreamHost):
+    """`python -m stream_server` from another source tree (e.g. `git archive main | tar -x -C DIR`)."""
+
+    def __init__(self, *, source: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+
+    def start(self) -> None:
+        env = {
+            "PYTHONPATH": f"{self.source}:{self.source / 'layers' / 'callcore'}",
+            "PORT": str(self.port),
+            "STREAM_PUBLIC_URL": self.stream_url,
+            "STREAM_TOKEN_SECRET": self.token_secret,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "STT_PROVIDER": "elevenlabs",
+            "LLM_PROVIDER": "cerebras",
+            "TTS_PROVIDER": "elevenlabs",
+            "LOG_LEVEL": "WARNING",
+            "MAX_CALLS": "1000",
+            "END_OF_TURN_SILENCE_MS": "700",
+            **self.provider_env,
+        }
+        log = self.log_path.open("wb")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            ["taskset", "-c", str(self.core), str(ROOT / ".venv" / "bin" / "python"), "-m", "stream_server"],
+            cwd=self.source, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.cold_start_s = wait_ready(f"http://127.0.0.1:{self.port}/healthz") - started
 
 
 @contextlib.contextmanager
@@ -239,7 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nice", type=int, default=0, help="nice value of the benchmark's processes, e.g. -10"
     )
-    parser.add_argument("--uvloop", action="store_true", help="run the host on uvloop (STREAM_EVENT_LOOP)")
+    parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default="asyncio", help="STREAM_EVENT_LOOP"
+    )
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
+    parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")
+    parser.add_argument("--baseline", help="also run a host from this source tree, side by side")
+    parser.add_argument("--baseline-event-loop", choices=("uvloop", "asyncio"), default="asyncio")
     return asyncio.run(profile(parser.parse_args(argv)))
 
 

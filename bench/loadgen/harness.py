@@ -56,7 +56,10 @@ class BenchPlan:
 
     @classmethod
     def full(cls) -> BenchPlan:
-        return cls((1, 10), 3, 4, (1, 2, 3, 5, 10, 25, 50, 100, 150, 200), 2)
+        # "ours-uvloop": our host on libuv's loop (STREAM_EVENT_LOOP=uvloop), to show what uvloop buys.
+        return cls(
+            (1, 10), 3, 4, (1, 2, 3, 5, 10, 25, 50, 100, 150, 200), 2, ("ours", "ours-uvloop", "pipecat")
+        )
 
     @classmethod
     def quick(cls) -> BenchPlan:
@@ -298,15 +301,18 @@ async def run_bench(
     with contextlib.ExitStack() as stack:
         provider_env = stack.enter_context(running_fakes(latencies))
         systems: dict[str, SystemUnderTest] = {}
-        if "ours" in plan.systems:
-            if our_host_available():
-                table, storage_env = stack.enter_context(running_storage(report["endpointing_ms"]))
-                systems["ours"] = OurStreamHost(
-                    name="ours", port=free_port(), core=1, log_path=log_dir / "ours.log",
-                    provider_env={**provider_env, **storage_env}, table=table,
+        ours = [name for name in plan.systems if name.startswith("ours")]
+        if ours and not our_host_available():
+            report["missing"]["ours"] = "stream_server has no __main__ yet"
+        elif ours:
+            table, storage_env = stack.enter_context(running_storage(report["endpointing_ms"]))
+            for name in ours:
+                event_loop = "uvloop" if name == "ours-uvloop" else "asyncio"
+                systems[name] = OurStreamHost(
+                    name=name, port=free_port(), core=1, log_path=log_dir / f"{name}.log",
+                    provider_env={**provider_env, **storage_env, "STREAM_EVENT_LOOP": event_loop},
+                    table=table,
                 )  # fmt: skip
-            else:
-                report["missing"]["ours"] = "stream_server has no __main__ yet"
         if "pipecat" in plan.systems:
             if pipecat_available():
                 systems["pipecat"] = PipecatBot(

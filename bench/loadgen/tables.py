@@ -78,4 +78,11 @@ def format_table(report: dict[str, Any]) -> str:
             )
             line += f"{ratio:>14.2f}"
         lines.append(line)
+    if "ours-uvloop" in report["cold_start_s"]:
+        calls, batch = capacity_of(report, "ours-uvloop")
+        cpu = batch["cpu_ms_per_call_second"] if batch else math.nan
+        lines.append(
+            f"ours on uvloop (STREAM_EVENT_LOOP=uvloop): capacity {calls} calls, "
+            f"{cpu:.1f} CPU-ms per call-second"
+        )
     return "\n".join(lines)

@@ -112,6 +112,13 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _user_system(pid: int) -> tuple[float, float]:
+    """User and kernel CPU seconds of a process (utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -172,12 +179,14 @@ async def profile(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.0)
         load_before = _load()
         own0, fakes0 = _own_cpu(), cpu_seconds(fakes_pid)
+        user0, system0 = _user_system(host.process.pid)
         wall0 = time.perf_counter()
         batch, *other_batches = await asyncio.gather(
             *(measure_batch(system, args.calls, bench_script(turns=args.turns)) for system in (host, *others))
         )
         wall = time.perf_counter() - wall0
         own, fakes = _own_cpu() - own0, cpu_seconds(fakes_pid) - fakes0
+        user1, system1 = _user_system(host.process.pid)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -191,7 +200,8 @@ async def profile(args: argparse.Namespace) -> int:
     )
     print(
         f"host CPU {batch.cpu_seconds:.2f} s = {batch.cpu_ms_per_call_second:.2f} CPU-ms per call-second; "
-        f"RSS {batch.rss_per_call_mb:.2f} MB per call"
+        f"RSS {batch.rss_per_call_mb:.2f} MB per call; "
+        f"user {user1 - user0:.2f} s, kernel {system1 - system0:.2f} s"
     )
     print(
         f"load generator CPU {own:.2f} s ({own * 1000 / call_s:.2f} ms per call-second), "

@@ -330,9 +330,12 @@ class LocalApiGateway:
         return endpoint
 
 
+def _auth_label(route: ApiRoute) -> str:
+    if route.api_key_required:
+        return "api key"
+    return "signed" if route.path.startswith("/twilio/") else "public"
+
+
 def routes_table(gateway: LocalApiGateway) -> str:
     """A human-readable list of the served routes (for `make dev` logs)."""
-    return "\n".join(
-        f"  {r.method:6} {r.path:40} {'api key' if r.api_key_required else 'signed':8} {r.function_id}"
-        for r in gateway.routes
-    )
+    return "\n".join(f"  {r.method:6} {r.path:40} {_auth_label(r):8} {r.function_id}" for r in gateway.routes)

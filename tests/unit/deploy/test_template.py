@@ -204,6 +204,32 @@ def test_autoscaling_tracks_live_calls_with_a_long_scale_in_cooldown() -> None:
     assert custom[0]["ScaleInCooldown"] >= 300
 
 
+def test_capacity_cap_sits_above_the_scaling_target_and_reaches_the_host() -> None:
+    """The hard cap (MAX_CALLS) is the measured knee with headroom; the target sits below it so
+    round robin's uneven spread and the minutes a new task takes do not fill a task (bench/bench_fleet.py)."""
+    cap = parameter_default(container_env()["MAX_CALLS"])
+    policies = [r["Properties"] for r in resources_of("AWS::ApplicationAutoScaling::ScalingPolicy").values()]
+    (target,) = [
+        parameter_default(p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"])
+        for p in policies
+        if "CustomizedMetricSpecification" in p["TargetTrackingScalingPolicyConfiguration"]
+    ]
+    assert 0 < int(target) < int(cap)
+
+
+def test_peak_floor_is_scheduled_only_when_asked_for_and_returns_to_the_minimum() -> None:
+    target = only("AWS::ApplicationAutoScaling::ScalableTarget")
+    scheduled = target["ScheduledActions"]["Fn::If"]
+    assert scheduled[0] == "HasPeakFloor" and scheduled[2] == {"Ref": "AWS::NoValue"}
+    start, end = scheduled[1]
+    assert start["ScalableTargetAction"] == {"MinCapacity": {"Ref": "StreamPeakMinTasks"}}
+    assert end["ScalableTargetAction"] == {"MinCapacity": {"Ref": "StreamMinTasks"}}
+    assert TEMPLATE["Parameters"]["StreamPeakMinTasks"]["Default"] == 0  # off unless configured
+    assert TEMPLATE["Conditions"]["HasPeakFloor"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "StreamPeakMinTasks"}, "0"]}]
+    }
+
+
 @pytest.mark.parametrize("env", ["default", "prod"])
 def test_samconfig_environments_are_complete(env: str) -> None:
     import tomllib

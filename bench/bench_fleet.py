@@ -58,7 +58,7 @@ def cheapest_clean(
     for target in targets:
         policy = replace(base, target_calls_per_task=target)
         low = 0
-        high = math.ceil(peak / (0.7 * base.calls_per_task)) + 2
+        high = math.ceil(peak / (0.9 * target)) + 2
         if refuses(_with_floor(policy, high)):
             continue
         while low < high:  # the smallest floor with no refusal (more floor never refuses more)
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-ms", type=float, default=8.0, help="host CPU-ms per call-second at the cap")
     parser.add_argument("--vcpu", type=float, default=1.0)
     parser.add_argument("--memory-gb", type=float, default=2.0)
+    parser.add_argument("--max-tasks", type=int, default=200, help="StreamMaxTasks")
     args = parser.parse_args(argv)
     day = SyntheticDay()
     seeds = [1] if args.quick else [1, 2, 3]
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         vcpu=args.vcpu,
         memory_gb=args.memory_gb,
         cpu_ms_per_call_second=args.cpu_ms,
+        max_tasks=args.max_tasks,
     )
     print(
         f"synthetic day: {day.points[1][1]:.0f} -> {day.points[2][1]:.0f} concurrent calls from 07:50 to "
@@ -98,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.memory_gb:g} GB at ${base.cost_per_task_hour:.5f}/h; cap {cap} calls per task; "
         f"min tasks {base.min_tasks}"
     )
-    template = FleetPolicy(calls_per_task=40, target_calls_per_task=20, cpu_ms_per_call_second=24.0)
-    print(_line("template before (cap 40, target 20)", simulate(template, day)))
-    fractions = [0.7] if args.quick else [0.6, 0.7, 0.8]
+    template = FleetPolicy(
+        calls_per_task=40, target_calls_per_task=20, cpu_ms_per_call_second=24.0, max_tasks=args.max_tasks
+    )
+    print(_line("before: cap 40, target 20", simulate(template, day)))
+    fractions = [0.6] if args.quick else [0.5, 0.6, 0.7, 0.8]
     for fraction in fractions:
         policy = replace(base, target_calls_per_task=round(cap * fraction))
         print(_line(f"target tracking alone, target {policy.target_calls_per_task:g}", simulate(policy, day)))

@@ -29,6 +29,7 @@ AUTH_TOKEN = "bench-auth-token"
 SECRET = "bench-stream-secret"
 EOT_MS = 500
 STT_S, LLM_FIRST_S, LLM_TOKEN_S, TTS_FIRST_S = 0.15, 0.20, 0.005, 0.10
+STT_SCRIPT = "what time do you open"  # what the fake recogniser hears on every turn
 PERSONA = Persona(
     persona_id="bench",
     name="Bench",
@@ -92,7 +93,7 @@ def build(port: int, repo: MemoryRepository) -> StreamServer:
     services = CallServices(
         settings=settings,
         repository=repo,
-        stt=FakeSpeechToText(script=["what time do you open"] * 1_000_000, latency_s=STT_S),
+        stt=FakeSpeechToText(script=[STT_SCRIPT] * 1_000_000, latency_s=STT_S),
         llm=FakeLanguageModel(
             reply=lambda m: "Sure. We open at nine every weekday.",
             first_token_s=LLM_FIRST_S,

@@ -25,6 +25,7 @@ class FakeSttSession:
         self._queue: asyncio.Queue[Transcript | None] = asyncio.Queue()
         self.audio_bytes = 0
         self._turn_bytes = 0
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def send_audio(self, ulaw: bytes) -> None:
         self.audio_bytes += len(ulaw)
@@ -39,8 +40,17 @@ class FakeSttSession:
         heard = owner.script[owner.next_index] if owner.next_index < len(owner.script) else ""
         owner.next_index += 1
         self._turn_bytes = 0
-        if owner.latency_s:
-            await asyncio.sleep(owner.latency_s)
+        if not owner.latency_s:
+            await self._queue.put(Transcript(heard, final=True))
+            return
+        # Like Scribe, the commit returns at once and the final follows `latency_s` later (in order):
+        # a commit that blocked for the recogniser's latency would stall the caller's audio behind it.
+        delivery = asyncio.create_task(self._deliver_later(heard, owner.latency_s))
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
+
+    async def _deliver_later(self, heard: str, latency_s: float) -> None:
+        await asyncio.sleep(latency_s)
         await self._queue.put(Transcript(heard, final=True))
 
     async def transcripts(self) -> AsyncIterator[Transcript]:
@@ -51,6 +61,8 @@ class FakeSttSession:
             yield item
 
     async def close(self) -> None:
+        for delivery in list(self._deliveries):
+            delivery.cancel()
         await self._queue.put(None)
 
 

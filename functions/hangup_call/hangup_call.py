@@ -31,7 +31,10 @@ def _end_call(call_sid: str, twilio_status: str) -> None:
     from twilio.base.exceptions import TwilioRestException
 
     try:
-        twilio_client(settings).calls(call_sid).update(status=twilio_status)
+        call = twilio_client(settings).calls(call_sid).update(status=twilio_status)
+        if twilio_status == "canceled" and call.status == "in-progress":
+            # Answered while we asked: "canceled" does not end an answered call, "completed" does.
+            twilio_client(settings).calls(call_sid).update(status="completed")
     except TwilioRestException as error:
         if error.code == TWILIO_NOT_IN_PROGRESS or error.status == 404:
             raise HangupError(409, "call_ended", "the call has already ended") from None

@@ -28,6 +28,8 @@ class RecordedRequest:
 class FakeTwilioRest:
     requests: list[RecordedRequest] = field(default_factory=list)
     fail_with: tuple[int, int, str] | None = None  # (http status, twilio code, message)
+    # What an update of an existing call (POST /Calls/{Sid}.json) reports as the call's status.
+    updated_call_status: str = "completed"
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: ThreadingHTTPServer | None = None
 
@@ -64,14 +66,19 @@ class FakeTwilioRest:
                         "status": status,
                     }
                     return self._send(status, body)
-                sid = f"CA{next(fake._ids):032x}"
+                updating = not self.path.endswith("/Calls.json")
+                sid = (
+                    self.path.rsplit("/", 1)[1].removesuffix(".json")
+                    if updating
+                    else f"CA{next(fake._ids):032x}"
+                )
                 account_sid = self.path.split("/")[3]
                 body = {
                     "sid": sid,
                     "account_sid": account_sid,
                     "to": form.get("To", [""])[0],
                     "from": form.get("From", [""])[0],
-                    "status": "queued",
+                    "status": fake.updated_call_status if updating else "queued",
                     "direction": "outbound-api",
                     "api_version": "2010-04-01",
                     "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",

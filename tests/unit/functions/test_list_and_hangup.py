@@ -143,3 +143,14 @@ def test_hangup_refusals(
     fake_twilio.fail_with = (400, 21220, "Call is not in-progress. Cannot redirect.")
     status, body = _hangup(handler, lambda_context, "racing")
     assert status == 409 and body["error"] == "call_ended"
+
+
+def test_hangup_of_a_call_answered_meanwhile_completes_it(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, fake_twilio: FakeTwilioRest
+) -> None:
+    repo = CallRepository(ddb_table)
+    _call(repo, "answering", "u1", 0, CallStatus.RINGING, sid="CA" + "5" * 32)
+    fake_twilio.updated_call_status = "in-progress"  # Twilio answered between our read and our request
+    status, _ = _hangup(handler_env("hangup_call"), lambda_context, "answering")
+    assert status == 202
+    assert [r.form["Status"] for r in fake_twilio.requests] == [["canceled"], ["completed"]]

@@ -8,6 +8,7 @@ handlers, the stream host subprocess, the demo - talks to the same data through 
 from __future__ import annotations
 
 import logging
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,32 @@ FAKE_AWS_ENV = {
 }
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
+    """A port that is free now and that the kernel will not hand out as a client's source port.
+
+    The local stack must know its ports before its servers start (each URL goes into the others'
+    settings), so a port is chosen first and bound later. A port from the kernel's ephemeral range
+    (what binding port 0 returns) can meanwhile become the source port of one of the stack's own
+    outgoing connections, and the later bind then fails with EADDRINUSE; ports below that range are
+    never used that way.
+    """
+    low, _ = _ephemeral_range()
+    start = max(1024, min(20000, low - 10000))
+    for port in random.sample(range(start, low), k=min(200, low - start)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

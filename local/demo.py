@@ -31,7 +31,7 @@ __all__ = ["DEMO_SCRIPT", "DemoResult", "run_demo"]
 
 log = logging.getLogger("local.demo")
 
-DEMO_TO = "+15555550123"
+DEMO_TO = "+14155550123"
 DEMO_PERSONA = "appointment-reminder"
 DEMO_SCRIPT = CallerScript(
     (

@@ -42,6 +42,7 @@ __all__ = [
     "ROOT",
     "LocalStack",
     "StackPorts",
+    "api_keys_from_env",
     "configure_logging",
     "stack_environment",
     "uses_builtin_twilio",
@@ -171,6 +172,26 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     return env
 
 
+def api_keys_from_env(env: Mapping[str, str]) -> list[ApiKey]:
+    """LOCAL_API_KEY (as LOCAL_API_KEY_ID) plus every ``key:user`` pair of LOCAL_API_KEYS.
+
+    Several keys let two tenants be tried side by side locally; each key's user id is what API
+    Gateway would report as ``apiKeyId`` and what owns that key's calls and personas.
+    """
+    keys = [ApiKey(env["LOCAL_API_KEY"], env["LOCAL_API_KEY_ID"])]
+    for pair in (env.get("LOCAL_API_KEYS") or "").split(","):
+        if not pair.strip():
+            continue
+        value, sep, user = pair.strip().partition(":")
+        if not sep or not value.strip() or not user.strip():
+            raise ValueError(f"LOCAL_API_KEYS entries are key:user_id pairs, got {pair.strip()!r}")
+        keys.append(ApiKey(value.strip(), user.strip()))
+    values = [key.value for key in keys]
+    if len(set(values)) != len(values):
+        raise ValueError("LOCAL_API_KEYS repeats a key (or repeats LOCAL_API_KEY)")
+    return keys
+
+
 @dataclass
 class LocalStack:
     """All parts of the local stack; `start()` returns once every part answers."""
@@ -248,7 +269,7 @@ class LocalStack:
             log.info("Twilio: TWILIO_API_BASE_URL is set, the built-in emulator is not started")
         self.api = LocalApiGateway(
             template,
-            api_keys=[ApiKey(self.env["LOCAL_API_KEY"], self.env["LOCAL_API_KEY_ID"])],
+            api_keys=api_keys_from_env(self.env),
             port=self.ports.api,
             local_routes=[("GET", "/_local/phone", self._phone_config)],
         )

@@ -15,6 +15,7 @@ from callcore.api import caller_id, error_response, json_response, rest_resolver
 from callcore.listing import ListQueryError, parse_page_query
 from callcore.logging import build_logger
 from callcore.personas import PersonaError, parse_persona
+from callcore.phone import DialPolicy
 from callcore.repository import PERSONAS_PARTITION, CallRepository
 from callcore.settings import Settings
 from callcore.tracing import build_tracer
@@ -57,7 +58,7 @@ def put_persona(persona_id: str) -> Response[str]:
     except ValueError:
         return error_response(400, "invalid_json", "the body must be valid JSON")
     try:
-        persona = parse_persona(body, persona_id=persona_id)
+        persona = parse_persona(body, persona_id=persona_id, dial_policy=DialPolicy.from_settings(settings))
     except PersonaError as error:
         return error_response(400, "invalid_persona", str(error))
     repo.put_persona(persona)

@@ -59,7 +59,7 @@ async def test_complete_call_with_barge_in_and_caller_hang_up(stack: LocalStack)
     await _awkward_persona(stack, "awkward-persona")
     # The demo's caller, but hanging up after the bot's last reply instead of waiting for its goodbye.
     script = dataclasses.replace(DEMO_SCRIPT, hang_up=True)
-    result = await run_demo(stack, persona_id="awkward-persona", to="+15555550111", script=script)
+    result = await run_demo(stack, persona_id="awkward-persona", to="+14155550111", script=script)
     call, record = result.call, result.record
     assert call is not None and record is not None
     story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]
@@ -104,7 +104,7 @@ async def test_complete_call_with_barge_in_and_caller_hang_up(stack: LocalStack)
 
 async def test_bot_hangs_up_when_the_caller_says_goodbye(stack: LocalStack) -> None:
     assert stack.emulator is not None
-    to = "+15555550122"
+    to = "+14155550122"
     stack.emulator.scripts[to] = CallerScript(
         (Utterance("Goodbye.", barge_in_ms=400),), hang_up=False, max_wait_ms=10_000
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from callcore.logging import mask_phone
 from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
-from callcore.phone import PhoneNumberError, require_allowed_destination
+from callcore.phone import DialPolicy, PhoneNumberError
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.twilio_errors import call_error
@@ -114,11 +114,9 @@ def parse_call_request(
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise CallPlacementError(400, "missing_field", f"'{name}' is required and must be a string")
     try:
-        to = require_allowed_destination(body["to"].strip(), settings.allowed_country_codes)
+        to = DialPolicy.from_settings(settings).check(body["to"].strip(), field_name="to")
     except PhoneNumberError as error:
-        raise CallPlacementError(
-            400 if error.code == "invalid_phone_number" else 403, error.code, error.message
-        ) from None
+        raise CallPlacementError(error.status, error.code, error.message) from None
     metadata = body.get("metadata", {})
     if metadata is None:
         metadata = {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcore.analysis import AnalysisConfigError, parse_analysis_config
 from callcore.models import Persona
-from callcore.phone import is_e164
+from callcore.phone import DialPolicy, PhoneNumberError, is_e164
 from callcore.variables import TEMPLATE_FIELDS, template_errors
 
 if TYPE_CHECKING:
@@ -79,8 +79,14 @@ def _analysis(raw: object) -> dict[str, Any] | None:
         raise PersonaError(str(error)) from None
 
 
-def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
-    """Validate JSON data into a Persona. ``persona_id`` (from the URL) wins over the body's."""
+def parse_persona(
+    data: object, *, persona_id: str | None = None, dial_policy: DialPolicy | None = None
+) -> Persona:
+    """Validate JSON data into a Persona. ``persona_id`` (from the URL) wins over the body's.
+
+    With ``dial_policy`` the ``transfer_number`` must pass the same dial policy as ``POST /calls``
+    (a transfer is a dial the caller does not pay for); without it only its syntax is checked.
+    """
     if not isinstance(data, Mapping):
         raise PersonaError("a persona must be a JSON object")
     known = set(Persona.__dataclass_fields__)
@@ -110,6 +116,11 @@ def parse_persona(data: object, *, persona_id: str | None = None) -> Persona:
     transfer = data.get("transfer_number")
     if transfer is not None and not is_e164(transfer):
         raise PersonaError("'transfer_number' must be an E.164 number or null")
+    if transfer is not None and dial_policy is not None:
+        try:
+            dial_policy.check(transfer, field_name="transfer_number")
+        except PhoneNumberError as error:
+            raise PersonaError(error.message) from None
     voicemail = data.get("voicemail_message")
     if voicemail is not None:
         voicemail = _text(data, "voicemail_message", max_len=1000)

@@ -21,6 +21,7 @@ __all__ = [
     "DEV_TWILIO_ACCOUNT_SID",
     "DEV_TWILIO_AUTH_TOKEN",
     "DEV_WEBHOOK_SIGNING_SECRET",
+    "NUMBER_TYPES",
     "Settings",
     "SettingsError",
     "is_loopback_host",
@@ -33,6 +34,23 @@ DEV_TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEV_TWILIO_AUTH_TOKEN = "dev-only-twilio-auth-token"  # noqa: S105 - documented local default
 DEV_STREAM_TOKEN_SECRET = "dev-only-stream-token-secret"  # noqa: S105 - documented local default
 DEV_WEBHOOK_SIGNING_SECRET = "dev-only-webhook-signing-secret"  # noqa: S105 - documented local default
+
+
+# The number types ``callcore.phone`` classifies (named after phonenumbers' PhoneNumberType).
+NUMBER_TYPES = (
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+)
 
 
 class SettingsError(ValueError):
@@ -113,6 +131,26 @@ def _provider(env: Mapping[str, str], name: str, online: str, key: str | None) -
     return online if key else "offline"
 
 
+def _regions(raw: str) -> tuple[str, ...]:
+    regions = tuple(r.strip().upper() for r in raw.split(",") if r.strip())
+    for region in regions:
+        if not (len(region) == 2 and region.isalpha()) and region != "001":
+            raise SettingsError(
+                f"DIAL_ALLOWED_REGIONS entries are ISO 3166 region codes or 001, got {region!r}"
+            )
+    return regions
+
+
+def _number_types(raw: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    for kind in kinds:
+        if kind not in NUMBER_TYPES:
+            raise SettingsError(
+                f"DIAL_ALLOWED_NUMBER_TYPES entries are one of {', '.join(NUMBER_TYPES)}, got {kind!r}"
+            )
+    return kinds
+
+
 def _country_codes(raw: str) -> tuple[str, ...]:
     codes = tuple(code.strip().lstrip("+") for code in raw.split(",") if code.strip())
     for code in codes:
@@ -144,6 +182,8 @@ class Settings:
     stream_token_ttl_seconds: int = 300
 
     allowed_country_codes: tuple[str, ...] = ("1",)
+    dial_allowed_regions: tuple[str, ...] = ("CA",)
+    dial_allowed_number_types: tuple[str, ...] = ()
     max_concurrent_calls_per_user: int = 3
     inbound_persona_id: str = "receptionist"
     call_ttl_days: int = 90
@@ -198,6 +238,8 @@ class Settings:
             stream_token_secret=_text(e, "STREAM_TOKEN_SECRET", DEV_STREAM_TOKEN_SECRET),
             stream_token_ttl_seconds=_int(e, "STREAM_TOKEN_TTL_SECONDS", 300, minimum=10),
             allowed_country_codes=_country_codes(_text(e, "ALLOWED_COUNTRY_CODES", "1")),
+            dial_allowed_regions=_regions(_text(e, "DIAL_ALLOWED_REGIONS", "CA")),
+            dial_allowed_number_types=_number_types(_text(e, "DIAL_ALLOWED_NUMBER_TYPES", "")),
             max_concurrent_calls_per_user=_int(e, "MAX_CONCURRENT_CALLS_PER_USER", 3, minimum=1),
             inbound_persona_id=_text(e, "INBOUND_PERSONA_ID", "receptionist") or "receptionist",
             call_ttl_days=_int(e, "CALL_TTL_DAYS", 90, minimum=1),

@@ -24,12 +24,10 @@ def test_invalid_e164(number: object) -> None:
     assert not is_e164(number)
 
 
-def test_longest_prefix_country_match() -> None:
-    codes = ("1", "44", "353")
-    assert calling_code("+14155550123", codes) == "1"
-    assert calling_code("+353861234567", codes) == "353"
-    assert calling_code("+33612345678", codes) is None
-    assert calling_code("+1876555123", ("1", "1876")) == "1876"
+def test_calling_code_is_parsed_not_prefix_matched() -> None:
+    assert calling_code("+14155550123") == "1"
+    assert calling_code("+353861234567") == "353"
+    assert calling_code("+881612345678") == "881"
 
 
 def test_destination_rules() -> None:

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from callcore.tokens import issue_stream_token, verify_stream_token
-from callcore.twiml import TwimlError, spoken_hangup_twiml, stream_twiml
+from callcore.twiml import TwimlError, spoken_hangup_twiml, stream_twiml, transfer_twiml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +96,13 @@ def test_transfer_dials_with_an_action_and_says_nothing_after_it() -> None:
     dial = document.find("Dial")
     assert dial is not None and dial.get("action") == action and dial.get("method") == "POST"
     assert [verb.tag for verb in ET.fromstring(transfer_twiml("+14155550123"))] == ["Dial"]
+
+
+def test_transfer_dial_carries_a_time_limit() -> None:
+    root = ET.fromstring(transfer_twiml("+14155550123", time_limit_seconds=900, caller_id="+14155550100"))
+    dial = root.find("Dial")
+    assert dial is not None and dial.text == "+14155550123"
+    assert dial.get("timeLimit") == "900" and dial.get("timeout") == "30"
+    assert dial.get("callerId") == "+14155550100"
+    with pytest.raises(TwimlError):
+        transfer_twiml("+14155550123", time_limit_seconds=0)

@@ -1,20 +1,31 @@
 """GET /personas (paged: limit, cursor), GET /personas/{persona_id}, PUT /personas/{persona_id}.
 
-Personas are shared configuration of this deployment (every API key sees the same list); PUT
-validates every field with ``callcore.personas.parse_persona`` and replaces the whole persona.
+Tenancy: a persona belongs to the API key (user id) that created it, and only that key sees or
+changes it. The operator's seeded personas are read-only templates every key can read and copy
+(GET one, then PUT it under a new id). The inbound line's persona (INBOUND_PERSONA_ID) is the
+operator's choice and cannot be created or changed through the API. Ids are unique in the
+deployment: an id another key owns answers 409 without revealing that persona.
+
+Every change is logged as an audit line: who (user id), which persona, which fields.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response, rest_resolver
-from callcore.listing import ListQueryError, parse_page_query
+from callcore.api import (
+    RequestError,
+    caller_id,
+    error_response,
+    json_response,
+    parse_json_body,
+    rest_resolver,
+)
+from callcore.listing import ListQueryError, PageQuery, parse_page_query
 from callcore.logging import build_logger
-from callcore.personas import PersonaError, parse_persona
+from callcore.personas import PersonaError, changed_fields, parse_persona
 from callcore.phone import DialPolicy
 from callcore.repository import PERSONAS_PARTITION, CallRepository
 from callcore.settings import Settings
@@ -29,41 +40,80 @@ app = rest_resolver()
 
 @app.get("/personas")
 def list_personas() -> Response[str]:
-    if caller_id(app.current_event) is None:
+    user_id = caller_id(app.current_event)
+    if user_id is None:
         return error_response(403, "forbidden", "an API key is required")
     try:
-        page = parse_page_query(app.current_event.query_string_parameters, partition=PERSONAS_PARTITION)
+        page = _page_query(user_id)
     except ListQueryError as error:
         return json_response(400, error.to_json())
-    personas, cursor = repo.list_personas_page(page)
+    personas, cursor = repo.list_stored_personas_page(user_id, page)
     return json_response(200, {"personas": [p.to_json() for p in personas], "next_cursor": cursor})
+
+
+def _page_query(user_id: str) -> PageQuery:
+    """``limit`` and ``cursor``; a cursor may point into the key's own personas or the templates."""
+    params = app.current_event.query_string_parameters
+    try:
+        return parse_page_query(params, partition=f"{PERSONAS_PARTITION}#{user_id}")
+    except ListQueryError as error:
+        if error.field != "cursor":
+            raise
+        return parse_page_query(params, partition=PERSONAS_PARTITION)
 
 
 @app.get("/personas/<persona_id>")
 def get_persona(persona_id: str) -> Response[str]:
-    if caller_id(app.current_event) is None:
+    user_id = caller_id(app.current_event)
+    if user_id is None:
         return error_response(403, "forbidden", "an API key is required")
-    persona = repo.get_persona(persona_id)
-    if persona is None:
+    stored = repo.get_stored_persona(persona_id)
+    if stored is None or not stored.visible_to(user_id):
         return error_response(404, "persona_not_found", f"persona {persona_id!r} does not exist")
-    return json_response(200, persona.to_json())
+    return json_response(200, stored.to_json())
 
 
 @app.put("/personas/<persona_id>")
 def put_persona(persona_id: str) -> Response[str]:
-    if caller_id(app.current_event) is None:
+    user_id = caller_id(app.current_event)
+    if user_id is None:
         return error_response(403, "forbidden", "an API key is required")
     try:
-        body = json.loads(app.current_event.body or "")
-    except ValueError:
-        return error_response(400, "invalid_json", "the body must be valid JSON")
+        body = parse_json_body(app.current_event.body)
+    except RequestError as error:
+        return error_response(error.status, error.code, error.message)
     try:
         persona = parse_persona(body, persona_id=persona_id, dial_policy=DialPolicy.from_settings(settings))
     except PersonaError as error:
         return error_response(400, "invalid_persona", str(error))
-    repo.put_persona(persona)
-    logger.info("persona saved", extra={"persona_id": persona_id})
-    return json_response(200, persona.to_json())
+    if persona_id == settings.inbound_persona_id:
+        return error_response(
+            403,
+            "persona_reserved",
+            f"persona {persona_id!r} answers the inbound line; the operator configures it, not the API",
+        )
+    previous = repo.get_stored_persona(persona_id)
+    if previous is not None and previous.is_template:
+        return error_response(
+            403,
+            "persona_read_only",
+            f"persona {persona_id!r} is a read-only template; copy it under a new id (GET it, then PUT it)",
+        )
+    if (previous is not None and previous.owner != user_id) or not repo.save_owned_persona(persona, user_id):
+        return error_response(
+            409, "persona_id_taken", f"persona id {persona_id!r} is already in use; choose another id"
+        )
+    logger.info(
+        "audit: persona changed",
+        extra={
+            "audit": "persona_changed",
+            "user_id": user_id,
+            "persona_id": persona_id,
+            "action": "created" if previous is None else "updated",
+            "fields_changed": changed_fields(previous.persona if previous else None, persona),
+        },
+    )
+    return json_response(200, {**persona.to_json(), "template": False})
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,6 @@ covers the crash window Powertools cannot (Twilio accepted, Lambda died before t
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +25,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, event_api_base_url, json_response, rest_resolver
+from callcore.api import (
+    RequestError,
+    caller_id,
+    error_response,
+    event_api_base_url,
+    json_response,
+    parse_json_body,
+    rest_resolver,
+)
 from callcore.aws_session import aws_client
 from callcore.calls import CallPlacementError, parse_call_request, place_call
 from callcore.logging import build_logger, mask_phone
@@ -122,9 +129,9 @@ def post_calls() -> Response[str]:
     if user_id is None:
         return error_response(403, "forbidden", "an API key is required")
     try:
-        body = json.loads(event.body or "")
-    except ValueError:
-        return error_response(400, "invalid_json", "the body must be valid JSON")
+        body = parse_json_body(event.body)
+    except RequestError as error:
+        return error_response(error.status, error.code, error.message)
     base_url = event_api_base_url(event, settings)
     if base_url is None:
         return error_response(500, "misconfigured", "PUBLIC_API_URL is unset and the request has no Host")

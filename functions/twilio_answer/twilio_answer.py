@@ -20,11 +20,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import (
+    RequestError,
     error_response,
     event_api_base_url,
     rest_resolver,
-    twilio_form_if_signed,
     twiml_response,
+    verified_twilio_form,
 )
 from callcore.calls import iso, webhook_url
 from callcore.credentials import twilio_credentials
@@ -48,19 +49,36 @@ CANNOT_CONNECT = "Sorry, this call cannot be connected right now. Goodbye."
 _INBOUND_NAMESPACE = uuid.UUID("0c6f0f3e-8a55-4a43-b7c4-6f1f7e0f9a21")
 
 
-def _signed_form() -> FormParams | None:
-    return twilio_form_if_signed(app.current_event, settings, twilio_credentials(settings).auth_token)
-
-
-def _forbidden() -> Response[str]:
-    metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
-    return error_response(403, "invalid_signature", "X-Twilio-Signature does not match this request")
+def _signed_form() -> FormParams | Response[str]:
+    """The verified form, or the refusal to send (403 forged, 413 oversized, 503 unconfigured)."""
+    try:
+        return verified_twilio_form(app.current_event, settings, lambda: twilio_credentials(settings))
+    except RequestError as error:
+        if error.status == 403:
+            metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
+        else:
+            logger.warning("webhook refused", extra={"error": error.code})
+        return error_response(error.status, error.code, error.message)
 
 
 def _hang_up(reason: str) -> Response[str]:
     metrics.add_metric(name="AnswerRefused", unit=MetricUnit.Count, value=1)
     logger.warning("answering with a hang-up", extra={"reason": reason})
     return twiml_response(spoken_hangup_twiml(CANNOT_CONNECT))
+
+
+def _replay_refusal(record: CallRecord) -> str | None:
+    """Why no stream token may be minted for this call any more (a replayed answer webhook).
+
+    A signed request can be replayed as-is; the signature cannot tell. The record can: once the
+    call has ended, or once its one bidirectional stream has started, a new token would only
+    serve someone else's socket.
+    """
+    if record.status.is_terminal or record.ended_at:
+        return "the call has already ended"
+    if record.stream_sid:
+        return "the call already has a live stream"
+    return None
 
 
 def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[str]:
@@ -85,8 +103,8 @@ def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[st
 @tracer.capture_method(capture_response=False)
 def answer_outbound(call_id: str) -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     logger.set_correlation_id(call_id)
     call_sid = form.get("CallSid", "")
     record = repo.get_call(call_id)
@@ -94,6 +112,9 @@ def answer_outbound(call_id: str) -> Response[str]:
         return _hang_up("unknown call")
     if record.call_sid and record.call_sid != call_sid:
         return _hang_up("CallSid does not match the call record")
+    refusal = _replay_refusal(record)
+    if refusal:
+        return _hang_up(refusal)
     persona = repo.get_persona(record.persona_id)
     if persona is None:
         return _hang_up("unknown persona")
@@ -124,15 +145,19 @@ def dial_action(call_id: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def answer_inbound() -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     call_sid = form.get("CallSid", "")
     logger.set_correlation_id(call_sid)
     if not call_sid or form.get("To") != settings.twilio_from_number:
         return _hang_up("inbound call to an unconfigured number")
-    persona = repo.get_persona(settings.inbound_persona_id)
-    if persona is None:
+    stored = repo.get_stored_persona(settings.inbound_persona_id)
+    if stored is None:
         return _hang_up("inbound persona missing")
+    if not stored.is_template:
+        # Only the operator decides who answers the public line: never a persona an API key wrote.
+        return _hang_up("inbound persona is owned by an API key, not the operator")
+    persona = stored.persona
     now = iso(datetime.now(UTC))
     record = CallRecord(
         call_id=str(uuid.uuid5(_INBOUND_NAMESPACE, call_sid)),  # Twilio retries map to one record
@@ -149,6 +174,11 @@ def answer_inbound() -> Response[str]:
     )
     if repo.create_call(record):
         repo.link_call_sid(record.call_id, call_sid)
+    else:
+        existing = repo.get_call(record.call_id)
+        refusal = _replay_refusal(existing) if existing is not None else None
+        if refusal:
+            return _hang_up(refusal)
     return _connect(record, persona, call_sid)
 
 

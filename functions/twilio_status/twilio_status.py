@@ -13,7 +13,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import error_response, json_response, rest_resolver, twilio_form_if_signed
+from callcore.api import RequestError, error_response, json_response, rest_resolver, verified_twilio_form
 from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
@@ -35,13 +35,16 @@ metrics = Metrics(service="twilio_status")
 app = rest_resolver()
 
 
-def _signed_form() -> FormParams | None:
-    return twilio_form_if_signed(app.current_event, settings, twilio_credentials(settings).auth_token)
-
-
-def _forbidden() -> Response[str]:
-    metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
-    return error_response(403, "invalid_signature", "X-Twilio-Signature does not match this request")
+def _signed_form() -> FormParams | Response[str]:
+    """The verified form, or the refusal to send (403 forged, 413 oversized, 503 unconfigured)."""
+    try:
+        return verified_twilio_form(app.current_event, settings, lambda: twilio_credentials(settings))
+    except RequestError as error:
+        if error.status == 403:
+            metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
+        else:
+            logger.warning("webhook refused", extra={"error": error.code})
+        return error_response(error.status, error.code, error.message)
 
 
 def _respond(kind: str, call_id: str, outcome: StatusOutcome) -> Response[str]:
@@ -68,8 +71,8 @@ def _respond(kind: str, call_id: str, outcome: StatusOutcome) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def call_status(call_id: str) -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     logger.set_correlation_id(call_id)
     return _respond("call", call_id, apply_call_callback(repo, call_id, form, now=datetime.now(UTC)))
 
@@ -78,8 +81,8 @@ def call_status(call_id: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def stream_status(call_id: str) -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     logger.set_correlation_id(call_id)
     return _respond("stream", call_id, apply_stream_callback(repo, call_id, form, now=datetime.now(UTC)))
 
@@ -88,8 +91,8 @@ def stream_status(call_id: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def recording_status(call_id: str) -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     logger.set_correlation_id(call_id)
     return _respond(
         "recording", call_id, apply_recording_callback(repo, call_id, form, now=datetime.now(UTC))

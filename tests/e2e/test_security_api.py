@@ -6,18 +6,22 @@ template-driven API with the real handlers, and the Twilio emulator.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from twilio.request_validator import RequestValidator
 
 from local.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 KEY_A, KEY_B = "key-a-secret", "key-b-secret"
+TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -76,3 +80,164 @@ async def test_transfer_number_is_checked_with_the_dial_policy(stack: LocalStack
         stack, KEY_A, "PUT", "/personas/a-transfer", json=persona_body(transfer_number="+14155550188")
     )
     assert status == 200, body
+
+
+# -- tenants ---------------------------------------------------------------------------------------
+
+
+async def test_a_key_sees_and_changes_only_its_own_personas(stack: LocalStack) -> None:
+    status, mine = await api(
+        stack, KEY_A, "PUT", "/personas/a-sales", json=persona_body(greeting="Hi from A")
+    )
+    assert status == 200 and mine["template"] is False, mine
+
+    # Key B can neither read, list, overwrite nor call with key A's persona.
+    assert (await api(stack, KEY_B, "GET", "/personas/a-sales"))[0] == 404
+    status, listed = await api(stack, KEY_B, "GET", "/personas")
+    assert "a-sales" not in {p["persona_id"] for p in listed["personas"]}
+    status, body = await api(stack, KEY_B, "PUT", "/personas/a-sales", json=persona_body(greeting="pwned"))
+    assert status == 409 and body["error"] == "persona_id_taken", body
+    status, body = await api(
+        stack, KEY_B, "POST", "/calls", json={"to": "+14155550142", "persona_id": "a-sales"}
+    )
+    assert status == 404 and body["error"] == "persona_not_found", body
+
+    # Key A still has its own version, and lists it beside the templates.
+    status, got = await api(stack, KEY_A, "GET", "/personas/a-sales")
+    assert status == 200 and got["greeting"] == "Hi from A"
+    status, listed = await api(stack, KEY_A, "GET", "/personas")
+    ids = {p["persona_id"]: p["template"] for p in listed["personas"]}
+    assert ids["a-sales"] is False and ids["appointment-reminder"] is True
+
+
+async def test_templates_are_read_only_and_copyable(stack: LocalStack) -> None:
+    status, template = await api(stack, KEY_B, "GET", "/personas/appointment-reminder")
+    assert status == 200 and template["template"] is True
+    copy = {k: v for k, v in template.items() if k not in {"persona_id", "template"}}
+    status, body = await api(stack, KEY_B, "PUT", "/personas/appointment-reminder", json=copy)
+    assert status == 403 and body["error"] == "persona_read_only", body
+    status, body = await api(
+        stack, KEY_B, "PUT", "/personas/b-reminder", json={**copy, "greeting": "B's copy"}
+    )
+    assert status == 200, body
+    status, again = await api(stack, KEY_A, "GET", "/personas/appointment-reminder")
+    assert again["greeting"] == template["greeting"]
+
+
+async def test_the_inbound_persona_is_not_writable_through_the_api(stack: LocalStack) -> None:
+    for key in (KEY_A, KEY_B, stack.api_key):
+        status, body = await api(stack, key, "PUT", "/personas/receptionist", json=persona_body(record=True))
+        assert status == 403 and body["error"] == "persona_reserved", body
+
+
+# -- bad input is a 4xx naming the field -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "needle"),
+    [
+        ('{"to": "+14155550123", "persona_id": "receptionist", "metadata": {"x": NaN}}', 400, "NaN"),
+        ('{"to": "+14155550123", "persona_id": "receptionist", "metadata": {"x": 1e400}}', 400, "range"),
+        (
+            '{"to": "+14155550123", "persona_id": "receptionist", "metadata": {"x": -Infinity}}',
+            400,
+            "Infinity",
+        ),
+        (
+            '{"to": "+14155550123", "persona_id": "receptionist", "metadata": {"n": 1' + "0" * 40 + "}}",
+            400,
+            "38",
+        ),
+        ("[" * 100_000 + "]" * 100_000, 413, "bytes"),
+        ("[" * 5000 + "]" * 5000, 400, "nested"),
+        (
+            '{"to": "+14155550123", "persona_id": "receptionist", '
+            '"metadata": {"a": {"b": {"c": {"d": {"e": 1}}}}}}',
+            400,
+            "'metadata.a.b.c.d' is nested deeper",
+        ),
+        ('{"to": "+14155550123", "persona_id": "receptionist", "metadata": {"": 1}}', 400, "keys"),
+        ('{"to": 14155550123, "persona_id": "receptionist"}', 400, "'to'"),
+    ],
+)
+async def test_malformed_call_requests_are_4xx(stack: LocalStack, raw: str, status: int, needle: str) -> None:
+    got, body = await api(
+        stack, KEY_A, "POST", "/calls", data=raw.encode(), headers={"content-type": "application/json"}
+    )
+    assert got == status and needle in body["message"], body
+
+
+async def test_malformed_persona_bodies_are_4xx(stack: LocalStack) -> None:
+    raw = '{"voice_id": "v", "prompt": "p", "greeting": "g", "max_duration_seconds": NaN}'
+    status, body = await api(stack, KEY_A, "PUT", "/personas/a-nan", data=raw.encode())
+    assert status == 400 and "NaN" in body["message"], body
+    status, body = await api(stack, KEY_A, "PUT", "/personas/a-deep", data=("[" * 3000 + "]" * 3000).encode())
+    assert status == 400, body
+
+
+# -- Twilio webhooks -------------------------------------------------------------------------------
+
+
+async def signed_post(
+    stack: LocalStack, path: str, form: dict[str, str], *, signature: str | None = None
+) -> tuple[int, str]:
+    url = f"{stack.env['PUBLIC_API_URL']}{path}"
+    if signature is None:
+        signature = RequestValidator(stack.env["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stack.api_url}{path}", data=form, headers=headers) as response,
+    ):
+        return response.status, await response.text()
+
+
+async def wait_for_call(stack: LocalStack, call_id: str, done: Any) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60.0
+    while True:
+        status, record = await api(stack, KEY_A, "GET", f"/calls/{call_id}")
+        if status == 200 and done(record):
+            return dict(record)
+        assert loop.time() < deadline, record
+        await asyncio.sleep(0.2)
+
+
+async def test_unsigned_and_oversized_webhooks_are_refused_before_parsing(stack: LocalStack) -> None:
+    status, body = await signed_post(stack, "/twilio/status/any", {"CallSid": "CA1"}, signature="")
+    assert status == 403 and "missing" in body
+    huge = {"CallSid": "CA1", "Junk": "x" * (64 * 1024)}
+    status, body = await signed_post(stack, "/twilio/status/any", huge)
+    assert status == 413 and "body_too_large" in body
+
+
+async def test_a_replayed_answer_webhook_mints_no_token_after_the_call_ended(stack: LocalStack) -> None:
+    status, placed = await api(
+        stack, KEY_A, "POST", "/calls", json={"to": "+14155550177", "persona_id": "appointment-reminder"}
+    )
+    assert status == 202, placed
+    record = await wait_for_call(
+        stack, placed["call_id"], lambda r: r["status"] in TERMINAL and r.get("call_sid")
+    )
+    form = {
+        "CallSid": record["call_sid"],
+        "AccountSid": stack.env["TWILIO_ACCOUNT_SID"],
+        "CallStatus": "in-progress",
+    }
+    status, twiml = await signed_post(stack, f"/twilio/answer/{placed['call_id']}", form)
+    assert status == 200 and "<Stream" not in twiml and "token" not in twiml and "<Hangup" in twiml, twiml
+
+
+async def test_a_second_stream_for_a_live_call_is_refused(stack: LocalStack) -> None:
+    # An inbound call: the first answer connects; once its stream has started, a replay does not.
+    call_sid = "CA" + "7" * 32
+    inbound = {"CallSid": call_sid, "To": stack.env["TWILIO_FROM_NUMBER"], "From": "+14155550190"}
+    status, first = await signed_post(stack, "/twilio/answer", inbound)
+    assert status == 200 and "<Stream" in first, first
+    call_id = re.search(r'name="call_id" value="([^"]+)"', first)
+    assert call_id is not None
+    started = {"CallSid": call_sid, "StreamSid": "MZ" + "1" * 32, "StreamEvent": "stream-started"}
+    status, _ = await signed_post(stack, f"/twilio/stream-status/{call_id.group(1)}", started)
+    assert status == 200
+    status, replay = await signed_post(stack, "/twilio/answer", inbound)
+    assert status == 200 and "<Stream" not in replay and "<Hangup" in replay, replay

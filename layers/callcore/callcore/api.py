@@ -5,13 +5,17 @@ whether Twilio signed the request. Keeps ``functions/*`` to parse → call the d
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from callcore.settings import Settings
+from callcore.credentials import TwilioCredentials
+from callcore.settings import Settings, is_loopback_host
 from callcore.signatures import (
     FormParams,
     api_base_url,
@@ -21,14 +25,22 @@ from callcore.signatures import (
 )
 
 __all__ = [
+    "MAX_JSON_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_WEBHOOK_BODY_BYTES",
+    "RequestError",
     "caller_id",
     "error_response",
     "event_api_base_url",
+    "json_depth_error",
     "json_response",
+    "parse_json_body",
     "rest_resolver",
     "route_path",
+    "serves_public_traffic",
     "twilio_form_if_signed",
     "twiml_response",
+    "verified_twilio_form",
 ]
 
 
@@ -40,6 +52,88 @@ BASE_PATH_PATTERN = re.compile(r"^(?:/[^/]+)+?(?=/(?:calls|personas|twilio|do-no
 def rest_resolver() -> APIGatewayRestResolver:
     """The REST (v1) resolver every handler uses; routes work behind any base path."""
     return APIGatewayRestResolver(strip_prefixes=[BASE_PATH_PATTERN])
+
+
+MAX_JSON_BODY_BYTES = 64 * 1024
+# Twilio's own callbacks are a few kilobytes of form fields; anything far bigger is not Twilio.
+MAX_WEBHOOK_BODY_BYTES = 32 * 1024
+MAX_JSON_DEPTH = 8
+# DynamoDB numbers carry at most 38 significant digits; a bigger integer would fail the write (a 5xx).
+_MAX_INT = 10**38
+
+
+class RequestError(ValueError):
+    """A client's mistake found before any work: HTTP status, stable code, message naming the field."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise RequestError(400, "invalid_json", f"{name} is not valid JSON: numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise RequestError(400, "invalid_json", f"the number {text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 38:
+        raise RequestError(400, "invalid_json", f"the number {text[:20]}... has more than 38 digits")
+    return int(text)
+
+
+def json_depth_error(value: Any, *, max_depth: int, path: str = "body") -> str | None:
+    """A message naming the first place nested deeper than ``max_depth`` containers, or None.
+
+    Iterative, so a hostile document cannot exhaust the stack here either.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > max_depth:
+            return f"'{where}' is nested deeper than {max_depth} levels"
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            stack.append(
+                (child, f"{where}.{key}" if isinstance(node, dict) else f"{where}[{key}]", depth + 1)
+            )
+    return None
+
+
+def parse_json_body(
+    body: str | None, *, max_bytes: int = MAX_JSON_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """Strict JSON for request bodies: size, then syntax, then depth; NaN/Infinity and numbers
+    DynamoDB cannot store are refused. Raises RequestError (400/413) naming what is wrong."""
+    if body is None or not body.strip():
+        raise RequestError(400, "invalid_json", "the body must be a JSON document")
+    if len(body) > max_bytes or len(body.encode("utf-8")) > max_bytes:
+        raise RequestError(413, "body_too_large", f"the body must be at most {max_bytes} bytes")
+    try:
+        value = json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except RecursionError:
+        raise RequestError(
+            400, "invalid_json", f"the body is nested deeper than {max_depth} levels"
+        ) from None
+    except RequestError:
+        raise
+    except ValueError:
+        raise RequestError(400, "invalid_json", "the body must be valid JSON") from None
+    problem = json_depth_error(value, max_depth=max_depth)
+    if problem:
+        raise RequestError(400, "invalid_json", problem)
+    return value
 
 
 def json_response(status: int, body: Any) -> Response[str]:
@@ -77,6 +171,40 @@ def event_api_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str |
         host=event.headers.get("host"),
         context_path=event.request_context.path,
     )
+
+
+def serves_public_traffic(event: APIGatewayProxyEvent, settings: Settings) -> bool:
+    """True unless the API is reachable only from this machine (the local stack, tests on loopback)."""
+    if settings.public_api_url:
+        return not is_loopback_host(urlsplit(settings.public_api_url).hostname)
+    host = (event.headers.get("host") or "").rsplit(":", 1)[0]
+    return not is_loopback_host(host)
+
+
+def verified_twilio_form(
+    event: APIGatewayProxyEvent, settings: Settings, credentials: Callable[[], TwilioCredentials]
+) -> FormParams:
+    """The webhook's form fields, or RequestError: 403 unsigned or forged, 413 oversized, 503 while
+    the secrets are placeholders on a public URL.
+
+    Cheap refusals come first: the header's presence and the body's size are checked before the
+    credentials are read or a byte of the form is parsed, so junk costs next to nothing.
+    """
+    signature = event.headers.get("x-twilio-signature")
+    if not signature:
+        raise RequestError(403, "invalid_signature", "X-Twilio-Signature is missing")
+    if len(event.body or "") > MAX_WEBHOOK_BODY_BYTES * (2 if event.is_base64_encoded else 1):
+        raise RequestError(
+            413, "body_too_large", f"webhook bodies must be at most {MAX_WEBHOOK_BODY_BYTES} bytes"
+        )
+    creds = credentials()
+    weakness = creds.weakness()
+    if weakness and serves_public_traffic(event, settings):
+        raise RequestError(503, "not_configured", "this service's Twilio secret is not set up yet")
+    form = twilio_form_if_signed(event, settings, creds.auth_token)
+    if form is None:
+        raise RequestError(403, "invalid_signature", "X-Twilio-Signature does not match this request")
+    return form
 
 
 def twilio_form_if_signed(

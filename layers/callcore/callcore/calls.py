@@ -14,6 +14,7 @@ Order matters for money and for truth:
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
     "build_dial_request",
     "call_id_for",
     "iso",
+    "metadata_error",
     "parse_call_request",
     "place_call",
     "webhook_url",
@@ -44,6 +46,8 @@ __all__ = [
 
 STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
 MAX_METADATA_BYTES = 2048
+MAX_METADATA_DEPTH = 4
+MAX_METADATA_KEY_LENGTH = 100
 _NAMESPACE = uuid.UUID("6f1d3c55-3f7e-4f0e-9a43-2f2bd1f0c0de")
 
 
@@ -123,6 +127,9 @@ def parse_call_request(
     if not isinstance(metadata, Mapping):
         raise CallPlacementError(400, "invalid_metadata", "'metadata' must be a JSON object")
     metadata = dict(metadata)
+    problem = metadata_error(metadata)
+    if problem:
+        raise CallPlacementError(400, "invalid_metadata", problem)
     if "user_id" in body:
         if not isinstance(body["user_id"], str) or len(body["user_id"]) > 128:
             raise CallPlacementError(
@@ -152,6 +159,33 @@ def parse_call_request(
         variables=variables,
         webhook_url=webhook,
     )
+
+
+def metadata_error(metadata: Mapping[str, Any]) -> str | None:
+    """Why ``metadata`` cannot be stored as given (naming the key), or None.
+
+    Checked before a slot is taken: values are strings, finite numbers, booleans, null, lists or
+    objects with non-empty string keys, at most MAX_METADATA_DEPTH levels deep.
+    """
+    stack: list[tuple[Any, str, int]] = [(metadata, "metadata", 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > MAX_METADATA_DEPTH:
+                return f"'{where}' is nested deeper than {MAX_METADATA_DEPTH} levels"
+            for key, child in node.items():
+                if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_LENGTH:
+                    return f"'{where}' keys must be 1-{MAX_METADATA_KEY_LENGTH} characters"
+                stack.append((child, f"{where}.{key}", depth + 1))
+        elif isinstance(node, list):
+            if depth > MAX_METADATA_DEPTH:
+                return f"'{where}' is nested deeper than {MAX_METADATA_DEPTH} levels"
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            return f"'{where}' must be a finite number"
+        elif node is not None and not isinstance(node, str | int | float | bool):
+            return f"'{where}' must be a string, number, boolean, null, list or object"
+    return None
 
 
 def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -> dict[str, Any]:
@@ -216,8 +250,8 @@ def place_call(
     Raises CallPlacementError (404 unknown persona, 400 a placeholder without a value, 403 number on
     the key's do-not-call list, 429 over the limit, 502 Twilio refused).
     """
-    persona = repo.get_persona(request.persona_id)
-    if persona is None:
+    persona = repo.get_persona_for(user_id, request.persona_id)
+    if persona is None:  # missing, or another key's: the same answer, so ids cannot be probed
         raise CallPlacementError(404, "persona_not_found", f"persona {request.persona_id!r} does not exist")
     missing = missing_variables(persona, request.variables)
     if missing:

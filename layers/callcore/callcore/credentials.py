@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from callcore.settings import Settings
 
 __all__ = [
+    "MIN_SECRET_LENGTH",
     "SECRET_MAX_AGE_SECONDS",
     "TwilioCredentials",
     "cerebras_api_key",
     "forget_cached_secrets",
+    "secret_weakness",
     "twilio_credentials",
     "webhook_signing_secret",
 ]
@@ -41,6 +43,24 @@ _providers: dict[str, SecretsProvider] = {}
 _providers_lock = threading.Lock()
 
 
+# A Twilio auth token is 32 hex characters; the stream-token key is generated with 48. Anything
+# shorter, and any value that reads like a placeholder, is not a secret.
+MIN_SECRET_LENGTH = 32
+_PLACEHOLDER_WORDS = ("set-me", "setme", "change-me", "changeme", "placeholder", "replace-me", "dev-only")
+
+
+def secret_weakness(name: str, value: str | None) -> str | None:
+    """Why ``value`` cannot be a real secret (naming it, never echoing it), or None."""
+    if not value or not value.strip():
+        return f"{name} is empty"
+    lowered = value.strip().lower()
+    if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(lowered)) < 4:
+        return f"{name} is a placeholder"
+    if len(value.strip()) < MIN_SECRET_LENGTH:
+        return f"{name} is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
 @dataclass(frozen=True)
 class TwilioCredentials:
     account_sid: str
@@ -48,6 +68,16 @@ class TwilioCredentials:
     # The key of the per-call stream tokens travels in the same secret: one secret to rotate, and the
     # answer webhook (which signs tokens) already reads it.
     stream_token_secret: str
+
+    def weakness(self) -> str | None:
+        """Why these credentials must not guard a public endpoint, or None when they may.
+
+        With a placeholder auth token anyone can forge ``X-Twilio-Signature``; with a weak
+        stream-token key anyone can mint stream tokens.
+        """
+        return secret_weakness("the Twilio auth token", self.auth_token) or secret_weakness(
+            "the stream-token key", self.stream_token_secret
+        )
 
     def __repr__(self) -> str:  # never print the token or the key
         sid = self.account_sid

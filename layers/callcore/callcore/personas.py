@@ -21,7 +21,7 @@ from callcore.variables import TEMPLATE_FIELDS, template_errors
 if TYPE_CHECKING:
     from callcore.repository import CallRepository
 
-__all__ = ["SUPPORTED_LANGUAGES", "PersonaError", "parse_persona", "seed_personas"]
+__all__ = ["SUPPORTED_LANGUAGES", "PersonaError", "changed_fields", "parse_persona", "seed_personas"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _LANGUAGE = re.compile(r"^([a-z]{2,3})(-[A-Z]{2})?$")
@@ -161,6 +161,13 @@ def parse_persona(
         if "{{" in phrase or "}}" in phrase:
             raise PersonaError(f"'filler_phrases[{index}]' cannot hold placeholders (they are pre-rendered)")
     return persona
+
+
+def changed_fields(before: Persona | None, after: Persona) -> list[str]:
+    """The public fields a write changed (all of them for a new persona): the audit log's "what"."""
+    new = after.to_json()
+    old = before.to_json() if before is not None else {}
+    return sorted(name for name, value in new.items() if name not in old or old[name] != value)
 
 
 def seed_personas(repo: CallRepository, directory: str | Path) -> list[str]:

@@ -34,7 +34,7 @@ from callcore.table import ClientTable, ResourceTable, Table
 if TYPE_CHECKING:
     from callcore.settings import Settings
 
-__all__ = ["PERSONAS_PARTITION", "CallHistory", "CallRepository", "build_table"]
+__all__ = ["PERSONAS_PARTITION", "CallHistory", "CallRepository", "StoredPersona", "build_table"]
 
 _DEFAULT_TTL = 90 * 24 * 3600
 _MAX_READS_PER_PAGE = 10
@@ -109,6 +109,33 @@ class CallHistory:
             "status_history": [e.to_json() for e in self.events],
             "turns": [t.to_json() for t in self.turns],
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredPersona:
+    """A persona with its owner: an API key's user id, or None for an operator's read-only template.
+
+    Templates are what the operator seeds (``examples/personas``, ``make seed``); every key can
+    read and copy them and none can change them. A key's own personas are visible to it alone.
+    """
+
+    persona: Persona
+    owner: str | None
+
+    @property
+    def is_template(self) -> bool:
+        return self.owner is None
+
+    def visible_to(self, user_id: str) -> bool:
+        return self.owner is None or self.owner == user_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.persona.to_json(), "template": self.is_template}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> StoredPersona:
+        owner = item.get("owner")
+        return cls(Persona.from_item(item), str(owner) if owner else None)
 
 
 class CallRepository:
@@ -487,26 +514,94 @@ class CallRepository:
     # -- personas ----------------------------------------------------------------------------
 
     def get_persona(self, persona_id: str) -> Persona | None:
+        """Any persona by id, whoever owns it (the stream host and webhooks; never an API caller)."""
+        stored = self.get_stored_persona(persona_id)
+        return stored.persona if stored else None
+
+    def get_stored_persona(self, persona_id: str) -> StoredPersona | None:
         item = self._db.call("get_item", Key=persona_key(persona_id)).get("Item")
-        return Persona.from_item(item) if item else None
+        return StoredPersona.from_item(item) if item else None
+
+    def get_persona_for(self, user_id: str, persona_id: str) -> Persona | None:
+        """The persona if ``user_id`` may use it (its own, or a template); else None, as if missing."""
+        stored = self.get_stored_persona(persona_id)
+        return stored.persona if stored is not None and stored.visible_to(user_id) else None
 
     def put_persona(self, persona: Persona) -> None:
+        """Store an operator template (seeding); unconditional, and never through the API."""
         self._db.call("put_item", Item=to_dynamo(persona.to_item()))
 
-    def list_personas(self) -> list[Persona]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": "PERSONAS"},
-        }
-        while True:
-            page = self._db.call("query", **kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [Persona.from_item(i) for i in items]
+    def save_owned_persona(self, persona: Persona, owner: str) -> bool:
+        """Create or replace ``owner``'s persona; False when the id is a template or another key's.
+
+        One conditional write, so two keys racing for a new id cannot both win it.
+        """
+        item = {**persona.to_item(), "owner": owner, "GSI1PK": f"{PERSONAS_PARTITION}#{owner}"}
+        try:
+            self._db.call(
+                "put_item",
+                Item=to_dynamo(item),
+                ConditionExpression="attribute_not_exists(PK) OR #owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": owner},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def list_personas(self, owner: str | None = None) -> list[Persona]:
+        """The templates, plus ``owner``'s own personas when an owner is given."""
+        return [stored.persona for stored in self.list_stored_personas(owner)]
+
+    def list_stored_personas(self, owner: str | None = None) -> list[StoredPersona]:
+        partitions = [PERSONAS_PARTITION] + ([f"{PERSONAS_PARTITION}#{owner}"] if owner else [])
+        found: list[StoredPersona] = []
+        for partition in partitions:
+            kwargs: dict[str, Any] = {
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": partition},
+            }
+            while True:
+                page = self._db.call("query", **kwargs)
+                found.extend(StoredPersona.from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
+
+    def list_stored_personas_page(
+        self, owner: str, page: PageQuery
+    ) -> tuple[list[StoredPersona], str | None]:
+        """One page of what ``owner`` may see: its own personas (id order), then the templates.
+
+        The cursor is bound to the partition it stopped in (see ``callcore.listing``), so a page
+        that starts in the templates never re-reads the owner's personas.
+        """
+        partitions = [f"{PERSONAS_PARTITION}#{owner}", PERSONAS_PARTITION]
+        start = page.start_key
+        if start is not None and start.get("GSI1PK") == PERSONAS_PARTITION:
+            partitions = partitions[1:]
+        found: list[StoredPersona] = []
+        for index, partition in enumerate(partitions):
+            kwargs: dict[str, Any] = {
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": partition},
+            }
+            resume = start if start is not None and start.get("GSI1PK") == partition else None
+            items, next_key = self._page(
+                "query", kwargs, PageQuery(limit=page.limit - len(found), start_key=resume)
+            )
+            found.extend(StoredPersona.from_item(item) for item in items)
+            if next_key:
+                return found, encode_cursor(next_key, partition=partition)
+            if len(found) >= page.limit and index + 1 < len(partitions):
+                # This partition ended exactly at the page's end: resume after its last item.
+                return found, encode_cursor(_key_of(items[-1]), partition=partition)
+        return found, None
 
     def list_personas_page(self, page: PageQuery) -> tuple[list[Persona], str | None]:
         """One page of personas in id order, and the cursor of the next page (or None)."""

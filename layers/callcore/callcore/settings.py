@@ -22,6 +22,7 @@ __all__ = [
     "DEV_TWILIO_AUTH_TOKEN",
     "DEV_WEBHOOK_SIGNING_SECRET",
     "NUMBER_TYPES",
+    "SECRET_FIELDS",
     "Settings",
     "SettingsError",
     "is_loopback_host",
@@ -50,6 +51,12 @@ NUMBER_TYPES = (
     "uan",
     "voicemail",
     "unknown",
+)
+
+
+# Fields whose values are credentials: never printed (repr), never logged.
+SECRET_FIELDS = frozenset(
+    {"twilio_auth_token", "stream_token_secret", "local_api_key", "elevenlabs_api_key", "cerebras_api_key"}
 )
 
 
@@ -214,6 +221,16 @@ class Settings:
 
     def __post_init__(self) -> None:
         validate_stream_url(self.stream_public_url)
+
+    def __repr__(self) -> str:
+        """Every field, with the secrets shown only as set or unset: settings get logged."""
+        shown = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                value = "***" if value else value
+            shown.append(f"{name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

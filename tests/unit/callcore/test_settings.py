@@ -78,3 +78,17 @@ def test_stream_urls_allowed(url: str) -> None:
 def test_stream_urls_refused(url: str) -> None:
     with pytest.raises(SettingsError):
         validate_stream_url(url)
+
+
+def test_repr_hides_every_secret() -> None:
+    secrets = {
+        "TWILIO_AUTH_TOKEN": "tok-" + "a" * 40,
+        "STREAM_TOKEN_SECRET": "key-" + "b" * 40,
+        "LOCAL_API_KEY": "api-" + "c" * 40,
+        "ELEVENLABS_API_KEY": "el-" + "d" * 40,
+        "CEREBRAS_API_KEY": "cb-" + "e" * 40,
+    }
+    shown = repr(Settings.from_env(secrets))
+    for value in secrets.values():
+        assert value not in shown
+    assert "twilio_auth_token='***'" in shown and "table_name='ai-phone-calls'" in shown

@@ -11,10 +11,10 @@ from twilio.request_validator import RequestValidator
 from tests.conftest import api_event
 from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 
-AUTH_TOKEN = "test-auth-token"
+AUTH_TOKEN = "0f3c9e1a7b2d4c6e8a0b1c2d3e4f5a6b"  # 32 hex characters, like a real one
 PUBLIC_API_URL = "https://calls.example.com/v1"
 STREAM_URL = "wss://stream.example.com/media"
-STREAM_SECRET = "test-stream-secret"
+STREAM_SECRET = "test-stream-secret-with-48-characters-of-entropy"
 
 
 @pytest.fixture

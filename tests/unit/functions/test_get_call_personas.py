@@ -51,15 +51,15 @@ def test_other_users_and_missing_calls_are_404(handler_env: Any, ddb_table: Any,
 
 def test_personas_put_get_list(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
     handler = handler_env("personas")
-    data = json.loads(EXAMPLE.read_text())
-    put = api_event("PUT", "/personas/{persona_id}", path_params={"persona_id": "receptionist"}, body=data)
+    data = {**json.loads(EXAMPLE.read_text()), "persona_id": "front-desk"}
+    put = api_event("PUT", "/personas/{persona_id}", path_params={"persona_id": "front-desk"}, body=data)
     assert handler.lambda_handler(put, lambda_context)["statusCode"] == 200
     got = handler.lambda_handler(
-        api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "receptionist"}), lambda_context
+        api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "front-desk"}), lambda_context
     )
     assert json.loads(got["body"])["greeting"] == data["greeting"]
     listed = json.loads(handler.lambda_handler(api_event("GET", "/personas"), lambda_context)["body"])
-    assert [p["persona_id"] for p in listed["personas"]] == ["receptionist"]
+    assert [p["persona_id"] for p in listed["personas"]] == ["front-desk"]
     bad = api_event(
         "PUT",
         "/personas/{persona_id}",
@@ -72,3 +72,27 @@ def test_personas_put_get_list(handler_env: Any, ddb_table: Any, lambda_context:
         api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "ghost"}), lambda_context
     )
     assert missing["statusCode"] == 404
+
+
+def test_persona_changes_are_audited(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    handler = handler_env("personas")
+    logged: list[dict[str, Any]] = []
+    monkeypatch.setattr(handler.logger, "info", lambda message, extra: logged.append(extra))
+    body = {"voice_id": "v", "prompt": "p", "greeting": "Hello"}
+    for greeting in ("Hello", "Hi there"):
+        event = api_event(
+            "PUT",
+            "/personas/{persona_id}",
+            path_params={"persona_id": "mine"},
+            body={**body, "greeting": greeting},
+            api_key_id="user-7",
+        )
+        assert handler.lambda_handler(event, lambda_context)["statusCode"] == 200
+    lines = [extra for extra in logged if extra.get("audit") == "persona_changed"]
+    assert [(a["user_id"], a["persona_id"], a["action"]) for a in lines] == [
+        ("user-7", "mine", "created"),
+        ("user-7", "mine", "updated"),
+    ]
+    assert "greeting" in lines[0]["fields_changed"] and lines[1]["fields_changed"] == ["greeting"]

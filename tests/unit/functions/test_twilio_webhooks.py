@@ -12,6 +12,9 @@ from callcore.tokens import verify_stream_token
 
 from tests.unit.functions.conftest import PUBLIC_API_URL, STREAM_SECRET, STREAM_URL, signed_event
 
+SECRET_TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+SECRET_KEY = "stream-key-from-the-secret-0123456789abcdef"
+
 
 def _seed(table: Any, *, call_sid: str | None = None) -> CallRepository:
     repo = CallRepository(table)
@@ -190,15 +193,15 @@ def test_auth_token_from_secrets_manager(
         SecretString=json.dumps(
             {
                 "account_sid": "AC" + "1" * 32,
-                "auth_token": "from-secret",
-                "stream_token_secret": "key-from-secret",
+                "auth_token": SECRET_TOKEN,
+                "stream_token_secret": SECRET_KEY,
             }
         ),
     )["ARN"]
     monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
     handler = handler_env("twilio_status")
     form = {"CallSid": "CA9", "CallStatus": "ringing"}
-    good = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"}, token="from-secret")
+    good = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"}, token=SECRET_TOKEN)
     env_token = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"})
     assert handler.lambda_handler(env_token, lambda_context)["statusCode"] == 403
     assert handler.lambda_handler(good, lambda_context)["statusCode"] == 200
@@ -218,19 +221,19 @@ def test_stream_token_is_signed_with_the_key_from_secrets_manager(
         SecretString=json.dumps(
             {
                 "account_sid": "AC" + "1" * 32,
-                "auth_token": "from-secret",
-                "stream_token_secret": "key-from-secret",
+                "auth_token": SECRET_TOKEN,
+                "stream_token_secret": SECRET_KEY,
             }
         ),
     )["ARN"]
     monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
     handler = handler_env("twilio_answer")
     event = signed_event(
-        "/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "c1"}, token="from-secret"
+        "/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "c1"}, token=SECRET_TOKEN
     )
     stream = _stream(handler.lambda_handler(event, lambda_context))
     token = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}["token"]
-    assert verify_stream_token("key-from-secret", token, call_sid="CA9", now=time.time()).call_id == "c1"
+    assert verify_stream_token(SECRET_KEY, token, call_sid="CA9", now=time.time()).call_id == "c1"
     with pytest.raises(InvalidStreamToken):
         verify_stream_token(STREAM_SECRET, token, call_sid="CA9", now=time.time())
 
@@ -277,3 +280,51 @@ def test_answer_signed_by_a_webhook_rule_connects_when_its_key_is_configured(
     assert refused["statusCode"] == 403  # the account signs with a rule key we were not given
     monkeypatch.setenv("TWILIO_WEBHOOK_SHARED_KEYS", "HKrule=rule-secret")
     _stream(handler_env("twilio_answer").lambda_handler(event, lambda_context))
+
+
+@pytest.mark.parametrize(
+    ("public_url", "expected"),
+    [("https://calls.example.com/v1", 503), ("http://127.0.0.1:3000", 200)],
+)
+def test_placeholder_secrets_stop_webhooks_on_a_public_url(
+    handler_env: Any,
+    ddb_table: Any,
+    lambda_context: Any,
+    monkeypatch: Any,
+    public_url: str,
+    expected: int,
+) -> None:
+    """With auth_token "set-me" anyone could sign; so nothing is served until it is replaced."""
+    _seed(ddb_table, call_sid="CA9")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "set-me")
+    monkeypatch.setenv("PUBLIC_API_URL", public_url)
+    for name in ("twilio_answer", "twilio_status"):
+        handler = handler_env(name)
+        kind = "answer" if name == "twilio_answer" else "status"
+        forged = signed_event(
+            f"/twilio/{kind}/{{call_id}}",
+            {"CallSid": "CA9", "CallStatus": "ringing"},
+            path_params={"call_id": "c1"},
+            token="set-me",
+            public_url=public_url,
+        )
+        response = handler.lambda_handler(forged, lambda_context)
+        assert response["statusCode"] == expected, response
+        if expected == 503:
+            assert json.loads(response["body"])["error"] == "not_configured"
+            assert "set-me" not in response["body"]
+
+
+def test_inbound_line_never_answers_with_a_persona_a_key_wrote(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    repo = CallRepository(ddb_table)
+    monkeypatch.setenv("INBOUND_PERSONA_ID", "front-desk")
+    assert repo.save_owned_persona(
+        Persona(persona_id="front-desk", name="F", voice_id="v", prompt="x", greeting="hi"), "attacker"
+    )
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA5", "To": "+15005550006", "From": "+14155550123"}
+    response = handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context)
+    assert response["statusCode"] == 200
+    assert "<Stream" not in response["body"] and "<Hangup" in response["body"]

@@ -82,6 +82,8 @@ def put_persona(persona_id: str) -> Response[str]:
         body = parse_json_body(app.current_event.body)
     except RequestError as error:
         return error_response(error.status, error.code, error.message)
+    if isinstance(body, dict) and isinstance(body.get("template"), bool):
+        body.pop("template")  # read-only, shown by GET: a GET → PUT round trip (a copy) just works
     try:
         persona = parse_persona(body, persona_id=persona_id, dial_policy=DialPolicy.from_settings(settings))
     except PersonaError as error:

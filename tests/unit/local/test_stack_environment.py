@@ -82,12 +82,12 @@ async def test_an_outside_twilio_gets_the_call_and_no_emulator_starts(tmp_path: 
             session.post(
                 f"{stack.api_url}/calls",
                 headers={"x-api-key": stack.api_key},
-                json={"to": "+15555550123", "persona_id": "appointment-reminder"},
+                json={"to": "+14155550123", "persona_id": "appointment-reminder"},
             ) as response,
         ):
             assert response.status == 202, await response.text()
         call = await outside.wait_for_any_call(within=30)
-        assert call.request.to == "+15555550123"
+        assert call.request.to == "+14155550123"
         assert call.request.url is not None and call.request.url.startswith(stack.api_url)
     finally:
         await stack.stop()

@@ -66,7 +66,7 @@ async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
     assert stack.emulator is not None
     fake.say_next(*SAID)
     fake.inject_stt_commit("ok", "normal_close", "commit_throttled")
-    to = "+15555550133"
+    to = "+14155550133"
     stack.emulator.scripts[to] = CallerScript(
         tuple(Utterance(text, pause_ms=600) for text in SAID), hang_up=True, max_wait_ms=20_000
     )

@@ -76,7 +76,7 @@ async def _record_when(stack: LocalStack, call_id: str, ready: Any, within: floa
 async def test_webhooks_analysis_usage_and_cost(stack: LocalStack, receiver: WebhookReceiver) -> None:
     assert stack.emulator is not None
     persona_id = await _persona(stack)
-    to = "+15555550131"
+    to = "+14155550131"
     stack.emulator.scripts[to] = CallerScript(
         (Utterance("Yes, that works for me, thank you.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
     )
@@ -121,7 +121,7 @@ async def test_busy_line_ends_with_the_error_and_call_failed(
     stack: LocalStack, receiver: WebhookReceiver
 ) -> None:
     assert stack.emulator is not None
-    to = "+15555550132"
+    to = "+14155550132"
     stack.emulator.lines[to] = "busy"
     status, placed = await _api(
         stack,
@@ -159,6 +159,6 @@ async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -
             stack,
             "POST",
             "/calls",
-            json={"to": "+15555550133", "persona_id": "receptionist", "webhook_url": url},
+            json={"to": "+14155550133", "persona_id": "receptionist", "webhook_url": url},
         )
         assert (status, body["error"]) == (400, "invalid_webhook_url") and words in body["message"]

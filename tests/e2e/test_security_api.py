@@ -241,3 +241,21 @@ async def test_a_second_stream_for_a_live_call_is_refused(stack: LocalStack) -> 
     assert status == 200
     status, replay = await signed_post(stack, "/twilio/answer", inbound)
     assert status == 200 and "<Stream" not in replay and "<Hangup" in replay, replay
+
+
+async def test_persona_pages_walk_own_personas_then_templates(stack: LocalStack) -> None:
+    for name in ("b-page-1", "b-page-2", "b-page-3"):
+        assert (await api(stack, KEY_B, "PUT", f"/personas/{name}", json=persona_body()))[0] == 200
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(20):
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = await api(stack, KEY_B, "GET", f"/personas{query}")
+        assert status == 200 and len(page["personas"]) <= 2, page
+        seen += [p["persona_id"] for p in page["personas"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert {"b-page-1", "b-page-2", "b-page-3"} <= set(seen)
+    assert "appointment-reminder" in seen and "receptionist" in seen
+    assert not any(s.startswith("a-") for s in seen) and len(seen) == len(set(seen))

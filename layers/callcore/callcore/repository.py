@@ -603,17 +603,6 @@ class CallRepository:
                 return found, encode_cursor(_key_of(items[-1]), partition=partition)
         return found, None
 
-    def list_personas_page(self, page: PageQuery) -> tuple[list[Persona], str | None]:
-        """One page of personas in id order, and the cursor of the next page (or None)."""
-        kwargs: dict[str, Any] = {
-            "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": PERSONAS_PARTITION},
-        }
-        items, next_key = self._page("query", kwargs, page)
-        cursor = encode_cursor(next_key, partition=PERSONAS_PARTITION) if next_key else None
-        return [Persona.from_item(i) for i in items], cursor
-
     # -- stream host -------------------------------------------------------------------------
 
     def put_turn(self, call_id: str, turn: TranscriptTurn) -> None:

@@ -1,6 +1,6 @@
 """`aiphone`: place, list, watch and end calls, and list personas, from a terminal.
 
-    aiphone call +15555550123 --persona appointment-reminder --var name=Ada [--tail]
+    aiphone call +14155550123 --persona appointment-reminder --var name=Ada [--tail]
     aiphone calls [--status in-progress] [--limit 20]
     aiphone show CALL_ID [--json]
     aiphone tail CALL_ID
@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     call = commands.add_parser("call", help="place a call")
-    call.add_argument("to", help="E.164 number, e.g. +15555550123")
+    call.add_argument("to", help="E.164 number, e.g. +14155550123")
     call.add_argument("--persona", required=True, help="persona id")
     call.add_argument("--var", action="append", metavar="NAME=VALUE", help="prompt variable (repeatable)")
     call.add_argument("--meta", action="append", metavar="NAME=VALUE", help="metadata entry (repeatable)")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "console"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-TO = "+15555550190"
+TO = "+14155550190"
 T = TypeVar("T")
 
 

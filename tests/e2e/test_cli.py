@@ -50,13 +50,13 @@ async def _wait_for_status(client: AiPhoneClient, call_id: str, wanted: set[str]
 
 async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
     assert stack.emulator is not None
-    stack.emulator.scripts["+15555550170"] = CallerScript(
+    stack.emulator.scripts["+14155550170"] = CallerScript(
         (Utterance("Yes, that works for me.", pause_ms=500), Utterance("Thank you, goodbye.", pause_ms=500)),
         hang_up=True,
         max_wait_ms=15_000,
     )
     code, out, err = await _aiphone(
-        stack, "call", "+15555550170", "--persona", "appointment-reminder", "--tail"
+        stack, "call", "+14155550170", "--persona", "appointment-reminder", "--tail"
     )
     assert code == 0, err
     call_id = out.split()[0]
@@ -74,7 +74,7 @@ async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
 async def test_hangup_ends_a_live_call_and_then_refuses(stack: LocalStack) -> None:
     client = AiPhoneClient(stack.api_url, stack.api_key, timeout=120)
     placed = await asyncio.to_thread(
-        client.place_call, "+15555550171", "appointment-reminder"
+        client.place_call, "+14155550171", "appointment-reminder"
     )  # silent callee
     await _wait_for_status(client, placed.call_id, {"in-progress"})
     code, out, err = await _aiphone(stack, "hangup", placed.call_id)

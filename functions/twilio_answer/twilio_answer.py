@@ -128,8 +128,8 @@ def answer_outbound(call_id: str) -> Response[str]:
 @tracer.capture_method(capture_response=False)
 def dial_action(call_id: str) -> Response[str]:
     form = _signed_form()
-    if form is None:
-        return _forbidden()
+    if isinstance(form, Response):
+        return form
     logger.set_correlation_id(call_id)
     status = form.get("DialCallStatus", "")
     logger.info("transfer ended", extra={"dial_call_status": status})

@@ -56,7 +56,15 @@ NUMBER_TYPES = (
 
 # Fields whose values are credentials: never printed (repr), never logged.
 SECRET_FIELDS = frozenset(
-    {"twilio_auth_token", "stream_token_secret", "local_api_key", "elevenlabs_api_key", "cerebras_api_key"}
+    {
+        "twilio_auth_token",
+        "twilio_webhook_shared_keys",
+        "stream_token_secret",
+        "local_api_key",
+        "elevenlabs_api_key",
+        "cerebras_api_key",
+        "webhook_signing_secret",
+    }
 )
 
 
@@ -225,9 +233,9 @@ class Settings:
     def __repr__(self) -> str:
         """Every field, with the secrets shown only as set or unset: settings get logged."""
         shown = []
-        for name in self.__dataclass_fields__:
+        for name, spec in self.__dataclass_fields__.items():
             value = getattr(self, name)
-            if name in SECRET_FIELDS:
+            if name in SECRET_FIELDS or not spec.repr:
                 value = "***" if value else value
             shown.append(f"{name}={value!r}")
         return f"Settings({', '.join(shown)})"

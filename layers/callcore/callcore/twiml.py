@@ -9,6 +9,7 @@ name plus value must stay under 500 characters (Twilio's documented limit).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -88,8 +89,56 @@ def spoken_hangup_twiml(message: str, *, language: str = "en-US") -> str:
     response.hangup()
     return str(response)
 
-    ("DEFAULT_TRANSFER_TIME_LIMIT_SECONDS",)
-    ("DIAL_CONNECTED",)
+
+DEFAULT_TRANSFER_TIME_LIMIT_SECONDS = 1800
+
+
+def transfer_twiml(
+    number: str,
+    *,
+    action_url: str | None = None,
+    caller_id: str | None = None,
+    timeout_s: int = 30,
+    time_limit_seconds: int = DEFAULT_TRANSFER_TIME_LIMIT_SECONDS,
+) -> str:
+    """``<Dial timeLimit=…>`` the human, and nothing after it.
+
+    ``timeLimit`` bounds the bridged leg: a transfer is a second paid call, and without a limit a
+    transfer to a number that never hangs up (or to a line that plays audio forever) runs for
+    Twilio's account maximum of four hours or more. The number must already have passed the
+    dial policy (``callcore.phone.DialPolicy``). ``timeout_s`` is how long it rings.
+
+    Twilio runs the verbs after a ``<Dial>`` whatever its outcome, so an apology placed there is
+    heard after every *completed* transfer too. The ``action`` (``dial_action_url``) is where Twilio
+    reports ``DialCallStatus`` and gets `dial_action_twiml`, which apologises only when nobody
+    answered; without an action a failed transfer simply ends the call.
+    """
+    if time_limit_seconds < 1:
+        raise TwimlError("a transfer needs a positive time limit")
+    response = VoiceResponse()
+    kwargs: dict[str, Any] = {"timeout": timeout_s, "time_limit": time_limit_seconds}
+    if action_url:
+        kwargs.update(action=action_url, method="POST")
+    if caller_id:
+        kwargs["caller_id"] = caller_id
+    response.dial(number, **kwargs)
+    return str(response)
+
+
+def dial_action_url(public_api_url: str | None, call_id: str) -> str | None:
+    """``<base>/twilio/dial-action/<call_id>``, only for a public https API Twilio can reach."""
+    if not public_api_url or not public_api_url.startswith("https://") or not call_id:
+        return None
+    return f"{public_api_url.rstrip('/')}/twilio/dial-action/{call_id}"
+
+
+def dial_action_twiml(dial_call_status: str, *, language: str = "en-US") -> str:
+    """What the caller hears after a transfer's `<Dial>` ends: nothing if the human answered
+    (the conversation is over), an apology if nobody did (busy, no-answer, failed, canceled)."""
+    response = VoiceResponse()
+    if dial_call_status not in DIAL_CONNECTED:
+        response.say(TRANSFER_FAILED, language=language)
+    response.hangup()
     return str(response)
 
 

@@ -83,6 +83,10 @@ class CallSession:
         )
         self._stt: SttSession | None = None
         self._stt_ready = asyncio.Event()
+        # Caller audio and commits for the recogniser, in order, sent by `_send_to_stt`: a commit the
+        # recogniser answers slowly (the offline decoder finishes the utterance then) must not hold
+        # up the caller's next frames, now that a turn may be committed at every short pause.
+        self._stt_outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._reply: asyncio.Task[None] | None = None
         # Speculative replies running ahead unheard, by id, with the event that releases each.
         self._speculative: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
@@ -171,17 +175,9 @@ class CallSession:
                 with contextlib.suppress(ConnectionClosed):
                     await self.socket.send(encode(action.message))
         elif isinstance(action, FeedStt):
-            if self._stt is not None:
-                try:
-                    await self._stt.send_audio(action.audio)
-                except ProviderError as error:
-                    log.warning("stt send failed: %s", error)
+            self._stt_outbox.put_nowait(action.audio)
         elif isinstance(action, CommitStt):
-            if self._stt is not None:
-                try:
-                    await self._stt.commit()
-                except ProviderError as error:
-                    log.warning("stt commit failed: %s", error)
+            self._stt_outbox.put_nowait(None)
         elif isinstance(action, SpeakReply | SpeakText):
             self._start_reply(action)
         elif isinstance(action, SpeculateReply):
@@ -266,6 +262,7 @@ class CallSession:
         persona = await self._load_persona(claims.call_id, params.get("persona_id"))
         log.info("call authenticated; persona=%s", persona.persona_id)
         self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
+        self._owned.append(asyncio.create_task(self._send_to_stt(), name="stt-outbox"))
         self._owned.append(asyncio.create_task(self._tick(), name="tick"))
         if persona.machine_detection:
             self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
@@ -315,6 +312,22 @@ class CallSession:
             finally:
                 self._stt = None
         await self._apply(self.state.on_stt_failed(self.services.clock()))
+
+    async def _send_to_stt(self) -> None:
+        """Caller audio (bytes) and commits (None) to the recogniser, in the order the call made them;
+        dropped while no session is open, as the recogniser cannot take them then."""
+        while True:
+            item = await self._stt_outbox.get()
+            stt = self._stt
+            if stt is None:
+                continue
+            try:
+                if item is None:
+                    await stt.commit()
+                else:
+                    await stt.send_audio(item)
+            except ProviderError as error:
+                log.warning("stt %s failed: %s", "commit" if item is None else "send", error)
 
     async def _watch_answered_by(self, call_id: str) -> None:
         """Twilio posts async AMD to the status webhook, which stores ``answered_by`` on the call

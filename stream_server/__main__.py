@@ -14,7 +14,7 @@ from stream_server.host.task_protection import TaskProtection
 from stream_server.observability import MetricsSink, configure_logging, udp_writer
 from stream_server.providers import build_providers
 from stream_server.providers.base import TextToSpeech
-from stream_server.providers.config import ProviderSettings
+from stream_server.providers.config import FALLBACK_VOICE_ID, ProviderConfigError, ProviderSettings
 from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, Voice, render_clip
@@ -27,7 +27,7 @@ async def _apology(settings: StreamSettings, tts: TextToSpeech) -> ApologyClip:
     from stream_server.providers.tts_offline import OfflineTextToSpeech
 
     fallback: TextToSpeech | None = None if tts.__class__ is OfflineTextToSpeech else OfflineTextToSpeech()
-    voice = Voice(os.environ.get("APOLOGY_VOICE_ID", "").strip() or "default")
+    voice = Voice(os.environ.get("APOLOGY_VOICE_ID", "").strip() or FALLBACK_VOICE_ID)
     return await render_clip(settings.apology_text, voice, tts, fallback)
 
 
@@ -80,6 +80,11 @@ async def main(settings: StreamSettings | None = None) -> None:
     from callcore.repository import CallRepository
 
     providers = build_providers(ProviderSettings.from_env())
+    try:
+        await providers.check_at_startup()  # a retired CEREBRAS_MODEL stops here, not on call #1
+    except ProviderConfigError as error:
+        await providers.aclose()
+        raise SystemExit(f"provider check failed: {error}") from None
     apology = await _apology(settings, providers.tts)
     end_call = _rest_hangup(settings)
     services = CallServices(

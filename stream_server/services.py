@@ -17,6 +17,7 @@ from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
 
 from stream_server.observability import MetricsSink
 from stream_server.providers.base import LanguageModel, SpeechToText, TextToSpeech
+from stream_server.providers.config import FALLBACK_VOICE_ID
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip
 
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_PERSONA", "CallServices", "PersonaCache", "Repository", "Soc
 DEFAULT_PERSONA = Persona(
     persona_id="default",
     name="Assistant",
-    voice_id="default",
+    voice_id=FALLBACK_VOICE_ID,
     prompt="You are a helpful, concise phone assistant. Answer in one or two short sentences.",
     greeting="Hello! How can I help you today?",
 )

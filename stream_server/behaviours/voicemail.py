@@ -6,7 +6,8 @@ Two sources decide that a machine answered, whichever comes first:
   by the control plane; the session polls the record during the first seconds). With
   ``DetectMessageEnd`` the ``machine_end_beep`` / ``machine_end_silence`` / ``machine_end_other``
   results arrive once the greeting is over, so the message can start at once. ``machine_start``
-  (plain ``Enable``) and ``fax`` arrive early, while the greeting still plays.
+  (plain ``Enable``) and ``fax`` arrive early, while the greeting still plays; a fax is hung up
+  on at once (it would record nothing).
 * The first seconds of audio: a "caller" who talks without a break for several seconds right
   after answering is almost always a recorded greeting (people say "Hello?" and wait).
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+from callcore.models import AMD_TIMEOUT_SECONDS
 
 from stream_server.audio.codec import SAMPLE_RATE
 from stream_server.behaviours.intents import Count, EndReason, Hold, Intent, LeaveMessage
@@ -81,7 +83,9 @@ class VoicemailSettings:
     tone_purity: float = 0.6
     tone_floor_dbfs: float = -35.0
     amd_poll_interval_s: float = 0.5
-    amd_poll_for_s: float = 30.0
+    # Twilio gives up detecting after AMD_TIMEOUT_SECONDS from answer; the callback and its write
+    # to the call record come after that, so reading stops only well past it.
+    amd_poll_for_s: float = AMD_TIMEOUT_SECONDS + 15.0
 
 
 class ToneDetector:
@@ -223,8 +227,16 @@ class AnsweringMachine:
         return self._intents(before, watch.on_frame(pcm, speech, t))
 
     def on_answered_by(self, answered_by: str, now: float) -> list[Intent]:
-        before = self.watch.verdict
-        return self._intents(before, self.watch.on_answered_by(answered_by, now))
+        watch = self.watch
+        if answered_by == "fax" and watch.verdict is not MachineVerdict.SPEAK_NOW:
+            # A fax records nothing: no beep to wait for, no message to leave. Hang up.
+            log.info("fax machine answered: hanging up without a message")
+            held = watch.machine
+            watch.verdict, watch.reason = MachineVerdict.SPEAK_NOW, "amd-fax"
+            hold: list[Intent] = [] if held else [Hold(EndReason.VOICEMAIL), Count("AnsweringMachines")]
+            return [*hold, Count("FaxMachines"), LeaveMessage(None)]
+        before = watch.verdict
+        return self._intents(before, watch.on_answered_by(answered_by, now))
 
     def _intents(self, before: MachineVerdict, verdict: MachineVerdict) -> list[Intent]:
         if verdict is before or verdict in (MachineVerdict.UNKNOWN, MachineVerdict.HUMAN):

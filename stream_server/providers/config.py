@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_CEREBRAS_BASE_URL",
     "DEFAULT_CEREBRAS_MODEL",
     "DEFAULT_ELEVENLABS_BASE_URL",
+    "FALLBACK_VOICE_ID",
     "ProviderConfigError",
     "ProviderSettings",
 ]
@@ -24,6 +25,10 @@ __all__ = [
 DEFAULT_ELEVENLABS_BASE_URL = "https://api.elevenlabs.io"
 DEFAULT_CEREBRAS_BASE_URL = "https://api.cerebras.ai"
 DEFAULT_CEREBRAS_MODEL = "gpt-oss-120b"
+FALLBACK_VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
+"""An ElevenLabs premade voice ("Rachel"), for the apology and a call whose persona could not be
+loaded. ElevenLabs has no voice called "default": a made-up id would be a 404 on every sentence.
+The offline engine ignores vendor ids and follows the language, so this is safe with it too."""
 
 SttChoice = Literal["elevenlabs", "offline"]
 LlmChoice = Literal["cerebras", "offline"]

@@ -24,6 +24,7 @@ from stream_server.providers.base import (
     ChatMessage,
     LanguageModel,
     ProviderError,
+    ReplyCutShort,
     TextToSpeech,
     ToolCall,
     ToolCallingLanguageModel,
@@ -176,8 +177,11 @@ async def _produce_sentences(
             stats.provider_errors.append(f"llm: {error}")
             log.warning("llm fault (attempt %d): %s", attempt, error)
             if produced or attempt >= settings.max_attempts:
-                for sentence in splitter.flush():
-                    await out.put(sentence)
+                # A reply cut at the token budget ends mid-sentence: its unfinished tail is never
+                # spoken as if complete (the apology follows the complete sentences instead).
+                if not isinstance(error, ReplyCutShort):
+                    for sentence in splitter.flush():
+                        await out.put(sentence)
                 await out.put(error)
                 return
         finally:

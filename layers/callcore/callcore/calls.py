@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from callcore.logging import mask_phone
-from callcore.models import CallRecord, CallStatus, Persona, StatusEvent
+from callcore.models import AMD_TIMEOUT_SECONDS, CallRecord, CallStatus, Persona, StatusEvent
 from callcore.phone import DialPolicy, PhoneNumberError
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -206,6 +206,7 @@ def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -
             async_amd="true",
             async_amd_status_callback=webhook_url(base_url, "status", record.call_id),
             async_amd_status_callback_method="POST",
+            machine_detection_timeout=AMD_TIMEOUT_SECONDS,
         )
     if persona.record:
         kwargs.update(

@@ -108,6 +108,9 @@ def _drop_none(item: dict[str, Any]) -> dict[str, Any]:
 
 TWILIO_MAX_CALL_SECONDS = 4 * 3600
 """Twilio's default account cap on a call (24 h only when the account is switched to it)."""
+AMD_TIMEOUT_SECONDS = 30
+"""`MachineDetectionTimeout` sent with every AMD call (Twilio's default, made explicit): the stream
+host keeps reading the AMD result for longer than this, so a late `machine_end_*` is never missed."""
 GOODBYE_HEADROOM_SECONDS = 45
 """Twilio's `TimeLimit` runs from answer; the bot's clock from the media stream's start, which is
 later (answer webhook, TwiML, WebSocket), and its goodbye takes a few seconds to say. Twilio's

@@ -65,6 +65,7 @@ def test_places_a_call_through_the_real_twilio_client(ddb_table: Any, fake_twili
     assert form["StatusCallback"] == [f"{BASE}/twilio/status/{placed.call_id}"]
     assert form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
     assert form["MachineDetection"] == ["Enable"] and form["AsyncAmd"] == ["true"]
+    assert form["MachineDetectionTimeout"] == ["30"]  # explicit: the stream host reads the result for longer
     assert form["AsyncAmdStatusCallback"] == [f"{BASE}/twilio/status/{placed.call_id}"]
     assert form["Record"] == ["true"] and form["RecordingChannels"] == ["dual"]
     assert form["RecordingStatusCallback"] == [f"{BASE}/twilio/recording/{placed.call_id}"]

@@ -424,3 +424,14 @@ async def test_tts_unparseable_error_body_is_a_provider_error(monkeypatch: pytes
         monkeypatch.setattr(adapter._client.text_to_speech, "stream", broken)
         with pytest.raises(ProviderError, match="unreadable response"):
             _ = [c async for c in adapter.synthesize("Hi", voice_id=VOICE, language="en")]
+
+
+async def test_fallback_voice_for_the_apology_and_a_missing_persona_is_a_real_voice_id() -> None:
+    from stream_server.providers.config import FALLBACK_VOICE_ID
+    from stream_server.services import DEFAULT_PERSONA
+    from stream_server.speech.pipeline import Voice, render_clip
+
+    assert DEFAULT_PERSONA.voice_id == FALLBACK_VOICE_ID
+    async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=1) as fake:
+        clip = await render_clip("Sorry, one moment.", Voice(FALLBACK_VOICE_ID), tts(fake), None)
+    assert clip.audio and fake.tts_requests[0].voice_id == FALLBACK_VOICE_ID  # "default" would be a 404

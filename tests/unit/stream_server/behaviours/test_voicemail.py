@@ -86,6 +86,28 @@ def test_no_message_configured_means_hang_up_on_the_machine() -> None:
     assert Hangup("machine") in r.feed(r.state.on_answered_by("machine_end_silence", r.t))
 
 
+def test_a_fax_is_hung_up_on_at_once_without_a_message() -> None:
+    r = Replay(machine_persona())
+    out = r.feed(r.state.on_answered_by("fax", r.t))
+    assert Hangup("machine") in out
+    r.say(silence_ulaw(300) + tone(1100, 500) + silence_ulaw(3000))  # fax tones are not a beep
+    assert not any(k == "goodbye" for k, _ in r.spoken())
+
+
+def test_a_fax_after_the_audio_already_said_machine_still_hangs_up_silently() -> None:
+    r = Replay(machine_persona())
+    r.say(speech_ulaw(GREETING))
+    assert r.state.answering_machine
+    assert Hangup("machine") in r.feed(r.state.on_answered_by("fax", r.t))
+    assert not any(k == "goodbye" for k, _ in r.spoken())
+
+
+def test_amd_results_are_read_for_longer_than_twilio_tries_to_detect() -> None:
+    from callcore.models import AMD_TIMEOUT_SECONDS
+
+    assert VoicemailSettings().amd_poll_for_s >= AMD_TIMEOUT_SECONDS + 10
+
+
 @pytest.mark.parametrize("freq", [440.0, 850.0, 1000.0, 1013.0, 1400.0, 2000.0])
 def test_tone_detector_finds_common_beeps_through_mu_law(freq: float) -> None:
     d = ToneDetector(VoicemailSettings())

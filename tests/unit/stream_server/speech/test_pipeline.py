@@ -133,3 +133,36 @@ async def test_speak_text_and_render_clip_fallback() -> None:
         "Sorry.", VOICE, FakeTextToSpeech(fail_always=True), FakeTextToSpeech(bytes_per_char=2)
     )
     assert clip.audio == bytes([0x55]) * 12
+
+
+async def test_a_reply_cut_at_the_token_budget_is_never_spoken_as_complete() -> None:
+    # The real Cerebras adapter against the fake that counts reasoning against the budget:
+    # 4 reasoning + 9 reply tokens with a budget of 10 stops after "Sure. I can book" + nothing more.
+    from local.fake_providers.cerebras import FakeCerebras
+    from stream_server.providers.llm_cerebras import CerebrasLanguageModel
+
+    reply = "Sure. I can book you in on Friday at eight."
+    async with FakeCerebras(
+        api_key="k", reply=reply, reasoning="one two three four", first_token_ms=1
+    ) as fake:
+        llm = CerebrasLanguageModel(
+            api_key="k", base_url=fake.base_url, max_completion_tokens=10, max_retries=0
+        )
+        tts = FakeTextToSpeech()
+        stats = ReplyStats(started_at=0.0)
+        out = [
+            chunk
+            async for chunk in speak_reply(
+                llm=llm,
+                tts=tts,
+                messages=MSGS,
+                model="gpt-oss-120b",
+                voice=VOICE,
+                apology=APOLOGY,
+                stats=stats,
+            )
+        ]
+        await llm.aclose()
+    assert stats.text.startswith("Sure. I can book")
+    assert tts.texts == ["Sure."]  # the unfinished "I can book you in" is dropped, not spoken
+    assert stats.apologised and out[-1].apology

@@ -77,6 +77,7 @@ SttCommitFault = Literal[
     "insufficient_audio_activity",
     "session_time_limit_exceeded",
     "transcriber_error",
+    "warning",
     "drop",
 ]
 TtsFault = Literal["ok", "http_500", "http_429", "drop_mid_stream", "stall"]
@@ -96,6 +97,7 @@ STT_COMMIT_FAULTS: tuple[str, ...] = (
     "insufficient_audio_activity",
     "session_time_limit_exceeded",
     "transcriber_error",
+    "warning",
     "drop",
 )
 TTS_FAULTS: tuple[str, ...] = ("ok", "http_500", "http_429", "drop_mid_stream", "stall")
@@ -204,6 +206,7 @@ class FakeElevenLabs(FakeServer):
         stt_idle_close_s: float | None = None,
         tts_concurrency: int | None = None,
         tts_voices: frozenset[str] | None = None,
+        stt_final_transcripts: bool = False,
         recognition: ProviderTiming | None = None,
         session_script: Sequence[str] = (),
         speech_seconds: Callable[[str], float] | None = None,
@@ -220,6 +223,8 @@ class FakeElevenLabs(FakeServer):
         stt_idle_close_s: a normal close after this long without any client message.
         tts_concurrency: requests in flight at once before 429 `too_many_concurrent_requests`.
         tts_voices: the voice ids that exist; None = any id shaped like an ElevenLabs one.
+        stt_final_transcripts: send `final_transcript` (speech settled, not yet committed) before
+            each committed transcript, as newer Scribe versions do.
         recognition: trail the audio like a real recogniser (partial lag; `stt_commit_ms` still sets
             the final's delay); each session then says `session_script` (cycled) instead of `transcripts`.
         speech_seconds: how long the caller speaks a line (default: eSpeak NG, the emulator's voice).
@@ -238,6 +243,7 @@ class FakeElevenLabs(FakeServer):
         self.stt_idle_close_s = stt_idle_close_s
         self.tts_concurrency = tts_concurrency
         self.tts_voices = tts_voices
+        self.stt_final_transcripts = stt_final_transcripts
         self.recognition = recognition
         self.session_script = tuple(session_script)
         self.speech_seconds = speech_seconds or espeak_speech_seconds
@@ -577,6 +583,8 @@ class _SttSession:
             if self.request.transport is not None:
                 self.request.transport.abort()
             return False
+        if fault == "warning":
+            await fake._send(ws, record, {"message_type": "warning", "warning": "fake warning"})
         if fault in ("insufficient_audio_activity", "session_time_limit_exceeded", "transcriber_error"):
             await fake._error_and_close(ws, record, fault, f"fake {fault}")
             return False
@@ -625,6 +633,10 @@ class _SttSession:
 
     async def _commit_later(self, text: str) -> None:
         async with self.lock:
+            if self.fake.stt_final_transcripts:
+                await self.fake._send(
+                    self.ws, self.record, {"message_type": "final_transcript", "text": text}
+                )
             await asyncio.sleep(self.fake.stt_commit_ms / 1000)
             await self.fake._send(
                 self.ws, self.record, {"message_type": "committed_transcript", "text": text}

@@ -3,6 +3,9 @@
 Credentials come from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN (set the same values in the app under
 test; random ones are used otherwise, and the token is never printed). `--script` takes a JSON caller script:
 `{"utterances": [{"text": "Hi", "pause_ms": 700}, {"text": "Wait", "barge_in_ms": 800}], "hang_up": true}`.
+Twilio's own irregularities on request: `--late-status-callbacks ringing`, `--duplicate-status-callbacks`,
+`--dial-outcome +15550001111=no-answer`, and Webhook Rules signing with TWILIO_WEBHOOK_SHARED_KEY
+(`key_id=secret`, read from the environment so the secret is never on a command line).
 """
 
 from __future__ import annotations
@@ -61,7 +64,22 @@ def main() -> None:
     parser.add_argument("--answered-by", default="human", help="AMD result: human, machine_end_beep, ...")
     parser.add_argument("--script", type=Path, help="JSON caller script (default: a silent callee)")
     parser.add_argument("--recordings", type=Path, default=Path("out"), help="where call WAVs go")
+    parser.add_argument(
+        "--late-status-callbacks", default="", help="call events delivered after the next one, e.g. ringing"
+    )
+    parser.add_argument("--duplicate-status-callbacks", action="store_true", help="deliver each twice")
+    parser.add_argument(
+        "--dial-outcome",
+        action="append",
+        default=[],
+        help="NUMBER=DialCallStatus (completed, no-answer, busy...)",
+    )
     args = parser.parse_args()
+    outcomes = dict(item.split("=", 1) for item in args.dial_outcome if "=" in item)
+    shared_key = os.environ.get("TWILIO_WEBHOOK_SHARED_KEY", "")
+    key_id, _, key_secret = shared_key.partition("=")
+    if shared_key and not (key_id and key_secret):
+        parser.error("TWILIO_WEBHOOK_SHARED_KEY must be key_id=secret")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [twilio ] %(message)s")
     settings = EmulatorSettings(
         host=args.host,
@@ -70,6 +88,12 @@ def main() -> None:
         answered_by=args.answered_by,
         recordings_dir=args.recordings,
         default_script=_script(args.script),
+        late_status_callbacks=frozenset(
+            e.strip() for e in args.late_status_callbacks.split(",") if e.strip()
+        ),
+        duplicate_status_callbacks=args.duplicate_status_callbacks,
+        dial_outcomes=outcomes,
+        webhook_shared_key=(key_id, key_secret) if shared_key else None,
     )
     if os.environ.get("TWILIO_ACCOUNT_SID"):
         settings.account_sid = os.environ["TWILIO_ACCOUNT_SID"]

@@ -435,3 +435,15 @@ async def test_fallback_voice_for_the_apology_and_a_missing_persona_is_a_real_vo
     async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=1) as fake:
         clip = await render_clip("Sorry, one moment.", Voice(FALLBACK_VOICE_ID), tts(fake), None)
     assert clip.audio and fake.tts_requests[0].voice_id == FALLBACK_VOICE_ID  # "default" would be a 404
+
+
+async def test_stt_final_transcript_and_warning_messages_do_not_make_extra_turns() -> None:
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20, stt_final_transcripts=True) as fake:
+        fake.say_next("first", "second")
+        fake.inject_stt_commit("warning")
+        async with stt(fake).session(language="en") as session:
+            await turn(session)
+            await turn(session)
+            assert await finals(session, 2) == ["first", "second"]
+    kinds = [m["message_type"] for m in fake.stt_sessions[0].sent]
+    assert kinds.count("final_transcript") == 2 and kinds.count("warning") == 1

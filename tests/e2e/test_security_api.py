@@ -20,14 +20,20 @@ from local.stack import LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-KEY_A, KEY_B = "key-a-secret", "key-b-secret"
+KEY_A, KEY_B, KEY_C = "key-a-secret", "key-b-secret", "key-c-secret"
+CALLS_PER_DAY = 4
 TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
     local = LocalStack.from_environment(
-        free_ports=True, base={"LOCAL_API_KEYS": f"{KEY_A}:user-a,{KEY_B}:user-b"}
+        free_ports=True,
+        base={
+            "LOCAL_API_KEYS": f"{KEY_A}:user-a,{KEY_B}:user-b,{KEY_C}:user-c",
+            "MAX_CALLS_PER_DAY_PER_USER": str(CALLS_PER_DAY),
+            "MAX_CONCURRENT_CALLS_PER_USER": "10",
+        },
     )
     local.with_stream_host = False
     local.quiet = True
@@ -80,6 +86,19 @@ async def test_transfer_number_is_checked_with_the_dial_policy(stack: LocalStack
         stack, KEY_A, "PUT", "/personas/a-transfer", json=persona_body(transfer_number="+14155550188")
     )
     assert status == 200, body
+
+
+async def test_a_key_that_spent_its_daily_calls_gets_429(stack: LocalStack) -> None:
+    body = {"to": "+14155550160", "persona_id": "appointment-reminder"}
+    for _ in range(CALLS_PER_DAY):
+        status, placed = await api(stack, KEY_C, "POST", "/calls", json=body)
+        assert status == 202, placed
+    status, refused = await api(stack, KEY_C, "POST", "/calls", json=body)
+    assert status == 429 and refused["error"] == "daily_budget_exhausted", refused
+    assert f"its {CALLS_PER_DAY} calls for today" in refused["message"]
+    # Another key's budget is its own.
+    status, placed = await api(stack, KEY_B, "POST", "/calls", json=body)
+    assert status == 202, placed
 
 
 # -- tenants ---------------------------------------------------------------------------------------

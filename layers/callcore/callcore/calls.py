@@ -219,6 +219,19 @@ def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -
     return kwargs
 
 
+def _budget_message(spent: str, settings: Settings, reserve: int) -> str:
+    if spent == "calls":
+        return (
+            f"this API key has placed its {settings.max_calls_per_day_per_user} calls for today (UTC); "
+            "the budget resets at midnight UTC"
+        )
+    return (
+        f"this API key's {settings.max_call_minutes_per_day_per_user} call minutes for today (UTC) "
+        f"cannot cover another call of up to {reserve // 60} minutes (the persona's maximum duration); "
+        "minutes a call does not use are given back when it ends"
+    )
+
+
 def _twilio_error(error: Exception) -> tuple[str, str]:
     """Twilio's error code and its own message (the SDK prefixes "Unable to create record: ")."""
     code = getattr(error, "code", None)
@@ -287,6 +300,18 @@ def place_call(
             "too_many_active_calls",
             f"at most {settings.max_concurrent_calls_per_user} calls may be active at once for this key",
         )
+    day = now.strftime("%Y-%m-%d")
+    reserve = persona.max_duration_seconds
+    spent = repo.charge_daily_budget(
+        user_id,
+        day,
+        seconds=reserve,
+        max_calls=settings.max_calls_per_day_per_user,
+        max_seconds=settings.max_call_minutes_per_day_per_user * 60,
+    )
+    if spent is not None:
+        repo.release_slot(user_id)
+        raise CallPlacementError(429, "daily_budget_exhausted", _budget_message(spent, settings, reserve))
     stamp = iso(now)
     record = CallRecord(
         call_id=call_id,
@@ -302,17 +327,21 @@ def place_call(
         variables=request.variables,
         webhook_url=request.webhook_url,
         holds_slot=True,
+        budget_day=day,
+        budget_seconds=reserve,
         expiration=int(now.timestamp()) + settings.call_ttl_days * 24 * 3600,
     )
     try:
         created = repo.create_call(record)
     except Exception:
         repo.release_slot(user_id)
+        repo.refund_daily_budget(user_id, day, seconds=reserve, calls=1)
         raise
     if not created or not repo.mark_dial_started(call_id, stamp):
         # A concurrent request with the same key won the race; it owns the slot and the dial.
         if created is False:
             repo.release_slot(user_id)
+            repo.refund_daily_budget(user_id, day, seconds=reserve, calls=1)
         current = repo.get_call(call_id) or record
         return PlacedCall(call_id, current.status, current.call_sid, dialled=False)
     try:
@@ -320,6 +349,7 @@ def place_call(
     except Exception as error:  # TwilioRestException, or the network to Twilio failing
         code, message = _twilio_error(error)
         refusal = call_error(code, message, "dial")
+        repo.refund_daily_budget(user_id, day, seconds=reserve)  # no talk time was used
         repo.advance_status(
             record,
             CallStatus.FAILED,

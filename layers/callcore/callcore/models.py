@@ -208,6 +208,9 @@ class CallRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     holds_slot: bool = False
+    # The daily budget this call reserved (UTC day, seconds); the unused part is refunded at its end.
+    budget_day: str | None = None
+    budget_seconds: int | None = None
     dial_started_at: str | None = None
     answered_by: str | None = None
     duration_seconds: int | None = None
@@ -254,7 +257,7 @@ class CallRecord:
 
     def to_json(self) -> dict[str, Any]:
         """Public view: no internal bookkeeping (slot flag, TTL)."""
-        hidden = {"holds_slot", "expiration", "dial_started_at"}
+        hidden = {"holds_slot", "expiration", "dial_started_at", "budget_day", "budget_seconds"}
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in hidden}
         out["status"] = self.status.value
         out["webhook_deliveries"] = sorted(

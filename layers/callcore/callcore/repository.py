@@ -505,6 +505,60 @@ class CallRepository:
             if not _is_condition_failure(error):
                 raise
 
+    # -- per-user daily budget ----------------------------------------------------------------
+
+    def charge_daily_budget(
+        self, user_id: str, day: str, *, seconds: int, max_calls: int, max_seconds: int
+    ) -> str | None:
+        """Count one call and reserve ``seconds`` of talk on ``day``; None when charged, else
+        ``"calls"`` or ``"minutes"``: the budget that is spent. One conditional write."""
+        if seconds > max_seconds or max_calls < 1:
+            return "minutes" if max_calls >= 1 else "calls"
+        try:
+            self._db.call(
+                "update_item",
+                Key={"PK": f"USER#{user_id}", "SK": f"BUDGET#{day}"},
+                UpdateExpression="ADD calls :one, reserved_seconds :seconds SET expiration = :expires",
+                ConditionExpression=(
+                    "(attribute_not_exists(calls) OR calls < :max_calls) AND "
+                    "(attribute_not_exists(reserved_seconds) OR reserved_seconds <= :room)"
+                ),
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":seconds": seconds,
+                    ":max_calls": max_calls,
+                    ":room": max_seconds - seconds,
+                    ":expires": int(self._clock()) + 3 * 24 * 3600,
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            used = self.daily_budget_used(user_id, day)
+            return "calls" if used[0] >= max_calls else "minutes"
+        return None
+
+    def refund_daily_budget(self, user_id: str, day: str, *, seconds: int, calls: int = 0) -> None:
+        """Give back reserved seconds a call did not use (and the call itself if it never ran)."""
+        if seconds <= 0 and calls <= 0:
+            return
+        self._db.call(
+            "update_item",
+            Key={"PK": f"USER#{user_id}", "SK": f"BUDGET#{day}"},
+            UpdateExpression="ADD calls :calls, reserved_seconds :seconds",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":calls": -calls, ":seconds": -seconds},
+        )
+
+    def daily_budget_used(self, user_id: str, day: str) -> tuple[int, int]:
+        """(calls, reserved seconds) charged to ``user_id`` on ``day``."""
+        item = self._db.call(
+            "get_item", Key={"PK": f"USER#{user_id}", "SK": f"BUDGET#{day}"}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return (0, 0)
+        return (int(item.get("calls", 0)), int(item.get("reserved_seconds", 0)))
+
     def active_calls(self, user_id: str) -> int:
         item = self._db.call(
             "get_item", Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True

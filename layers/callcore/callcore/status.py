@@ -111,6 +111,15 @@ def _link_sid_if_missing(repo: CallRepository, record: CallRecord, form: Mapping
         repo.link_call_sid(record.call_id, sid)
 
 
+def _refund_unused_budget(repo: CallRepository, record: CallRecord, duration: object) -> None:
+    """Give back the talk time a finished call reserved but did not use (once: the terminal move
+    is conditional, so only one callback ever gets here)."""
+    if not record.budget_day or not record.budget_seconds:
+        return
+    used = duration if isinstance(duration, int) and duration > 0 else 0
+    repo.refund_daily_budget(record.user_id, record.budget_day, seconds=max(0, record.budget_seconds - used))
+
+
 def apply_call_callback(
     repo: CallRepository, call_id: str, form: Mapping[str, str], *, now: datetime
 ) -> StatusOutcome:
@@ -138,6 +147,8 @@ def apply_call_callback(
             keep_existing=_FIRST_ERROR_WINS,
         )
         if applied:
+            if meaning.status.is_terminal:
+                _refund_unused_budget(repo, record, meaning.fields.get("duration_seconds"))
             return StatusOutcome("applied", meaning.status)
         return StatusOutcome("stale" if outcome == "ignored" else outcome, meaning.status)
     return StatusOutcome(outcome)

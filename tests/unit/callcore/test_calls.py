@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,3 +166,35 @@ def test_request_validation(body: object, status: int, code: str) -> None:
         parse_call_request(body, Settings())
     assert (refused.value.status, refused.value.code) == (status, code)
     assert refused.value.to_json()["message"]
+
+
+def test_daily_minutes_are_reserved_then_given_back(ddb_table: Any, fake_twilio: FakeTwilioRest) -> None:
+    """Each call reserves its persona's maximum (300 s); the unused part returns when it ends."""
+    from callcore.status import apply_call_callback
+
+    settings = dataclasses.replace(
+        _settings(fake_twilio), max_call_minutes_per_day_per_user=10, max_concurrent_calls_per_user=5
+    )
+    repo = _repo(ddb_table)
+    first, second = _place(repo, settings), _place(repo, settings)
+    with pytest.raises(CallPlacementError) as spent:
+        _place(repo, settings)
+    assert spent.value.status == 429 and spent.value.code == "daily_budget_exhausted"
+    assert "10 call minutes" in spent.value.message
+    assert repo.active_calls("u1") == 2  # the refused call's slot was given back
+    day = NOW.strftime("%Y-%m-%d")
+    assert repo.daily_budget_used("u1", day) == (2, 600)
+    record = repo.get_call(first.call_id)
+    assert record is not None
+    done = {"CallSid": record.call_sid or "", "CallStatus": "completed", "CallDuration": "60"}
+    apply_call_callback(repo, first.call_id, done, now=NOW)
+    apply_call_callback(repo, first.call_id, done, now=NOW)  # a duplicate refunds nothing more
+    assert repo.daily_budget_used("u1", day) == (2, 360)
+    with pytest.raises(CallPlacementError):  # 360 s used or reserved + 300 s more > 600 s
+        _place(repo, settings)
+    record = repo.get_call(second.call_id)
+    assert record is not None
+    unanswered = {"CallSid": record.call_sid or "", "CallStatus": "no-answer"}
+    apply_call_callback(repo, second.call_id, unanswered, now=NOW)
+    assert repo.daily_budget_used("u1", day) == (2, 60)
+    assert _place(repo, settings).dialled

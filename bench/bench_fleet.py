@@ -1,6 +1,7 @@
 """Fleet sizing: the autoscaling policy against a synthetic day (bench/fleet_sim.py), printed.
 
-Usage: `python bench/bench_fleet.py [--quick] [--calls-per-task 25] [--cpu-ms 24] [--vcpu 1] [--memory-gb 2] [--max-tasks 200]`
+Usage: `python bench/bench_fleet.py [--quick] [--calls-per-task 25] [--cpu-ms 24] [--vcpu 1] [--memory-gb 2]
+[--max-tasks 200]`
 
 For the task's hard cap (`CallsPerTask`, from the measured knee with headroom: docs/performance.md) it
 prints (1) today's template policy, (2) target tracking alone at several targets, and (3) the cheapest

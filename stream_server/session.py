@@ -56,7 +56,7 @@ from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
 from stream_server.speech.held_reply import hold_until
 from stream_server.speech.pipeline import ReplyStats, Voice, speak_reply, speak_text
 from stream_server.speech.text_normalization import normalize_for_speech
-from stream_server.telephony.twilio_protocol import encode
+from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 
 __all__ = ["CallSession"]
 
@@ -102,7 +102,12 @@ class CallSession:
         CALL_CONTEXT.set({})
         try:
             async for frame in self.socket:
-                await self._apply(self.state.on_frame(frame, self.services.clock()))
+                try:
+                    message = parse(frame)
+                except ProtocolError as error:
+                    self.state.on_malformed(error)
+                    continue
+                await self._apply(self.state.on_message(message, self.services.clock()))
                 if self.state.phase is Phase.ENDED:
                     break
         except ConnectionClosed:
@@ -170,52 +175,51 @@ class CallSession:
             await self._perform(action)
 
     async def _perform(self, action: Action) -> None:
-        if isinstance(action, Send):
-            if not self._closed:
-                with contextlib.suppress(ConnectionClosed):
-                    await self.socket.send(encode(action.message))
-        elif isinstance(action, FeedStt):
-            self._stt_outbox.put_nowait(action.audio)
-        elif isinstance(action, CommitStt):
-            self._stt_outbox.put_nowait(None)
-        elif isinstance(action, SpeakReply | SpeakText):
-            self._start_reply(action)
-        elif isinstance(action, SpeculateReply):
-            release = asyncio.Event()
-            reply = SpeakReply(action.messages, action.tools)
-            task = asyncio.create_task(self._speak(reply, release), name="speculation")
-            self._speculative[action.speculation_id] = (task, release)
-        elif isinstance(action, AdoptSpeculation):
-            self._adopt(action.speculation_id)
-        elif isinstance(action, DiscardSpeculation):
-            entry = self._speculative.pop(action.speculation_id, None)
-            if entry is not None:
-                entry[0].cancel()
-        elif isinstance(action, CancelReply):
-            if self._reply is not None and self._reply is not asyncio.current_task():
-                self._reply.cancel()
-                self._reply = None
-        elif isinstance(action, PersistTurn):
-            self._spawn_background(self._persist(action.turn))
-        elif isinstance(action, RecordMetric):
-            self.services.metrics.emit(
-                {action.name: (action.value, action.unit)},
-                call_id=self.state.call_id,
-                call_sid=self.state.call_sid,
-            )
-        elif isinstance(action, SpeakFiller):
-            persona = self.state.persona or DEFAULT_PERSONA
-            audio = self.services.filler_clips.get((persona.voice_id, persona.language, action.text))
-            if audio:  # not rendered yet: skip the filler rather than wait for it
-                await self._apply(self.state.on_filler_audio(action.text, audio, self.services.clock()))
-        elif isinstance(action, UpdateCall):
-            self._spawn_background(self._update_call(action))
-        elif isinstance(action, Hangup):
-            self._spawn_background(self._hang_up(action.reason))
-        elif isinstance(action, EndCall):
-            await self._close_socket(action.close_code, action.reason.value[:100])
-        elif isinstance(action, Authenticate):
-            await self._authenticate(action)
+        match action:
+            case Send(message):
+                if not self._closed:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self.socket.send(encode(message))
+            case FeedStt(audio):
+                self._stt_outbox.put_nowait(audio)
+            case CommitStt():
+                self._stt_outbox.put_nowait(None)
+            case SpeakReply() | SpeakText():
+                self._start_reply(action)
+            case SpeculateReply(speculation_id, messages, tools):
+                release = asyncio.Event()
+                reply = SpeakReply(messages, tools)
+                task = asyncio.create_task(self._speak(reply, release), name="speculation")
+                self._speculative[speculation_id] = (task, release)
+            case AdoptSpeculation(speculation_id):
+                self._adopt(speculation_id)
+            case DiscardSpeculation(speculation_id):
+                entry = self._speculative.pop(speculation_id, None)
+                if entry is not None:
+                    entry[0].cancel()
+            case CancelReply():
+                if self._reply is not None and self._reply is not asyncio.current_task():
+                    self._reply.cancel()
+                    self._reply = None
+            case PersistTurn(turn):
+                self._spawn_background(self._persist(turn))
+            case RecordMetric(name, value, unit):
+                self.services.metrics.emit(
+                    {name: (value, unit)}, call_id=self.state.call_id, call_sid=self.state.call_sid
+                )
+            case SpeakFiller(text):
+                persona = self.state.persona or DEFAULT_PERSONA
+                clip = self.services.filler_clips.get((persona.voice_id, persona.language, text))
+                if clip:  # not rendered yet: skip the filler rather than wait for it
+                    await self._apply(self.state.on_filler_audio(text, clip, self.services.clock()))
+            case UpdateCall():
+                self._spawn_background(self._update_call(action))
+            case Hangup(reason):
+                self._spawn_background(self._hang_up(reason))
+            case EndCall(reason, close_code):
+                await self._close_socket(close_code, reason.value[:100])
+            case Authenticate():
+                await self._authenticate(action)
 
     def _spawn_background(self, coro: Awaitable[Any]) -> None:
         # Turn writes must finish even while the call ends: awaited (not cancelled) in _shutdown.

@@ -51,6 +51,7 @@ from stream_server.telephony.playback import PlaybackLedger, Utterance
 from stream_server.telephony.twilio_protocol import (
     Connected,
     Dtmf,
+    InboundMessage,
     Mark,
     Media,
     OutboundClear,
@@ -59,7 +60,6 @@ from stream_server.telephony.twilio_protocol import (
     ProtocolError,
     Start,
     Stop,
-    parse,
 )
 from stream_server.turn_taking.detector import (
     BargeIn,
@@ -157,28 +157,29 @@ class CallState:
 
     # -- inputs from the socket ----------------------------------------------------------------
 
-    def on_frame(self, frame: str | bytes, now: float) -> list[Action]:
-        """One WebSocket frame from Twilio. Malformed frames are counted and survived."""
+    def on_message(self, message: InboundMessage, now: float) -> list[Action]:
+        """One message from Twilio, already parsed by the shell (`telephony.twilio_protocol.parse`)."""
         if self.phase is Phase.ENDED:
             return []
-        try:
-            message = parse(frame)
-        except ProtocolError as error:
-            self.protocol_errors += 1
-            log.warning("ignored malformed frame: %s", error)
-            return []
-        if isinstance(message, Media):
-            return self._on_media(message, now)
-        if isinstance(message, Mark):
-            return self._on_mark(message.name, now)
-        if isinstance(message, Start):
-            return self._on_start(message, now)
-        if isinstance(message, Dtmf):
-            return self._on_dtmf(message.digit, now)
-        if isinstance(message, Stop):
-            return self._end(EndReason.CALLER_HANGUP, now)
-        assert isinstance(message, Connected)
-        return []
+        match message:
+            case Media():
+                return self._on_media(message, now)
+            case Mark(name=name):
+                self.ledger.on_mark(name)
+                return self._settle(now)
+            case Start():
+                return self._on_start(message, now)
+            case Dtmf(digit=digit):
+                return self._on_dtmf(digit, now)
+            case Stop():
+                return self._end(EndReason.CALLER_HANGUP, now)
+            case Connected():
+                return []
+
+    def on_malformed(self, error: ProtocolError) -> None:
+        """A frame the shell could not parse: counted and survived."""
+        self.protocol_errors += 1
+        log.warning("ignored malformed frame: %s", error)
 
     def _on_start(self, start: Start, now: float) -> list[Action]:
         if self.phase is not Phase.AWAITING_START:
@@ -316,10 +317,6 @@ class CallState:
             text = self.floor.joined_with_partial()
             return actions + self._speculate(now, turn_ended=True, text=text or None)
         return []
-
-    def _on_mark(self, name: str, now: float) -> list[Action]:
-        self.ledger.on_mark(name)
-        return self._settle(now)
 
     def _on_dtmf(self, digit: str, now: float) -> list[Action]:
         if self.phase is not Phase.ACTIVE:

@@ -52,6 +52,7 @@ from stream_server.conversation.call_state import CallConfig, CallState
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.detector import TurnSettings, frame_dbfs
+from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
 
 __all__ = [
@@ -276,7 +277,7 @@ class _World:
                 marks = [m for m in self.queue if isinstance(m, str)]
                 self.queue.clear()
                 for name in marks:
-                    self.apply(st.on_frame(_mark(name), self.t))
+                    self.apply(feed_frame(st, _mark(name), self.t))
         elif isinstance(action, CommitStt):
             self.run.commits.append(self.t)
             if self.recognition is not None:
@@ -489,9 +490,9 @@ class _World:
                 seg = self.played[max(0, end - FRAME_BYTES) : end]
                 inbound[FRAME_BYTES - seg.size :] += seg * 10 ** (self.echo.gain_db / 20.0)
         for name in marks:
-            self.apply(self.state.on_frame(_mark(name), self.t))
+            self.apply(feed_frame(self.state, _mark(name), self.t))
         frame = pcm16_to_ulaw(np.clip(inbound, -32768, 32767).astype(np.int16))
-        self.apply(self.state.on_frame(_media(frame), self.t))
+        self.apply(feed_frame(self.state, _media(frame), self.t))
         if self.recognition is not None and self.partials:
             every = round(self.recognition.partial_every_ms / 1000 / TICK)
             if round((self.t - START) / TICK) % max(1, every) == 0:
@@ -567,7 +568,7 @@ def run_call(
         recognition=recognition,
     )
     st = world.state
-    world.apply(st.on_frame(_start(), world.t))
+    world.apply(feed_frame(st, _start(), world.t))
     world.apply(st.authenticated("call-sim", p, world.t))
     idle_since: float | None = None
     while world.t - START < max_s:

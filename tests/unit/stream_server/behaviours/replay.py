@@ -15,6 +15,7 @@ from stream_server.conversation.call_state import CallConfig, CallState
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundMark
 from stream_server.turn_taking.detector import TurnSettings
+from tests.shell_frames import feed_frame
 
 __all__ = ["PERSONA", "Replay", "media", "persona"]
 
@@ -64,7 +65,7 @@ class Replay:
         self.state = CallState(config or CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
         self.t = 100.0
         self.actions: list[Action] = []
-        self.feed(self.state.on_frame(_start(), self.t))
+        self.feed(feed_frame(self.state, _start(), self.t))
         self.feed(self.state.authenticated("call-1", who, self.t))
 
     def feed(self, actions: list[Action]) -> list[Action]:
@@ -75,7 +76,7 @@ class Replay:
         out: list[Action] = []
         for frame in split_frames(audio, FRAME_BYTES):
             self.t += 0.02
-            out += self.feed(self.state.on_frame(media(frame), self.t))
+            out += self.feed(feed_frame(self.state, media(frame), self.t))
         return out
 
     def quiet(self, seconds: float, *, tick_s: float = 0.1) -> list[Action]:
@@ -109,7 +110,7 @@ class Replay:
         out += self.feed(self.state.on_reply_finished(self.t))
         for name in names:
             out += self.feed(
-                self.state.on_frame(json.dumps({"event": "mark", "mark": {"name": name}}), self.t)
+                feed_frame(self.state, json.dumps({"event": "mark", "mark": {"name": name}}), self.t)
             )
         return out
 

@@ -9,6 +9,7 @@ from stream_server.conversation.actions import CancelReply, PersistTurn, SpeakRe
 from stream_server.providers.base import ChatMessage
 from stream_server.providers.llm_offline import scripted_reply
 from stream_server.speech.pipeline import ReplyAudio
+from tests.shell_frames import feed_frame
 from tests.unit.stream_server.behaviours.replay import Replay
 
 
@@ -23,7 +24,7 @@ def test_a_burst_of_keys_is_one_entry_for_the_model() -> None:
     r.play(["Hi there."])
     for digit in "4711":
         r.t += 0.4
-        assert not any(isinstance(a, SpeakReply) for a in r.feed(r.state.on_frame(dtmf(digit), r.t)))
+        assert not any(isinstance(a, SpeakReply) for a in r.feed(feed_frame(r.state, dtmf(digit), r.t)))
     assert r.feed(r.state.on_tick(r.t + 1.0)) == []  # still within the pause between keys
     out = r.feed(r.state.on_tick(r.t + 1.6))
     reply = next(a for a in out if isinstance(a, SpeakReply))
@@ -37,9 +38,9 @@ def test_hash_ends_the_entry_at_once_and_a_key_stops_the_bot() -> None:
     r.play(["Hi there."])
     r.feed(r.state.on_transcript("I want to pay my bill.", r.t))
     r.feed(r.state.on_reply_audio(ReplyAudio(0, "Enter it.", b"\x55" * 800), r.t))
-    first = r.feed(r.state.on_frame(dtmf("9"), r.t + 0.1))
+    first = r.feed(feed_frame(r.state, dtmf("9"), r.t + 0.1))
     assert CancelReply in [type(a) for a in first]  # the bot stops talking at the first key
-    done = r.feed(r.state.on_frame(dtmf("#"), r.t + 0.3))
+    done = r.feed(feed_frame(r.state, dtmf("#"), r.t + 0.3))
     reply = next(a for a in done if isinstance(a, SpeakReply))
     assert reply.messages[-1].content == keypad_message("9#")
 

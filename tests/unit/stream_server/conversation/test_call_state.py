@@ -29,6 +29,7 @@ from stream_server.conversation.call_state import CallConfig, CallState, is_good
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.detector import TurnSettings
+from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
 
 PERSONA = Persona(
@@ -84,7 +85,7 @@ class Replay:
         out: list[Action] = []
         for frame in split_frames(audio, FRAME_BYTES):
             self.t += 0.02
-            out += self.feed(self.state.on_frame(media(frame), self.t))
+            out += self.feed(feed_frame(self.state, media(frame), self.t))
         return out
 
     def speak(self, sentences: list[str], chunk: int = 400) -> list[str]:
@@ -100,13 +101,13 @@ class Replay:
     def marks(self, names: list[str]) -> list[Action]:
         out: list[Action] = []
         for n in names:
-            out += self.feed(self.state.on_frame(mark(n), self.t))
+            out += self.feed(feed_frame(self.state, mark(n), self.t))
         return out
 
 
 def started() -> Replay:
     r = Replay()
-    actions = r.feed(r.state.on_frame(start_frame(), r.t))
+    actions = r.feed(feed_frame(r.state, start_frame(), r.t))
     assert [type(a) for a in actions] == [Authenticate]
     actions = r.feed(r.state.authenticated("call-1", PERSONA, r.t))
     assert actions == [SpeakText("Hi there.", "greeting")]
@@ -159,10 +160,10 @@ def test_barge_in_clears_cancels_and_keeps_only_heard_text() -> None:
 def test_malformed_frames_are_counted_and_survived() -> None:
     r = started()
     for junk in ["{", "[]", '{"event":"media","media":{"payload":"%%"}}', '{"event":"x"}', b"\x01"]:
-        assert r.state.on_frame(junk, r.t) == []
+        assert feed_frame(r.state, junk, r.t) == []
     assert r.state.protocol_errors == 5
     assert r.state.phase is Phase.ACTIVE
-    assert r.state.on_frame(start_frame(), r.t) == []  # a second start is ignored too
+    assert feed_frame(r.state, start_frame(), r.t) == []  # a second start is ignored too
 
 
 def test_caller_goodbye_plays_goodbye_then_hangs_up_after_its_mark() -> None:
@@ -194,18 +195,18 @@ def test_max_duration_and_drain_deadline() -> None:
 def test_stop_mid_reply_cancels_and_ends() -> None:
     r = started()
     r.speak(["Hi there."])
-    actions = r.feed(r.state.on_frame('{"event":"stop","stop":{"callSid":"CA1"}}', r.t))
+    actions = r.feed(feed_frame(r.state, '{"event":"stop","stop":{"callSid":"CA1"}}', r.t))
     kinds = [type(a) for a in actions]
     assert kinds[0] is CancelReply and kinds[-1] is EndCall
     turn = next(a.turn for a in actions if isinstance(a, PersistTurn))
     assert turn.interrupted and turn.text == ""
     assert r.state.phase is Phase.ENDED
-    assert r.state.on_frame(media(b"\xff" * 160), r.t) == []
+    assert feed_frame(r.state, media(b"\xff" * 160), r.t) == []
 
 
 def test_bad_token_rejection_ends_with_policy_close() -> None:
     r = Replay()
-    r.state.on_frame(start_frame(), r.t)
+    feed_frame(r.state, start_frame(), r.t)
     assert r.state.rejected("bad-token", r.t) == [EndCall("bad-token", close_code=1008)]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
 
@@ -14,7 +13,7 @@ from stream_server.host.task_protection import TaskProtection
 from stream_server.observability import MetricsSink, configure_logging, udp_writer
 from stream_server.providers import build_providers
 from stream_server.providers.base import TextToSpeech
-from stream_server.providers.config import FALLBACK_VOICE_ID, ProviderConfigError, ProviderSettings
+from stream_server.providers.config import ProviderConfigError, ProviderSettings
 from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, Voice, render_clip
@@ -27,7 +26,7 @@ async def _apology(settings: StreamSettings, tts: TextToSpeech) -> ApologyClip:
     from stream_server.providers.tts_offline import OfflineTextToSpeech
 
     fallback: TextToSpeech | None = None if tts.__class__ is OfflineTextToSpeech else OfflineTextToSpeech()
-    voice = Voice(os.environ.get("APOLOGY_VOICE_ID", "").strip() or FALLBACK_VOICE_ID)
+    voice = Voice(settings.apology_voice_id)
     return await render_clip(settings.apology_text, voice, tts, fallback)
 
 
@@ -56,17 +55,17 @@ def _refuse_dev_secrets(settings: StreamSettings) -> None:
 
 
 def _metrics_sink(settings: StreamSettings) -> MetricsSink:
-    endpoint = os.environ.get("EMF_AGENT_ENDPOINT", "").strip()
+    endpoint = settings.emf_agent_endpoint
     return MetricsSink(
         settings.metrics_namespace,
         write=udp_writer(endpoint) if endpoint else None,
-        log_group=os.environ.get("EMF_LOG_GROUP", "").strip() or None,
+        log_group=settings.emf_log_group,
     )
 
 
-def _cloudwatch_client() -> object | None:
+def _cloudwatch_client(settings: StreamSettings) -> object | None:
     """CloudWatch for the ActiveCalls metric, on ECS only (locally nothing scales on it)."""
-    if not os.environ.get("ECS_AGENT_URI"):
+    if not settings.ecs_agent_uri:
         return None
     import boto3
 
@@ -75,7 +74,7 @@ def _cloudwatch_client() -> object | None:
 
 async def main(settings: StreamSettings | None = None) -> None:
     settings = settings or StreamSettings.from_env()
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging(settings.log_level)
     _refuse_dev_secrets(settings)
     from callcore.repository import CallRepository
 
@@ -98,14 +97,14 @@ async def main(settings: StreamSettings | None = None) -> None:
         end_call_via_rest=end_call,
     )
     # Fargate exposes the ECS agent to the task; without it (local runs) both stay idle.
-    protection = TaskProtection(os.environ.get("ECS_AGENT_URI"))
+    protection = TaskProtection(settings.ecs_agent_uri or None)
     server: StreamServer | None = None
 
     def live_calls() -> int:
         return len(server.sessions) if server is not None else 0
 
     publisher = ActiveCallsPublisher(
-        _cloudwatch_client(), namespace=settings.metrics_namespace, count=live_calls
+        _cloudwatch_client(settings), namespace=settings.metrics_namespace, count=live_calls
     )
 
     def active_changed(_: int) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from callcore.settings import Settings
 
+from stream_server.providers.config import FALLBACK_VOICE_ID
 from stream_server.speech.pipeline import PipelineSettings
 from stream_server.turn_taking.detector import TurnSettings
 
@@ -77,6 +78,12 @@ class StreamSettings:
     turn: TurnSettings = field(default_factory=TurnSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     metrics_namespace: str = "AiPhoneCalls"
+    emf_agent_endpoint: str = ""  # udp://host:port of the CloudWatch agent; empty = EMF lines on stdout
+    emf_log_group: str | None = None
+    log_level: str = "INFO"
+    apology_voice_id: str = FALLBACK_VOICE_ID
+    # Set by ECS on Fargate (task protection, the ActiveCalls metric); empty when run elsewhere.
+    ecs_agent_uri: str = ""
     apology_text: str = "Sorry, I had a problem there. Could you say that again?"
     # Call behaviours (docs/call-behaviours.md).
     filler_after_seconds: float = 0.9
@@ -102,7 +109,6 @@ class StreamSettings:
         turn = TurnSettings(
             vad_aggressiveness=_int(e, "VAD_AGGRESSIVENESS", 2, 0, 3),
             energy_floor_dbfs=_float(e, "VAD_ENERGY_FLOOR_DBFS", -50.0, -120.0, 0.0),
-            end_of_turn_silence_ms=_int(e, "END_OF_TURN_SILENCE_MS", 700, 100, 10_000),
             min_speech_ms=_int(e, "TURN_MIN_SPEECH_MS", 100, 20, 5_000),
             barge_in_ms=_int(e, "BARGE_IN_MS", 240, 20, 5_000),
             speech_gap_ms=_int(e, "SPEECH_GAP_MS", 100, 0, 2_000),
@@ -133,6 +139,11 @@ class StreamSettings:
             turn=turn,
             pipeline=pipeline,
             metrics_namespace=e.get("METRICS_NAMESPACE", "").strip() or "AiPhoneCalls",
+            emf_agent_endpoint=e.get("EMF_AGENT_ENDPOINT", "").strip(),
+            emf_log_group=e.get("EMF_LOG_GROUP", "").strip() or None,
+            log_level=e.get("LOG_LEVEL", "").strip().upper() or "INFO",
+            apology_voice_id=e.get("APOLOGY_VOICE_ID", "").strip() or FALLBACK_VOICE_ID,
+            ecs_agent_uri=e.get("ECS_AGENT_URI", "").strip(),
             filler_after_seconds=_float(e, "FILLER_AFTER_SECONDS", 0.9, 0.1, 30.0),
             duration_warning_before_seconds=_float(e, "DURATION_WARNING_BEFORE_SECONDS", 60.0, 0.0, 3600.0),
             dtmf_inter_digit_seconds=_float(e, "DTMF_INTER_DIGIT_SECONDS", 1.5, 0.1, 10.0),

@@ -42,7 +42,6 @@ def test_overrides() -> None:
             "DRAIN_DEADLINE_SECONDS": "30",
             "MAX_CALLS": "7",
             "VAD_AGGRESSIVENESS": "3",
-            "END_OF_TURN_SILENCE_MS": "900",
             "BARGE_IN_MS": "300",
             "BIND_HOST": "0.0.0.0",
             "PROVIDER_MAX_ATTEMPTS": "3",
@@ -50,7 +49,7 @@ def test_overrides() -> None:
     )
     assert s.port == 9000 and s.media_path == "/twilio/stream"
     assert (s.drain_deadline_seconds, s.max_calls) == (30.0, 7)
-    assert (s.turn.vad_aggressiveness, s.turn.end_of_turn_silence_ms, s.turn.barge_in_ms) == (3, 900, 300)
+    assert (s.turn.vad_aggressiveness, s.turn.barge_in_ms) == (3, 300)
     assert s.bind_host == "0.0.0.0" and s.pipeline.max_attempts == 3
 
 

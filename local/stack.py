@@ -10,10 +10,10 @@
 4. the stream host - `python -m stream_server` as a subprocess (as in production: its own process),
    its output prefixed `[stream]` in the combined log.
 Every part reads the same environment (`stack_environment`), built from the documented variables
-of CONTRACT.md with defaults that need no configuration: a value set in the environment always wins
-over the stack's default (`LOCAL_OVERRIDES` lists the exceptions and why). Credentials and the
-stream-token key are random per run: nothing local is a secret worth keeping, and nothing stale can
-be replayed.
+(the README's Configuration table) with defaults that need no configuration: a value set in the
+environment always wins over the stack's default (`LOCAL_OVERRIDES` lists the exceptions and why).
+Credentials and the stream-token key are random per run: nothing local is a secret worth keeping, and
+nothing stale can be replayed.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class ProviderSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProviderSettings:
-        """Read the public variables (see CONTRACT.md); unset provider = vendor iff its key is set."""
+        """Read the public variables (the README's table); unset provider = vendor iff its key is set."""
         source = os.environ if env is None else env
         eleven_key = _non_empty(source.get("ELEVENLABS_API_KEY"))
         cerebras_key = _non_empty(source.get("CEREBRAS_API_KEY"))

@@ -244,7 +244,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the documented variables (see CONTRACT.md); unknown variables are ignored."""
+        """Read the documented variables (the README's Configuration table); unknown variables are ignored."""
         e = os.environ if env is None else env
         eleven_key = _optional(e, "ELEVENLABS_API_KEY")
         cerebras_key = _optional(e, "CEREBRAS_API_KEY")

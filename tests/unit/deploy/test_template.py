@@ -1,8 +1,8 @@
 """What the linters cannot see in template.yaml: the numbers and wiring that only fail at deploy or mid-call.
 
 `sam validate --lint` accepts StopTimeout 300, an idle timeout of 5000 s or instance targets with awsvpc (see
-docs/deploy.md); CloudFormation or ECS would reject them only at deploy time, and a too-short drain window
-would only show as dropped calls. These tests read the template itself.
+the README's "Deploy to AWS"); CloudFormation or ECS would reject them only at deploy time, and a too-short
+drain window would only show as dropped calls. These tests read the template itself.
 """
 
 from __future__ import annotations

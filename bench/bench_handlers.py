@@ -125,7 +125,7 @@ def _signed_answer_event() -> dict[str, Any]:
     from twilio.request_validator import RequestValidator
 
     sys.path[:0] = [str(ROOT)]
-    from tests.conftest import api_event
+    from local.proxy_events import api_event
 
     form = {"CallSid": CALL_SID, "AccountSid": "AC" + "2" * 32, "CallStatus": "in-progress", "CallerCity": ""}
     event = api_event("POST", "/twilio/answer/{call_id}", path_params={"call_id": "c1"}, body=urlencode(form))
@@ -170,7 +170,7 @@ def moto_server() -> Iterator[tuple[str, str]]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     sys.path[:0] = [str(ROOT / "layers" / "callcore"), str(ROOT)]
 
-    from tests.conftest import table_definition
+    from local.template import load_template, table_definitions
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -183,7 +183,8 @@ def moto_server() -> Iterator[tuple[str, str]]:
             "aws_secret_access_key": "testing",
         }
         resource = boto3.resource("dynamodb", endpoint_url=endpoint, **fake)
-        _seed(resource.create_table(**table_definition()))
+        definition = table_definitions(load_template(ROOT / "template.yaml"))[0]
+        _seed(resource.create_table(TableName="ai-phone-calls", **definition.create_args))
         secret = {
             "account_sid": "AC" + "3" * 32,
             "auth_token": AUTH_TOKEN,
@@ -210,15 +211,19 @@ def warm_answer_ms(iterations: int, root: Path = ROOT) -> dict[str, list[float]]
     import boto3
     from moto import mock_aws
 
-    from tests.conftest import LambdaContext, table_definition
+    from local.api_gateway import LambdaContext
+    from local.template import load_template, table_definitions
 
     event = _signed_answer_event()
     results: dict[str, list[float]] = {}
     with mock_aws():
-        table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition())
+        definition = table_definitions(load_template(ROOT / "template.yaml"))[0]
+        table = boto3.resource("dynamodb", region_name="us-east-1").create_table(
+            TableName="ai-phone-calls", **definition.create_args
+        )
         record, persona = _seed(table)
         twilio_answer: Any = importlib.import_module("twilio_answer")
-        context = LambdaContext()
+        context = LambdaContext("bench-answer", timeout_seconds=10)
 
         def run(label: str) -> None:
             times = []

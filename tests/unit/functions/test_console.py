@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import api_event
+from local.proxy_events import api_event
 
 
 def _get(handler: Any, context: Any, proxy: str | None, path: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from callcore.models import CallRecord, CallStatus, TranscriptTurn
 from callcore.repository import CallRepository
 
-from tests.conftest import api_event
+from local.proxy_events import api_event
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "personas" / "receptionist.json"
 

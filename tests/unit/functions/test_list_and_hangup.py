@@ -8,7 +8,7 @@ from typing import Any
 from callcore.models import CallRecord, CallStatus, Persona
 from callcore.repository import CallRepository
 
-from tests.conftest import api_event
+from local.proxy_events import api_event
 from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 
 

@@ -38,10 +38,11 @@ from websockets.server import ServerProtocol  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 from local.fake_providers.elevenlabs import voiced_tone  # noqa: E402
-from stream_server.conversation.call_state import CallState, FeedStt, Send  # noqa: E402
+from stream_server.conversation.actions import FeedStt, Send  # noqa: E402
+from stream_server.conversation.call_state import CallState  # noqa: E402
 from stream_server.providers.stt_elevenlabs import _chunk_message  # noqa: E402
 from stream_server.speech.pipeline import ReplyAudio  # noqa: E402
-from stream_server.telephony.twilio_protocol import encode  # noqa: E402
+from stream_server.telephony.twilio_protocol import encode, parse  # noqa: E402
 
 FRAME_S = 0.02
 STREAM_SID = "MZ" + "0" * 32
@@ -88,7 +89,7 @@ def active_call(*, bot_speaking: bool) -> CallState:
         },
         "streamSid": STREAM_SID,
     }
-    state.on_frame(json.dumps(start), 0.0)
+    state.on_message(parse(json.dumps(start)), 0.0)
     persona = PERSONA if bot_speaking else Persona(**{**PERSONA.__dict__, "greeting": ""})
     state.authenticated("c1", persona, 0.0)
     return state
@@ -112,7 +113,8 @@ class Replay:
         inbound = self.inbound
         for n in range(frames):
             self.now += FRAME_S
-            for action in state.on_frame(inbound[n % len(inbound)], self.now):
+            # What the session does per frame: parse at the edge, then the conductor.
+            for action in state.on_message(parse(inbound[n % len(inbound)]), self.now):
                 self.perform(action)
             if self.bot_speaking and n % 2 == 0:  # one 40 ms chunk per two frames, its mark back later
                 for action in state.on_reply_audio(ReplyAudio(0, "x", self.tts_chunk), self.now):
@@ -128,7 +130,7 @@ class Replay:
 
     def echo_mark(self) -> None:
         echo = {"event": "mark", "streamSid": STREAM_SID, "mark": {"name": self.marks.pop(0)}}
-        for action in self.state.on_frame(json.dumps(echo), self.now):
+        for action in self.state.on_message(parse(json.dumps(echo)), self.now):
             self.perform(action)
 
     def perform(self, action: object) -> None:

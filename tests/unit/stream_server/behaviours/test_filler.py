@@ -9,10 +9,10 @@ from dataclasses import replace
 from stream_server.behaviours.filler import FillerSettings, choose_filler, filler_due
 from stream_server.conversation.actions import PersistTurn, SpeakFiller, SpeakReply
 from stream_server.speech.pipeline import ReplyAudio
-from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
 from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.espeak_audio import utterance
+from tests.unit.stream_server.replay import Replay, persona
 
 FILLERS = ("Let me check.", "One moment.")
 

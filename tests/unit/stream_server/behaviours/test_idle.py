@@ -6,8 +6,8 @@ from stream_server.behaviours.idle import IdleWatch, Nudge, closing_warning_at
 from stream_server.conversation.actions import EndCall, Hangup, SpeakReply
 from stream_server.conversation.call_state import CallConfig
 from stream_server.turn_taking.detector import TurnSettings
-from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.espeak_audio import utterance
+from tests.unit.stream_server.replay import Replay, persona
 
 
 def test_silent_caller_is_prompted_then_told_goodbye_then_hung_up() -> None:

@@ -10,7 +10,7 @@ from stream_server.providers.base import ChatMessage
 from stream_server.providers.llm_offline import scripted_reply
 from stream_server.speech.pipeline import ReplyAudio
 from tests.shell_frames import feed_frame
-from tests.unit.stream_server.behaviours.replay import Replay
+from tests.unit.stream_server.replay import Replay
 
 
 def dtmf(digit: str) -> str:

@@ -30,10 +30,10 @@ from stream_server.providers.llm_offline import TRANSFER_REPLY, ScriptedLanguage
 from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply
 from stream_server.turn_taking.detector import TurnSettings
 from tests.fakes.providers import FakeLanguageModel, FakeTextToSpeech
-from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
 from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.espeak_audio import utterance
+from tests.unit.stream_server.replay import Replay, persona
 
 HUMAN = "+15005550199"
 KEY = "test-cerebras-key"

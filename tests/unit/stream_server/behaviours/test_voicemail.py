@@ -16,10 +16,10 @@ from websockets.exceptions import ConnectionClosed
 from stream_server.audio.codec import pcm16_to_ulaw, silence_ulaw, ulaw_to_pcm16
 from stream_server.behaviours.voicemail import MachineVerdict, ToneDetector, VoicemailSettings, VoicemailWatch
 from stream_server.conversation.actions import CancelReply, Hangup, Phase, SpeakText
-from tests.unit.stream_server.behaviours.replay import Replay, persona
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
 from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.espeak_audio import speech_ulaw
+from tests.unit.stream_server.replay import Replay, persona
 
 MESSAGE = "Hello, this is the shop calling about your order. Please call us back. Goodbye."
 GREETING = (

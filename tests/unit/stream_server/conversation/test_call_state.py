@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import replace
 
 from callcore.models import Persona
 
-from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
+from stream_server.audio.codec import silence_ulaw
 from stream_server.conversation.actions import (
-    Action,
     AdoptSpeculation,
     Authenticate,
     CancelReply,
@@ -31,6 +28,7 @@ from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark,
 from stream_server.turn_taking.detector import TurnSettings
 from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
+from tests.unit.stream_server.replay import Replay, media, start_frame
 
 PERSONA = Persona(
     persona_id="p",
@@ -44,69 +42,8 @@ PERSONA = Persona(
 )
 
 
-def start_frame() -> str:
-    return json.dumps(
-        {
-            "event": "start",
-            "sequenceNumber": "1",
-            "start": {
-                "streamSid": "MZ1",
-                "callSid": "CA1",
-                "accountSid": "AC1",
-                "tracks": ["inbound"],
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                "customParameters": {"token": "t"},
-            },
-        }
-    )
-
-
-def media(frame: bytes) -> str:
-    return json.dumps({"event": "media", "media": {"payload": base64.b64encode(frame).decode()}})
-
-
-def mark(name: str) -> str:
-    return json.dumps({"event": "mark", "mark": {"name": name}})
-
-
-class Replay:
-    """Feeds a CallState at simulated real time (20 ms per frame) and collects its actions."""
-
-    def __init__(self) -> None:
-        self.state = CallState(CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
-        self.t = 100.0
-        self.actions: list[Action] = []
-
-    def feed(self, actions: list[Action]) -> list[Action]:
-        self.actions += actions
-        return actions
-
-    def say(self, audio: bytes) -> list[Action]:
-        out: list[Action] = []
-        for frame in split_frames(audio, FRAME_BYTES):
-            self.t += 0.02
-            out += self.feed(feed_frame(self.state, media(frame), self.t))
-        return out
-
-    def speak(self, sentences: list[str], chunk: int = 400) -> list[str]:
-        """The pipeline's output for the current utterance; returns the mark names sent."""
-        names = []
-        for i, text in enumerate(sentences):
-            for _ in range(2):
-                for a in self.feed(self.state.on_reply_audio(ReplyAudio(i, text, b"\x55" * chunk), self.t)):
-                    if isinstance(a, Send) and isinstance(a.message, OutboundMark):
-                        names.append(a.message.name)
-        return names
-
-    def marks(self, names: list[str]) -> list[Action]:
-        out: list[Action] = []
-        for n in names:
-            out += self.feed(feed_frame(self.state, mark(n), self.t))
-        return out
-
-
 def started() -> Replay:
-    r = Replay()
+    r = Replay(start=False)
     actions = r.feed(feed_frame(r.state, start_frame(), r.t))
     assert [type(a) for a in actions] == [Authenticate]
     actions = r.feed(r.state.authenticated("call-1", PERSONA, r.t))
@@ -205,7 +142,7 @@ def test_stop_mid_reply_cancels_and_ends() -> None:
 
 
 def test_bad_token_rejection_ends_with_policy_close() -> None:
-    r = Replay()
+    r = Replay(start=False)
     feed_frame(r.state, start_frame(), r.t)
     assert r.state.rejected("bad-token", r.t) == [EndCall("bad-token", close_code=1008)]
 
@@ -229,9 +166,9 @@ def test_outbound_media_precedes_its_mark() -> None:
 
 def _listening() -> Replay:
     """A call past its greeting, with the default 700 ms end-of-turn silence."""
-    r = Replay()
+    r = Replay(start=False)
     r.state = CallState(CallConfig(turn=TurnSettings()))
-    r.feed(r.state.on_frame(start_frame(), r.t))
+    r.feed(feed_frame(r.state, start_frame(), r.t))
     r.feed(r.state.authenticated("call-1", replace(PERSONA, end_of_turn_silence_ms=700), r.t))
     r.feed(r.state.on_reply_finished(r.t))
     r.marks(r.speak(["Hi there."]))

@@ -1,4 +1,8 @@
-"""A sans-I/O call replay for behaviour tests: frames, marks and an invented clock through CallState."""
+"""The one sans-I/O call replay: frames, marks and an invented clock through CallState, as the shell would.
+
+Used by the conductor's and the behaviours' tests; the corpus simulator (tests/corpus) builds a
+whole two-sided call on top of the same idea for the turn-taking corpus and its benchmark.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from stream_server.telephony.twilio_protocol import OutboundMark
 from stream_server.turn_taking.detector import TurnSettings
 from tests.shell_frames import feed_frame
 
-__all__ = ["PERSONA", "Replay", "media", "persona"]
+__all__ = ["PERSONA", "Replay", "mark", "media", "persona", "start_frame"]
 
 PERSONA = Persona(
     persona_id="p",
@@ -42,7 +46,11 @@ def media(frame: bytes) -> str:
     return json.dumps({"event": "media", "media": {"payload": base64.b64encode(frame).decode()}})
 
 
-def _start() -> str:
+def mark(name: str) -> str:
+    return json.dumps({"event": "mark", "mark": {"name": name}})
+
+
+def start_frame() -> str:
     return json.dumps(
         {
             "event": "start",
@@ -61,12 +69,16 @@ def _start() -> str:
 class Replay:
     """Drives one CallState like the session would, at an invented clock; records every action."""
 
-    def __init__(self, who: Persona = PERSONA, config: CallConfig | None = None) -> None:
+    def __init__(
+        self, who: Persona = PERSONA, config: CallConfig | None = None, *, start: bool = True
+    ) -> None:
+        """``start=False`` leaves the call before Twilio's ``start`` (to test the opening itself)."""
         self.state = CallState(config or CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
         self.t = 100.0
         self.actions: list[Action] = []
-        self.feed(feed_frame(self.state, _start(), self.t))
-        self.feed(self.state.authenticated("call-1", who, self.t))
+        if start:
+            self.feed(feed_frame(self.state, start_frame(), self.t))
+            self.feed(self.state.authenticated("call-1", who, self.t))
 
     def feed(self, actions: list[Action]) -> list[Action]:
         self.actions += actions
@@ -108,10 +120,23 @@ class Replay:
                 if isinstance(a, Send) and isinstance(a.message, OutboundMark):
                     names.append(a.message.name)
         out += self.feed(self.state.on_reply_finished(self.t))
+        return out + self.marks(names)
+
+    def speak(self, sentences: list[str], chunk: int = 400) -> list[str]:
+        """The pipeline's output for the current utterance (two chunks a sentence); the marks sent."""
+        names = []
+        for i, text in enumerate(sentences):
+            for _ in range(2):
+                for a in self.feed(self.state.on_reply_audio(ReplyAudio(i, text, b"\x55" * chunk), self.t)):
+                    if isinstance(a, Send) and isinstance(a.message, OutboundMark):
+                        names.append(a.message.name)
+        return names
+
+    def marks(self, names: list[str]) -> list[Action]:
+        """Twilio echoing these marks: that audio has played."""
+        out: list[Action] = []
         for name in names:
-            out += self.feed(
-                feed_frame(self.state, json.dumps({"event": "mark", "mark": {"name": name}}), self.t)
-            )
+            out += self.feed(feed_frame(self.state, mark(name), self.t))
         return out
 
     def spoken(self) -> list[tuple[str, str]]:

@@ -94,6 +94,8 @@ class CallSession:
         self._owned: list[asyncio.Task[Any]] = []
         self._closed = False
         self._finished = asyncio.Event()
+        # Set once `start` carried a genuine, unused stream token: only then does the call hold a slot.
+        self.authenticated = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -160,6 +162,13 @@ class CallSession:
             self.state.protocol_errors,
         )
         self._finished.set()
+
+    async def close_unauthenticated(self, deadline_seconds: float) -> None:
+        """Close a socket that never authenticated: policy violation (1008), and say why."""
+        log.warning(
+            "closing a media socket: no valid start with a stream token within %.1f s", deadline_seconds
+        )
+        await self._close_socket(1008, "no valid start within the deadline")
 
     async def _close_socket(self, code: int, reason: str = "") -> None:
         if self._closed:
@@ -272,6 +281,7 @@ class CallSession:
             self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
         if persona.filler_phrases:
             self._owned.append(asyncio.create_task(self._render_fillers(persona), name="fillers"))
+        self.authenticated.set()
         await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
 
     async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:

@@ -75,6 +75,8 @@ class StreamSettings:
     bind_host: str = "127.0.0.1"
     drain_deadline_seconds: float = 110.0
     max_calls: int = 100
+    # A media socket must authenticate (start + a valid stream token) this soon, or it is closed.
+    auth_deadline_seconds: float = 5.0
     turn: TurnSettings = field(default_factory=TurnSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     metrics_namespace: str = "AiPhoneCalls"
@@ -133,6 +135,7 @@ class StreamSettings:
         )
         return cls(
             core=Settings.from_env(e),
+            auth_deadline_seconds=_float(e, "STREAM_AUTH_DEADLINE_SECONDS", 5.0, 0.5, 60.0),
             bind_host=e.get("BIND_HOST", "").strip() or "127.0.0.1",
             drain_deadline_seconds=_float(e, "DRAIN_DEADLINE_SECONDS", 110.0, 0.0, 3600.0),
             max_calls=_int(e, "MAX_CALLS", 100, 1, 100_000),

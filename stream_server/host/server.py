@@ -5,6 +5,12 @@ draining or full, so the load balancer sends new calls elsewhere), 404 for unkno
 the media path it checks ``x-twilio-signature`` over the exact public ``wss://`` URL with empty
 params; a bad or missing signature gets 403 and never a WebSocket.
 
+Slots: a socket that passed the handshake signature is only *pending* (the signature is the same
+for every call, so it proves little); it takes one of MAX_CALLS slots once its ``start`` carried a
+valid, unused stream token, and is closed (1008, with a log line saying why) if that has not
+happened within STREAM_AUTH_DEADLINE_SECONDS. Pending sockets are capped (PENDING_PER_SLOT x
+MAX_CALLS), so idle sockets can neither hold call slots nor pile up. WebSocket pings are untouched.
+
 Drain (SIGTERM): readiness turns 503, the listener closes, live calls carry on until they end or
 the drain deadline, when each says a short goodbye and hangs up through the REST API. A call is
 never dropped with a bare close.
@@ -25,12 +31,16 @@ from websockets.http11 import Request, Response
 from stream_server.services import CallServices
 from stream_server.session import CallSession
 
-__all__ = ["MAX_MESSAGE_BYTES", "StreamServer"]
+__all__ = ["MAX_MESSAGE_BYTES", "PENDING_PER_SLOT", "StreamServer"]
 
 log = logging.getLogger("stream_server.host.server")
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Twilio frames are ~0.3 KiB; anything near this limit is not Twilio."""
+
+
+PENDING_PER_SLOT = 4
+"""Sockets that may wait for their ``start`` at once, per call slot (they hold no slot)."""
 
 
 class StreamServer:
@@ -45,6 +55,7 @@ class StreamServer:
         self.services = services
         self.settings = services.settings
         self.sessions: set[CallSession] = set()
+        self.pending: set[CallSession] = set()
         self.draining = False
         self._on_active_change = on_active_change
         self._server: Server | None = None
@@ -76,7 +87,7 @@ class StreamServer:
         ):
             log.warning("media handshake refused: bad or missing x-twilio-signature")
             return connection.respond(http.HTTPStatus.FORBIDDEN, "forbidden\n")
-        if not self.ready:
+        if not self.ready or len(self.pending) >= PENDING_PER_SLOT * self.settings.max_calls:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining or full\n")
         return None
 
@@ -84,15 +95,30 @@ class StreamServer:
 
     async def handle(self, connection: ServerConnection) -> None:
         session = CallSession(self.services, connection)
-        self.sessions.add(session)
-        self._active_changed()
+        self.pending.add(session)
         if self.draining:
             session.begin_drain(self.services.clock() + self.settings.drain_deadline_seconds)
+        admission = asyncio.create_task(self._admit(session), name="admit")
         try:
             await session.run()
         finally:
-            self.sessions.discard(session)
-            self._active_changed()
+            admission.cancel()
+            self.pending.discard(session)
+            if session in self.sessions:
+                self.sessions.discard(session)
+                self._active_changed()
+
+    async def _admit(self, session: CallSession) -> None:
+        """Count the call once it has authenticated; close it if it does not in time."""
+        deadline = self.settings.auth_deadline_seconds
+        try:
+            await asyncio.wait_for(session.authenticated.wait(), deadline)
+        except TimeoutError:
+            await session.close_unauthenticated(deadline)
+            return
+        self.pending.discard(session)
+        self.sessions.add(session)
+        self._active_changed()
 
     def _active_changed(self) -> None:
         count = len(self.sessions)
@@ -130,7 +156,7 @@ class StreamServer:
             len(self.sessions),
             self.settings.drain_deadline_seconds,
         )
-        for session in list(self.sessions):
+        for session in list(self.sessions | self.pending):
             session.begin_drain(deadline)
         server = self._server
         if server is None:

@@ -21,6 +21,7 @@ from typing import Any
 from callcore.models import CallSummary, Persona, TranscriptTurn
 from callcore.tokens import InvalidStreamToken, verify_stream_token
 from callcore.twiml import dial_action_url, digits_twiml, transfer_twiml
+from callcore.variables import fill_persona, placeholders
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
@@ -56,6 +57,7 @@ from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
 from stream_server.speech.held_reply import hold_until
 from stream_server.speech.pipeline import ReplyStats, Voice, speak_reply, speak_text
 from stream_server.speech.text_normalization import normalize_for_speech
+from stream_server.speech.usage import CallUsage, counted_providers
 from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 
 __all__ = ["CallSession"]
@@ -69,6 +71,9 @@ class CallSession:
     def __init__(self, services: CallServices, socket: Socket) -> None:
         self.services = services
         self.socket = socket
+        # The shared providers, seen through counters of what this call uses (written at the end).
+        self.usage = CallUsage()
+        self._llm, self._tts = counted_providers(services.llm, services.tts, self.usage)
         clock = services.clock
         settings = services.settings
         self.state = CallState(
@@ -149,6 +154,7 @@ class CallSession:
                 duration_seconds=round(self.state.duration_seconds(now)),
                 turns=len(self.state.turns),
                 end_reason=self.state.end_reason or "unknown",
+                usage=self.usage.to_json(),
             )
             try:
                 await asyncio.to_thread(self.services.repository.finish_call, self.state.call_id, summary)
@@ -190,6 +196,7 @@ class CallSession:
                     with contextlib.suppress(ConnectionClosed):
                         await self.socket.send(encode(message))
             case FeedStt(audio):
+                self.usage.heard(audio)
                 self._stt_outbox.put_nowait(audio)
             case CommitStt():
                 self._stt_outbox.put_nowait(None)
@@ -285,12 +292,20 @@ class CallSession:
         await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
 
     async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:
+        """The persona as this call speaks it: its ``{{name}}`` placeholders filled from the call's
+        ``variables`` (read from the record only when the persona has placeholders)."""
         repository = self.services.repository
         try:
+            record = None
             if not persona_id:
                 record = await asyncio.to_thread(repository.get_call, call_id)
                 persona_id = record.persona_id if record is not None else None
             persona = await self.services.personas.get(persona_id) if persona_id else None
+            if persona is not None and placeholders(persona):
+                if record is None:
+                    record = await asyncio.to_thread(repository.get_call, call_id)
+                # POST /calls refused missing values; an inbound call has none (filled with nothing).
+                persona = fill_persona(persona, record.variables if record is not None else {})
         except Exception:
             log.exception("could not load the persona")
             persona = None
@@ -373,7 +388,7 @@ class CallSession:
                 async with asyncio.timeout(10.0):
                     parts = [
                         chunk
-                        async for chunk in self.services.tts.synthesize(
+                        async for chunk in self._tts.synthesize(
                             spoken, voice_id=persona.voice_id, language=persona.language
                         )
                     ]
@@ -416,8 +431,8 @@ class CallSession:
             self.state.on_reply_started(stats)
         if isinstance(action, SpeakReply):
             chunks = speak_reply(
-                llm=services.llm,
-                tts=services.tts,
+                llm=self._llm,
+                tts=self._tts,
                 messages=action.messages,
                 model=persona.llm_model or services.settings.core.cerebras_model,
                 voice=voice,
@@ -429,7 +444,7 @@ class CallSession:
             )
         else:
             chunks = speak_text(
-                tts=services.tts,
+                tts=self._tts,
                 text=action.text,
                 voice=voice,
                 apology=services.apology,

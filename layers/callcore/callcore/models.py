@@ -376,6 +376,8 @@ class CallSummary:
     duration_seconds: int
     turns: int
     end_reason: str
+    # What the call used of the paid services (stt_seconds, llm_*_tokens, tts_characters).
+    usage: dict[str, Any] | None = None
 
 
 def do_not_call_key(user_id: str, number: str) -> dict[str, str]:

@@ -140,6 +140,8 @@ def usage_for(record: CallRecord) -> dict[str, Any]:
         # Twilio bills voice per started minute.
         "twilio_minutes": math.ceil((record.duration_seconds or 0) / 60),
     }
+    if counted.get("llm_tokens_estimated"):
+        usage["llm_tokens_estimated"] = True
     return usage
 
 

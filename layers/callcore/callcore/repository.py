@@ -697,19 +697,26 @@ class CallRepository:
                 raise
 
     def _finish(self, call_id: str, summary: CallSummary) -> None:
+        sets = "SET ended_at = :e, end_reason = :r, turn_count = :t, stream_duration_seconds = :d"
+        values: dict[str, Any] = {
+            ":e": summary.ended_at,
+            ":r": summary.end_reason,
+            ":t": summary.turns,
+            ":d": summary.duration_seconds,
+        }
+        if summary.usage is not None:
+            sets += ", #usage = :u"
+            values[":u"] = to_dynamo(summary.usage)
+        extra: dict[str, Any] = {}
+        if summary.usage is not None:
+            extra["ExpressionAttributeNames"] = {"#usage": "usage"}
         self._db.call(
             "update_item",
             Key=call_key(call_id),
-            UpdateExpression=(
-                "SET ended_at = :e, end_reason = :r, turn_count = :t, stream_duration_seconds = :d"
-            ),
+            UpdateExpression=sets,
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues={
-                ":e": summary.ended_at,
-                ":r": summary.end_reason,
-                ":t": summary.turns,
-                ":d": summary.duration_seconds,
-            },
+            ExpressionAttributeValues=values,
+            **extra,
         )
 
     # -- do-not-call -------------------------------------------------------------------------

@@ -5,13 +5,17 @@ emulator ring, answer and play a three-turn caller (the second turn interrupts t
 says goodbye and waits for the bot to end the call), then reads the result back through
 `GET /calls/{id}`. It succeeds only if the call completed, the record holds its turns, and (with
 the scripted engines of `local.demo_engines`) every caller line was understood and the bot said
-goodbye and hung up itself. It writes an HTML report next to the recording; the exit status says
+goodbye and hung up itself. The call carries per-call `variables` (heard in the greeting) and a
+`webhook_url` served by a small receiver here, which checks each event's signature; the record then
+shows the analysis, usage, cost and webhook deliveries, and the demo also needs the signed
+`call.analyzed` event. It writes an HTML report next to the recording; the exit status says
 whether it succeeded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -26,6 +30,7 @@ from local.demo_report import render_report
 from local.stack import LocalStack
 from local.twilio_emulator.call import EmulatedCall
 from local.twilio_emulator.caller import CallerScript, TimelineEvent, Utterance, turn_latencies_ms
+from local.webhook_receiver import WebhookReceiver
 
 __all__ = ["DEMO_SCRIPT", "DemoResult", "run_demo"]
 
@@ -33,6 +38,7 @@ log = logging.getLogger("local.demo")
 
 DEMO_TO = "+14155550123"
 DEMO_PERSONA = "appointment-reminder"
+DEMO_VARIABLES = {"first_name": "Alex", "appointment_time": "Thursday at half past three"}
 DEMO_SCRIPT = CallerScript(
     (
         Utterance("Yes, I have a moment.", pause_ms=600),
@@ -155,6 +161,22 @@ def _check(
     return reasons
 
 
+def _check_outcomes(record: dict[str, Any] | None, hooks: WebhookReceiver) -> list[str]:
+    """Variables were spoken, never braces; the signed events and the analysed record arrived."""
+    reasons = []
+    spoken = [t.get("text", "") for t in (record or {}).get("turns") or [] if t.get("role") == "assistant"]
+    if any("{{" in text for text in spoken):
+        reasons.append("a placeholder was spoken")
+    if any(not event.signature_valid for event in hooks.received):
+        reasons.append("a webhook arrived with a bad signature")
+    missing = {"call.started", "call.ended", "call.analyzed"} - set(hooks.types())
+    if missing:
+        reasons.append(f"webhooks not received: {sorted(missing)}")
+    if record is not None and not record.get("analysis"):
+        reasons.append("the record has no analysis")
+    return reasons
+
+
 def _words(text: str) -> set[str]:
     return {w.strip(".,!?").lower() for w in text.split() if w.strip(".,!?")}
 
@@ -188,13 +210,21 @@ async def run_demo(
         _say("engines:")
         for line in engines.description:
             _say(f"  {line}")
+    hooks = WebhookReceiver(stack.env.get("WEBHOOK_SIGNING_SECRET", ""))
+    await hooks.start()
     async with aiohttp.ClientSession() as session:
         placed = await _api(
             session,
             stack,
             "POST",
             "/calls",
-            json={"to": to, "persona_id": persona_id, "metadata": {"source": "make demo"}},
+            json={
+                "to": to,
+                "persona_id": persona_id,
+                "metadata": {"source": "make demo"},
+                "variables": DEMO_VARIABLES,
+                "webhook_url": hooks.url,
+            },
             headers={"Idempotency-Key": f"demo-{time.time_ns()}"},
         )
         call_id = placed["call_id"]
@@ -202,13 +232,25 @@ async def run_demo(
         call = await stack.emulator.wait_for_any_call(within=20)
         await asyncio.wait_for(_narrate(stack, session, call_id, call), timeout=100)
         record = await _final_record(session, stack, call_id)
-    reasons = _check(record, call, script, engines)
+        with contextlib.suppress(TimeoutError):  # what is missing is reported by _check_outcomes
+            await hooks.wait_for("call.started", "call.ended", "call.analyzed", within=30)
+        for _ in range(20):  # the worker records a delivery just after the receiver answered it
+            record = await _api(session, stack, "GET", f"/calls/{call_id}")
+            if len(record.get("webhook_deliveries") or []) >= len(hooks.types()):
+                break
+            await asyncio.sleep(0.25)
+    await hooks.stop()
+    reasons = _check(record, call, script, engines) + _check_outcomes(record, hooks)
     latencies = turn_latencies_ms(call.timeline)
     _say("\n--- per-turn latency (caller stopped -> first bot audio heard) ---")
     for index, value in enumerate(latencies, start=1):
         _say(f"  turn {index}: {value:.0f} ms")
     if not latencies:
         _say("  (no bot reply was heard after a caller turn)")
+    _say("\n--- webhooks received at " + hooks.url + " (X-Webhook-Signature checked) ---")
+    for event in hooks.received:
+        valid = "valid" if event.signature_valid else "INVALID"
+        _say(f"  {event.type:14} answered {event.answered}  signature {valid}  id {event.body.get('id')}")
     _say("\n--- call record: GET /calls/" + call_id + " ---")
     _say(json.dumps(record, indent=2, default=str))
     if call.recording_path:

@@ -162,3 +162,39 @@ async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -
             json={"to": "+14155550133", "persona_id": "receptionist", "webhook_url": url},
         )
         assert (status, body["error"]) == (400, "invalid_webhook_url") and words in body["message"]
+
+
+async def test_variables_are_heard_in_the_greeting(stack: LocalStack) -> None:
+    assert stack.emulator is not None
+    to = "+15555550134"
+    stack.emulator.scripts[to] = CallerScript(
+        (Utterance("Yes, see you then.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
+    )
+    variables = {"first_name": "Dana", "appointment_time": "Friday at ten"}
+    status, placed = await _api(
+        stack, "POST", "/calls", json={"to": to, "persona_id": "appointment-reminder", "variables": variables}
+    )
+    assert status == 202, placed
+    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
+    await stack.emulator.wait_for_call(call.sid, within=90)
+    assert any(e.kind == "greeting_start" for e in call.timeline)  # the greeting's audio reached the caller
+    record = await _record_when(stack, placed["call_id"], lambda r: bool(r.get("turns")))
+    greeting = record["turns"][0]
+    assert greeting["role"] == "assistant"
+    assert greeting["text"].startswith("Hi Dana, this is Ava from Harbor Dental Clinic.")
+    assert "Friday at ten" in greeting["text"] and "{{" not in greeting["text"]
+    assert record["variables"] == variables
+
+
+async def test_missing_variables_are_refused(stack: LocalStack) -> None:
+    status, body = await _api(
+        stack,
+        "POST",
+        "/calls",
+        json={
+            "to": "+15555550135",
+            "persona_id": "appointment-reminder",
+            "variables": {"first_name": "Dana"},
+        },
+    )
+    assert (status, body["error"]) == (400, "missing_variables") and "appointment_time" in body["message"]

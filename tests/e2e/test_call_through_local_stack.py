@@ -109,7 +109,14 @@ async def test_bot_hangs_up_when_the_caller_says_goodbye(stack: LocalStack) -> N
         (Utterance("Goodbye.", barge_in_ms=400),), hang_up=False, max_wait_ms=10_000
     )
     status, placed = await _api(
-        stack, "POST", "/calls", json={"to": to, "persona_id": "appointment-reminder"}
+        stack,
+        "POST",
+        "/calls",
+        json={
+            "to": to,
+            "persona_id": "appointment-reminder",
+            "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
+        },
     )
     assert status == 202, placed
     call = next(c for c in stack.emulator.calls.values() if c.request.to == to)

@@ -71,7 +71,14 @@ async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
         tuple(Utterance(text, pause_ms=600) for text in SAID), hang_up=True, max_wait_ms=20_000
     )
     status, placed = await _api(
-        stack, "POST", "/calls", json={"to": to, "persona_id": "appointment-reminder"}
+        stack,
+        "POST",
+        "/calls",
+        json={
+            "to": to,
+            "persona_id": "appointment-reminder",
+            "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
+        },
     )
     assert status == 202, placed
     call = next(c for c in stack.emulator.calls.values() if c.request.to == to)

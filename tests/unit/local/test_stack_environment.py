@@ -82,7 +82,11 @@ async def test_an_outside_twilio_gets_the_call_and_no_emulator_starts(tmp_path: 
             session.post(
                 f"{stack.api_url}/calls",
                 headers={"x-api-key": stack.api_key},
-                json={"to": "+14155550123", "persona_id": "appointment-reminder"},
+                json={
+                    "to": "+14155550123",
+                    "persona_id": "appointment-reminder",
+                    "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
+                },
             ) as response,
         ):
             assert response.status == 202, await response.text()

@@ -15,6 +15,7 @@ provider keys in the environment run exactly what they select.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ def demo_reply(messages: list[dict[str, Any]]) -> str:
         if re.search(pattern, caller, re.IGNORECASE):
             return reply
     return _FALLBACK
+
+
+def demo_analysis(messages: list[dict[str, Any]], schema: dict[str, Any]) -> str:
+    """The scripted model's post-call analysis: callcore's deterministic keyword extractor."""
+    from callcore.analysis import offline_extract
+
+    system = str(messages[0].get("content") or "") if messages else ""
+    user = str(messages[-1].get("content") or "") if messages else ""
+    return json.dumps(offline_extract(system, user, schema))
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ async def start_scripted_engines(
         FakeElevenLabs(recognition=ProviderTiming(), session_script=tuple(caller_lines))
     )
     cerebras = await fakes.enter_async_context(FakeCerebras(reply=demo_reply))
+    cerebras.config.structured_rule = demo_analysis
     return {
         "STT_PROVIDER": "elevenlabs",
         "ELEVENLABS_API_KEY": scribe.api_key,

@@ -10,12 +10,19 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from local.template import TemplateError, load_template, table_definitions
 
@@ -101,6 +108,30 @@ def seed_example_personas(table: Any, directory: Path) -> list[str]:
     return seed_personas(CallRepository(table), directory)
 
 
+class _SerialMotoServer(ThreadedMotoServer):
+    """moto in server mode, answering one request at a time.
+
+    moto's models are not thread-safe: with the table's stream on, every write serialises the
+    whole item into a stream record, so two writes to one call record at the same moment (the
+    stream host's summary and Twilio's stream-stopped callback) can meet mid-iteration and fail
+    with a RuntimeError. DynamoDB itself has no such race, so the local stand-in must not either.
+    """
+
+    def _server_entry(self) -> None:  # moto 5.2: the same as its own, plus the lock
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ: Any, start_response: Any) -> Any:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(
+            self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @dataclass
 class LocalStorage:
     """moto's DynamoDB on 127.0.0.1, holding the template's table."""
@@ -109,13 +140,13 @@ class LocalStorage:
     table_name: str
     personas_dir: Path | None
     port: int = 0
-    _server: ThreadedMotoServer | None = None
+    _server: _SerialMotoServer | None = None
     endpoint: str = ""
 
     def start(self) -> str:
         port = self.port or free_port()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per DynamoDB request otherwise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = _SerialMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.endpoint = f"http://127.0.0.1:{port}"
         table = create_table(self.endpoint, self.template_path, self.table_name)

@@ -7,7 +7,9 @@ object), so fields added to the API later are never lost.
 
     from aiphone import AiPhoneClient
     client = AiPhoneClient()                       # AIPHONE_API_URL / AIPHONE_API_KEY, else the local stack
-    placed = client.place_call("+14155550123", "appointment-reminder", variables={"name": "Ada"})
+    placed = client.place_call(
+        "+14155550123", "appointment-reminder", variables={"first_name": "Ada", "appointment_time": "Friday"}
+    )
     for turn in client.follow(placed.call_id):     # live transcript until the call ends
         print(turn)
 """

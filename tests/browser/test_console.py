@@ -168,7 +168,9 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
     )
 
     def place() -> None:
-        Select(driver.find_element(By.ID, "new-persona")).select_by_value("appointment-reminder")
+        Select(driver.find_element(By.ID, "new-persona")).select_by_value(
+            "receptionist"
+        )  # no {{variables}} to fill
         driver.find_element(By.ID, "new-to").send_keys(TO)
         driver.find_element(By.CSS_SELECTOR, "#new-form button").click()
 
@@ -176,7 +178,7 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
     await _until(lambda: "#/calls/" in driver.current_url, "the call page")
 
     # The bot's greeting shows up in the live transcript while the call runs.
-    greeting = "Hi, this is Ava from Harbor Dental Clinic"
+    greeting = "Hello, you've reached Northwind Books, this is Sam"
     await _until(
         lambda: greeting in driver.find_element(By.ID, "call-transcript").text,
         "the greeting in the transcript",

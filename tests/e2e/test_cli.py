@@ -56,7 +56,16 @@ async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
         max_wait_ms=15_000,
     )
     code, out, err = await _aiphone(
-        stack, "call", "+14155550170", "--persona", "appointment-reminder", "--tail"
+        stack,
+        "call",
+        "+14155550170",
+        "--persona",
+        "appointment-reminder",
+        "--var",
+        "first_name=Ada",
+        "--var",
+        "appointment_time=Friday at ten",
+        "--tail",
     )
     assert code == 0, err
     call_id = out.split()[0]
@@ -74,7 +83,10 @@ async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
 async def test_hangup_ends_a_live_call_and_then_refuses(stack: LocalStack) -> None:
     client = AiPhoneClient(stack.api_url, stack.api_key, timeout=120)
     placed = await asyncio.to_thread(
-        client.place_call, "+14155550171", "appointment-reminder"
+        client.place_call,
+        "+14155550171",
+        "appointment-reminder",
+        variables={"first_name": "Ada", "appointment_time": "Friday at ten"},
     )  # silent callee
     await _wait_for_status(client, placed.call_id, {"in-progress"})
     code, out, err = await _aiphone(stack, "hangup", placed.call_id)

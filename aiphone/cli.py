@@ -1,6 +1,6 @@
 """`aiphone`: place, list, watch and end calls, and list personas, from a terminal.
 
-    aiphone call +14155550123 --persona appointment-reminder --var first_name=Ada --var appointment_time=Friday
+    aiphone call +14155550123 --persona appointment-reminder --var first_name=Ada --var appointment_time=Fri
     aiphone calls [--status in-progress] [--limit 20]
     aiphone show CALL_ID [--json]
     aiphone tail CALL_ID

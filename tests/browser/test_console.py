@@ -247,7 +247,7 @@ async def test_browser_phone_talks_to_the_bot(stack: LocalStack, driver: Any) ->
     )
 
     def call_me() -> None:
-        Select(driver.find_element(By.ID, "phone-persona")).select_by_value("receptionist")  # no {{variables}}
+        Select(driver.find_element(By.ID, "phone-persona")).select_by_value("receptionist")  # no variables
         driver.find_element(By.ID, "phone-start").click()
 
     await _run(call_me)

@@ -166,7 +166,7 @@ async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -
 
 async def test_variables_are_heard_in_the_greeting(stack: LocalStack) -> None:
     assert stack.emulator is not None
-    to = "+15555550134"
+    to = "+14155550134"
     stack.emulator.scripts[to] = CallerScript(
         (Utterance("Yes, see you then.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
     )
@@ -192,7 +192,7 @@ async def test_missing_variables_are_refused(stack: LocalStack) -> None:
         "POST",
         "/calls",
         json={
-            "to": "+15555550135",
+            "to": "+14155550135",
             "persona_id": "appointment-reminder",
             "variables": {"first_name": "Dana"},
         },

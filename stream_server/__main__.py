@@ -76,6 +76,7 @@ async def main(settings: StreamSettings | None = None) -> None:
     settings = settings or StreamSettings.from_env()
     configure_logging(settings.log_level)
     _refuse_dev_secrets(settings)
+    from callcore.aws_session import LIVE_CALL_TIMEOUTS
     from callcore.repository import CallRepository
 
     providers = build_providers(ProviderSettings.from_env())
@@ -88,7 +89,7 @@ async def main(settings: StreamSettings | None = None) -> None:
     end_call = _rest_hangup(settings)
     services = CallServices(
         settings=settings,
-        repository=CallRepository.from_settings(settings.core),
+        repository=CallRepository.from_settings(settings.core, timeouts=LIVE_CALL_TIMEOUTS),
         stt=providers.stt,
         llm=providers.llm,
         tts=providers.tts,

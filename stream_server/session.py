@@ -279,7 +279,10 @@ class CallSession:
             log.warning("stream token replayed")
             await self._apply(self.state.rejected(EndReason.REPLAYED_TOKEN, services.clock()))
             return
-        persona = await self._load_persona(claims.call_id, params.get("persona_id"))
+        if params.get("persona_id") not in (None, claims.persona_id):
+            log.warning("the persona_id parameter disagrees with the stream token; the token wins")
+        # Only signed data chooses the persona: the token's claim, else the call record.
+        persona = await self._load_persona(claims.call_id, claims.persona_id)
         log.info("call authenticated; persona=%s", persona.persona_id)
         self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
         self._owned.append(asyncio.create_task(self._send_to_stt(), name="stt-outbox"))

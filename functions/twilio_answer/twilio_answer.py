@@ -87,6 +87,7 @@ def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[st
         twilio_credentials(settings).stream_token_secret,
         call_id=record.call_id,
         call_sid=call_sid,
+        persona_id=persona.persona_id,
         now=time.time(),
         ttl_seconds=settings.stream_token_ttl_seconds,
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from callcore.aws_session import aws_client
+from callcore.aws_session import AwsTimeouts, aws_client
 from callcore.listing import CallListQuery, PageQuery, encode_cursor
 from callcore.models import (
     CallRecord,
@@ -80,7 +80,7 @@ def _assignments(
     return sets
 
 
-def build_table(settings: Settings) -> ClientTable:
+def build_table(settings: Settings, *, timeouts: AwsTimeouts | None = None) -> ClientTable:
     """The table TABLE_NAME through a plain DynamoDB client, honouring DYNAMODB_ENDPOINT.
 
     The client (and botocore itself) is only loaded on the first request: a cold start pays for
@@ -89,7 +89,10 @@ def build_table(settings: Settings) -> ClientTable:
 
     def dynamodb_client() -> Any:
         return aws_client(
-            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint
+            "dynamodb",
+            region_name=settings.aws_region,
+            endpoint_url=settings.dynamodb_endpoint,
+            timeouts=timeouts,
         )
 
     return ClientTable(settings.table_name, dynamodb_client)
@@ -152,8 +155,11 @@ class CallRepository:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallRepository:
-        return cls(build_table(settings), item_ttl_seconds=settings.call_ttl_days * 24 * 3600)
+    def from_settings(cls, settings: Settings, *, timeouts: AwsTimeouts | None = None) -> CallRepository:
+        """``timeouts`` bounds each request (the stream host passes ``LIVE_CALL_TIMEOUTS``)."""
+        return cls(
+            build_table(settings, timeouts=timeouts), item_ttl_seconds=settings.call_ttl_days * 24 * 3600
+        )
 
     def _expiration(self) -> int:
         return int(self._clock()) + self._ttl

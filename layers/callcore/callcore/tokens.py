@@ -30,6 +30,8 @@ class StreamClaims:
     call_sid: str
     expires_at: int
     nonce: str
+    # The persona the answer webhook chose; the stream host uses it, never an unsigned parameter.
+    persona_id: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -45,9 +47,16 @@ def _mac(secret: str, payload: bytes) -> bytes:
 
 
 def issue_stream_token(
-    secret: str, *, call_id: str, call_sid: str, now: float, ttl_seconds: int = 300, nonce: str | None = None
+    secret: str,
+    *,
+    call_id: str,
+    call_sid: str,
+    now: float,
+    ttl_seconds: int = 300,
+    nonce: str | None = None,
+    persona_id: str | None = None,
 ) -> str:
-    """Sign call id, call SID, expiry and a fresh nonce. ``nonce`` is injectable for tests."""
+    """Sign call id, call SID, persona, expiry and a fresh nonce. ``nonce`` is injectable for tests."""
     if not secret:
         raise ValueError("stream token secret must not be empty")
     claims = {
@@ -56,6 +65,8 @@ def issue_stream_token(
         "e": int(now) + ttl_seconds,
         "n": nonce or secrets.token_urlsafe(12),
     }
+    if persona_id is not None:
+        claims["p"] = persona_id
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
@@ -73,7 +84,11 @@ def verify_stream_token(secret: str, token: str, *, call_sid: str, now: float) -
     try:
         raw = json.loads(payload)
         claims = StreamClaims(
-            call_id=str(raw["c"]), call_sid=str(raw["s"]), expires_at=int(raw["e"]), nonce=str(raw["n"])
+            call_id=str(raw["c"]),
+            call_sid=str(raw["s"]),
+            expires_at=int(raw["e"]),
+            nonce=str(raw["n"]),
+            persona_id=str(raw["p"]) if raw.get("p") is not None else None,
         )
     except (ValueError, KeyError, TypeError):
         raise InvalidStreamToken("malformed stream token claims") from None

@@ -122,3 +122,17 @@ def test_personas_and_user_calls_by_time(repo_table: Any) -> None:
     repo.create_call(_record("old", created="2026-01-01T00:00:00Z"))
     repo.create_call(_record("new", created="2026-02-01T00:00:00Z"))
     assert [c.call_id for c in repo.list_calls_for_user("u1")] == ["new", "old"]
+
+
+def test_live_call_clients_have_short_timeouts_and_bounded_retries(aws_env: None) -> None:
+    from callcore.aws_session import LIVE_CALL_TIMEOUTS, reset_aws_session
+    from callcore.repository import build_table
+    from callcore.settings import Settings
+
+    reset_aws_session()
+    client = build_table(Settings(), timeouts=LIVE_CALL_TIMEOUTS).client
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
+    assert config.retries["total_max_attempts"] == 3
+    default = build_table(Settings()).client.meta.config
+    assert default.read_timeout == 60

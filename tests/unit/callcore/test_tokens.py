@@ -44,3 +44,10 @@ def test_rejections(secret: str, call_sid: str, now: float, mangle: bool) -> Non
 def test_garbage_is_malformed_not_a_crash(garbage: str) -> None:
     with pytest.raises(InvalidStreamToken):
         verify_stream_token(SECRET, garbage, call_sid="CA1", now=0)
+
+
+def test_the_persona_is_a_signed_claim() -> None:
+    token = issue_stream_token(SECRET, call_id="c1", call_sid="CA1", now=1000, persona_id="sales")
+    assert verify_stream_token(SECRET, token, call_sid="CA1", now=1001).persona_id == "sales"
+    plain = issue_stream_token(SECRET, call_id="c1", call_sid="CA1", now=1000)
+    assert verify_stream_token(SECRET, plain, call_sid="CA1", now=1001).persona_id is None

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
 
+from stream_server.conversation import phrases
 from stream_server.observability import MetricsSink
 from stream_server.providers.base import LanguageModel, SpeechToText, TextToSpeech
 from stream_server.providers.config import FALLBACK_VOICE_ID
@@ -28,8 +29,8 @@ DEFAULT_PERSONA = Persona(
     persona_id="default",
     name="Assistant",
     voice_id=FALLBACK_VOICE_ID,
-    prompt="You are a helpful, concise phone assistant. Answer in one or two short sentences.",
-    greeting="Hello! How can I help you today?",
+    prompt=phrases.DEFAULT_PROMPT,
+    greeting=phrases.DEFAULT_GREETING,
 )
 
 

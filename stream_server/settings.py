@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from callcore.settings import Settings
 
+from stream_server.conversation import phrases
 from stream_server.providers.config import FALLBACK_VOICE_ID
 from stream_server.speech.pipeline import PipelineSettings
 from stream_server.turn_taking.detector import TurnSettings
@@ -86,7 +87,7 @@ class StreamSettings:
     apology_voice_id: str = FALLBACK_VOICE_ID
     # Set by ECS on Fargate (task protection, the ActiveCalls metric); empty when run elsewhere.
     ecs_agent_uri: str = ""
-    apology_text: str = "Sorry, I had a problem there. Could you say that again?"
+    apology_text: str = phrases.APOLOGY
     # Call behaviours (docs/call-behaviours.md).
     filler_after_seconds: float = 0.9
     duration_warning_before_seconds: float = 60.0

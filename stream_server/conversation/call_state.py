@@ -22,6 +22,7 @@ from stream_server.behaviours.intents import Close, Count, Filler, Hold, Intent,
 from stream_server.behaviours.keypad import DigitCollector, keypad_message
 from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
 from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
+from stream_server.conversation import phrases
 from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
@@ -102,14 +103,13 @@ class _Speaking:
 @dataclass(frozen=True, slots=True)
 class CallConfig:
     turn: TurnSettings = field(default_factory=TurnSettings)
-    drain_goodbye: str = "I'm sorry, I have to end the call now. Goodbye."
+    drain_goodbye: str = phrases.DRAIN_GOODBYE
     # Call behaviours (docs/call-behaviours.md).
-    duration_warning: str = "Just so you know, we have about a minute left on this call."
+    duration_warning: str = phrases.DURATION_WARNING
     duration_warning_before_s: float = 60.0
-    transfer_line: str = "Please hold while I transfer you."
-    transfer_failed: str = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
-    # Said when the recogniser never answered a commit and no partial caught the caller's words.
-    reask: str = "Sorry, I didn't catch that. Could you say it again?"
+    transfer_line: str = phrases.TRANSFER_LINE
+    transfer_failed: str = phrases.TRANSFER_FAILED
+    reask: str = phrases.REASK
     send_digits_tool: bool = False  # see stream_server.behaviours.tools: it ends the stream
     dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)

@@ -41,11 +41,11 @@ from bench.stream_host_fake import (  # noqa: E402
     STT_SCRIPT,
     TTS_FIRST_S,
 )
+from local.twilio_emulator.stream_client import TwilioLike, open_stream  # noqa: E402
+from local.twilio_emulator.voice import render_speech  # noqa: E402
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames, ulaw_to_pcm16  # noqa: E402
 from stream_server.turn_taking.detector import TurnSettings, frame_dbfs  # noqa: E402
 from stream_server.turn_taking.end_of_turn import EndOfTurnSettings, silence_needed_ms  # noqa: E402
-from tests.unit.stream_server.espeak_audio import speech_ulaw  # noqa: E402
-from tests.unit.stream_server.twilio_like import TwilioLike, open_stream  # noqa: E402
 
 FRAME_S = 0.02
 
@@ -58,7 +58,11 @@ def _free_port() -> int:
 
 def _trimmed_speech(text: str) -> bytes:
     """eSpeak audio without leading/trailing quiet frames, so onset and end times are exact."""
-    frames = [f for f in split_frames(speech_ulaw(text)) if len(f) == FRAME_BYTES]
+    frames = [
+        f
+        for f in split_frames(render_speech(text, voice="en", words_per_minute=175))
+        if len(f) == FRAME_BYTES
+    ]
     loud = [i for i, f in enumerate(frames) if frame_dbfs(ulaw_to_pcm16(f)) > -45]
     return b"".join(frames[loud[0] : loud[-1] + 1])
 

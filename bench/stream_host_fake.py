@@ -17,13 +17,13 @@ from typing import Any
 from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
 from callcore.settings import Settings
 
+from local.fake_providers.in_process import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 from stream_server.host.server import StreamServer
 from stream_server.observability import MetricsSink
 from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, PipelineSettings
 from stream_server.turn_taking.detector import TurnSettings
-from tests.fakes.providers import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 
 AUTH_TOKEN = "bench-auth-token"
 SECRET = "bench-stream-secret"

@@ -15,14 +15,14 @@ from callcore.settings import Settings
 from callcore.tokens import issue_stream_token
 from callcore.twilio_rest import twilio_client
 
+from local.fake_providers.in_process import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+from local.twilio_emulator.stream_client import TwilioLike, fake_twilio_rest, open_stream
 from stream_server.host.server import StreamServer
 from stream_server.observability import MetricsSink
 from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, PipelineSettings
 from stream_server.turn_taking.detector import TurnSettings
-from tests.fakes.providers import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-from tests.unit.stream_server.twilio_like import TwilioLike, fake_twilio_rest, open_stream
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 SECRET = "test-stream-secret"

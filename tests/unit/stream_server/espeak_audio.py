@@ -1,26 +1,26 @@
-"""Real speech for tests: eSpeak NG rendered once per text per test session, as 8 kHz mu-law."""
+"""Real speech for tests: eSpeak NG through the emulator's caller voice, as 8 kHz mu-law.
+
+`speech_ulaw` is the emulator's `render_speech` with eSpeak's own default voice and speed (the audio
+the turn-taking tests were tuned on), skipping the test where eSpeak NG is not installed.
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-from functools import lru_cache
 
 import pytest
 
-from stream_server.audio.codec import SAMPLE_RATE, pcm16_to_ulaw, read_wav, resample, silence_ulaw
+from local.twilio_emulator.voice import render_speech
+from stream_server.audio.codec import silence_ulaw
 
 __all__ = ["speech_ulaw", "utterance"]
 
 
-@lru_cache(maxsize=64)
 def speech_ulaw(text: str) -> bytes:
-    """Mu-law 8 kHz audio of eSpeak NG saying ``text`` (cached for the test session)."""
+    """Mu-law 8 kHz audio of eSpeak NG saying ``text`` (cached by `render_speech`)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    wav = subprocess.run(["espeak-ng", "--stdout", text], check=True, capture_output=True).stdout
-    pcm, rate = read_wav(wav)
-    return pcm16_to_ulaw(resample(pcm, rate, SAMPLE_RATE))
+    return render_speech(text, voice="en", words_per_minute=175)
 
 
 def utterance(text: str, *, lead_ms: int = 200, tail_ms: int = 1000) -> bytes:

@@ -16,9 +16,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from local.twilio_emulator.stream_client import TwilioLike, sign
 from tests.unit.stream_server.conftest import APOLOGY, Host
 from tests.unit.stream_server.espeak_audio import utterance
-from tests.unit.stream_server.twilio_like import TwilioLike, sign
 
 
 def events(msgs: list[dict[str, Any]]) -> list[str]:

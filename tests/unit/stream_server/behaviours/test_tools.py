@@ -13,6 +13,7 @@ from callcore.twiml import digits_twiml, transfer_twiml
 from websockets.exceptions import ConnectionClosed
 
 from local.fake_providers.cerebras import FakeCerebras
+from local.fake_providers.in_process import FakeLanguageModel, FakeTextToSpeech
 from stream_server.behaviours.tools import (
     END_CALL,
     SEND_DIGITS,
@@ -29,7 +30,6 @@ from stream_server.providers.llm_cerebras import CerebrasLanguageModel
 from stream_server.providers.llm_offline import TRANSFER_REPLY, ScriptedLanguageModel, scripted_tool
 from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply
 from stream_server.turn_taking.detector import TurnSettings
-from tests.fakes.providers import FakeLanguageModel, FakeTextToSpeech
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
 from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.espeak_audio import utterance

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from local.fake_providers.in_process import FakeLanguageModel, FakeTextToSpeech
 from stream_server.providers.base import ChatMessage
 from stream_server.speech.pipeline import (
     ApologyClip,
@@ -15,7 +16,6 @@ from stream_server.speech.pipeline import (
     speak_reply,
     speak_text,
 )
-from tests.fakes.providers import FakeLanguageModel, FakeTextToSpeech
 
 APOLOGY = ApologyClip("Sorry, could you say that again?", b"\x11" * 400)
 MSGS = [ChatMessage("system", "be brief"), ChatMessage("user", "hi")]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from local.fake_providers.in_process import FakeLanguageModel, FakeTextToSpeech
 from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply, speak_text
 from stream_server.speech.text_normalization import (
     cardinal,
@@ -14,7 +15,6 @@ from stream_server.speech.text_normalization import (
     strip_markdown,
     year_words,
 )
-from tests.fakes.providers import FakeLanguageModel, FakeTextToSpeech
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A Media Streams client that behaves like Twilio, for driving the stream host in tests.
+"""A Media Streams client that behaves like Twilio, for driving the stream host in tests and benchmarks.
 
 It signs the handshake with the real RequestValidator algorithm, sends string-typed counters,
 frames caller audio in 20 ms media messages, and plays our audio the way Twilio does: marks are
@@ -57,7 +57,7 @@ class TwilioLike:
                 elif msg["event"] == "clear":
                     await self.play_all()
                 self._changed.set()
-        except Exception:
+        except Exception:  # noqa: S110 - any end of the socket ends the reader; `closed` says so
             pass
         finally:
             self.closed.set()

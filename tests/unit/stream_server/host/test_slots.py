@@ -10,9 +10,9 @@ import logging
 import aiohttp
 import pytest
 
+from local.twilio_emulator.stream_client import TwilioLike
 from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.test_stream_host import greeted
-from tests.unit.stream_server.twilio_like import TwilioLike
 
 DEADLINE = 0.5
 

@@ -41,19 +41,6 @@ def _rest_hangup(settings: StreamSettings) -> Callable[[str], None]:
     return end_call
 
 
-def _refuse_dev_secrets(settings: StreamSettings) -> None:
-    """A public stream host with the documented local defaults would accept forged calls."""
-    from callcore.settings import DEV_STREAM_TOKEN_SECRET, DEV_TWILIO_AUTH_TOKEN
-
-    core = settings.core
-    if core.stream_public_url.startswith("wss://") and (
-        core.stream_token_secret == DEV_STREAM_TOKEN_SECRET or core.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN
-    ):
-        raise SystemExit(
-            "STREAM_TOKEN_SECRET and TWILIO_AUTH_TOKEN must be set for a public (wss://) stream host"
-        )
-
-
 def _metrics_sink(settings: StreamSettings) -> MetricsSink:
     endpoint = settings.emf_agent_endpoint
     return MetricsSink(
@@ -75,7 +62,6 @@ def _cloudwatch_client(settings: StreamSettings) -> object | None:
 async def main(settings: StreamSettings | None = None) -> None:
     settings = settings or StreamSettings.from_env()
     configure_logging(settings.log_level)
-    _refuse_dev_secrets(settings)
     from callcore.aws_session import LIVE_CALL_TIMEOUTS
     from callcore.repository import CallRepository
 

@@ -23,7 +23,10 @@ import contextlib
 import http
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from callcore.credentials import TwilioCredentials
+from callcore.settings import Settings, is_loopback_host
 from callcore.signatures import is_valid_stream_handshake
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -41,6 +44,19 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 PENDING_PER_SLOT = 4
 """Sockets that may wait for their ``start`` at once, per call slot (they hold no slot)."""
+
+
+def unsafe_secrets(core: Settings) -> str | None:
+    """Why this host must not take calls with its secrets (placeholder, empty, too short), or None.
+
+    Only a loopback STREAM_PUBLIC_URL (the local stack) may run with development secrets: anywhere
+    else a known auth token lets anyone pass the handshake and a known key lets anyone mint tokens.
+    """
+    if is_loopback_host(urlsplit(core.stream_public_url).hostname):
+        return None
+    return TwilioCredentials(
+        core.twilio_account_sid, core.twilio_auth_token, core.stream_token_secret
+    ).weakness()
 
 
 class StreamServer:
@@ -65,6 +81,8 @@ class StreamServer:
 
     @property
     def ready(self) -> bool:
+        if unsafe_secrets(self.settings.core) is not None:
+            return False
         return not self.draining and len(self.sessions) < self.settings.max_calls
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -78,6 +96,8 @@ class StreamServer:
         if path != self.settings.media_path:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         core = self.settings.core
+        if unsafe_secrets(core) is not None:
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "not configured\n")
         if not is_valid_stream_handshake(
             core.twilio_auth_token,
             core.stream_public_url,
@@ -129,6 +149,9 @@ class StreamServer:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        problem = unsafe_secrets(self.settings.core)
+        if problem:
+            log.error("not ready, refusing calls: %s (set the secret, then restart)", problem)
         self._server = await serve(
             self.handle,
             self.settings.bind_host,

@@ -9,8 +9,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from local.twilio_emulator.stream_client import sign
 from tests.unit.stream_server.conftest import Host
-from tests.unit.stream_server.twilio_like import sign
 
 STRONG = "0f3c9e1a7b2d4c6e8a0b1c2d3e4f5a6b"
 KEY = "stream-key-from-the-secret-0123456789abcdef"

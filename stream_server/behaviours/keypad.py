@@ -14,6 +14,13 @@ from __future__ import annotations
 __all__ = ["DigitCollector", "keypad_message"]
 
 
+def masked_keypad_message(digits: str) -> str:
+    """A sensitive entry (PIN, card number): the model learns that keys were pressed, not which."""
+    count = len(digits.rstrip("#")) or len(digits)
+    keys = "1 key" if count == 1 else f"{count} keys"
+    return f"The caller entered {keys} on the keypad (hidden: the entry is sensitive)."
+
+
 def keypad_message(digits: str) -> str:
     """What the model is told; spelled out key by key, so "12" is not read as twelve."""
     return f"The caller pressed {', '.join(digits)} on the keypad."

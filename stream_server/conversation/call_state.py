@@ -19,7 +19,7 @@ from callcore.models import Persona, TranscriptTurn
 from stream_server.behaviours.filler import Fillers, FillerSettings
 from stream_server.behaviours.idle import CallClock
 from stream_server.behaviours.intents import Close, Count, Filler, Hold, Intent, LeaveMessage, Say
-from stream_server.behaviours.keypad import DigitCollector, keypad_message
+from stream_server.behaviours.keypad import DigitCollector, keypad_message, masked_keypad_message
 from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
 from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
 from stream_server.conversation import phrases
@@ -330,8 +330,14 @@ class CallState:
     def _keypad_entry(self, digits: str, now: float) -> list[Action]:
         """A finished keypad entry is the caller's turn: the model hears it and replies."""
         actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
-        actions += self._caller_turn(f"(the caller pressed {digits})", now, now, {})
-        self.history.append(ChatMessage("user", keypad_message(digits)))
+        if self.persona is None or self.persona.dtmf_sensitive:
+            # Never stored or sent: the transcript and the model see how many keys, not which.
+            hidden = f"(the caller pressed {len(digits)} key{'' if len(digits) == 1 else 's'}, hidden)"
+            actions += self._caller_turn(hidden, now, now, {})
+            self.history.append(ChatMessage("user", masked_keypad_message(digits)))
+        else:
+            actions += self._caller_turn(f"(the caller pressed {digits})", now, now, {})
+            self.history.append(ChatMessage("user", keypad_message(digits)))
         return [*actions, *self._start_reply(now)]
 
     # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------

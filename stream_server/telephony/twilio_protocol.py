@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "DTMF_KEYS",
     "Connected",
     "Dtmf",
     "InboundMessage",
@@ -37,6 +38,10 @@ __all__ = [
     "encode",
     "parse",
 ]
+
+
+# The sixteen DTMF keys: a keypad's twelve plus the A-D column some phones have.
+DTMF_KEYS = frozenset("0123456789*#ABCD")
 
 
 class ProtocolError(ValueError):
@@ -237,11 +242,14 @@ def parse(frame: str | bytes) -> InboundMessage:
         return Mark(seq, _str(msg, "streamSid", default=""), _str(_obj(msg, "mark"), "name"))
     if event == "dtmf":
         dtmf = _obj(msg, "dtmf")
+        digit = _str(dtmf, "digit")
+        if len(digit) != 1 or digit not in DTMF_KEYS:
+            raise ProtocolError("'digit' must be one key of 0-9, *, # or A-D")
         return Dtmf(
             seq,
             _str(msg, "streamSid", default=""),
             _str(dtmf, "track", default="inbound_track"),
-            _str(dtmf, "digit"),
+            digit,
         )
     if event == "stop":
         stop = msg.get("stop") or {}

@@ -140,6 +140,9 @@ class Persona:
     end_of_turn_silence_ms: int = 700
     filler_phrases: tuple[str, ...] = ()
     analysis: dict[str, Any] | None = None  # {summary, data (JSON Schema), success}: callcore.analysis
+    # Keypad entries may be PINs or card numbers: masked in the transcript and to the model unless
+    # the persona says its digit entries are not sensitive (a menu choice, an extension).
+    dtmf_sensitive: bool = True
 
     @property
     def twilio_time_limit_seconds(self) -> int:
@@ -179,6 +182,7 @@ class Persona:
             "end_of_turn_silence_ms": self.end_of_turn_silence_ms,
             "filler_phrases": list(self.filler_phrases),
             "analysis": self.analysis,
+            "dtmf_sensitive": self.dtmf_sensitive,
         }
 
     @classmethod

@@ -152,6 +152,7 @@ def parse_persona(
         end_of_turn_silence_ms=_int(data, "end_of_turn_silence_ms", 700, 100, 5000),
         filler_phrases=tuple(f.strip() for f in fillers),
         analysis=_analysis(data.get("analysis")),
+        dtmf_sensitive=_bool(data, "dtmf_sensitive", True),
     )
     for name in TEMPLATE_FIELDS:
         text = getattr(persona, name)

@@ -163,6 +163,14 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     default("WEBHOOK_SIGNING_SECRET", secrets.token_urlsafe(32))
     default("WEBHOOK_FIRST_RETRY_SECONDS", "2")
     default("CALL_FINISH_DELAY_SECONDS", "1")
+    # The offline engines (PocketSphinx, eSpeak NG) decode and speak on this machine's CPU, beside
+    # the rest of the stack: on a busy laptop or CI runner a final or a first byte can take seconds
+    # that the hosted services never do, and deadlines sized for those would give up on a healthy
+    # engine mid-call (the caller's words dropped and asked again, or an apology for the greeting).
+    if _offline(env, "STT_PROVIDER"):
+        default("STT_FINAL_TIMEOUT_MS", "15000")
+    if _offline(env, "TTS_PROVIDER"):
+        default("TTS_FIRST_BYTE_TIMEOUT_SECONDS", "30")
     # Lambda-only services that would print or try to reach AWS on a laptop.
     default("POWERTOOLS_TRACE_DISABLED", "true")
     default("POWERTOOLS_METRICS_DISABLED", "true")
@@ -170,6 +178,12 @@ def stack_environment(base: Mapping[str, str], ports: StackPorts, dynamodb_endpo
     for name in LOCAL_OVERRIDES:
         env.pop(name, None)
     return env
+
+
+def _offline(env: Mapping[str, str], provider_variable: str) -> bool:
+    """Whether the stream host will use its offline engine here (as ProviderSettings.from_env decides)."""
+    chosen = env.get(provider_variable, "").strip()
+    return chosen == "offline" or (not chosen and not env.get("ELEVENLABS_API_KEY", "").strip())
 
 
 def api_keys_from_env(env: Mapping[str, str]) -> list[ApiKey]:

@@ -96,3 +96,14 @@ async def test_an_outside_twilio_gets_the_call_and_no_emulator_starts(tmp_path: 
     finally:
         await stack.stop()
         await outside.stop()
+
+
+def test_offline_engines_get_deadlines_for_a_busy_cpu_hosted_ones_keep_the_stream_hosts() -> None:
+    offline = LocalStack.from_environment(free_ports=True, base={}).env
+    assert int(offline["STT_FINAL_TIMEOUT_MS"]) >= 10_000
+    assert float(offline["TTS_FIRST_BYTE_TIMEOUT_SECONDS"]) >= 20
+    hosted = LocalStack.from_environment(free_ports=True, base={"ELEVENLABS_API_KEY": "k"}).env
+    assert "STT_FINAL_TIMEOUT_MS" not in hosted and "TTS_FIRST_BYTE_TIMEOUT_SECONDS" not in hosted
+    mixed = {"ELEVENLABS_API_KEY": "k", "STT_PROVIDER": "elevenlabs", "TTS_PROVIDER": "offline"}
+    env = LocalStack.from_environment(free_ports=True, base=mixed).env
+    assert "STT_FINAL_TIMEOUT_MS" not in env and "TTS_FIRST_BYTE_TIMEOUT_SECONDS" in env

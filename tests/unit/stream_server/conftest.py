@@ -117,7 +117,14 @@ async def host(
     settings = StreamSettings(
         core=core,
         turn=TurnSettings(end_of_turn_silence_ms=400),
-        pipeline=PipelineSettings(llm_first_token_timeout_s=2.0, tts_first_byte_timeout_s=2.0),
+        # Generous provider deadlines: the fakes answer at once, but a CPU-starved test process can
+        # pause for seconds, and a deadline firing would retry or apologise (no test here needs one to).
+        pipeline=PipelineSettings(
+            llm_first_token_timeout_s=15.0,
+            llm_idle_timeout_s=15.0,
+            tts_first_byte_timeout_s=15.0,
+            tts_idle_timeout_s=15.0,
+        ),
         drain_deadline_seconds=overrides.pop("drain_deadline_seconds", 110.0),
         max_calls=overrides.pop("max_calls", 100),
     )

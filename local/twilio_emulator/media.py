@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import time
@@ -78,6 +79,7 @@ class MediaSession:
     _seq: int = 0
     _t0: float = 0.0
     _playback: PlaybackBuffer | None = None
+    _rendered: dict[str, bytes] = field(default_factory=dict)
 
     def _next_seq(self) -> str:
         self._seq += 1
@@ -90,6 +92,7 @@ class MediaSession:
     async def run(self, hang_up: asyncio.Event) -> StreamOutcome:
         """Connect, stream until someone ends it, close. Never raises for stream faults."""
         signer = self.signer or Signer(self.auth_token)
+        await self._render_lines()
         try:
             ws = await connect(
                 self.stream.url,
@@ -116,6 +119,23 @@ class MediaSession:
             if notify is not None:
                 await asyncio.gather(notify, return_exceptions=True)
 
+    async def _render_lines(self) -> None:
+        """Speak the script's lines in a worker thread before the stream starts.
+
+        Rendering (an eSpeak NG subprocess) takes a moment, seconds on a busy machine; done in the
+        20 ms frame loop it would stall the caller's audio and everything sharing this event loop
+        (the fake providers too). A line that fails here is rendered, and fails, in the frame loop.
+        """
+        if not isinstance(self.script, CallerScript):
+            return
+        for text in dict.fromkeys(u.text for u in self.script.utterances if u.text):
+            with contextlib.suppress(Exception):
+                self._rendered[text] = await asyncio.to_thread(self.render, text)
+
+    def _speech(self, text: str) -> bytes:
+        rendered = self._rendered.get(text)
+        return rendered if rendered is not None else self.render(text)
+
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         await ws.send(json.dumps(message, separators=(",", ":")))
 
@@ -140,7 +160,7 @@ class MediaSession:
         self._t0 = self.clock()
         self._playback = PlaybackBuffer(self._t0)
         if isinstance(self.script, CallerScript):
-            self.caller = Caller(self.script, self.render, started_at=self._t0)
+            self.caller = Caller(self.script, self._speech, started_at=self._t0)
         elif self.script is not None:
             self.caller = self.script
         receiver = asyncio.create_task(self._receive(ws))

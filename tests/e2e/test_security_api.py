@@ -89,7 +89,11 @@ async def test_transfer_number_is_checked_with_the_dial_policy(stack: LocalStack
 
 
 async def test_a_key_that_spent_its_daily_calls_gets_429(stack: LocalStack) -> None:
-    body = {"to": "+14155550160", "persona_id": "appointment-reminder"}
+    body = {
+        "to": "+14155550160",
+        "persona_id": "appointment-reminder",
+        "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
+    }
     for _ in range(CALLS_PER_DAY):
         status, placed = await api(stack, KEY_C, "POST", "/calls", json=body)
         assert status == 202, placed
@@ -232,7 +236,15 @@ async def test_unsigned_and_oversized_webhooks_are_refused_before_parsing(stack:
 
 async def test_a_replayed_answer_webhook_mints_no_token_after_the_call_ended(stack: LocalStack) -> None:
     status, placed = await api(
-        stack, KEY_A, "POST", "/calls", json={"to": "+14155550177", "persona_id": "appointment-reminder"}
+        stack,
+        KEY_A,
+        "POST",
+        "/calls",
+        json={
+            "to": "+14155550177",
+            "persona_id": "appointment-reminder",
+            "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
+        },
     )
     assert status == 202, placed
     record = await wait_for_call(

@@ -254,3 +254,15 @@ def test_refused_urls_are_not_retried(ddb_table: Any) -> None:
     assert outcome.state == "rejected"
     record = repo.get_call("c1")
     assert record is not None and "refused" in record.webhook_deliveries["evt_x"]["last_error"]
+
+
+def test_a_huge_transcript_is_left_out_of_the_event(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    for index in range(2, 400):
+        turn = TranscriptTurn(
+            index=index, role="caller", text="x" * 600, started_at=index, ended_at=index + 1
+        )
+        repo.put_turn("c1", turn)
+    [ended, _] = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
+    body = json.loads(ended.body)
+    assert len(ended.body) < 200_000 and body["call"]["turns"] == [] and body["call"]["turns_omitted"] == 400

@@ -55,8 +55,7 @@ from stream_server.providers.base import (
 )
 from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
 from stream_server.speech.held_reply import hold_until
-from stream_server.speech.pipeline import ReplyStats, Voice, speak_reply, speak_text
-from stream_server.speech.text_normalization import normalize_for_speech
+from stream_server.speech.pipeline import ReplyStats, Voice, render_filler_clips, speak_reply, speak_text
 from stream_server.speech.usage import CallUsage, counted_providers
 from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 
@@ -290,7 +289,8 @@ class CallSession:
         if persona.machine_detection:
             self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
         if persona.filler_phrases:
-            self._owned.append(asyncio.create_task(self._render_fillers(persona), name="fillers"))
+            fillers = render_filler_clips(self._tts, persona, self.services.filler_clips)
+            self._owned.append(asyncio.create_task(fillers, name="fillers"))
         self.authenticated.set()
         await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
 
@@ -378,27 +378,6 @@ class CallSession:
                 log.info("AMD result: %s", record.answered_by)
                 await self._apply(self.state.on_answered_by(record.answered_by, clock()))
                 return
-
-    async def _render_fillers(self, persona: Persona) -> None:
-        """Render the persona's filler phrases once per process, so a filler never waits on TTS."""
-        clips = self.services.filler_clips
-        for text in persona.filler_phrases:
-            key = (persona.voice_id, persona.language, text)
-            if key in clips:
-                continue
-            spoken = normalize_for_speech(text, language=persona.language)
-            try:
-                async with asyncio.timeout(10.0):
-                    parts = [
-                        chunk
-                        async for chunk in self._tts.synthesize(
-                            spoken, voice_id=persona.voice_id, language=persona.language
-                        )
-                    ]
-            except (ProviderError, TimeoutError) as error:
-                log.warning("could not render a filler phrase: %s", error)
-                continue
-            clips[key] = b"".join(parts)
 
     async def _tick(self) -> None:
         while True:

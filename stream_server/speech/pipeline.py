@@ -20,6 +20,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from callcore.models import Persona
+
 from stream_server.providers.base import (
     ChatMessage,
     LanguageModel,
@@ -40,6 +42,7 @@ __all__ = [
     "ReplyStats",
     "Voice",
     "render_clip",
+    "render_filler_clips",
     "speak_reply",
     "speak_text",
 ]
@@ -335,3 +338,27 @@ async def render_clip(
             log.warning("could not render clip with %s: %s", type(engine).__name__, error)
     # Last resort: a beat of silence, so the call still goes on.
     return ApologyClip(text, b"\xff" * 4000)
+
+
+async def render_filler_clips(
+    tts: TextToSpeech, persona: Persona, clips: dict[tuple[str, str, str], bytes]
+) -> None:
+    """Render the persona's filler phrases once per process into ``clips`` (keyed by voice,
+    language and text), so a filler never waits on TTS; a phrase that fails is skipped."""
+    for text in persona.filler_phrases:
+        key = (persona.voice_id, persona.language, text)
+        if key in clips:
+            continue
+        spoken = normalize_for_speech(text, language=persona.language)
+        try:
+            async with asyncio.timeout(10.0):
+                parts = [
+                    chunk
+                    async for chunk in tts.synthesize(
+                        spoken, voice_id=persona.voice_id, language=persona.language
+                    )
+                ]
+        except (ProviderError, TimeoutError) as error:
+            log.warning("could not render a filler phrase: %s", error)
+            continue
+        clips[key] = b"".join(parts)

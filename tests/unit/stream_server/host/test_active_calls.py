@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,16 +37,24 @@ def _values(cloudwatch: Any) -> list[float]:
     return [p["Maximum"] for p in stats["Datapoints"]]
 
 
+async def _until(condition: Callable[[], bool], limit_s: float = 20.0) -> None:
+    async with asyncio.timeout(limit_s):
+        while not condition():  # noqa: ASYNC110 - polling what moto's CloudWatch holds
+            await asyncio.sleep(0.05)
+
+
 async def test_publishes_count_on_change_and_on_stop(cloudwatch: Any) -> None:
     calls = {"n": 0}
     publisher = ActiveCallsPublisher(
         cloudwatch, namespace="AiPhoneCalls", count=lambda: calls["n"], interval=60
     )
     publisher.start()
-    await asyncio.sleep(0.2)
+    await _until(lambda: bool(_values(cloudwatch)))  # the first value (0) is out
     calls["n"] = 3
     publisher.notify_changed()
-    await asyncio.sleep(0.3)
+    # Seen long before the 60 s interval: the change made it publish. (Fixed sleeps here raced the
+    # publisher's thread on a busy machine: the count went back to 0 before it was read.)
+    await _until(lambda: 3 in _values(cloudwatch))
     calls["n"] = 0
     await publisher.stop()
     metrics = cloudwatch.list_metrics(Namespace="AiPhoneCalls")["Metrics"]

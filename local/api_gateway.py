@@ -43,7 +43,7 @@ from local.template import (
     load_template,
 )
 
-__all__ = ["ApiKey", "LambdaContext", "LocalApiGateway", "build_proxy_event", "routes_table"]
+__all__ = ["ApiKey", "LambdaContext", "LocalApiGateway", "build_proxy_event", "load_handler", "routes_table"]
 
 log = logging.getLogger("local.api")
 
@@ -252,32 +252,14 @@ class LocalApiGateway:
         return _gateway_error(self.gateway_responses["MISSING_AUTHENTICATION_TOKEN"])
 
     def _load(self, function: _Function) -> Handler:
-        """Import the handler module by file path, with the template's literal env as defaults."""
+        """Import the handler module once (see ``load_handler``)."""
         with self._import_lock:
-            if function.handler is not None:
-                return function.handler
-            route = function.route
-            source = route.code_dir / f"{route.module.replace('.', '/')}.py"
-            spec = importlib.util.spec_from_file_location(f"lambda_{route.function_id}", source)
-            if spec is None or spec.loader is None:
-                raise FileNotFoundError(f"{route.function_id}: no handler at {source}")
-            module: ModuleType = importlib.util.module_from_spec(spec)
-            previous = {k: os.environ.get(k) for k in route.environment}
-            for key, value in route.environment.items():
-                if key not in os.environ or key == "POWERTOOLS_SERVICE_NAME":
-                    os.environ[key] = value
-            try:
-                spec.loader.exec_module(module)
-            finally:
-                for key, old in previous.items():
-                    if key == "POWERTOOLS_SERVICE_NAME":
-                        if old is None:
-                            os.environ.pop(key, None)
-                        else:
-                            os.environ[key] = old
-            handler: Handler = getattr(module, route.function)
-            function.handler = handler
-            return handler
+            if function.handler is None:
+                route = function.route
+                function.handler = load_handler(
+                    route.function_id, route.code_dir, route.module, route.function, route.environment
+                )
+            return function.handler
 
     def _invoke(self, function: _Function, event: dict[str, Any]) -> Any:
         handler = self._load(function)
@@ -334,6 +316,36 @@ def _auth_label(route: ApiRoute) -> str:
     if route.api_key_required:
         return "api key"
     return "signed" if route.path.startswith("/twilio/") else "public"
+
+
+def load_handler(
+    function_id: str, code_dir: Path, module_name: str, function: str, environment: Mapping[str, str]
+) -> Handler:
+    """Import a Lambda handler by file path, with the template's literal env as defaults.
+
+    Explicit environment values win (the local stack sets them before anything loads), except
+    POWERTOOLS_SERVICE_NAME, which is each function's own and is restored after the import.
+    """
+    source = code_dir / f"{module_name.replace('.', '/')}.py"
+    spec = importlib.util.spec_from_file_location(f"lambda_{function_id}", source)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"{function_id}: no handler at {source}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    previous = {k: os.environ.get(k) for k in environment}
+    for key, value in environment.items():
+        if key not in os.environ or key == "POWERTOOLS_SERVICE_NAME":
+            os.environ[key] = value
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key, old in previous.items():
+            if key == "POWERTOOLS_SERVICE_NAME":
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+    handler: Handler = getattr(module, function)
+    return handler
 
 
 def routes_table(gateway: LocalApiGateway) -> str:

@@ -8,7 +8,9 @@
    emulator, or the real API with a tunnel);
 3. the HTTP API - template.yaml's routes on API_PORT, real handlers in this process;
 4. the stream host - `python -m stream_server` as a subprocess (as in production: its own process),
-   its output prefixed `[stream]` in the combined log.
+   its output prefixed `[stream]` in the combined log;
+5. scheduled functions - the template's `ScheduleV2` events (the campaign scheduler) as loops
+   (`local.schedules`); SQS and table-stream events run in `local.event_sources`.
 Every part reads the same environment (`stack_environment`), built from the documented variables
 (the README's Configuration table) with defaults that need no configuration: a value set in the
 environment always wins over the stack's default (`LOCAL_OVERRIDES` lists the exceptions and why).
@@ -34,6 +36,7 @@ from aiohttp import web
 
 from local.api_gateway import ApiKey, LocalApiGateway, routes_table
 from local.event_sources import LocalEventSources
+from local.schedules import LocalSchedules
 from local.storage import FAKE_AWS_ENV, LocalStorage, create_table, free_port, seed_example_personas
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
 
@@ -220,6 +223,7 @@ class LocalStack:
     events: LocalEventSources | None = None
     with_stream_host: bool = True
     builtin_twilio: bool = True  # False when TWILIO_API_BASE_URL names an outside Twilio
+    schedules: LocalSchedules | None = None
     quiet: bool = False  # show only warnings from the API handlers and the stream host
     _saved_environ: dict[str, str] | None = None
     _pump: asyncio.Task[None] | None = None
@@ -291,6 +295,10 @@ class LocalStack:
         log.info("routes (from template.yaml):\n%s", routes_table(self.api))
         if self.with_stream_host:
             await self._start_stream_host()
+        if own_storage:  # the campaign scheduler needs the built-in moto's SQS, like the event sources
+            override = self.env.get("LOCAL_SCHEDULE_SECONDS")
+            self.schedules = LocalSchedules(template, override_seconds=float(override) if override else None)
+            await self.schedules.start()
         log.info(
             "ready: API %s  stream %s  Twilio %s %s",
             self.api_url,
@@ -356,6 +364,8 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Stop in reverse order; safe to call after a partial start."""
+        if self.schedules is not None:
+            await self.schedules.stop()
         if self.stream_host is not None and self.stream_host.returncode is None:
             self.stream_host.send_signal(signal.SIGTERM)
             try:

@@ -16,12 +16,14 @@ import yaml
 
 __all__ = [
     "ApiRoute",
+    "FunctionSpec",
     "GatewayResponse",
     "TableDefinition",
     "TemplateError",
     "api_routes",
     "api_stage",
     "function_environment",
+    "function_spec",
     "gateway_responses",
     "load_template",
     "table_definitions",
@@ -242,3 +244,38 @@ def table_definitions(template: dict[str, Any]) -> list[TableDefinition]:
     if not tables:
         raise TemplateError("the template defines no AWS::DynamoDB::Table")
     return tables
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Where one function's handler is, for functions driven by something other than the API."""
+
+    function_id: str
+    code_dir: Path
+    module: str
+    function: str
+    timeout_seconds: int
+    environment: dict[str, str]
+
+
+def function_spec(template: dict[str, Any], root: Path, function_id: str) -> FunctionSpec:
+    """The handler location, timeout and literal environment of ``function_id``."""
+    resource = template["Resources"].get(function_id)
+    if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+        raise TemplateError(f"{function_id} is not an AWS::Serverless::Function in the template")
+    properties = resource.get("Properties") or {}
+    code_uri, handler = properties.get("CodeUri"), properties.get("Handler")
+    if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
+        raise TemplateError(f"{function_id}: CodeUri and Handler must be literal strings")
+    module, _, function = handler.rpartition(".")
+    timeout = properties.get(
+        "Timeout", ((template.get("Globals") or {}).get("Function") or {}).get("Timeout", 3)
+    )
+    return FunctionSpec(
+        function_id=function_id,
+        code_dir=(root / code_uri).resolve(),
+        module=module,
+        function=function,
+        timeout_seconds=int(timeout) if isinstance(timeout, int | str) else 3,
+        environment=function_environment(template, properties),
+    )

@@ -2,6 +2,8 @@
 
 Each route checks ``X-Twilio-Signature`` first (403 before any read), then hands the form to
 ``callcore.status``. Stale or duplicate callbacks still answer 200: Twilio must not retry them.
+A campaign call's final status also moves its recipient on (retry or final state) and refills the
+campaign's freed slot (``callcore.campaign_engine.record_call_outcome``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import RequestError, error_response, json_response, rest_resolver, verified_twilio_form
+from callcore.campaign_engine import campaign_of, record_call_outcome
+from callcore.campaign_queue import SqsDialQueue
+from callcore.campaign_repository import CampaignRepository
 from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
@@ -29,6 +34,8 @@ from callcore.tracing import build_tracer
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
+campaigns = CampaignRepository.from_settings(settings)
+dial_queue = SqsDialQueue.from_settings(settings) if settings.campaign_queue_url else None
 logger = build_logger("twilio_status")
 tracer = build_tracer("twilio_status")
 metrics = Metrics(service="twilio_status")
@@ -74,7 +81,25 @@ def call_status(call_id: str) -> Response[str]:
     if isinstance(form, Response):
         return form
     logger.set_correlation_id(call_id)
-    return _respond("call", call_id, apply_call_callback(repo, call_id, form, now=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    outcome = apply_call_callback(repo, call_id, form, now=now)
+    if outcome.outcome == "applied" and outcome.status is not None and outcome.status.is_terminal:
+        _campaign_call_ended(call_id, now)
+    return _respond("call", call_id, outcome)
+
+
+def _campaign_call_ended(call_id: str, now: datetime) -> None:
+    """Feed a campaign call's outcome back to its campaign; Twilio still gets its 200 on failure
+    (the scheduler later reconciles a recipient whose call ended unseen)."""
+    record = repo.get_call(call_id)
+    if record is None or campaign_of(record) is None:
+        return
+    try:
+        state = record_call_outcome(campaigns, repo, dial_queue, record, now=now)
+    except Exception:
+        logger.exception("campaign outcome not recorded", extra={"call_id": call_id})
+        return
+    logger.info("campaign recipient moved", extra={"call_id": call_id, "recipient_state": state})
 
 
 @app.post("/twilio/stream-status/<call_id>")

@@ -95,6 +95,8 @@ class TwilioEmulator:
         self.scripts: dict[str, CallerScript | Callee] = {}
         # Numbers whose line does not answer: "busy", "no-answer" or "failed".
         self.lines: dict[str, str] = {}
+        # Numbers answered by voicemail: answering machine detection reports machine_end_beep.
+        self.voicemail: set[str] = set()
         self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -191,12 +193,13 @@ class TwilioEmulator:
             line=self.lines.get(call_request.to),
         )
         self.calls[call.sid] = call
+        voicemail = call_request.to in self.voicemail
         flow = CallFlow(
             call,
             FlowSettings(
                 auth_token=self.settings.auth_token,
                 ring_seconds=self.settings.ring_seconds,
-                answered_by=self.settings.answered_by,
+                answered_by="machine_end_beep" if voicemail else self.settings.answered_by,
                 amd_seconds=self.settings.amd_seconds,
                 allow_insecure_local_streams=self.settings.allow_insecure_local_streams,
                 recordings_dir=self.settings.recordings_dir,

@@ -204,6 +204,9 @@ class Settings:
     max_call_minutes_per_day_per_user: int = 600
     inbound_persona_id: str = "receptionist"
     call_ttl_days: int = 90
+    # Campaigns: the SQS queue the scheduler feeds and the dialer reads (moto locally, through
+    # AWS_ENDPOINT_URL_SQS, which botocore reads itself).
+    campaign_queue_url: str | None = None
     local_api_key: str = "local-dev-api-key"
     local_api_key_id: str = "local-user"
 
@@ -272,6 +275,7 @@ class Settings:
             max_call_minutes_per_day_per_user=_int(e, "MAX_CALL_MINUTES_PER_DAY_PER_USER", 600, minimum=0),
             inbound_persona_id=_text(e, "INBOUND_PERSONA_ID", "receptionist") or "receptionist",
             call_ttl_days=_int(e, "CALL_TTL_DAYS", 90, minimum=1),
+            campaign_queue_url=_optional(e, "CAMPAIGN_QUEUE_URL"),
             local_api_key=_text(e, "LOCAL_API_KEY", "local-dev-api-key"),
             local_api_key_id=_text(e, "LOCAL_API_KEY_ID", "local-user") or "local-user",
             stt_provider=_provider(e, "STT_PROVIDER", "elevenlabs", eleven_key),

@@ -47,6 +47,13 @@ def request_to_wire(params: Mapping[str, Any]) -> dict[str, Any]:
     for member in _VALUE_MAPS:
         if member in out:
             out[member] = item_to_wire(out[member])
+    if (
+        "RequestItems" in out
+    ):  # batch_write_item: {table: [{"PutRequest": {"Item": …}} | {"DeleteRequest": {"Key": …}}]}
+        out["RequestItems"] = {
+            table: [{action: request_to_wire(body) for action, body in entry.items()} for entry in entries]
+            for table, entries in out["RequestItems"].items()
+        }
     if "TransactItems" in out:
         out["TransactItems"] = [
             {action: request_to_wire(body) for action, body in entry.items()}
@@ -63,6 +70,14 @@ def response_from_wire(response: Mapping[str, Any]) -> dict[str, Any]:
             out[member] = item_from_wire(out[member])
     if "Items" in out:
         out["Items"] = [item_from_wire(item) for item in out["Items"]]
+    if out.get("UnprocessedItems"):  # batch_write_item's leftovers, plain again so they can be resent
+        out["UnprocessedItems"] = {
+            table: [
+                {action: {k: item_from_wire(v) for k, v in body.items()} for action, body in entry.items()}
+                for entry in entries
+            ]
+            for table, entries in out["UnprocessedItems"].items()
+        }
     return out
 
 

@@ -55,6 +55,15 @@ def test_template_routes_match_handlers_and_auth() -> None:
         ("POST", "/twilio/status/{call_id}"),
         ("POST", "/twilio/stream-status/{call_id}"),
         ("POST", "/twilio/recording/{call_id}"),
+        ("PUT", "/do-not-call/{number}"),
+        ("DELETE", "/do-not-call/{number}"),
+        ("GET", "/do-not-call"),
+        ("POST", "/campaigns"),
+        ("GET", "/campaigns"),
+        ("GET", "/campaigns/{campaign_id}"),
+        ("POST", "/campaigns/{campaign_id}/pause"),
+        ("POST", "/campaigns/{campaign_id}/resume"),
+        ("POST", "/campaigns/{campaign_id}/cancel"),
     } <= routes
 
 

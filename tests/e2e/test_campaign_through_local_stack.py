@@ -1,0 +1,104 @@
+"""A small campaign through the real local stack: API -> DynamoDB (moto) -> scheduler loop ->
+SQS (moto) -> dialer handler -> Twilio emulator (phones that answer, are busy, never answer, or are
+voicemail) -> stream host -> signed status callbacks -> recipients in their final states.
+
+The window is open all week (with outside_default_hours) so the test does not depend on when it
+runs; windows on a fixed clock are in tests/unit/campaigns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from local.stack import LocalStack
+from local.twilio_emulator.caller import CallerScript
+from tests.e2e.conftest import HAS_STREAM_HOST
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+HUMAN, BUSY, NO_ANSWER, VOICEMAIL = "+12125550141", "+12125550142", "+12125550143", "+12125550144"
+LISTED, LISTED_LATER = "+12125550145", "+12125550146"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
+    if not HAS_STREAM_HOST:
+        pytest.skip("stream_server has no __main__ yet: the e2e stack cannot start the stream host")
+    local = LocalStack.from_environment(free_ports=True, base={"LOCAL_SCHEDULE_SECONDS": "1"})
+    local.recordings_dir = tmp_path_factory.mktemp("recordings")
+    await local.start()
+    try:
+        yield local
+    finally:
+        await local.stop()
+
+
+async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    headers = {"x-api-key": stack.api_key, **kwargs.pop("headers", {})}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stack: LocalStack) -> None:
+    emulator = stack.emulator
+    assert emulator is not None
+    emulator.lines.update({BUSY: "busy", NO_ANSWER: "no-answer"})
+    emulator.voicemail.add(VOICEMAIL)
+    emulator.scripts[HUMAN] = CallerScript((), hang_up=True)  # hangs up after the greeting
+    emulator.scripts[VOICEMAIL] = CallerScript((), hang_up=False)
+    assert (await _api(stack, "PUT", f"/do-not-call/{LISTED}"))[0] == 200
+    csv_text = "to\n" + "\n".join([HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER]) + "\n"
+    query = {
+        "persona_id": "appointment-reminder",
+        "window_start": "00:00",
+        "window_end": "23:59",
+        "outside_default_hours": "true",
+        "days": "mon,tue,wed,thu,fri,sat,sun",
+        "max_concurrent": "2",
+        "retry_busy": "0",
+        "retry_no_answer": "0",
+    }
+    status, created = await _api(
+        stack, "POST", "/campaigns", data=csv_text, params=query, headers={"Content-Type": "text/csv"}
+    )
+    assert status == 202, created
+    assert [(r["row"], r["error"]) for r in created["refused"]] == [(5, "do_not_call"), (6, "duplicate")]
+    # Listed after submission: the dialer's own check refuses it.
+    assert (await _api(stack, "PUT", f"/do-not-call/{LISTED_LATER}"))[0] == 200
+    campaign_id = created["campaign_id"]
+
+    deadline = asyncio.get_running_loop().time() + 120
+    campaign: dict[str, Any] = {}
+    while asyncio.get_running_loop().time() < deadline:
+        _, campaign = await _api(stack, "GET", f"/campaigns/{campaign_id}")
+        if campaign["state"] == "completed":
+            break
+        await asyncio.sleep(0.5)
+    assert campaign["state"] == "completed", campaign
+    states = {r["to"]: r["state"] for r in campaign["recipient_page"]}
+    assert states == {
+        HUMAN: "answered",
+        BUSY: "busy",
+        NO_ANSWER: "no_answer",
+        VOICEMAIL: "voicemail",
+        LISTED_LATER: "do_not_call",
+    }
+    assert campaign["live_calls"] == 0
+    dialled = [call.request.to for call in emulator.calls.values()]
+    assert LISTED not in dialled and LISTED_LATER not in dialled
+    assert sorted(dialled) == sorted([HUMAN, BUSY, NO_ANSWER, VOICEMAIL])  # one attempt each
+    # The call records say which campaign they belong to, through GET /calls/{id}.
+    human = next(r for r in campaign["recipient_page"] if r["to"] == HUMAN)
+    status, record = await _api(stack, "GET", f"/calls/{human['call_ids'][0]}")
+    assert (
+        status == 200 and record["metadata"]["campaign_id"] == campaign_id and record["status"] == "completed"
+    )

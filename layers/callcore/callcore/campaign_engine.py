@@ -364,6 +364,7 @@ def dial_from_message(
             "attempt": message.attempt,
         },
         variables=dict(recipient.variables),
+        webhook_url=campaign.options.webhook_url,  # every campaign call reports to it (callcore.webhooks)
     )
     try:
         place_call(

@@ -82,7 +82,11 @@ def submit_campaign(
         if "recipients" not in data:
             raise CampaignError(400, "missing_field", "'recipients' is required", field="recipients")
         rows = parse_json_rows(data["recipients"])
-    options = parse_options(options_body, key_limit=settings.max_concurrent_calls_per_user)
+    options = parse_options(
+        options_body,
+        key_limit=settings.max_concurrent_calls_per_user,
+        allow_loopback_http=settings.webhook_allow_loopback_http,
+    )
     persona = calls.get_persona(options.persona_id)
     if persona is None:
         raise CampaignError(

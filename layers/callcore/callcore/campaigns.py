@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from callcore.calling_windows import (
     DAY_NAMES,
@@ -31,6 +30,7 @@ from callcore.calling_windows import (
 from callcore.models import from_dynamo, to_dynamo
 from callcore.phone import DialPolicy
 from callcore.variables import VariablesError, parse_variables
+from callcore.webhooks import WebhookUrlError, validate_webhook_url
 
 __all__ = [
     "MAX_RECIPIENTS",
@@ -370,15 +370,14 @@ def _int_field(body: Mapping[str, Any], name: str, default: int, low: int, high:
     return value
 
 
-def _webhook_url(value: object) -> str | None:
+def _webhook_url(value: object, *, allow_loopback_http: bool) -> str | None:
+    """The same rules (and SSRF guard) as POST /calls' ``webhook_url``: each campaign call uses it."""
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or len(str(value)) > 2048:
-        raise CampaignError(
-            400, "invalid_field", "'webhook_url' must be an https:// URL", field="webhook_url"
-        )
-    return str(value)
+    try:
+        return validate_webhook_url(value, allow_loopback_http=allow_loopback_http)
+    except WebhookUrlError as error:
+        raise CampaignError(400, "invalid_webhook_url", str(error), field="webhook_url") from None
 
 
 _OPTION_FIELDS = {
@@ -394,7 +393,9 @@ _OPTION_FIELDS = {
 }
 
 
-def parse_options(body: Mapping[str, Any], *, key_limit: int) -> CampaignOptions:
+def parse_options(
+    body: Mapping[str, Any], *, key_limit: int, allow_loopback_http: bool = False
+) -> CampaignOptions:
     """The campaign's options from a JSON body (or the CSV form's query string, see
     ``options_from_query``); 400 naming the field."""
     unknown = sorted(set(body) - _OPTION_FIELDS)
@@ -453,7 +454,7 @@ def parse_options(body: Mapping[str, Any], *, key_limit: int) -> CampaignOptions
         timezone=timezone,
         max_concurrent=max_concurrent,
         retry=retry,
-        webhook_url=_webhook_url(body.get("webhook_url")),
+        webhook_url=_webhook_url(body.get("webhook_url"), allow_loopback_http=allow_loopback_http),
         name=name,
     )
 

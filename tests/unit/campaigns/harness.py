@@ -67,6 +67,7 @@ class CampaignHarness:
             max_concurrent_calls_per_user=key_limit,
             public_api_url="https://api.example.com",
             stream_public_url="wss://stream.example.com/media",
+            webhook_allow_loopback_http=True,
         )
         self.queue = ListQueue()
         self.dialled: list[Dialled] = []

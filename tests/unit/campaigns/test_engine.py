@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from callcore.campaign_engine import idempotency_key_for
-from callcore.campaigns import RecipientState
+from callcore.campaigns import CampaignError, RecipientState
 from callcore.do_not_call import add_number
 
 from tests.unit.campaigns.harness import CampaignHarness
@@ -47,6 +47,20 @@ def test_recipient_outside_its_window_waits_for_local_nine(harness: CampaignHarn
     assert [m.row for m in later] == [2]
     assert harness.dial(later[0], MONDAY_0900_LA) == "dialled"
     assert [d.to for d in harness.dialled] == [NY, LA]
+
+
+def test_campaign_calls_carry_the_rows_variables_and_the_campaign_webhook(harness: CampaignHarness) -> None:
+    body = _body(NY, webhook_url="http://127.0.0.1:9/campaign-events")
+    harness.submit(body, now=MONDAY_0900_NY)
+    [message] = harness.schedule(MONDAY_0900_NY)
+    harness.dial(message, MONDAY_0900_NY)
+    record = harness.calls.get_call(harness.dialled[0].call_id)
+    assert record is not None and record.variables == VARS
+    assert record.webhook_url == "http://127.0.0.1:9/campaign-events"
+    bad = _body(NY, webhook_url="http://10.0.0.1/hook")
+    with pytest.raises(CampaignError) as error:
+        harness.submit(bad, now=MONDAY_0900_NY)
+    assert error.value.field == "webhook_url"
 
 
 def test_a_message_that_arrives_after_the_window_closed_is_not_dialled(harness: CampaignHarness) -> None:

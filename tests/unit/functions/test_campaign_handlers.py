@@ -13,7 +13,7 @@ from callcore.campaign_repository import CampaignRepository
 from callcore.models import Persona
 from callcore.repository import CallRepository
 
-from tests.conftest import api_event
+from local.proxy_events import api_event
 from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 from tests.unit.functions.conftest import signed_event
 

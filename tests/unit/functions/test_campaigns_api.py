@@ -10,7 +10,7 @@ import pytest
 from callcore.models import Persona
 from callcore.repository import CallRepository
 
-from tests.conftest import api_event
+from local.proxy_events import api_event
 
 ALWAYS = {"start": "00:00", "end": "23:59", "outside_default_hours": True}
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -56,7 +56,9 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     emulator.scripts[HUMAN] = CallerScript((), hang_up=True)  # hangs up after the greeting
     emulator.scripts[VOICEMAIL] = CallerScript((), hang_up=False)
     assert (await _api(stack, "PUT", f"/do-not-call/{LISTED}"))[0] == 200
-    csv_text = "to\n" + "\n".join([HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER]) + "\n"
+    rows = [HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER]
+    # The example persona's placeholders are filled from the CSV's columns.
+    csv_text = "to,first_name,appointment_time\n" + "".join(f"{n},Ann,10:30\n" for n in rows)
     query = {
         "persona_id": "appointment-reminder",
         "window_start": "00:00",
@@ -76,14 +78,14 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     assert (await _api(stack, "PUT", f"/do-not-call/{LISTED_LATER}"))[0] == 200
     campaign_id = created["campaign_id"]
 
-    deadline = asyncio.get_running_loop().time() + 120
+    deadline = asyncio.get_running_loop().time() + 240
     campaign: dict[str, Any] = {}
     while asyncio.get_running_loop().time() < deadline:
         _, campaign = await _api(stack, "GET", f"/campaigns/{campaign_id}")
         if campaign["state"] == "completed":
             break
         await asyncio.sleep(0.5)
-    assert campaign["state"] == "completed", campaign
+    assert campaign["state"] == "completed", (campaign["counts"], campaign["recipient_page"])
     states = {r["to"]: r["state"] for r in campaign["recipient_page"]}
     assert states == {
         HUMAN: "answered",

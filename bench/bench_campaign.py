@@ -1,4 +1,4 @@
-"""Campaign engine benchmark: a 10,000-recipient campaign to the end, on a simulated clock.
+"""Campaign engine benchmark: a campaign run to the end on a simulated clock (1,000 recipients by default).
 
 What runs is the product's own code: ``POST /campaigns`` validation and storage
 (``callcore.campaign_submission``), the scheduler pass, the dialer step (which places every call
@@ -323,13 +323,15 @@ def run(recipients: int, max_concurrent: int, seed: int, *, verbose: bool = Fals
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 recipients")
+    parser.add_argument("--quick", action="store_true", help="200 recipients")
     parser.add_argument("--recipients", type=int, default=None)
     parser.add_argument("--max-concurrent", type=int, default=50)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--verbose", action="store_true", help="print the counts every simulated hour")
     args = parser.parse_args()
-    recipients = args.recipients or (1000 if args.quick else 10_000)
+    # 10,000 is the target size; moto in-process costs ~0.3 s of CPU per recipient on a busy 2-core
+    # machine, so `make bench` runs 1,000 and the full size is asked for with --recipients 10000.
+    recipients = args.recipients or (200 if args.quick else 1000)
     report = run(recipients, args.max_concurrent, args.seed, verbose=args.verbose)
     for key, value in report.items():
         print(f"{key:28} {value}")

@@ -122,6 +122,10 @@ class _SerialMotoServer(ThreadedMotoServer):
         lock = threading.Lock()
 
         def one_at_a_time(environ: Any, start_response: Any) -> Any:
+            # DynamoDB only: an SQS long poll (every queue poller waits up to 1 s in moto) must not
+            # hold the lock, or the pollers starve every table request (POST /calls timed out).
+            if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+                return app(environ, start_response)
             with lock:
                 return list(app(environ, start_response))
 

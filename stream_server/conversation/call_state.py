@@ -278,7 +278,7 @@ class CallState:
                 return []
             self.barge_ins += 1
             self._cut_text = self._speaking.utterance.unheard_text() or None
-            actions = self._interrupt(now)
+            actions = self._interrupt(now, caller_took_floor=True)
             start = onset if onset is not None else self.floor.detector.run_onset_at
             actions.append(RecordMetric("BargeInReaction", (now - start) * 1000.0))
             actions.append(RecordMetric("BargeIns", 1, "Count"))
@@ -665,8 +665,11 @@ class CallState:
         actions += self._speak_text(text or self.persona.goodbye, "goodbye", now)
         return actions
 
-    def _interrupt(self, now: float) -> list[Action]:
-        """Barge-in: flush Twilio's buffer, stop generating, keep only what was heard."""
+    def _interrupt(self, now: float, *, caller_took_floor: bool = False) -> list[Action]:
+        """Barge-in: flush Twilio's buffer, stop generating, keep only what was heard.
+
+        ``caller_took_floor``: the caller's speech cut the bot, so their turn stays open (it may be
+        in a pause, e.g. at a comma, when the words that decided the barge-in arrive)."""
         speaking = self._speaking
         if speaking is None:
             return []
@@ -678,15 +681,17 @@ class CallState:
             self.ledger.clear()
             actions.append(Send(OutboundClear(self.stream_sid)))
             self.floor.bot_cut(now)
-        return actions + self._settle(now, interrupted=True)
+        return actions + self._settle(now, interrupted=True, caller_took_floor=caller_took_floor)
 
-    def _settle(self, now: float, *, interrupted: bool = False) -> list[Action]:
+    def _settle(
+        self, now: float, *, interrupted: bool = False, caller_took_floor: bool = False
+    ) -> list[Action]:
         """If the current utterance is finished (generated and every mark back), close it."""
         speaking = self._speaking
         if speaking is None or speaking.generating or speaking.utterance.outstanding:
             return []
         self._speaking = None
-        self.floor.bot_finished()
+        self.floor.bot_finished(caller_took_floor=caller_took_floor)
         self.clock.idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":

@@ -264,5 +264,9 @@ class Floor:
         if self.echo is not None:
             self.echo.cut(self.clock(now))
 
-    def bot_finished(self) -> None:
+    def bot_finished(self, *, caller_took_floor: bool = False) -> None:
+        """The bot's utterance is over. A half-heard onset over it is forgotten, unless the caller
+        cut the bot: then their turn is real and stays open (with its onset and silence so far)."""
+        if caller_took_floor and self.detector.caller_speaking:
+            return
         self.detector.reset()

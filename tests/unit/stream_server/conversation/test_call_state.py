@@ -228,3 +228,26 @@ def test_a_commit_never_answered_and_no_partial_asks_again() -> None:
     actions = r.say(speech_ulaw("What time do you open?") + silence_ulaw(2600))
     assert SpeakText(CallConfig().reask, "reply") in actions
     assert _user_messages(r) == []
+
+
+def test_a_caller_who_barges_in_pauses_at_a_comma_and_goes_on_gets_one_turn() -> None:
+    """The barge-in decided in the caller's pause must not close their turn: the CI demo once split
+    "Sorry, could we move it to the afternoon instead?" into two caller turns that way."""
+    r = _listening()
+    r.say(speech_ulaw("Hello.") + silence_ulaw(220))
+    r.feed(r.state.on_partial("Hello.", r.t))  # the recogniser gives partials: barge-in waits for words
+    r.feed(r.state.on_transcript("Hello.", r.t))
+    r.say(silence_ulaw(60))
+    names = r.speak(["Thank you.", "Can you still come in tomorrow at ten thirty in the morning?"])
+    r.marks(names[:1])
+    # "Sorry," over the bot, then the comma's pause: the commit goes out, the words come late.
+    r.say(speech_ulaw("Sorry") + silence_ulaw(240))
+    cut = r.feed(r.state.on_partial("Sorry,", r.t))
+    assert CancelReply in [type(a) for a in cut]  # the words decide the barge-in, in the pause
+    assert r.feed(r.state.on_transcript("Sorry,", r.t + 0.05)) == []  # the turn is still open
+    r.say(speech_ulaw("could we move it to the afternoon instead?") + silence_ulaw(220))
+    r.feed(r.state.on_transcript("could we move it to the afternoon instead?", r.t))
+    r.say(silence_ulaw(60))
+    callers = [t.text for t in r.state.turns if t.role == "caller"]
+    assert callers == ["Hello.", "Sorry, could we move it to the afternoon instead?"]
+    assert _user_messages(r) == ["Hello.", "Sorry, could we move it to the afternoon instead?"]

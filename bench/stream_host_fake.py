@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
+from callcore.models import CallRecord, CallSummary, DoNotCallEntry, Persona, TranscriptTurn
 from callcore.settings import Settings
 
 from local.fake_providers.in_process import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
@@ -62,6 +62,9 @@ class MemoryRepository:
 
     def finish_call(self, call_id: str, summary: CallSummary) -> None:
         pass
+
+    def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None:
+        return None
 
 
 class _Loop:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from callcore.models import CallRecord, CallSummary, Persona, TranscriptTurn
+from callcore.models import CallRecord, CallSummary, DoNotCallEntry, Persona, TranscriptTurn
 
 from stream_server.conversation import phrases
 from stream_server.observability import MetricsSink
@@ -42,6 +42,7 @@ class Repository(Protocol):
     def put_turn(self, call_id: str, turn: TranscriptTurn) -> None: ...
     def consume_stream_token(self, nonce: str, expires_at: int) -> bool: ...
     def finish_call(self, call_id: str, summary: CallSummary) -> None: ...
+    def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None: ...
 
 
 class Socket(Protocol):

@@ -40,6 +40,7 @@ from stream_server.conversation.actions import (
     PersistTurn,
     Phase,
     RecordMetric,
+    RecordOptOut,
     Send,
     SpeakFiller,
     SpeakReply,
@@ -95,6 +96,8 @@ class CallSession:
         # Speculative replies running ahead unheard, by id, with the event that releases each.
         self._speculative: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # The callee's opt-out being written; the hang-up waits for it (see `_hang_up`).
+        self._opt_out: asyncio.Future[None] | None = None
         self._owned: list[asyncio.Task[Any]] = []
         self._closed = False
         self._finished = asyncio.Event()
@@ -218,6 +221,9 @@ class CallSession:
                     self._reply = None
             case PersistTurn(turn):
                 self._spawn_background(self._persist(turn))
+            case RecordOptOut():
+                self._opt_out = asyncio.ensure_future(self._record_opt_out())
+                self._spawn_background(self._opt_out)
             case RecordMetric(name, value, unit):
                 self.services.metrics.emit(
                     {name: (value, unit)}, call_id=self.state.call_id, call_sid=self.state.call_sid
@@ -467,7 +473,21 @@ class CallSession:
         # Twilio now runs the new TwiML, which ends this stream; close our side in order.
         await self._apply(self.state.on_hangup_done(self.services.clock()))
 
+    async def _record_opt_out(self) -> None:
+        at = datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat()
+        try:
+            await asyncio.to_thread(self.services.repository.record_opt_out, self.state.call_id, at=at)
+        except Exception:
+            log.exception("could not record the callee's opt-out")
+            self.services.metrics.emit({"OptOutWriteErrors": (1, "Count")}, call_id=self.state.call_id)
+        else:
+            log.info("callee opted out: number listed as do-not-call")
+
     async def _hang_up(self, reason: str) -> None:
+        if self._opt_out is not None:
+            # Written before Twilio's final status arrives, so the campaign sees `opted_out`.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._opt_out), timeout=15.0)
         log.info("hanging up: %s", reason)
         try:
             await asyncio.wait_for(

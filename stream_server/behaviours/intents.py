@@ -28,6 +28,7 @@ class EndReason(StrEnum):
     VOICEMAIL = "voicemail"
     MACHINE = "machine"
     ASSISTANT_END_CALL = "assistant-end-call"
+    OPTED_OUT = "opted-out"
     TRANSFERRED = "transferred"
     SENT_DIGITS = "sent-digits"
     HANGUP = "hangup"

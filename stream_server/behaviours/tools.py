@@ -1,9 +1,14 @@
-"""The tools the language model may use to act on the call itself: hang up, transfer, send digits.
+"""The tools the language model may use to act on the call itself: hang up, opt out, transfer, send digits.
 
 Each tool ends with a Twilio REST update of the live call, done by the session after the
 bot's last words have been heard (their marks are back), never mid-sentence:
 
 * ``end_call``: status=completed, the same REST hang-up as a caller's goodbye.
+* ``opt_out``: the callee asked not to be called again. Before the hang-up the shell puts the
+  number on the API key's do-not-call list (the same entries ``PUT /do-not-call`` writes, so
+  every later dial, campaign or not, is refused) and marks the call record ``opted_out``, which
+  ends a campaign recipient for good. Offered on every call: it is the callee's right, not a
+  persona's option.
 * ``transfer_call``: new TwiML ``<Dial>`` to the persona's ``transfer_number``. Updating a call
   replaces its TwiML, so Twilio closes our Media Stream and bridges the caller to the human;
   our part of the call ends there.
@@ -34,6 +39,7 @@ from stream_server.providers.base import ToolCall, ToolSpec
 
 __all__ = [
     "END_CALL",
+    "OPT_OUT",
     "SEND_DIGITS",
     "TRANSFER_CALL",
     "CallUpdate",
@@ -48,6 +54,12 @@ END_CALL = ToolSpec(
     "end_call",
     "Hang up the phone call. Use it when the conversation is over (the caller said goodbye or "
     "has nothing more). Say your goodbye in the same reply, before calling it.",
+)
+OPT_OUT = ToolSpec(
+    "opt_out",
+    "The person asks not to be called again (take me off your list, stop calling me, do not call "
+    "this number). In the same reply, confirm politely that they will not be called again and say "
+    "goodbye, then call this tool: it records the request and ends the call.",
 )
 TRANSFER_CALL = ToolSpec(
     "transfer_call",
@@ -72,7 +84,7 @@ _DIGITS = re.compile(r"^[0-9*#wW]{1,32}$")
 
 def tools_for(persona: Persona, *, send_digits: bool = False) -> tuple[ToolSpec, ...]:
     """The tools to offer on this call: transfer only when the persona has a number to dial."""
-    tools = [END_CALL]
+    tools = [END_CALL, OPT_OUT]
     if persona.transfer_number:
         tools.append(TRANSFER_CALL)
     if send_digits:
@@ -106,11 +118,13 @@ class ToolPlan:
         say: a line to speak first when the model said nothing itself (None = say nothing).
         update: the REST update to make once the line has played; None = plain hang-up.
         reason: the call's end reason.
+        opt_out: list the callee's number as do-not-call and mark the record before hanging up.
     """
 
     say: str | None
     update: CallUpdate | None
     reason: EndReason
+    opt_out: bool = False
 
 
 def plan_tool_call(
@@ -119,15 +133,20 @@ def plan_tool_call(
     *,
     spoke: bool,
     transfer_line: str,
+    opt_out_line: str = "",
     send_digits: bool = False,
 ) -> ToolPlan | None:
     """Decide what a tool call means for this call; None = refused (unknown, not offered, bad args).
 
     ``spoke``: the model already said something in the same reply (its own goodbye or "let me
-    transfer you"), so nothing more is added before acting.
+    transfer you"), so nothing more is added before acting; otherwise ``opt_out_line`` (or, when
+    empty, the persona's goodbye) confirms an opt-out.
     """
     if call.name == END_CALL.name:
         return ToolPlan(None if spoke else persona.goodbye, None, EndReason.ASSISTANT_END_CALL)
+    if call.name == OPT_OUT.name:
+        line = None if spoke else (opt_out_line or persona.goodbye)
+        return ToolPlan(line, None, EndReason.OPTED_OUT, opt_out=True)
     if call.name == TRANSFER_CALL.name and persona.transfer_number:
         update = TransferTo(persona.transfer_number)
         return ToolPlan(None if spoke else transfer_line, update, EndReason.TRANSFERRED)

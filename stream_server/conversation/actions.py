@@ -35,6 +35,7 @@ __all__ = [
     "PersistTurn",
     "Phase",
     "RecordMetric",
+    "RecordOptOut",
     "ReplyChunk",
     "ReplyProgress",
     "Send",
@@ -173,6 +174,14 @@ class PersistTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordOptOut:
+    """The callee asked not to be called again: list their number and mark the call record.
+
+    Performed in the background like a turn write, and awaited before the call's end is recorded.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class RecordMetric:
     name: str
     value: float
@@ -224,6 +233,7 @@ Action = (
     | DiscardSpeculation
     | CancelReply
     | PersistTurn
+    | RecordOptOut
     | RecordMetric
     | Hangup
     | UpdateCall

@@ -37,6 +37,7 @@ from stream_server.conversation.actions import (
     PersistTurn,
     Phase,
     RecordMetric,
+    RecordOptOut,
     ReplyChunk,
     ReplyProgress,
     Send,
@@ -109,6 +110,7 @@ class CallConfig:
     duration_warning_before_s: float = 60.0
     transfer_line: str = phrases.TRANSFER_LINE
     transfer_failed: str = phrases.TRANSFER_FAILED
+    opt_out_line: str = phrases.OPT_OUT_CONFIRMATION
     reask: str = phrases.REASK
     send_digits_tool: bool = False  # see stream_server.behaviours.tools: it ends the stream
     dtmf_inter_digit_s: float = 1.5  # keys pressed closer than this form one entry
@@ -525,6 +527,7 @@ class CallState:
                 self.persona,
                 spoke=spoke,
                 transfer_line=self.config.transfer_line,
+                opt_out_line=self.config.opt_out_line,
                 send_digits=self.config.send_digits_tool,
             )
             if plan is None:
@@ -535,6 +538,8 @@ class CallState:
             self._hangup_when_quiet = plan.reason
             self._closing = plan.update
             metric: list[Action] = [RecordMetric(f"Tool_{call.name}", 1, "Count")]
+            if plan.opt_out:
+                metric.insert(0, RecordOptOut())
             if plan.say is None:
                 speaking.kind = "goodbye"  # its own words are the last ones; close after their marks
                 return metric + self._settle(now)

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_PROMPT",
     "DRAIN_GOODBYE",
     "DURATION_WARNING",
+    "OPT_OUT_CONFIRMATION",
     "REASK",
     "TRANSFER_FAILED",
     "TRANSFER_LINE",
@@ -26,6 +27,8 @@ DRAIN_GOODBYE = "I'm sorry, I have to end the call now. Goodbye."
 DURATION_WARNING = "Just so you know, we have about a minute left on this call."
 # The model asked to transfer without saying anything itself.
 TRANSFER_LINE = "Please hold while I transfer you."
+# The model used the opt_out tool without confirming in words itself.
+OPT_OUT_CONFIRMATION = "Understood. We won't call you again. Goodbye."
 # Twilio refused the transfer's call update; the conversation goes on.
 TRANSFER_FAILED = "I'm sorry, I couldn't transfer you just now. Can I help in another way?"
 # The recogniser never answered a commit and no partial caught the caller's words.

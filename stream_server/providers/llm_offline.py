@@ -7,7 +7,8 @@ question. The reply is streamed word by word, like a real model, so the pipeline
 splitting and barge-in paths run exactly as they do with Cerebras. It never pretends to be AI.
 
 It also uses the call tools it is offered, like a real model would: ``end_call`` after its
-goodbye, ``transfer_call`` when the caller asks for a person, so the offline demo exercises them.
+goodbye, ``transfer_call`` when the caller asks for a person, ``opt_out`` when the caller asks not
+to be called again, so the offline demo exercises them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from stream_server.providers.base import ChatMessage, ToolCall, ToolSpec
 
-__all__ = ["TRANSFER_REPLY", "ScriptedLanguageModel", "scripted_reply", "scripted_tool"]
+__all__ = ["OPT_OUT_REPLY", "TRANSFER_REPLY", "ScriptedLanguageModel", "scripted_reply", "scripted_tool"]
 
 _WORD = re.compile(r"[a-z0-9']+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -69,6 +70,13 @@ _HUMAN_REQUEST = re.compile(
 )
 _ASKING = re.compile(r"\b(speak|talk|transfer|connect|put me through|get me|want|need|can i have)\b")
 TRANSFER_REPLY = "Of course. Let me transfer you to a colleague."
+# "don't call me again", "stop calling", "take me off your list", "remove my number" and the like.
+_OPT_OUT = re.compile(
+    r"\b(?:(?:don't|do not|never|not to) (?:call|ring|phone|contact)(?!(?: me| us)? back)"
+    r"|stop (?:calling|ringing|phoning|contacting)|(?:take|remove|delete) (?:me|my number|us) (?:off|from)"
+    r"|unsubscribe|opt out)\b"
+)
+OPT_OUT_REPLY = "Of course. You won't be called again. Goodbye."
 OFFLINE_IDENTITY = (
     "I'm an offline scripted assistant: simple rules running on this machine, with no AI service "
     "behind me, so my answers come from what I was told about this call."
@@ -131,6 +139,8 @@ def scripted_tool(messages: Sequence[ChatMessage], offered: Sequence[str]) -> tu
     """The reply and tool call for this turn when a tool fits, else None (pure)."""
     said = _last_caller(messages)
     asks_for_person = bool(_HUMAN_REQUEST.search(said) and _ASKING.search(said))
+    if "opt_out" in offered and _OPT_OUT.search(said):
+        return OPT_OUT_REPLY, ToolCall("opt_out")
     if "transfer_call" in offered and asks_for_person and not any(p in said for p in _IDENTITY):
         return TRANSFER_REPLY, ToolCall("transfer_call", {"reason": "caller asked for a person"})
     if "end_call" in offered:

@@ -17,13 +17,14 @@ import pytest
 import pytest_asyncio
 
 from local.stack import LocalStack
-from local.twilio_emulator.caller import CallerScript
+from local.twilio_emulator.caller import CallerScript, Utterance
 from tests.e2e.conftest import HAS_STREAM_HOST
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 HUMAN, BUSY, NO_ANSWER, VOICEMAIL = "+12125550141", "+12125550142", "+12125550143", "+12125550144"
 LISTED, LISTED_LATER = "+12125550145", "+12125550146"
+OPTS_OUT = "+12125550147"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -55,8 +56,10 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     emulator.voicemail.add(VOICEMAIL)
     emulator.scripts[HUMAN] = CallerScript((), hang_up=True)  # hangs up after the greeting
     emulator.scripts[VOICEMAIL] = CallerScript((), hang_up=False)
+    # Asks by voice not to be called again: the bot confirms, lists the number and hangs up.
+    emulator.scripts[OPTS_OUT] = CallerScript((Utterance("Please don't call me again."),), hang_up=False)
     assert (await _api(stack, "PUT", f"/do-not-call/{LISTED}"))[0] == 200
-    rows = [HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER]
+    rows = [HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER, OPTS_OUT]
     # The example persona's placeholders are filled from the CSV's columns.
     csv_text = "to,first_name,appointment_time\n" + "".join(f"{n},Ann,10:30\n" for n in rows)
     query = {
@@ -68,6 +71,7 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
         "max_concurrent": "2",
         "retry_busy": "0",
         "retry_no_answer": "0",
+        "retry_failed": "2",  # an opt-out is never retried, whatever the policy
     }
     status, created = await _api(
         stack, "POST", "/campaigns", data=csv_text, params=query, headers={"Content-Type": "text/csv"}
@@ -93,11 +97,18 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
         NO_ANSWER: "no_answer",
         VOICEMAIL: "voicemail",
         LISTED_LATER: "do_not_call",
+        OPTS_OUT: "opted_out",
     }
     assert campaign["live_calls"] == 0
     dialled = [call.request.to for call in emulator.calls.values()]
     assert LISTED not in dialled and LISTED_LATER not in dialled
-    assert sorted(dialled) == sorted([HUMAN, BUSY, NO_ANSWER, VOICEMAIL])  # one attempt each
+    assert sorted(dialled) == sorted([HUMAN, BUSY, NO_ANSWER, VOICEMAIL, OPTS_OUT])  # one attempt each
+    status, listed = await _api(stack, "GET", "/do-not-call", params={"number": OPTS_OUT})
+    opted = next(r for r in campaign["recipient_page"] if r["to"] == OPTS_OUT)
+    assert status == 200 and listed["listed"] is True and listed["source"] == "opt_out", listed
+    assert listed["call_id"] == opted["call_ids"][0]
+    _, opted_record = await _api(stack, "GET", f"/calls/{opted['call_ids'][0]}")
+    assert opted_record["opted_out"] is True and opted_record["end_reason"] == "opted-out"
     # The call records say which campaign they belong to, through GET /calls/{id}.
     human = next(r for r in campaign["recipient_page"] if r["to"] == HUMAN)
     status, record = await _api(stack, "GET", f"/calls/{human['call_ids'][0]}")

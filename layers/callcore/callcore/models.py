@@ -234,6 +234,10 @@ class CallRecord:
     usage: dict[str, Any] | None = None
     cost_usd: dict[str, Any] | None = None
     hangup_requested_at: str | None = None
+    # The callee asked not to be called again (the `opt_out` tool): the number is on the key's
+    # do-not-call list, and a campaign never retries this recipient. None (not False) otherwise.
+    opted_out: bool | None = None
+    opted_out_at: str | None = None
     expiration: int | None = None
 
     def to_item(self) -> dict[str, Any]:

@@ -750,6 +750,33 @@ class CallRepository:
             return self.get_do_not_call(entry.user_id, entry.number) or entry
         return entry
 
+    def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None:
+        """The callee asked never to be called again: list the number the call reached, then mark
+        the call record ``opted_out``.
+
+        The list entry is written first: it is what every later dial checks, so a failure between
+        the two writes can leave an unmarked record but never a number that is dialled again.
+        The number is the far end of the call: ``to_number`` outbound, ``from_number`` inbound.
+        Returns the entry (the first one if the number was already listed), None for an unknown call.
+        """
+        record = self.get_call(call_id)
+        if record is None:
+            return None
+        number = record.to_number if record.direction == "outbound" else record.from_number
+        entry = self.put_do_not_call(
+            DoNotCallEntry(
+                user_id=record.user_id, number=number, added_at=at, source="opt_out", call_id=call_id
+            )
+        )
+        self._db.call(
+            "update_item",
+            Key=call_key(call_id),
+            UpdateExpression="SET opted_out = :t, opted_out_at = if_not_exists(opted_out_at, :at)",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":t": True, ":at": at},
+        )
+        return entry
+
     def delete_do_not_call(self, user_id: str, number: str) -> bool:
         """Remove a number; False when it was not on the list."""
         response = self._db.call("delete_item", Key=do_not_call_key(user_id, number), ReturnValues="ALL_OLD")

@@ -209,3 +209,27 @@ def test_pause_stops_new_dials_and_cancel_lets_live_calls_finish(harness: Campai
     campaign = harness.campaigns.get(cid)
     assert campaign is not None and campaign.unfinished == 0 and campaign.live == 0
     assert campaign.counts["cancelled"] == 2 and campaign.counts["answered"] == 2
+
+
+def test_a_recipient_who_opts_out_is_never_called_again(harness: CampaignHarness) -> None:
+    """The stream host's opt_out tool writes through `CallRepository.record_opt_out` mid-call."""
+    body = _body(NY, retry={"no_answer": 3, "busy": 3, "voicemail": 3, "failed": 3, "backoff_minutes": 5})
+    cid = harness.submit(body, now=MONDAY_0900_NY).campaign.campaign_id
+    [message] = harness.schedule(MONDAY_0900_NY)
+    harness.dial(message, MONDAY_0900_NY)
+    call_id = harness.dialled[0].call_id
+    entry = harness.calls.record_opt_out(call_id, at="2026-11-30T14:00:30+00:00")
+    assert entry is not None and entry.number == NY and entry.source == "opt_out" and entry.call_id == call_id
+    # Twilio reports the hang-up as an ordinary completed, human-answered call.
+    state = harness.end_call(call_id, "completed", MONDAY_0900_NY, answered_by="human")
+    assert state == "opted_out"
+    recipient = _recipient(harness, cid, 1)
+    assert recipient.last_outcome == "opted_out" and recipient.next_attempt_at is None
+    assert harness.schedule(MONDAY_0900_NY + timedelta(days=3)) == []
+    assert len(harness.dialled) == 1
+    campaign = harness.campaigns.get(cid)
+    assert campaign is not None and campaign.counts["opted_out"] == 1 and campaign.live == 0
+    # The same key's next campaign refuses the number up front; the list is the API's own.
+    again = harness.submit(_body(NY, LA), now=MONDAY_0900_NY + timedelta(days=1))
+    assert [(r["row"], r["error"]) for r in again.refused] == [(1, "do_not_call")]
+    assert harness.calls.record_opt_out("no-such-call", at="2026-11-30T14:00:30+00:00") is None

@@ -16,6 +16,7 @@ from local.fake_providers.cerebras import FakeCerebras
 from local.fake_providers.in_process import FakeLanguageModel, FakeTextToSpeech
 from stream_server.behaviours.tools import (
     END_CALL,
+    OPT_OUT,
     SEND_DIGITS,
     TRANSFER_CALL,
     PlayDigits,
@@ -23,7 +24,7 @@ from stream_server.behaviours.tools import (
     plan_tool_call,
     tools_for,
 )
-from stream_server.conversation.actions import Hangup, Phase, SpeakReply, UpdateCall
+from stream_server.conversation.actions import EndReason, Hangup, Phase, RecordOptOut, SpeakReply, UpdateCall
 from stream_server.conversation.call_state import CallConfig
 from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
@@ -123,9 +124,10 @@ def test_offline_model_uses_tools_it_is_offered() -> None:
 
 
 def test_tools_offered_follow_the_persona() -> None:
-    assert tools_for(persona()) == (END_CALL,)
+    assert tools_for(persona()) == (END_CALL, OPT_OUT)  # opting out is offered on every call
     assert tools_for(persona(transfer_number=HUMAN), send_digits=True) == (
         END_CALL,
+        OPT_OUT,
         TRANSFER_CALL,
         SEND_DIGITS,
     )
@@ -150,6 +152,17 @@ def test_plans_refuse_what_the_call_cannot_do() -> None:
     assert end is not None and end.say == p.goodbye and end.update is None
     digits = plan_tool_call(ToolCall("send_digits", {"digits": "1 2 3"}), p, send_digits=True, **kw)
     assert digits is not None and digits.update == PlayDigits("123")
+
+
+def test_opt_out_plan_confirms_only_when_the_model_said_nothing() -> None:
+    p = persona()
+    silent = plan_tool_call(ToolCall("opt_out"), p, spoke=False, transfer_line="", opt_out_line="Noted.")
+    assert silent is not None and silent.opt_out and silent.say == "Noted." and silent.update is None
+    assert silent.reason.value == "opted-out"
+    spoke = plan_tool_call(ToolCall("opt_out"), p, spoke=True, transfer_line="", opt_out_line="Noted.")
+    assert spoke is not None and spoke.opt_out and spoke.say is None
+    end = plan_tool_call(ToolCall("end_call"), p, spoke=True, transfer_line="")
+    assert end is not None and not end.opt_out
 
 
 # --- CallState replays -----------------------------------------------------------------------------
@@ -184,6 +197,18 @@ def test_transfer_without_words_says_a_line_then_updates_the_call() -> None:
     r.feed(r.state.on_call_update_failed(r.t))
     assert r.state.phase is Phase.ACTIVE
     assert r.spoken()[-1] == ("reply", r.state.config.transfer_failed)
+
+
+def test_opt_out_records_first_then_confirms_and_hangs_up_once_heard() -> None:
+    r = Replay()
+    out = _reply_with_tools(r, [], [ToolCall("opt_out")])
+    assert sum(isinstance(a, RecordOptOut) for a in out) == 1
+    assert r.state.phase is Phase.ENDING
+    assert r.spoken()[-1] == ("goodbye", r.state.config.opt_out_line)
+    assert not any(isinstance(a, Hangup) for a in out)  # not before the confirmation was heard
+    assert Hangup(EndReason.OPTED_OUT) in r.play_spoken(out)
+    r.feed(r.state.on_hangup_done(r.t))
+    assert r.state.end_reason is not None and r.state.end_reason.value == "opted-out"
 
 
 def test_a_refused_tool_changes_nothing() -> None:
@@ -243,3 +268,62 @@ def test_send_digits_is_off_unless_enabled(digits: str) -> None:
     assert SEND_DIGITS not in tools_for(persona())
     assert CallConfig().send_digits_tool is False
     assert f'digits="{digits}"' in digits_twiml(digits)
+
+
+# --- opt-out end to end: the Cerebras adapter over the SSE fake, the list in DynamoDB (moto) -------
+
+OPT_OUT_WORDS = "Please don't call me again."
+CONFIRMATION = "Of course, we won't call you again. Goodbye."
+
+
+def _opt_out_rule(messages: list[dict[str, Any]], offered: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    return [("opt_out", {})] if "opt_out" in offered and "don't call me" in said else []
+
+
+def _confirm(messages: list[dict[str, Any]]) -> str:
+    said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    return CONFIRMATION if "don't call me" in said else "Happy to help."
+
+
+async def test_opt_out_by_voice_lists_the_number_marks_the_record_and_hangs_up(host: Host) -> None:
+    host.stt.script = [OPT_OUT_WORDS]
+    async with FakeCerebras(api_key=KEY, reply=_confirm, tool_rule=_opt_out_rule, first_token_ms=5) as fake:
+        host.services.llm = CerebrasLanguageModel(api_key=KEY, base_url=fake.base_url)
+        call_id, call_sid, params = host.new_call()
+        call = await host.connect()
+        await call.start(call_sid, params)
+        await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+        with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
+            await call.say(utterance(OPT_OUT_WORDS))
+        await asyncio.wait_for(call.closed.wait(), 15)
+        await host.idle()
+        await host.services.llm.aclose()
+    offered = [t["function"]["name"] for t in fake.requests[-1].body["tools"]]
+    assert "opt_out" in offered
+    # The model's own confirmation was spoken, and nothing was added after it.
+    assert " ".join(host.tts.texts[1:]) == CONFIRMATION
+    assert [f["Status"] for _, f in host.rest_requests] == [["completed"]]
+    entry = host.repository.get_do_not_call("u1", "+15005550006")  # the number the call reached
+    assert entry is not None and entry.source == "opt_out" and entry.call_id == call_id
+    assert host.repository.is_on_do_not_call_list("u1", "+15005550006")
+    assert not host.repository.is_on_do_not_call_list("u1", "+15005550001")  # our own caller ID
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.opted_out is True and record.opted_out_at
+    assert record.end_reason == "opted-out"
+    assert record.to_json()["opted_out"] is True
+
+
+async def test_a_plain_goodbye_lists_nothing(host: Host) -> None:
+    _tool_host(host, ["No, nothing else."])
+    call_id, call_sid, params = host.new_call()
+    call = await host.connect()
+    await call.start(call_sid, params)
+    await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+    with contextlib.suppress(ConnectionClosed):
+        await call.say(utterance("No, nothing else."))
+    await asyncio.wait_for(call.closed.wait(), 15)
+    await host.idle()
+    assert not host.repository.is_on_do_not_call_list("u1", "+15005550006")
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.opted_out is None and "opted_out" not in record.to_json()

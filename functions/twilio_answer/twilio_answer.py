@@ -19,14 +19,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import (
-    RequestError,
-    error_response,
-    event_api_base_url,
-    rest_resolver,
-    twiml_response,
-    verified_twilio_form,
-)
+from callcore.api import event_api_base_url, rest_resolver, signed_twilio_webhook, twiml_response
 from callcore.calls import iso, webhook_url
 from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
@@ -44,21 +37,10 @@ logger = build_logger("twilio_answer")
 tracer = build_tracer("twilio_answer")
 metrics = Metrics(service="twilio_answer")
 app = rest_resolver()
+signed = signed_twilio_webhook(app, settings, metrics=metrics, logger=logger)
 
 CANNOT_CONNECT = "Sorry, this call cannot be connected right now. Goodbye."
 _INBOUND_NAMESPACE = uuid.UUID("0c6f0f3e-8a55-4a43-b7c4-6f1f7e0f9a21")
-
-
-def _signed_form() -> FormParams | Response[str]:
-    """The verified form, or the refusal to send (403 forged, 413 oversized, 503 unconfigured)."""
-    try:
-        return verified_twilio_form(app.current_event, settings, lambda: twilio_credentials(settings))
-    except RequestError as error:
-        if error.status == 403:
-            metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
-        else:
-            logger.warning("webhook refused", extra={"error": error.code})
-        return error_response(error.status, error.code, error.message)
 
 
 def _hang_up(reason: str) -> Response[str]:
@@ -102,10 +84,8 @@ def _connect(record: CallRecord, persona: Persona, call_sid: str) -> Response[st
 
 @app.post("/twilio/answer/<call_id>")
 @tracer.capture_method(capture_response=False)
-def answer_outbound(call_id: str) -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def answer_outbound(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     call_sid = form.get("CallSid", "")
     record = repo.get_call(call_id)
@@ -127,10 +107,8 @@ def answer_outbound(call_id: str) -> Response[str]:
 
 @app.post("/twilio/dial-action/<call_id>")
 @tracer.capture_method(capture_response=False)
-def dial_action(call_id: str) -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def dial_action(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     status = form.get("DialCallStatus", "")
     logger.info("transfer ended", extra={"dial_call_status": status})
@@ -144,10 +122,8 @@ def dial_action(call_id: str) -> Response[str]:
 
 @app.post("/twilio/answer")
 @tracer.capture_method(capture_response=False)
-def answer_inbound() -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def answer_inbound(form: FormParams) -> Response[str]:
     call_sid = form.get("CallSid", "")
     logger.set_correlation_id(call_sid)
     if not call_sid or form.get("To") != settings.twilio_from_number:

@@ -15,11 +15,10 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import RequestError, error_response, json_response, rest_resolver, verified_twilio_form
+from callcore.api import error_response, json_response, rest_resolver, signed_twilio_webhook
 from callcore.campaign_engine import campaign_of, record_call_outcome
 from callcore.campaign_queue import SqsDialQueue
 from callcore.campaign_repository import CampaignRepository
-from callcore.credentials import twilio_credentials
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -40,18 +39,7 @@ logger = build_logger("twilio_status")
 tracer = build_tracer("twilio_status")
 metrics = Metrics(service="twilio_status")
 app = rest_resolver()
-
-
-def _signed_form() -> FormParams | Response[str]:
-    """The verified form, or the refusal to send (403 forged, 413 oversized, 503 unconfigured)."""
-    try:
-        return verified_twilio_form(app.current_event, settings, lambda: twilio_credentials(settings))
-    except RequestError as error:
-        if error.status == 403:
-            metrics.add_metric(name="WebhookSignatureRejected", unit=MetricUnit.Count, value=1)
-        else:
-            logger.warning("webhook refused", extra={"error": error.code})
-        return error_response(error.status, error.code, error.message)
+signed = signed_twilio_webhook(app, settings, metrics=metrics, logger=logger)
 
 
 def _respond(kind: str, call_id: str, outcome: StatusOutcome) -> Response[str]:
@@ -76,10 +64,8 @@ def _respond(kind: str, call_id: str, outcome: StatusOutcome) -> Response[str]:
 
 @app.post("/twilio/status/<call_id>")
 @tracer.capture_method(capture_response=False)
-def call_status(call_id: str) -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def call_status(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     now = datetime.now(UTC)
     outcome = apply_call_callback(repo, call_id, form, now=now)
@@ -104,20 +90,16 @@ def _campaign_call_ended(call_id: str, now: datetime) -> None:
 
 @app.post("/twilio/stream-status/<call_id>")
 @tracer.capture_method(capture_response=False)
-def stream_status(call_id: str) -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def stream_status(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     return _respond("stream", call_id, apply_stream_callback(repo, call_id, form, now=datetime.now(UTC)))
 
 
 @app.post("/twilio/recording/<call_id>")
 @tracer.capture_method(capture_response=False)
-def recording_status(call_id: str) -> Response[str]:
-    form = _signed_form()
-    if isinstance(form, Response):
-        return form
+@signed
+def recording_status(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     return _respond(
         "recording", call_id, apply_recording_callback(repo, call_id, form, now=datetime.now(UTC))

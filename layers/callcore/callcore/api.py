@@ -8,13 +8,14 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from callcore.credentials import TwilioCredentials
+from callcore.credentials import TwilioCredentials, twilio_credentials
 from callcore.settings import Settings, is_loopback_host
 from callcore.signatures import (
     FormParams,
@@ -23,6 +24,9 @@ from callcore.signatures import (
     parse_form,
     signed_request_url,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
 
 __all__ = [
     "MAX_JSON_BODY_BYTES",
@@ -38,6 +42,7 @@ __all__ = [
     "rest_resolver",
     "route_path",
     "serves_public_traffic",
+    "signed_twilio_webhook",
     "twilio_form_if_signed",
     "twiml_response",
     "verified_twilio_form",
@@ -228,3 +233,44 @@ def twilio_form_if_signed(
         shared_keys=settings.twilio_webhook_shared_keys,
     )
     return form if valid else None
+
+
+_RouteParams = ParamSpec("_RouteParams")
+SignedRoute = Callable[Concatenate[FormParams, _RouteParams], Response[str]]
+Route = Callable[_RouteParams, Response[str]]
+
+
+def signed_twilio_webhook(
+    app: APIGatewayRestResolver,
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    logger: Logger,
+    credentials: Callable[[], TwilioCredentials] | None = None,
+) -> Callable[[SignedRoute[_RouteParams]], Route[_RouteParams]]:
+    """The preamble of every route Twilio signs, as a decorator: the route receives the verified
+    form as its first argument and runs only when the request passed `verified_twilio_form`.
+
+    Refusals are answered here, the same way on every route: 403 (counted as
+    ``WebhookSignatureRejected``), 413 and 503 (logged with their code). Nothing of the request is
+    read by the route before that. ``credentials`` defaults to `twilio_credentials` (Secrets
+    Manager when TWILIO_SECRET_ARN is set, cached for five minutes).
+    """
+    read_credentials = credentials or (lambda: twilio_credentials(settings))
+
+    def decorate(route: SignedRoute[_RouteParams]) -> Route[_RouteParams]:
+        @wraps(route)
+        def guarded(*args: _RouteParams.args, **kwargs: _RouteParams.kwargs) -> Response[str]:
+            try:
+                form = verified_twilio_form(app.current_event, settings, read_credentials)
+            except RequestError as error:
+                if error.status == 403:
+                    metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
+                else:
+                    logger.warning("webhook refused", extra={"error": error.code})
+                return error_response(error.status, error.code, error.message)
+            return route(form, *args, **kwargs)
+
+        return guarded
+
+    return decorate

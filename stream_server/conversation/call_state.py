@@ -282,7 +282,8 @@ class CallState:
             self._cut_text = self._speaking.utterance.unheard_text() or None
             actions = self._interrupt(now, caller_took_floor=True)
             start = onset if onset is not None else self.floor.detector.run_onset_at
-            actions.append(RecordMetric("BargeInReaction", (now - start) * 1000.0))
+            # Both ends on the audio clock: after a burst of late frames it runs ahead of `now`.
+            actions.append(RecordMetric("BargeInReaction", (self.floor.clock(now) - start) * 1000.0))
             actions.append(RecordMetric("BargeIns", 1, "Count"))
             return actions
         if verdict is Verdict.RESUME:

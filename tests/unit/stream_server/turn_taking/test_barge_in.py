@@ -1,0 +1,28 @@
+"""Barge-in over the bot: what the call measures and sends when the caller takes the floor."""
+
+from __future__ import annotations
+
+from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
+from stream_server.conversation.actions import RecordMetric
+from tests.shell_frames import feed_frame
+from tests.unit.stream_server.espeak_audio import speech_ulaw
+from tests.unit.stream_server.replay import Replay, media
+
+
+def _reactions(replay: Replay) -> list[float]:
+    return [a.value for a in replay.actions if isinstance(a, RecordMetric) and a.name == "BargeInReaction"]
+
+
+def test_barge_in_reaction_is_measured_on_the_audio_clock_after_a_burst_of_late_frames() -> None:
+    # The socket stalled (a slow token check, a busy host): 3 s of caller audio arrive at one instant,
+    # so the audio clock runs 3 s ahead of the session's clock from then on.
+    r = Replay()
+    r.speak(["Hi there, thanks for calling, how can I help you today?"])
+    for frame in split_frames(silence_ulaw(3000), FRAME_BYTES):
+        r.feed(feed_frame(r.state, media(frame), r.t))
+    assert r.state.bot_speaking
+    r.say(speech_ulaw("No wait, stop, I need something else."))
+    reactions = _reactions(r)
+    assert len(reactions) == 1
+    # No partials in this call: the barge-in is decided on voice alone, barge_in_ms into the speech.
+    assert 200.0 <= reactions[0] <= 400.0, reactions

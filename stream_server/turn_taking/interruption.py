@@ -6,8 +6,8 @@ recogniser gives them:
 
 * words that take the floor ("no wait", "actually...") interrupt at once;
 * words that are only a backchannel ("uh-huh", "okay", "I see") never do;
-* no words yet: a caller still speaking ``barge_in_words_grace_ms`` after the candidate interrupts
-  anyway (partials trail the audio by a few hundred ms, and a backchannel is rarely that long);
+* no words yet: a caller still speaking ``barge_in_words_grace_ms`` after the candidate's
+  ``barge_in_ms`` (both counted from the onset of their speech) interrupts anyway (partials trail the audio by a few hundred ms, and a backchannel is rarely that long);
   short pauses ("Sorry, [pause] actually...") do not cancel the candidate, a silence of
   ``candidate_gap_ms`` does (it was noise, or a backchannel that ended);
 * words that take the floor while the caller talks over the bot interrupt even when the candidate
@@ -56,7 +56,6 @@ class InterruptionJudge:
         self.settings = settings
         self.words_available = False
         self._candidate_onset: float | None = None
-        self._candidate_at = 0.0
         self._cut_at: float | None = None
         self._cut_with_words = False
         self.false_interruptions = 0
@@ -85,7 +84,6 @@ class InterruptionJudge:
         if verdict is OverlapVerdict.BACKCHANNEL:
             return Verdict.IGNORE
         self._candidate_onset = onset_at
-        self._candidate_at = now
         return Verdict.WAIT
 
     def on_partial(self, text: str, now: float, *, overlapping: bool = False) -> Verdict:
@@ -116,7 +114,10 @@ class InterruptionJudge:
                 self._candidate_onset = None  # the speech ended without words: noise or a backchannel
                 return Verdict.IGNORE
             speaking_now = run_voiced_ms > 0.0 and silence_ms <= 20.0 + 1e-6
-            if speaking_now and (now - self._candidate_at) * 1000.0 + 1e-6 >= s.barge_in_words_grace_ms:
+            # Counted from the speech's onset, not from the candidate: frames the echo check took for
+            # the bot's voice delay the candidate, never the caller's wait.
+            spoken_ms = (now - self._candidate_onset) * 1000.0 + 1e-6
+            if speaking_now and spoken_ms >= s.barge_in_ms + s.barge_in_words_grace_ms:
                 return self._interrupt(now, with_words=False)
         if (
             self._cut_at is not None

@@ -136,6 +136,15 @@ def test_speech_resuming_after_a_comma_pause_interrupts_once_the_grace_is_over()
     assert j.on_frame(1.6, run_voiced_ms=20, silence_ms=0) is Verdict.INTERRUPT  # "actually..."
 
 
+def test_the_words_grace_runs_from_the_speech_onset_not_from_a_late_candidate() -> None:
+    # Two of the caller's first frames were taken for the bot's echo: 240 ms of voice took 280 ms.
+    j = judge()
+    j.saw_words()
+    assert j.on_candidate(1.0, "", 1.28) is Verdict.WAIT
+    assert j.on_frame(1.48, run_voiced_ms=440, silence_ms=0) is Verdict.WAIT
+    assert j.on_frame(1.5, run_voiced_ms=460, silence_ms=0) is Verdict.INTERRUPT  # 490 ms after the onset
+
+
 def test_floor_taking_words_over_the_bot_interrupt_without_a_candidate() -> None:
     j = judge()
     j.saw_words()

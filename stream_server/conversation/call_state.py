@@ -680,10 +680,14 @@ class CallState:
         if speaking is None:
             return []
         actions: list[Action] = []
-        if speaking.generating:
+        generating = speaking.generating
+        if generating:
             actions.append(CancelReply())
             speaking.generating = False
-        if self.ledger.outstanding:
+        # With no mark outstanding Twilio's buffer is empty and `clear` is a no-op there (a reply made
+        # slower than it plays); a reply cut while still generating gets one anyway, so every stop
+        # of the bot ends the same way on the wire.
+        if self.ledger.outstanding or generating:
             self.ledger.clear()
             actions.append(Send(OutboundClear(self.stream_sid)))
             self.floor.bot_cut(now)

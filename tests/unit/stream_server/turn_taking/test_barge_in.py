@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
-from stream_server.conversation.actions import RecordMetric
+from stream_server.conversation.actions import CancelReply, RecordMetric, Send
+from stream_server.speech.pipeline import ReplyAudio
+from stream_server.telephony.twilio_protocol import OutboundClear
 from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
 from tests.unit.stream_server.replay import Replay, media
@@ -26,3 +28,19 @@ def test_barge_in_reaction_is_measured_on_the_audio_clock_after_a_burst_of_late_
     assert len(reactions) == 1
     # No partials in this call: the barge-in is decided on voice alone, barge_in_ms into the speech.
     assert 200.0 <= reactions[0] <= 400.0, reactions
+
+
+def test_a_barge_in_sends_clear_even_when_the_reply_is_made_slower_than_it_plays() -> None:
+    # Every chunk sent so far has played (its mark came back) and the next is still being made:
+    # no mark is outstanding at the barge-in, yet the reply is not over.
+    r = Replay()
+    r.marks(r.speak(["Hi there, thanks for calling, how can I help you today?"]))
+    assert r.state.ledger.outstanding == 0 and r.state.bot_speaking
+    actions = r.say(speech_ulaw("No wait, stop, I need something else."))
+    kinds = [type(a) for a in actions]
+    clears = [a for a in actions if isinstance(a, Send) and isinstance(a.message, OutboundClear)]
+    assert CancelReply in kinds and len(clears) == 1
+    assert kinds.index(CancelReply) < actions.index(clears[0])
+    # The cancelled reply's next chunk, already on its way from the TTS, is never sent.
+    late = ReplyAudio(1, "How can I help?", b"\x55" * 400)
+    assert r.state.on_reply_audio(late, r.t) == []

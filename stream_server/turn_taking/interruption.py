@@ -7,7 +7,8 @@ recogniser gives them:
 * words that take the floor ("no wait", "actually...") interrupt at once;
 * words that are only a backchannel ("uh-huh", "okay", "I see") never do;
 * no words yet: a caller still speaking ``barge_in_words_grace_ms`` after the candidate's
-  ``barge_in_ms`` (both counted from the onset of their speech) interrupts anyway (partials trail the audio by a few hundred ms, and a backchannel is rarely that long);
+  ``barge_in_ms`` (both counted from the onset of their speech) interrupts anyway (partials
+  trail the audio by a few hundred ms, and a backchannel is rarely that long);
   short pauses ("Sorry, [pause] actually...") do not cancel the candidate, a silence of
   ``candidate_gap_ms`` does (it was noise, or a backchannel that ended);
 * words that take the floor while the caller talks over the bot interrupt even when the candidate

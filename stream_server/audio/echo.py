@@ -15,11 +15,17 @@ either the correlation or the level test, so real barge-in still gets through.
 
 Sans-I/O: times are passed in; playout of sent audio is scheduled back to back from the moment it
 was sent, as Twilio plays its buffer; ``cut`` drops what a ``clear`` flushed.
+
+Lazy on purpose: most of a call is heard while nothing we played can be coming back, and then no
+frame needs judging. Heard frames are only queued (the last ``window_ms`` of them) and turned into
+envelope values, all at once, when a frame must actually be judged; the decisions are the same as
+computing every frame's envelope as it arrives, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +66,11 @@ def _hop_db(pcm: npt.NDArray[np.int16]) -> FloatArray:
     """Log energy (dBFS) of each 10 ms hop; a trailing partial hop counts as a hop."""
     n = pcm.size
     hops = max(1, math.ceil(n / _HOP_SAMPLES))
-    padded = np.zeros(hops * _HOP_SAMPLES, dtype=np.float64)
-    padded[:n] = pcm
+    if n == hops * _HOP_SAMPLES:
+        padded = pcm.astype(np.float64)
+    else:
+        padded = np.zeros(hops * _HOP_SAMPLES, dtype=np.float64)
+        padded[:n] = pcm
     power = np.mean(padded.reshape(hops, _HOP_SAMPLES) ** 2, axis=1) / (32768.0 * 32768.0)
     db: FloatArray = np.maximum(10.0 * np.log10(np.maximum(power, 1e-12)), _FLOOR_DB)
     return db
@@ -77,7 +86,9 @@ class _Envelope:
         self._hop = np.full(_RING, -1, dtype=np.int64)
 
     def write(self, first_hop: int, values: FloatArray) -> None:
-        hops = np.arange(first_hop, first_hop + values.size, dtype=np.int64)
+        self.write_hops(np.arange(first_hop, first_hop + values.size, dtype=np.int64), values)
+
+    def write_hops(self, hops: npt.NDArray[np.int64], values: FloatArray) -> None:
         self._db[hops % _RING] = values
         self._hop[hops % _RING] = hops
 
@@ -101,6 +112,8 @@ class EchoDetector:
         self.checks = 0
         self._path: tuple[int, float] | None = None
         self._path_hop = 0
+        # Heard frames not yet in the envelope: (first hop, hop count, pcm), oldest first.
+        self._unheard: deque[tuple[int, int, npt.NDArray[np.int16]]] = deque()
 
     def played(self, ulaw: bytes, now: float) -> None:
         """Bot audio sent at ``now``: Twilio plays it after whatever is still queued."""
@@ -124,16 +137,17 @@ class EchoDetector:
 
     def hear(self, pcm: npt.NDArray[np.int16], end_at: float) -> None:
         """Record one inbound frame ending at ``end_at`` (every frame, voiced or not)."""
-        values = _hop_db(pcm)
-        self._heard.write(round(end_at / _HOP_S) - values.size, values)
+        self._defer(pcm, round(end_at / _HOP_S))
 
     def is_echo(self, pcm: npt.NDArray[np.int16], end_at: float) -> bool:
         """Record the frame and say whether it is explained by what we played."""
-        values = _hop_db(pcm)
         end_hop = round(end_at / _HOP_S)
-        self._heard.write(end_hop - values.size, values)
         if end_at - self._last_played_at > self.settings.max_delay_ms / 1000.0 + 0.05:
+            self._defer(pcm, end_hop)
             return False  # nothing we played can be arriving now
+        self._catch_up()
+        values = _hop_db(pcm)
+        self._heard.write(end_hop - values.size, values)
         self.checks += 1
         # The delay and gain of the echo path change slowly: a found path is reused for 100 ms;
         # without one, or when it cannot explain this frame, the path is searched again at once.
@@ -142,6 +156,31 @@ class EchoDetector:
         elif not self._explains(values, end_hop):
             self._refit(end_hop)  # a stale path must not decide a frame it cannot explain
         return self._explains(values, end_hop)
+
+    def _defer(self, pcm: npt.NDArray[np.int16], end_hop: int) -> None:
+        """Queue a heard frame; frames older than the correlation window can never be read."""
+        hops = max(1, math.ceil(pcm.size / _HOP_SAMPLES))
+        unheard = self._unheard
+        unheard.append((end_hop - hops, hops, pcm))
+        oldest = end_hop - self._window
+        while unheard[0][0] + unheard[0][1] <= oldest:
+            unheard.popleft()
+
+    def _catch_up(self) -> None:
+        """Put the queued frames into the heard envelope (one numpy pass when they are whole hops)."""
+        unheard = self._unheard
+        if not unheard:
+            return
+        if all(pcm.size == hops * _HOP_SAMPLES for _, hops, pcm in unheard):
+            values = _hop_db(np.concatenate([pcm for _, _, pcm in unheard]))
+            hops_at = np.concatenate(
+                [np.arange(first, first + hops, dtype=np.int64) for first, hops, _ in unheard]
+            )
+            self._heard.write_hops(hops_at, values)
+        else:
+            for first, _, pcm in unheard:
+                self._heard.write(first, _hop_db(pcm))
+        unheard.clear()
 
     def _refit(self, end_hop: int) -> None:
         self._path = self._fit_path(end_hop)

@@ -75,3 +75,51 @@ def test_nothing_played_means_nothing_is_echo() -> None:
     pcm = ulaw_to_pcm16(speech_ulaw(BOT)[:160])
     assert not det.is_echo(pcm, 5.0)
     assert det.checks == 0
+
+
+class _EagerEchoDetector(EchoDetector):
+    """The same detector with every heard frame put into the envelope at once (the old behaviour)."""
+
+    def hear(self, pcm: np.ndarray, end_at: float) -> None:
+        super().hear(pcm, end_at)
+        self._catch_up()
+
+
+def _decisions(det: EchoDetector, bot_at: float) -> list[bool]:
+    """A caller who speaks, falls silent, then hears the bot (with its echo) and barges in."""
+    audio, _, _ = line(150, -15.0, caller_at=1.5)
+    vad = VoiceActivityDetector()
+    early = ulaw_to_pcm16(speech_ulaw("Hello, is anybody there?"))
+    frames = [ulaw_to_pcm16(f) for f in split_frames(pcm16_to_ulaw(early))] + [
+        ulaw_to_pcm16(f) for f in split_frames(audio)
+    ]
+    bot = speech_ulaw(BOT)
+    played = False
+    decisions: list[bool] = []
+    for k, pcm in enumerate(frames):
+        at = (k + 1) * 0.02
+        if not played and at >= bot_at:
+            for i in range(0, len(bot), 400):
+                det.played(bot[i : i + 400], at)
+            played = True
+        if vad.is_speech(pcm):
+            decisions.append(det.is_echo(pcm, at))
+        else:
+            det.hear(pcm, at)
+    return decisions
+
+
+@pytest.mark.parametrize("bot_at", [0.5, 2.3, 3.0])
+def test_deferred_envelopes_decide_exactly_as_eager_ones(bot_at: float) -> None:
+    lazy, eager = EchoDetector(), _EagerEchoDetector()
+    assert _decisions(lazy, bot_at) == _decisions(eager, bot_at)
+    assert lazy.checks == eager.checks > 0
+
+
+def test_a_long_silence_keeps_only_the_correlation_window() -> None:
+    det = EchoDetector()
+    quiet = np.zeros(160, dtype=np.int16)
+    for k in range(10_000):
+        det.hear(quiet, (k + 1) * 0.02)
+    window_frames = det.settings.window_ms // 20
+    assert len(det._unheard) <= window_frames + 1

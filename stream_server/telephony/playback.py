@@ -46,6 +46,10 @@ class Utterance:
     utterance_id: int
     sentences: list[str] = field(default_factory=list)
     chunks: list[_Chunk] = field(default_factory=list)
+    # Kept by the ledger, so the per-frame questions cost nothing: chunks still QUEUED, and how
+    # many leading chunks are settled (played or flushed) for good.
+    queued: int = 0
+    settled: int = 0
 
     def add_sentence(self, text: str) -> int:
         self.sentences.append(text)
@@ -53,7 +57,7 @@ class Utterance:
 
     @property
     def outstanding(self) -> int:
-        return sum(1 for c in self.chunks if c.state is ChunkState.QUEUED)
+        return self.queued
 
     @property
     def interrupted(self) -> bool:
@@ -102,6 +106,7 @@ class PlaybackLedger:
         self._next_utterance = 0
         self._by_name: dict[str, tuple[Utterance, _Chunk]] = {}
         self._utterances: list[Utterance] = []
+        self._queued = 0
 
     def start_utterance(self) -> Utterance:
         utterance = Utterance(self._next_utterance)
@@ -116,6 +121,8 @@ class PlaybackLedger:
         name = f"{self._prefix}{utterance.utterance_id}.{sentence}.{len(utterance.chunks)}"
         chunk = _Chunk(name, sentence, nbytes)
         utterance.chunks.append(chunk)
+        utterance.queued += 1
+        self._queued += 1
         self._by_name[name] = (utterance, chunk)
         return name
 
@@ -128,23 +135,32 @@ class PlaybackLedger:
         if chunk.state is ChunkState.FLUSHED:
             return MarkOutcome.FLUSHED
         # Twilio plays in order: an echoed mark means every earlier chunk has played too.
-        for earlier in utterance.chunks:
+        chunks = utterance.chunks
+        index = utterance.settled
+        while index < len(chunks):
+            earlier = chunks[index]
+            index += 1
             if earlier.state is ChunkState.QUEUED:
                 earlier.state = ChunkState.PLAYED
+                utterance.queued -= 1
+                self._queued -= 1
             if earlier is chunk:
+                utterance.settled = index
                 break
         return MarkOutcome.PLAYED
 
     def clear(self) -> int:
         """A ``clear`` was sent: every queued chunk is flushed. Returns how many."""
         flushed = 0
-        for _, chunk in self._by_name.values():
+        for utterance, chunk in self._by_name.values():
             if chunk.state is ChunkState.QUEUED:
                 chunk.state = ChunkState.FLUSHED
+                utterance.queued -= 1
                 flushed += 1
+        self._queued -= flushed
         return flushed
 
     @property
     def outstanding(self) -> int:
         """Chunks sent whose mark has not come back: the bot is audible while this is > 0."""
-        return sum(1 for _, c in self._by_name.values() if c.state is ChunkState.QUEUED)
+        return self._queued

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from stream_server.telephony.playback import MarkOutcome, PlaybackLedger
+import random
+
+import pytest
+
+from stream_server.telephony.playback import ChunkState, MarkOutcome, PlaybackLedger, Utterance
 
 
 def _utterance(ledger: PlaybackLedger, sentences: list[tuple[str, list[int]]]) -> list[str]:
@@ -67,3 +71,32 @@ def test_unknown_and_duplicate_marks() -> None:
     assert ledger.on_mark("someone-else") is MarkOutcome.UNKNOWN
     assert ledger.on_mark(marks[0]) is MarkOutcome.PLAYED
     assert ledger.on_mark(marks[0]) is MarkOutcome.UNKNOWN
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_outstanding_counts_agree_with_the_chunks_through_marks_clears_and_lost_marks(seed: int) -> None:
+    rng = random.Random(seed)
+    ledger = PlaybackLedger()
+    utterances: list[Utterance] = []
+    sent: list[str] = []
+    for _ in range(400):
+        step = rng.random()
+        if step < 0.05 or not utterances:
+            utterances.append(ledger.start_utterance())
+        elif step < 0.5:
+            utterance = utterances[-1]
+            sentence = utterance.add_sentence("one two three") if rng.random() < 0.2 else 0
+            sent.append(ledger.add_chunk(utterance, sentence, rng.randint(1, 400)))
+        elif step < 0.95 and sent:
+            # Marks come back in order, some are lost, a few are repeated.
+            index = min(len(sent) - 1, rng.randint(0, 2))
+            ledger.on_mark(sent[index])
+            if rng.random() < 0.9:
+                del sent[: index + 1]
+        else:
+            ledger.clear()
+        for utterance in utterances:
+            assert utterance.outstanding == sum(c.state is ChunkState.QUEUED for c in utterance.chunks)
+        assert ledger.outstanding == sum(
+            c.state is ChunkState.QUEUED for u in utterances for c in u.chunks
+        )

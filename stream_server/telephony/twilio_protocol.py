@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
     "parse",
 ]
 
+
+# Text JSON writes as is between quotes (our mark names: "u3.1.12").
+_PLAIN = re.compile(r"[A-Za-z0-9._:-]*")
 
 # The sixteen DTMF keys: a keypad's twelve plus the A-D column some phones have.
 DTMF_KEYS = frozenset("0123456789*#ABCD")
@@ -174,6 +179,14 @@ def _int(data: Mapping[str, Any], key: str, *, required: bool = False) -> int | 
     raise ProtocolError(f"{key!r} must be a number (got {type(value).__name__})")
 
 
+def _counter(data: Mapping[str, Any], key: str) -> int | None:
+    """`_int` for the counters of every media frame, with the common shape (digits) first."""
+    value = data.get(key)
+    if type(value) is str and value.isdigit():  # Twilio's own shape: "1234"
+        return int(value)
+    return _int(data, key)
+
+
 def _payload(text: str) -> bytes:
     try:
         # validate=True rejects stray characters; non-ASCII text raises a plain ValueError.
@@ -225,17 +238,19 @@ def parse(frame: str | bytes) -> InboundMessage:
     event = msg.get("event")
     if not isinstance(event, str):
         raise ProtocolError("'event' is missing")
-    seq = _int(msg, "sequenceNumber")
-    if event == "media":
-        media = _obj(msg, "media")
-        return Media(
-            sequence_number=seq,
-            stream_sid=_str(msg, "streamSid", default=""),
-            track=_str(media, "track", default="inbound"),
-            chunk=_int(media, "chunk"),
-            timestamp_ms=_int(media, "timestamp"),
-            payload=_payload(_str(media, "payload")),
-        )
+    seq = _counter(msg, "sequenceNumber")
+    if event == "media":  # 50 a second per call: the same checks, with as few calls as they allow
+        media = msg.get("media")
+        if type(media) is not dict:
+            media = _obj(msg, "media")
+        sid = msg.get("streamSid", "")
+        track = media.get("track", "inbound")
+        payload = media.get("payload")
+        if type(sid) is not str or type(track) is not str or type(payload) is not str:
+            _str(msg, "streamSid", default="")
+            _str(media, "track", default="inbound")
+            _str(media, "payload")
+        return Media(seq, sid, track, _counter(media, "chunk"), _counter(media, "timestamp"), _payload(payload))
     if event == "start":
         return _parse_start(msg, seq)
     if event == "mark":
@@ -269,17 +284,29 @@ def parse(frame: str | bytes) -> InboundMessage:
 # --- encoding -------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _media_prefix(stream_sid: str) -> str:
+    return f'{{"event":"media","streamSid":{json.dumps(stream_sid)},"media":{{"payload":"'
+
+
+@lru_cache(maxsize=4096)
+def _mark_prefix(stream_sid: str) -> str:
+    return f'{{"event":"mark","streamSid":{json.dumps(stream_sid)},"mark":{{"name":'
+
+
 def encode(message: OutboundMessage) -> str:
-    """The JSON text frame for one outbound message."""
+    """The JSON text frame for one outbound message.
+
+    Media and marks go out ~50 times a second per speaking call, so their JSON is a template
+    filled in (the stream's part built once per stream): the same text as ``json.dumps`` of the
+    message with compact separators, for a fraction of the cost.
+    """
     if isinstance(message, OutboundMedia):
-        payload = base64.b64encode(message.payload).decode("ascii")
-        body: dict[str, Any] = {
-            "event": "media",
-            "streamSid": message.stream_sid,
-            "media": {"payload": payload},
-        }
-    elif isinstance(message, OutboundMark):
-        body = {"event": "mark", "streamSid": message.stream_sid, "mark": {"name": message.name}}
-    else:
-        body = {"event": "clear", "streamSid": message.stream_sid}
+        # Base64 needs no JSON escaping.
+        return _media_prefix(message.stream_sid) + base64.b64encode(message.payload).decode("ascii") + '"}}'
+    if isinstance(message, OutboundMark):
+        name = message.name
+        quoted = f'"{name}"' if _PLAIN.fullmatch(name) else json.dumps(name)
+        return _mark_prefix(message.stream_sid) + quoted + "}}"
+    body = {"event": "clear", "streamSid": message.stream_sid}
     return json.dumps(body, separators=(",", ":"))

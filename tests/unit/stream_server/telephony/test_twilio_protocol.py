@@ -118,3 +118,48 @@ def test_outbound_encoding_round_trips_through_json() -> None:
         "mark": {"name": "s-3"},
     }
     assert json.loads(encode(OutboundClear("MZ1"))) == {"event": "clear", "streamSid": "MZ1"}
+
+
+@pytest.mark.parametrize("stream_sid", ["MZ" + "a" * 32, "", 'MZ"quoted\\', "MZ\u00e9\n"])
+@pytest.mark.parametrize("name", ["u3.1.12", "", 's"3', "n\u00e4me", "a b", "x\\y"])
+def test_templated_encoding_is_the_text_json_dumps_writes(stream_sid: str, name: str) -> None:
+    compact = {"separators": (",", ":")}
+    audio = bytes(range(256)) * 2
+    assert encode(OutboundMedia(stream_sid, audio)) == json.dumps(
+        {"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(audio).decode()}},
+        **compact,
+    )
+    assert encode(OutboundMark(stream_sid, name)) == json.dumps(
+        {"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}, **compact
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("streamSid", 7), ("track", None), ("track", 3), ("payload", 12), ("chunk", "x1"), ("timestamp", True)],
+)
+def test_a_media_frame_with_a_mistyped_field_is_refused(field: str, value: object) -> None:
+    frame = {
+        "event": "media",
+        "sequenceNumber": "4",
+        "streamSid": "MZ1",
+        "media": {"track": "inbound", "chunk": "3", "timestamp": "60", "payload": "/wB/"},
+    }
+    if field == "streamSid":
+        frame[field] = value
+    else:
+        frame["media"][field] = value  # type: ignore[index]
+    with pytest.raises(ProtocolError, match=field):
+        parse(json.dumps(frame))
+
+
+def test_media_counters_accept_numbers_and_digit_strings() -> None:
+    frame = {
+        "event": "media",
+        "sequenceNumber": 4,
+        "streamSid": "MZ1",
+        "media": {"track": "inbound", "chunk": " 3", "timestamp": "-60", "payload": "/wB/"},
+    }
+    media = parse(json.dumps(frame))
+    assert isinstance(media, Media)
+    assert (media.sequence_number, media.chunk, media.timestamp_ms) == (4, 3, -60)

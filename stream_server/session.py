@@ -63,6 +63,7 @@ from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 __all__ = ["CallSession"]
 
 log = logging.getLogger("stream_server.session")
+STT_BATCH_BYTES = 800  # 100 ms of mu-law: the recogniser adapters send no smaller batches (Scribe, offline)
 
 
 class CallSession:
@@ -92,6 +93,7 @@ class CallSession:
         # recogniser answers slowly (the offline decoder finishes the utterance then) must not hold
         # up the caller's next frames, now that a turn may be committed at every short pause.
         self._stt_outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._stt_audio = bytearray()  # gathered to STT_BATCH_BYTES: one wake-up per batch, not per frame
         self._reply: asyncio.Task[None] | None = None
         # Speculative replies running ahead unheard, by id, with the event that releases each.
         self._speculative: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
@@ -199,8 +201,14 @@ class CallSession:
                         await self.socket.send(encode(message))
             case FeedStt(audio):
                 self.usage.heard(audio)
-                self._stt_outbox.put_nowait(audio)
+                self._stt_audio += audio
+                if len(self._stt_audio) >= STT_BATCH_BYTES:
+                    self._stt_outbox.put_nowait(bytes(self._stt_audio))
+                    self._stt_audio.clear()
             case CommitStt():
+                if self._stt_audio:
+                    self._stt_outbox.put_nowait(bytes(self._stt_audio))
+                    self._stt_audio.clear()
                 self._stt_outbox.put_nowait(None)
             case SpeakReply() | SpeakText():
                 self._start_reply(action)

@@ -28,11 +28,13 @@ class FakeSttSession:
         self._deliveries: set[asyncio.Task[None]] = set()
 
     async def send_audio(self, ulaw: bytes) -> None:
+        self._owner.sent.append(len(ulaw))
         self.audio_bytes += len(ulaw)
         self._turn_bytes += len(ulaw)
 
     async def commit(self) -> None:
         owner = self._owner
+        owner.sent.append(None)
         owner.commits += 1
         if owner.fail_on_commit is not None and owner.commits == owner.fail_on_commit:
             await self._queue.put(None)
@@ -76,6 +78,7 @@ class FakeSpeechToText:
     next_index: int = 0
     commits: int = 0
     sessions_opened: int = 0
+    sent: list[int | None] = field(default_factory=list)  # bytes per send_audio; None = a commit
 
     @contextlib.asynccontextmanager
     async def _session(self, language: str) -> AsyncIterator[FakeSttSession]:

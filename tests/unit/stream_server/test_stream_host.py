@@ -281,3 +281,25 @@ def _fields(obj: Any) -> dict[str, Any]:
     from dataclasses import fields
 
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+async def test_caller_audio_reaches_the_recogniser_in_100_ms_batches_and_whole_at_each_commit(
+    host: Host,
+) -> None:
+    _, call_sid, params = host.new_call()
+    call = await host.connect()
+    await call.start(call_sid, params)
+    await greeted(call)
+    await call.say(utterance("What are your opening hours?"))
+    await call.wait_for(lambda r: host.stt.commits >= 1)
+    await call.stop(call_sid)
+    await asyncio.wait_for(call.closed.wait(), 10)
+    await host.idle()
+    sent = host.stt.sent
+    first_commit = sent.index(None)
+    before = sent[:first_commit]
+    # One send per 100 ms (800 bytes of mu-law) rather than one per 20 ms frame; only the audio
+    # gathered since the last batch goes out short, right before the commit, so none is held back.
+    assert before and all(size is not None and size >= 800 for size in before[:-1])
+    total = sum(size or 0 for size in before)
+    assert total >= 8000 and len(before) <= total // 800 + 1

@@ -246,11 +246,12 @@ def parse(frame: str | bytes) -> InboundMessage:
         sid = msg.get("streamSid", "")
         track = media.get("track", "inbound")
         payload = media.get("payload")
-        if type(sid) is not str or type(track) is not str or type(payload) is not str:
-            _str(msg, "streamSid", default="")
-            _str(media, "track", default="inbound")
-            _str(media, "payload")
-        return Media(seq, sid, track, _counter(media, "chunk"), _counter(media, "timestamp"), _payload(payload))
+        if not (isinstance(sid, str) and isinstance(track, str) and isinstance(payload, str)):
+            sid = _str(msg, "streamSid", default="")
+            track = _str(media, "track", default="inbound")
+            payload = _str(media, "payload")
+        chunk, timestamp = _counter(media, "chunk"), _counter(media, "timestamp")
+        return Media(seq, sid, track, chunk, timestamp, _payload(payload))
     if event == "start":
         return _parse_start(msg, seq)
     if event == "mark":

@@ -97,6 +97,4 @@ def test_outstanding_counts_agree_with_the_chunks_through_marks_clears_and_lost_
             ledger.clear()
         for utterance in utterances:
             assert utterance.outstanding == sum(c.state is ChunkState.QUEUED for c in utterance.chunks)
-        assert ledger.outstanding == sum(
-            c.state is ChunkState.QUEUED for u in utterances for c in u.chunks
-        )
+        assert ledger.outstanding == sum(c.state is ChunkState.QUEUED for u in utterances for c in u.chunks)

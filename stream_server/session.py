@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcore.models import CallSummary, Persona, TranscriptTurn
+from callcore.phone import DialPolicy, PhoneNumberError, transfer_destination
 from callcore.tokens import InvalidStreamToken, verify_stream_token
 from callcore.twiml import dial_action_url, digits_twiml, transfer_twiml
 from callcore.variables import fill_persona, placeholders
@@ -470,9 +471,14 @@ class CallSession:
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)
         try:
+            twiml = await asyncio.to_thread(self._twiml, action.update)
+        except PhoneNumberError as refusal:
+            log.warning("transfer refused at dial time: %s", refusal.message)
+            await self._apply(self.state.on_call_update_failed(self.services.clock()))
+            return
+        try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.services.update_call, self.state.call_sid, self._twiml(action.update)),
-                timeout=15.0,
+                asyncio.to_thread(self.services.update_call, self.state.call_sid, twiml), timeout=15.0
             )
         except Exception:
             log.exception("REST call update failed (%s)", action.reason)
@@ -510,10 +516,17 @@ class CallSession:
         """The TwiML that carries out a call update (built here, in the shell, not in the brain).
 
         A transfer's ``<Dial action>`` points at our API, which speaks only if nobody answered.
+        The number is re-read from the stored persona and re-checked with today's dial policy
+        (``callcore.phone.transfer_destination``); runs in a thread (a DynamoDB read).
         """
         match update:
             case TransferTo(number):
-                action = dial_action_url(self.services.settings.core.public_api_url, self.state.call_id)
-                return transfer_twiml(number, action_url=action)
+                core = self.services.settings.core
+                persona = self.state.persona
+                stored = self.services.repository.get_persona(persona.persona_id) if persona else None
+                current = stored.transfer_number if stored is not None else None
+                dial = transfer_destination(number, current, DialPolicy.from_settings(core))
+                action = dial_action_url(core.public_api_url, self.state.call_id)
+                return transfer_twiml(dial, action_url=action)
             case PlayDigits(digits):
                 return digits_twiml(digits)

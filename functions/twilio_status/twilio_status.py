@@ -93,7 +93,37 @@ def _campaign_call_ended(call_id: str, now: datetime) -> None:
 @signed
 def stream_status(form: FormParams, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
-    return _respond("stream", call_id, apply_stream_callback(repo, call_id, form, now=datetime.now(UTC)))
+    outcome = apply_stream_callback(repo, call_id, form, now=datetime.now(UTC))
+    if outcome.outcome == "annotated" and form.get("StreamEvent") == "stream-started":
+        _limit_inbound_call(call_id)
+    return _respond("stream", call_id, outcome)
+
+
+def _limit_inbound_call(call_id: str) -> None:
+    """Give an inbound call the `TimeLimit` an outbound call gets when it is placed.
+
+    Twilio takes ``TimeLimit`` only from `calls.create` or a live-call update, and an inbound call
+    is never created by us; so once its stream has started (the call is live and answered), the
+    limit is set with one REST update, off the caller's path. A failure is logged and counted:
+    the stream host's own goodbye at the persona's maximum and the stale-call reconciler still
+    bound the call.
+    """
+    record = repo.get_call(call_id)
+    if record is None or record.direction != "inbound" or not record.call_sid:
+        return
+    persona = repo.get_persona(record.persona_id)
+    if persona is None:
+        return
+    from callcore.twilio_rest import twilio_client  # the REST stack only on this path (cold start)
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        twilio_client(settings).calls(record.call_sid).update(time_limit=persona.twilio_time_limit_seconds)
+    except (TwilioRestException, OSError) as error:
+        metrics.add_metric(name="InboundTimeLimitFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("could not set the inbound call's time limit", extra={"error": str(error)[:200]})
+        return
+    logger.info("inbound time limit set", extra={"time_limit": persona.twilio_time_limit_seconds})
 
 
 @app.post("/twilio/recording/<call_id>")

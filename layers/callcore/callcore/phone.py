@@ -46,6 +46,7 @@ __all__ = [
     "is_e164",
     "mask_phone",
     "require_allowed_destination",
+    "transfer_destination",
 ]
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -192,3 +193,22 @@ def require_allowed_destination(number: object, policy: DialPolicy | tuple[str, 
     if not isinstance(policy, DialPolicy):
         policy = DialPolicy(country_codes=policy)
     return policy.check(number)
+
+
+def transfer_destination(requested: str, current: str | None, policy: DialPolicy) -> str:
+    """The number a transfer dials now: the persona's *current* ``transfer_number``, re-checked.
+
+    ``requested`` is what the call's copy of the persona said when the call started; ``current``
+    is what the stored persona says at dial time (its owner may have removed or changed it since),
+    and ``policy`` is today's dial policy (the operator may have tightened it since the number was
+    written). Raises PhoneNumberError (``transfer_not_allowed``) when nothing may be dialled.
+    """
+    if not current:
+        raise PhoneNumberError(
+            "transfer_not_allowed", "the persona no longer has a transfer_number", status=403
+        )
+    verdict = policy.verdict(current)
+    if not verdict.allowed:
+        changed = "" if current == requested else " (changed since the call started)"
+        raise PhoneNumberError("transfer_not_allowed", f"'transfer_number'{changed}: {verdict.reason}")
+    return verdict.number

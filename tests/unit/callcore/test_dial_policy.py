@@ -91,3 +91,17 @@ def test_transfer_number_passes_the_same_policy() -> None:
         parse_persona(body, persona_id="x", dial_policy=DEFAULT)
     body["transfer_number"] = "+14155550123"
     assert parse_persona(body, persona_id="x", dial_policy=DEFAULT).transfer_number == "+14155550123"
+
+
+def test_a_transfer_dials_the_stored_number_only_if_todays_policy_allows_it() -> None:
+    from callcore.phone import transfer_destination
+
+    policy = DialPolicy()
+    assert transfer_destination("+14155550188", "+14155550188", policy) == "+14155550188"
+    assert transfer_destination("+14155550188", "+14155550199", policy) == "+14155550199"  # edited since
+    with pytest.raises(PhoneNumberError, match="no longer has a transfer_number"):
+        transfer_destination("+14155550188", None, policy)
+    with pytest.raises(PhoneNumberError, match="changed since the call started.*premium"):
+        transfer_destination("+14155550188", "+19005550123", policy)
+    with pytest.raises(PhoneNumberError, match="outside the allowed country codes"):
+        transfer_destination("+442079460000", "+442079460000", policy)  # the operator tightened it

@@ -328,3 +328,52 @@ def test_inbound_line_never_answers_with_a_persona_a_key_wrote(
     response = handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context)
     assert response["statusCode"] == 200
     assert "<Stream" not in response["body"] and "<Hangup" in response["body"]
+
+
+def test_an_inbound_call_gets_its_time_limit_once_its_stream_starts(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any, fake_twilio: Any
+) -> None:
+    """Outbound calls carry `TimeLimit` from `calls.create`; an inbound one gets it by a live update."""
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    repo = _seed(ddb_table, call_sid="CA9")
+    repo.put_persona(
+        Persona(
+            persona_id="receptionist",
+            name="R",
+            voice_id="v",
+            prompt="x",
+            greeting="hi",
+            max_duration_seconds=300,
+        )
+    )
+    answer = handler_env("twilio_answer")
+    form = {"CallSid": "CA77", "From": "+14155550100", "To": "+15005550006", "Direction": "inbound"}
+    stream = _stream(answer.lambda_handler(signed_event("/twilio/answer", form), lambda_context))
+    inbound_id = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}["call_id"]
+    status = handler_env("twilio_status")
+    for call_id, sid in (("c1", "CA9"), (inbound_id, "CA77")):  # outbound first: no update for it
+        started = {"CallSid": sid, "StreamSid": "MZ1", "StreamEvent": "stream-started"}
+        event = signed_event("/twilio/stream-status/{call_id}", started, path_params={"call_id": call_id})
+        assert status.lambda_handler(event, lambda_context)["statusCode"] == 200
+    updates = [r for r in fake_twilio.requests if not r.path.endswith("/Calls.json")]
+    assert [r.path.rsplit("/", 1)[1] for r in updates] == ["CA77.json"]
+    assert updates[0].form["TimeLimit"] == [str(300 + 45)]  # the persona's maximum plus the goodbye
+    assert "Status" not in updates[0].form and "Twiml" not in updates[0].form  # the call goes on
+
+
+def test_a_failed_time_limit_update_still_answers_twilio_200(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any, fake_twilio: Any
+) -> None:
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    _seed(ddb_table)
+    answer = handler_env("twilio_answer")
+    form = {"CallSid": "CA77", "From": "+14155550100", "To": "+15005550006"}
+    stream = _stream(answer.lambda_handler(signed_event("/twilio/answer", form), lambda_context))
+    inbound_id = {p.get("name"): p.get("value") or "" for p in stream.findall("Parameter")}["call_id"]
+    fake_twilio.fail_with = (500, 20500, "Internal Server Error")
+    started = {"CallSid": "CA77", "StreamSid": "MZ1", "StreamEvent": "stream-started"}
+    event = signed_event("/twilio/stream-status/{call_id}", started, path_params={"call_id": inbound_id})
+    assert handler_env("twilio_status").lambda_handler(event, lambda_context)["statusCode"] == 200
+    assert len(fake_twilio.requests) >= 1

@@ -36,7 +36,7 @@ from tests.unit.stream_server.conftest import Host
 from tests.unit.stream_server.espeak_audio import utterance
 from tests.unit.stream_server.replay import Replay, persona
 
-HUMAN = "+15005550199"
+HUMAN = "+14155550199"  # must pass the default dial policy: it is re-checked at dial time
 KEY = "test-cerebras-key"
 
 
@@ -245,6 +245,28 @@ async def test_transfer_reaches_twilio_rest_with_dial(host: Host) -> None:
     assert " ".join(host.tts.texts[-2:]) == TRANSFER_REPLY
     record = host.repository.get_call(call_id)
     assert record is not None and record.end_reason == "transferred"
+
+
+@pytest.mark.parametrize("now_stored", ["+19005550123", None], ids=["premium", "removed"])
+async def test_transfer_rechecks_the_stored_number_at_dial_time(host: Host, now_stored: str | None) -> None:
+    """The number was fine when the call started; by the time the caller asks, the owner changed it
+    to a premium line (or removed it). Nothing is dialled and the caller hears the apology."""
+    _tool_host(host, ["Can I speak to a real person please?"])
+    call_id, call_sid, params = host.new_call(persona_id="p-transfer")
+    call = await host.connect()
+    await call.start(call_sid, params)
+    await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+    host.repository.put_persona(replace(HOST_PERSONA, persona_id="p-transfer", transfer_number=now_stored))
+    with contextlib.suppress(ConnectionClosed):
+        await call.say(utterance("Can I speak to a real person please?"))
+    await asyncio.wait_for(call.closed.wait(), 30)  # the apology, then the idle goodbye
+    await host.idle()
+    apology = CallConfig().transfer_failed.split(".")[0] + "."
+    assert apology in host.tts.texts
+    assert not any("Twiml" in form for _, form in host.rest_requests)  # no <Dial> reached Twilio
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.end_reason != "transferred"
+    await call.close()
 
 
 async def test_end_call_reaches_twilio_rest_as_a_hang_up(host: Host) -> None:

@@ -101,7 +101,7 @@ def test_a_transfer_dials_the_stored_number_only_if_todays_policy_allows_it() ->
     assert transfer_destination("+14155550188", "+14155550199", policy) == "+14155550199"  # edited since
     with pytest.raises(PhoneNumberError, match="no longer has a transfer_number"):
         transfer_destination("+14155550188", None, policy)
-    with pytest.raises(PhoneNumberError, match="changed since the call started.*premium"):
+    with pytest.raises(PhoneNumberError, match=r"changed since the call started.*premium"):
         transfer_destination("+14155550188", "+19005550123", policy)
     with pytest.raises(PhoneNumberError, match="outside the allowed country codes"):
         transfer_destination("+442079460000", "+442079460000", policy)  # the operator tightened it

@@ -1,7 +1,8 @@
 """What call behaviours ask of the call, as plain values the conductor turns into actions.
 
 A behaviour (voicemail, idle clock, keypad, filler, tools) never touches `CallState`: it returns
-intents, and `CallState` decides what they mean given the rest of the call.
+intents, and `CallState` decides what they mean given the rest of the call (an intent that makes
+no sense any more, such as `Interrupt` while the bot is silent, is simply dropped there).
 """
 
 from __future__ import annotations
@@ -9,7 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Close", "Count", "EndReason", "Filler", "Hold", "Intent", "LeaveMessage", "Say"]
+__all__ = [
+    "CallUpdate",
+    "CallerTurn",
+    "Close",
+    "Conclude",
+    "Count",
+    "EndReason",
+    "Filler",
+    "Hold",
+    "Intent",
+    "Interrupt",
+    "LeaveMessage",
+    "OptOut",
+    "PlayDigits",
+    "Say",
+    "TransferTo",
+]
 
 
 class EndReason(StrEnum):
@@ -78,11 +95,63 @@ class Filler:
 
 
 @dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Stop the bot now, as a barge-in does (keep only what the caller heard)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTurn:
+    """The caller's turn, taken by other means than speech (a keypad entry): answer it.
+
+    ``transcript`` is what the call record stores; ``said`` is what the language model is told.
+    """
+
+    transcript: str
+    said: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTo:
+    """Bridge the caller to a human at ``number`` (the shell builds the ``<Dial>`` TwiML)."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlayDigits:
+    """Press ``digits`` towards the far end (the shell builds the ``<Play digits>`` TwiML)."""
+
+    digits: str
+
+
+CallUpdate = TransferTo | PlayDigits
+"""A REST update of the live call, made by the shell once the bot's last words were heard."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conclude:
+    """End the call for ``reason`` once the words of the reply that asked for it have been heard.
+
+    ``say``: a line to speak first when that reply said nothing itself (None = add nothing).
+    ``update``: the REST update to make once the words have played; None = a plain hang-up.
+    """
+
+    reason: EndReason
+    say: str | None = None
+    update: CallUpdate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """The callee asked not to be called again: list their number and mark the call record."""
+
+
+@dataclass(frozen=True, slots=True)
 class Count:
     """Add one to the ``metric`` counter."""
 
     metric: str
 
 
-Intent = Say | Close | Hold | LeaveMessage | Filler | Count
+Intent = Say | Close | Hold | LeaveMessage | Filler | Count | Interrupt | CallerTurn | Conclude | OptOut
 """What a behaviour may ask of the call."""

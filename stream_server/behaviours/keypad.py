@@ -6,12 +6,18 @@ are gathered until the caller pauses (``inter_digit_s``) or presses ``#`` (the u
 key), then handed over once as "The caller pressed 1, 2, 3 on the keypad." The first key still
 stops the bot at once, like speech does.
 
-Pure: time is passed in; the call's clock tick asks `due`.
+Keypad digits are sensitive (a PIN, a card number): unless the persona says its entries are a
+menu (``dtmf_sensitive=False``), neither the transcript nor the model ever sees which keys.
+
+Pure: time is passed in; the call's clock tick asks `Keypad.due`. `Keypad` returns intents
+(`Interrupt`, `CallerTurn`) and never touches `CallState`.
 """
 
 from __future__ import annotations
 
-__all__ = ["DigitCollector", "keypad_message"]
+from stream_server.behaviours.intents import CallerTurn, Intent, Interrupt
+
+__all__ = ["DigitCollector", "Keypad", "keypad_message", "masked_keypad_message"]
 
 
 def masked_keypad_message(digits: str) -> str:
@@ -24,6 +30,15 @@ def masked_keypad_message(digits: str) -> str:
 def keypad_message(digits: str) -> str:
     """What the model is told; spelled out key by key, so "12" is not read as twelve."""
     return f"The caller pressed {', '.join(digits)} on the keypad."
+
+
+def keypad_turn(digits: str, *, sensitive: bool) -> CallerTurn:
+    """The caller's turn for a finished entry: what the transcript stores and what the model hears."""
+    if sensitive:
+        # Never stored or sent: the transcript and the model see how many keys, not which.
+        hidden = f"(the caller pressed {len(digits)} key{'' if len(digits) == 1 else 's'}, hidden)"
+        return CallerTurn(hidden, masked_keypad_message(digits))
+    return CallerTurn(f"(the caller pressed {digits})", keypad_message(digits))
 
 
 class DigitCollector:
@@ -58,3 +73,28 @@ class DigitCollector:
     def _take(self) -> str:
         digits, self._digits = self._digits, ""
         return digits
+
+
+class Keypad:
+    """One call's keypad: every key stops the bot; a finished entry is the caller's turn."""
+
+    __slots__ = ("_collector", "sensitive")
+
+    def __init__(self, *, inter_digit_s: float = 1.5, sensitive: bool = True) -> None:
+        self._collector = DigitCollector(inter_digit_s=inter_digit_s)
+        self.sensitive = sensitive
+
+    @property
+    def pending(self) -> bool:
+        """Keys pressed but not yet handed over (the caller is typing: the line is not idle)."""
+        return self._collector.pending
+
+    def press(self, digit: str, now: float) -> list[Intent]:
+        """One key from the caller."""
+        entry = self._collector.press(digit, now)
+        return [Interrupt()] if entry is None else [Interrupt(), keypad_turn(entry, sensitive=self.sensitive)]
+
+    def due(self, now: float) -> list[Intent]:
+        """The caller's turn, once they have paused long enough after the last key."""
+        entry = self._collector.due(now)
+        return [] if entry is None else [keypad_turn(entry, sensitive=self.sensitive)]

@@ -1,7 +1,7 @@
 """The tools the language model may use to act on the call itself: hang up, opt out, transfer, send digits.
 
-Each tool ends with a Twilio REST update of the live call, done by the session after the
-bot's last words have been heard (their marks are back), never mid-sentence:
+Each of these ends the call with a Twilio REST update of the live call, done by the session
+after the bot's last words have been heard (their marks are back), never mid-sentence:
 
 * ``end_call``: status=completed, the same REST hang-up as a caller's goodbye.
 * ``opt_out``: the callee asked not to be called again. Before the hang-up the shell puts the
@@ -21,34 +21,62 @@ bot's last words have been heard (their marks are back), never mid-sentence:
   off by default (`CallConfig.send_digits_tool`) and meant for "dial an extension and leave"
   personas. See docs/call-behaviours.md.
 
-Pure and sans I/O: a plan names the update (`TransferTo`, `PlayDigits`); the shell builds its
-TwiML with `callcore.twiml` and makes the REST call.
+Pure and sans I/O: a tool returns intents (`Conclude` names the update, `TransferTo` or
+`PlayDigits`); `CallState` turns them into actions and the shell builds the TwiML with
+`callcore.twiml` and makes the REST call.
+
+Adding a tool is three small steps, all in this module:
+
+1. its `ToolSpec` (the name and description the model reads, and a JSON-schema of its arguments);
+2. a function ``ToolUse -> list[Intent] | None`` saying what a use of it asks of the call
+   (``None`` refuses it, e.g. bad arguments; the refusal is logged and the call goes on);
+3. one `Tool` entry in `TOOLS`, with ``offered`` when only some calls may use it.
+
+If the tool needs something no intent says yet, add the intent to `behaviours.intents`, its
+meaning to `CallState._intents`, and (for I/O) an action the shell performs.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from callcore.models import Persona
 
-from stream_server.behaviours.intents import EndReason
+from stream_server.behaviours.intents import (
+    CallUpdate,
+    Conclude,
+    Count,
+    EndReason,
+    Intent,
+    OptOut,
+    PlayDigits,
+    Say,
+    TransferTo,
+)
 from stream_server.providers.base import ToolCall, ToolSpec
 
 __all__ = [
     "END_CALL",
     "OPT_OUT",
     "SEND_DIGITS",
+    "TOOLS",
     "TRANSFER_CALL",
+    "CallTools",
     "CallUpdate",
     "PlayDigits",
-    "ToolPlan",
+    "Tool",
+    "ToolOptions",
+    "ToolUse",
     "TransferTo",
     "plan_tool_call",
     "tools_for",
 ]
+
+log = logging.getLogger("stream_server.call")
 
 END_CALL = ToolSpec(
     "end_call",
@@ -82,80 +110,115 @@ SEND_DIGITS = ToolSpec(
 _DIGITS = re.compile(r"^[0-9*#wW]{1,32}$")
 
 
-def tools_for(persona: Persona, *, send_digits: bool = False) -> tuple[ToolSpec, ...]:
-    """The tools to offer on this call: transfer only when the persona has a number to dial."""
-    tools = [END_CALL, OPT_OUT]
-    if persona.transfer_number:
-        tools.append(TRANSFER_CALL)
-    if send_digits:
-        tools.append(SEND_DIGITS)
-    return tuple(tools)
+@dataclass(frozen=True, slots=True)
+class ToolOptions:
+    """The call's settings that tools read (`CallState` builds it from its `CallConfig`)."""
+
+    transfer_line: str  # said before a transfer when the model said nothing itself
+    transfer_failed: str  # said when the REST update of a transfer (or digits) failed
+    opt_out_line: str = ""  # confirms an opt-out the model did not confirm itself ("" = the goodbye)
+    send_digits: bool = False  # offer `send_digits` (it ends the stream; off by default)
 
 
 @dataclass(frozen=True, slots=True)
-class TransferTo:
-    """Bridge the caller to a human at ``number`` (the shell builds the ``<Dial>`` TwiML)."""
+class ToolUse:
+    """One use of a tool by the model, with what a tool may know of the call.
 
-    number: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlayDigits:
-    """Press ``digits`` towards the far end (the shell builds the ``<Play digits>`` TwiML)."""
-
-    digits: str
-
-
-CallUpdate = TransferTo | PlayDigits
-"""A REST update of the live call, made by the shell once the bot's last words were heard."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolPlan:
-    """What the call does for a tool call.
-
-    Attributes:
-        say: a line to speak first when the model said nothing itself (None = say nothing).
-        update: the REST update to make once the line has played; None = plain hang-up.
-        reason: the call's end reason.
-        opt_out: list the callee's number as do-not-call and mark the record before hanging up.
+    ``spoke``: the reply that used the tool already said something (its own goodbye or "let me
+    transfer you"), so nothing more is added before acting.
     """
 
-    say: str | None
-    update: CallUpdate | None
-    reason: EndReason
-    opt_out: bool = False
+    call: ToolCall
+    persona: Persona
+    options: ToolOptions
+    spoke: bool
+
+
+def _always(persona: Persona, options: ToolOptions) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool the model may use: its spec, what a use asks of the call, and on which calls it is offered."""
+
+    spec: ToolSpec
+    use: Callable[[ToolUse], list[Intent] | None]
+    offered: Callable[[Persona, ToolOptions], bool] = _always
+
+
+def _end_call(use: ToolUse) -> list[Intent]:
+    return [Conclude(EndReason.ASSISTANT_END_CALL, say=None if use.spoke else use.persona.goodbye)]
+
+
+def _opt_out(use: ToolUse) -> list[Intent]:
+    say = None if use.spoke else (use.options.opt_out_line or use.persona.goodbye)
+    return [OptOut(), Conclude(EndReason.OPTED_OUT, say=say)]
+
+
+def _transfer_call(use: ToolUse) -> list[Intent] | None:
+    number = use.persona.transfer_number
+    if not number:
+        return None
+    say = None if use.spoke else use.options.transfer_line
+    return [Conclude(EndReason.TRANSFERRED, say=say, update=TransferTo(number))]
+
+
+def _send_digits(use: ToolUse) -> list[Intent] | None:
+    digits = _digits(use.call.arguments)
+    if digits is None:
+        return None
+    return [Conclude(EndReason.SENT_DIGITS, update=PlayDigits(digits))]
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(END_CALL, _end_call),
+    Tool(OPT_OUT, _opt_out),
+    Tool(TRANSFER_CALL, _transfer_call, offered=lambda persona, _: bool(persona.transfer_number)),
+    Tool(SEND_DIGITS, _send_digits, offered=lambda _, options: options.send_digits),
+)
+"""Every tool, in the order they are offered to the model."""
+
+
+def tools_for(persona: Persona, options: ToolOptions) -> tuple[ToolSpec, ...]:
+    """The tools to offer on this call (transfer only when the persona has a number to dial)."""
+    return tuple(tool.spec for tool in TOOLS if tool.offered(persona, options))
 
 
 def plan_tool_call(
-    call: ToolCall,
-    persona: Persona,
-    *,
-    spoke: bool,
-    transfer_line: str,
-    opt_out_line: str = "",
-    send_digits: bool = False,
-) -> ToolPlan | None:
-    """Decide what a tool call means for this call; None = refused (unknown, not offered, bad args).
-
-    ``spoke``: the model already said something in the same reply (its own goodbye or "let me
-    transfer you"), so nothing more is added before acting; otherwise ``opt_out_line`` (or, when
-    empty, the persona's goodbye) confirms an opt-out.
-    """
-    if call.name == END_CALL.name:
-        return ToolPlan(None if spoke else persona.goodbye, None, EndReason.ASSISTANT_END_CALL)
-    if call.name == OPT_OUT.name:
-        line = None if spoke else (opt_out_line or persona.goodbye)
-        return ToolPlan(line, None, EndReason.OPTED_OUT, opt_out=True)
-    if call.name == TRANSFER_CALL.name and persona.transfer_number:
-        update = TransferTo(persona.transfer_number)
-        return ToolPlan(None if spoke else transfer_line, update, EndReason.TRANSFERRED)
-    if call.name == SEND_DIGITS.name and send_digits:
-        digits = _digits(call.arguments)
-        if digits is None:
-            return None
-        return ToolPlan(None, PlayDigits(digits), EndReason.SENT_DIGITS)
+    call: ToolCall, persona: Persona, options: ToolOptions, *, spoke: bool
+) -> list[Intent] | None:
+    """What a tool call asks of this call; None = refused (unknown, not offered, bad arguments)."""
+    for tool in TOOLS:
+        if tool.spec.name == call.name and tool.offered(persona, options):
+            return tool.use(ToolUse(call, persona, options, spoke))
     return None
+
+
+class CallTools:
+    """One call's tools: what the model is offered, and what its tool calls ask of the call."""
+
+    __slots__ = ("_options", "_persona", "offered")
+
+    def __init__(self, persona: Persona, options: ToolOptions) -> None:
+        self._persona = persona
+        self._options = options
+        self.offered = tools_for(persona, options)
+
+    def on_reply_finished(self, calls: Sequence[ToolCall], *, spoke: bool) -> list[Intent]:
+        """The reply ended having asked for ``calls``: the first one the call can honour is acted on."""
+        for call in calls:
+            intents = plan_tool_call(call, self._persona, self._options, spoke=spoke)
+            if intents is None:
+                log.warning("refused a tool call the call cannot honour: %s", call.name)
+                continue
+            log.info("tool call: %s", call.name)
+            return [Count(f"Tool_{call.name}"), *intents]
+        return []
+
+    def update_failed(self) -> list[Intent]:
+        """The REST update (transfer, digits) failed: the call goes on, and the caller is told."""
+        return [Say(self._options.transfer_failed, "reply")]
 
 
 def _digits(arguments: Mapping[str, Any]) -> str | None:

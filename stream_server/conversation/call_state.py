@@ -18,9 +18,22 @@ from callcore.models import Persona, TranscriptTurn
 
 from stream_server.behaviours.filler import Fillers, FillerSettings
 from stream_server.behaviours.idle import CallClock
-from stream_server.behaviours.intents import Close, Count, Filler, Hold, Intent, LeaveMessage, Say
-from stream_server.behaviours.keypad import DigitCollector, keypad_message, masked_keypad_message
-from stream_server.behaviours.tools import CallUpdate, plan_tool_call, tools_for
+from stream_server.behaviours.intents import (
+    CallerTurn,
+    CallUpdate,
+    Close,
+    Conclude,
+    Count,
+    Filler,
+    Hold,
+    Intent,
+    Interrupt,
+    LeaveMessage,
+    OptOut,
+    Say,
+)
+from stream_server.behaviours.keypad import Keypad
+from stream_server.behaviours.tools import CallTools, ToolOptions
 from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
 from stream_server.conversation import phrases
 from stream_server.conversation.actions import (
@@ -151,9 +164,9 @@ class CallState:
             warn_before_s=self.config.duration_warning_before_s,
             drain_goodbye=self.config.drain_goodbye,
         )
-        self._tools: tuple[ToolSpec, ...] = ()
+        self._tools: CallTools | None = None
         self._closing: CallUpdate | None = None
-        self._keypad = DigitCollector(inter_digit_s=self.config.dtmf_inter_digit_s)
+        self._keypad = Keypad(inter_digit_s=self.config.dtmf_inter_digit_s)
         self._voicemail: AnsweringMachine | None = None
         self._fillers = Fillers(self.config.filler, ())
 
@@ -203,7 +216,12 @@ class CallState:
         self.persona = persona
         self.clock.start(now)
         self._fillers = Fillers(self.config.filler, persona.filler_phrases)
-        self._tools = tools_for(persona, send_digits=self.config.send_digits_tool)
+        config = self.config
+        options = ToolOptions(
+            config.transfer_line, config.transfer_failed, config.opt_out_line, config.send_digits_tool
+        )
+        self._tools = CallTools(persona, options)
+        self._keypad = Keypad(inter_digit_s=config.dtmf_inter_digit_s, sensitive=persona.dtmf_sensitive)
         if persona.machine_detection:
             self._voicemail = AnsweringMachine(
                 self.config.voicemail, started_at=now, message=persona.voicemail_message
@@ -268,7 +286,7 @@ class CallState:
 
     def _floor_actions(self, events: list[Speculate | DropSpeculation]) -> list[Action]:
         return [
-            SpeculateReply(e.speculation_id, (*self.history, ChatMessage("user", e.text)), self._tools)
+            SpeculateReply(e.speculation_id, (*self.history, ChatMessage("user", e.text)), self._offered)
             if isinstance(e, Speculate)
             else DiscardSpeculation(e.speculation_id)
             for e in events
@@ -326,22 +344,7 @@ class CallState:
             return []
         log.info("caller pressed a key")  # never the digit: it may be part of a PIN
         self.clock.idle.caller_active(now)
-        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
-        entry = self._keypad.press(digit, now)
-        return actions if entry is None else actions + self._keypad_entry(entry, now)
-
-    def _keypad_entry(self, digits: str, now: float) -> list[Action]:
-        """A finished keypad entry is the caller's turn: the model hears it and replies."""
-        actions: list[Action] = self._interrupt(now) if self._speaking is not None else []
-        if self.persona is None or self.persona.dtmf_sensitive:
-            # Never stored or sent: the transcript and the model see how many keys, not which.
-            hidden = f"(the caller pressed {len(digits)} key{'' if len(digits) == 1 else 's'}, hidden)"
-            actions += self._caller_turn(hidden, now, now, {})
-            self.history.append(ChatMessage("user", masked_keypad_message(digits)))
-        else:
-            actions += self._caller_turn(f"(the caller pressed {digits})", now, now, {})
-            self.history.append(ChatMessage("user", keypad_message(digits)))
-        return [*actions, *self._start_reply(now)]
+        return self._intents(self._keypad.press(digit, now), now)
 
     # -- inputs from the recogniser, the pipeline and the clock ---------------------------------------
 
@@ -516,36 +519,10 @@ class CallState:
             or self.phase is not Phase.ACTIVE
         ):
             return self._settle(now)
-        return self._act_on_tools(speaking, now)
-
-    def _act_on_tools(self, speaking: _Speaking, now: float) -> list[Action]:
-        """The model asked to end, transfer or send digits: act once its words have been heard."""
-        assert self.persona is not None and speaking.stats is not None
+        assert self._tools is not None
         spoke = bool(speaking.utterance.sentences)
-        for call in speaking.stats.tool_calls:
-            plan = plan_tool_call(
-                call,
-                self.persona,
-                spoke=spoke,
-                transfer_line=self.config.transfer_line,
-                opt_out_line=self.config.opt_out_line,
-                send_digits=self.config.send_digits_tool,
-            )
-            if plan is None:
-                log.warning("refused a tool call the call cannot honour: %s", call.name)
-                continue
-            log.info("tool call: %s", call.name)
-            self.phase = self.phase.to(Phase.ENDING)
-            self._hangup_when_quiet = plan.reason
-            self._closing = plan.update
-            metric: list[Action] = [RecordMetric(f"Tool_{call.name}", 1, "Count")]
-            if plan.opt_out:
-                metric.insert(0, RecordOptOut())
-            if plan.say is None:
-                speaking.kind = "goodbye"  # its own words are the last ones; close after their marks
-                return metric + self._settle(now)
-            return metric + self._settle(now) + self._speak_text(plan.say, "goodbye", now)
-        return self._settle(now)
+        intents = self._tools.on_reply_finished(stats.tool_calls, spoke=spoke)
+        return self._intents(intents, now) if intents else self._settle(now)
 
     def on_answered_by(self, answered_by: str, now: float) -> list[Action]:
         """Twilio's asynchronous AMD result, read from the call record by the session."""
@@ -569,7 +546,8 @@ class CallState:
         self.phase = self.phase.to(Phase.ACTIVE)
         self._hangup_when_quiet = None
         self._closing = None
-        return self._speak_text(self.config.transfer_failed, "reply", now)
+        assert self._tools is not None
+        return self._intents(self._tools.update_failed(), now)
 
     def on_stt_failed(self, now: float) -> list[Action]:
         """The recogniser died: tell the caller and hang up politely rather than go deaf."""
@@ -587,8 +565,8 @@ class CallState:
         if closing is not None:
             return self._intents([closing], now)
         entry = self._keypad.due(now)
-        if entry is not None:
-            return self._keypad_entry(entry, now)
+        if entry:
+            return self._intents(entry, now)
         if self._speaking is not None:
             return self._filler(now)
         busy = self.floor.caller_speaking or self._keypad.pending
@@ -628,9 +606,14 @@ class CallState:
     def _begin_utterance(self, kind: str, now: float) -> None:
         self._speaking = _Speaking(self.ledger.start_utterance(), kind, now)
 
+    @property
+    def _offered(self) -> tuple[ToolSpec, ...]:
+        """The tools the model may use on this call (none before the persona is known)."""
+        return self._tools.offered if self._tools is not None else ()
+
     def _start_reply(self, now: float) -> list[Action]:
         self._begin_utterance("reply", now)
-        return [SpeakReply(tuple(self.history), self._tools)]
+        return [SpeakReply(tuple(self.history), self._offered)]
 
     def _speak_text(self, text: str, kind: str, now: float) -> list[Action]:
         self._begin_utterance(kind, now)
@@ -661,7 +644,30 @@ class CallState:
                         actions.append(Hangup(EndReason.MACHINE))
                     else:
                         actions += self._speak_text(text, "goodbye", now)
+                case Interrupt():
+                    actions += self._interrupt(now)
+                case CallerTurn(transcript, said):
+                    actions += self._interrupt(now)
+                    actions += self._caller_turn(transcript, now, now, {})
+                    self.history.append(ChatMessage("user", said))
+                    actions += self._start_reply(now)
+                case OptOut():
+                    actions.append(RecordOptOut())
+                case Conclude():
+                    actions += self._conclude(intent, now)
         return actions
+
+    def _conclude(self, conclude: Conclude, now: float) -> list[Action]:
+        """A tool ends the call: once the words of the reply that used it have been heard."""
+        self.phase = self.phase.to(Phase.ENDING)
+        self._hangup_when_quiet = conclude.reason
+        self._closing = conclude.update
+        if conclude.say is not None:
+            return self._settle(now) + self._speak_text(conclude.say, "goodbye", now)
+        if self._speaking is None:  # nothing left to hear: act now
+            return [self._closing_action(conclude.reason)]
+        self._speaking.kind = "goodbye"  # its own words are the last ones; close after their marks
+        return self._settle(now)
 
     def _say_goodbye(self, reason: EndReason, now: float, *, text: str | None = None) -> list[Action]:
         assert self.persona is not None
@@ -705,13 +711,12 @@ class CallState:
         self.clock.idle.bot_finished(now)
         actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
-            closing = self._closing
-            actions.append(
-                Hangup(self._hangup_when_quiet)
-                if closing is None
-                else UpdateCall(closing, self._hangup_when_quiet)
-            )
+            actions.append(self._closing_action(self._hangup_when_quiet))
         return actions
+
+    def _closing_action(self, reason: EndReason) -> Action:
+        """Our last words were heard: hang up, or make the REST update a tool asked for."""
+        return Hangup(reason) if self._closing is None else UpdateCall(self._closing, reason)
 
     def _assistant_turn(self, speaking: _Speaking, now: float, interrupted: bool) -> list[Action]:
         turn, heard, metrics = self.transcript.assistant(

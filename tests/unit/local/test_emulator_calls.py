@@ -448,13 +448,13 @@ async def test_send_digits_with_a_capital_w_is_played_as_two_half_second_pauses(
     from callcore.models import Persona
     from callcore.twiml import digits_twiml
 
-    from stream_server.behaviours.tools import PlayDigits, plan_tool_call
+    from stream_server.behaviours.intents import Conclude
+    from stream_server.behaviours.tools import PlayDigits, ToolOptions, plan_tool_call
     from stream_server.providers.base import ToolCall
 
     persona = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi")
-    plan = plan_tool_call(
-        ToolCall("send_digits", {"digits": "1W2"}), persona, spoke=False, transfer_line="", send_digits=True
-    )
-    assert plan is not None and isinstance(plan.update, PlayDigits)
-    call = await _transfer_with(emulator, app, digits_twiml(plan.update.digits))
+    options = ToolOptions(transfer_line="", transfer_failed="", send_digits=True)
+    plan = plan_tool_call(ToolCall("send_digits", {"digits": "1W2"}), persona, options, spoke=False)
+    assert plan is not None and isinstance(plan[0], Conclude) and isinstance(plan[0].update, PlayDigits)
+    call = await _transfer_with(emulator, app, digits_twiml(plan[0].update.digits))
     assert call.played_digits == ["1ww2"] and not call.warnings

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from stream_server.behaviours.keypad import DigitCollector, keypad_message
+from stream_server.behaviours.intents import CallerTurn, Interrupt
+from stream_server.behaviours.keypad import DigitCollector, Keypad, keypad_message, masked_keypad_message
 from stream_server.conversation.actions import CancelReply, PersistTurn, SpeakReply
 from stream_server.providers.base import ChatMessage
 from stream_server.providers.llm_offline import scripted_reply
@@ -81,3 +82,17 @@ def test_anything_but_one_dtmf_key_is_a_survived_protocol_error() -> None:
     r.t += 0.1
     done = r.feed(feed_frame(r.state, dtmf("#"), r.t))
     assert any(isinstance(a, SpeakReply) for a in done)  # the call carries on
+
+
+def test_keypad_behaviour_returns_intents() -> None:
+    menu = Keypad(inter_digit_s=1.0, sensitive=False)
+    assert menu.press("1", 0.0) == [Interrupt()] and menu.pending
+    assert menu.due(0.5) == []
+    assert menu.due(1.0) == [CallerTurn("(the caller pressed 1)", keypad_message("1"))]
+    pin = Keypad(inter_digit_s=1.0)
+    assert pin.press("4", 0.0) == [Interrupt()]
+    assert pin.press("#", 0.2) == [
+        Interrupt(),
+        CallerTurn("(the caller pressed 2 keys, hidden)", masked_keypad_message("4#")),
+    ]
+    assert not pin.pending

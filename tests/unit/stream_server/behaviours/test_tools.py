@@ -14,17 +14,20 @@ from websockets.exceptions import ConnectionClosed
 
 from local.fake_providers.cerebras import FakeCerebras
 from local.fake_providers.in_process import FakeLanguageModel, FakeTextToSpeech
+from stream_server.behaviours.intents import Conclude, Count, EndReason, OptOut, Say
 from stream_server.behaviours.tools import (
     END_CALL,
     OPT_OUT,
     SEND_DIGITS,
     TRANSFER_CALL,
+    CallTools,
     PlayDigits,
+    ToolOptions,
     TransferTo,
     plan_tool_call,
     tools_for,
 )
-from stream_server.conversation.actions import EndReason, Hangup, Phase, RecordOptOut, SpeakReply, UpdateCall
+from stream_server.conversation.actions import Hangup, Phase, RecordOptOut, SpeakReply, UpdateCall
 from stream_server.conversation.call_state import CallConfig
 from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
@@ -123,9 +126,13 @@ def test_offline_model_uses_tools_it_is_offered() -> None:
 # --- plans and TwiML -------------------------------------------------------------------------------
 
 
+OPTIONS = ToolOptions(transfer_line="Hold on.", transfer_failed="Sorry, no.")
+WITH_DIGITS = replace(OPTIONS, send_digits=True)
+
+
 def test_tools_offered_follow_the_persona() -> None:
-    assert tools_for(persona()) == (END_CALL, OPT_OUT)  # opting out is offered on every call
-    assert tools_for(persona(transfer_number=HUMAN), send_digits=True) == (
+    assert tools_for(persona(), OPTIONS) == (END_CALL, OPT_OUT)  # opting out is offered on every call
+    assert tools_for(persona(transfer_number=HUMAN), WITH_DIGITS) == (
         END_CALL,
         OPT_OUT,
         TRANSFER_CALL,
@@ -143,26 +150,42 @@ def test_twiml_is_valid_and_escaped() -> None:
 
 def test_plans_refuse_what_the_call_cannot_do() -> None:
     p = persona()
-    kw: dict[str, Any] = {"spoke": False, "transfer_line": "Hold on."}
-    assert plan_tool_call(ToolCall("transfer_call"), p, **kw) is None  # no number to dial
-    assert plan_tool_call(ToolCall("send_digits", {"digits": "1"}), p, **kw) is None  # not enabled
-    assert plan_tool_call(ToolCall("send_digits", {"digits": "1; rm"}), p, send_digits=True, **kw) is None
-    assert plan_tool_call(ToolCall("format_disk"), p, **kw) is None
-    end = plan_tool_call(ToolCall("end_call"), p, **kw)
-    assert end is not None and end.say == p.goodbye and end.update is None
-    digits = plan_tool_call(ToolCall("send_digits", {"digits": "1 2 3"}), p, send_digits=True, **kw)
-    assert digits is not None and digits.update == PlayDigits("123")
+    assert plan_tool_call(ToolCall("transfer_call"), p, OPTIONS, spoke=False) is None  # no number to dial
+    assert plan_tool_call(ToolCall("send_digits", {"digits": "1"}), p, OPTIONS, spoke=False) is None  # off
+    bad = ToolCall("send_digits", {"digits": "1; rm"})
+    assert plan_tool_call(bad, p, WITH_DIGITS, spoke=False) is None
+    assert plan_tool_call(ToolCall("format_disk"), p, OPTIONS, spoke=False) is None
+    end = plan_tool_call(ToolCall("end_call"), p, OPTIONS, spoke=False)
+    assert end == [Conclude(EndReason.ASSISTANT_END_CALL, say=p.goodbye)]
+    assert plan_tool_call(ToolCall("end_call"), p, OPTIONS, spoke=True) == [
+        Conclude(EndReason.ASSISTANT_END_CALL)
+    ]
+    digits = plan_tool_call(ToolCall("send_digits", {"digits": "1 2 3"}), p, WITH_DIGITS, spoke=False)
+    assert digits == [Conclude(EndReason.SENT_DIGITS, update=PlayDigits("123"))]
 
 
 def test_opt_out_plan_confirms_only_when_the_model_said_nothing() -> None:
     p = persona()
-    silent = plan_tool_call(ToolCall("opt_out"), p, spoke=False, transfer_line="", opt_out_line="Noted.")
-    assert silent is not None and silent.opt_out and silent.say == "Noted." and silent.update is None
-    assert silent.reason.value == "opted-out"
-    spoke = plan_tool_call(ToolCall("opt_out"), p, spoke=True, transfer_line="", opt_out_line="Noted.")
-    assert spoke is not None and spoke.opt_out and spoke.say is None
-    end = plan_tool_call(ToolCall("end_call"), p, spoke=True, transfer_line="")
-    assert end is not None and not end.opt_out
+    options = replace(OPTIONS, opt_out_line="Noted.")
+    silent = plan_tool_call(ToolCall("opt_out"), p, options, spoke=False)
+    assert silent == [OptOut(), Conclude(EndReason.OPTED_OUT, say="Noted.")]
+    assert silent[1].reason.value == "opted-out"
+    spoke = plan_tool_call(ToolCall("opt_out"), p, options, spoke=True)
+    assert spoke == [OptOut(), Conclude(EndReason.OPTED_OUT)]
+    end = plan_tool_call(ToolCall("end_call"), p, options, spoke=True)
+    assert end is not None and OptOut() not in end
+
+
+def test_call_tools_act_on_the_first_call_they_can_honour() -> None:
+    tools = CallTools(persona(transfer_number=HUMAN), OPTIONS)
+    assert tools.offered == (END_CALL, OPT_OUT, TRANSFER_CALL)
+    calls = [ToolCall("send_digits", {"digits": "1"}), ToolCall("transfer_call"), ToolCall("end_call")]
+    assert tools.on_reply_finished(calls, spoke=False) == [
+        Count("Tool_transfer_call"),
+        Conclude(EndReason.TRANSFERRED, say="Hold on.", update=TransferTo(HUMAN)),
+    ]
+    assert tools.on_reply_finished([ToolCall("format_disk")], spoke=True) == []
+    assert tools.update_failed() == [Say("Sorry, no.", "reply")]
 
 
 # --- CallState replays -----------------------------------------------------------------------------
@@ -287,7 +310,7 @@ async def test_end_call_reaches_twilio_rest_as_a_hang_up(host: Host) -> None:
 
 @pytest.mark.parametrize("digits", ["12#"])
 def test_send_digits_is_off_unless_enabled(digits: str) -> None:
-    assert SEND_DIGITS not in tools_for(persona())
+    assert SEND_DIGITS not in tools_for(persona(), OPTIONS)
     assert CallConfig().send_digits_tool is False
     assert f'digits="{digits}"' in digits_twiml(digits)
 

@@ -16,10 +16,11 @@ either the correlation or the level test, so real barge-in still gets through.
 Sans-I/O: times are passed in; playout of sent audio is scheduled back to back from the moment it
 was sent, as Twilio plays its buffer; ``cut`` drops what a ``clear`` flushed.
 
-Lazy on purpose: most of a call is heard while nothing we played can be coming back, and then no
-frame needs judging. Heard frames are only queued (the last ``window_ms`` of them) and turned into
-envelope values, all at once, when a frame must actually be judged; the decisions are the same as
-computing every frame's envelope as it arrives, at a fraction of the cost.
+Lazy on purpose: most of a call is heard while nothing we played can be coming back, and most bot
+audio plays while the caller is silent; in both cases no frame needs judging. Heard frames and
+played audio are only queued (as far back as a judgement can look) and turned into envelope values,
+all at once, when a frame must actually be judged; the decisions are the same as computing every
+envelope as the audio comes and goes, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def _hop_db(pcm: npt.NDArray[np.int16]) -> FloatArray:
     return db
 
 
+def _hops(samples: int) -> int:
+    """10 ms hops in a frame of ``samples`` (a trailing partial hop counts)."""
+    return max(1, math.ceil(samples / _HOP_SAMPLES))
+
+
 class _Envelope:
     """dB per 10 ms hop on an absolute hop grid (hop = round(t / 10 ms)), in a ring."""
 
@@ -112,22 +118,30 @@ class EchoDetector:
         self.checks = 0
         self._path: tuple[int, float] | None = None
         self._path_hop = 0
-        # Heard frames not yet in the envelope: (first hop, hop count, pcm), oldest first.
+        # Heard frames and played audio not yet in their envelopes, oldest first:
+        # (first hop, hop count, pcm) and (first hop, mu-law).
         self._unheard: deque[tuple[int, int, npt.NDArray[np.int16]]] = deque()
+        self._unplayed: deque[tuple[int, bytes]] = deque()
 
     def played(self, ulaw: bytes, now: float) -> None:
         """Bot audio sent at ``now``: Twilio plays it after whatever is still queued."""
         if not ulaw:
             return
         start = max(now, self._play_end)
-        self._played.write(round(start / _HOP_S), _hop_db(ulaw_to_pcm16(ulaw)))
+        unplayed = self._unplayed
+        unplayed.append((round(start / _HOP_S), ulaw))
         self._play_end = start + len(ulaw) / SAMPLE_RATE
         self._last_played_at = self._play_end
+        # Audio that finished playing longer ago than any judgement looks back is never read.
+        oldest = round(now / _HOP_S) - self._window - self._lags
+        while unplayed[0][0] + _hops(len(unplayed[0][1])) <= oldest:
+            unplayed.popleft()
 
     def cut(self, now: float) -> None:
         """A ``clear`` flushed Twilio's buffer: nothing scheduled after ``now`` will play."""
         if self._play_end <= now:
             return
+        self._catch_up()
         first = round(now / _HOP_S)
         count = round(self._play_end / _HOP_S) - first + 1
         if count > 0:
@@ -159,7 +173,7 @@ class EchoDetector:
 
     def _defer(self, pcm: npt.NDArray[np.int16], end_hop: int) -> None:
         """Queue a heard frame; frames older than the correlation window can never be read."""
-        hops = max(1, math.ceil(pcm.size / _HOP_SAMPLES))
+        hops = _hops(pcm.size)
         unheard = self._unheard
         unheard.append((end_hop - hops, hops, pcm))
         oldest = end_hop - self._window
@@ -167,7 +181,20 @@ class EchoDetector:
             unheard.popleft()
 
     def _catch_up(self) -> None:
-        """Put the queued frames into the heard envelope (one numpy pass when they are whole hops)."""
+        """Put the queued audio into the envelopes (one numpy pass each when it is whole hops)."""
+        unplayed = self._unplayed
+        if unplayed:
+            if all(len(ulaw) % _HOP_SAMPLES == 0 for _, ulaw in unplayed):
+                values = _hop_db(ulaw_to_pcm16(b"".join(ulaw for _, ulaw in unplayed)))
+                at = 0
+                for first, ulaw in unplayed:  # in order: a later chunk's hops overwrite, as before
+                    hops = len(ulaw) // _HOP_SAMPLES
+                    self._played.write(first, values[at : at + hops])
+                    at += hops
+            else:
+                for first, ulaw in unplayed:
+                    self._played.write(first, _hop_db(ulaw_to_pcm16(ulaw)))
+            unplayed.clear()
         unheard = self._unheard
         if not unheard:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -78,42 +80,82 @@ def test_nothing_played_means_nothing_is_echo() -> None:
 
 
 class _EagerEchoDetector(EchoDetector):
-    """The same detector with every heard frame put into the envelope at once (the old behaviour)."""
+    """The same detector with all audio put into the envelopes at once (the old behaviour)."""
 
     def hear(self, pcm: np.ndarray, end_at: float) -> None:
         super().hear(pcm, end_at)
         self._catch_up()
 
+    def played(self, ulaw: bytes, now: float) -> None:
+        super().played(ulaw, now)
+        self._catch_up()
 
-def _decisions(det: EchoDetector, bot_at: float) -> list[bool]:
-    """A caller who speaks, falls silent, then hears the bot (with its echo) and barges in."""
-    audio, _, _ = line(150, -15.0, caller_at=1.5)
+    def is_echo(self, pcm: np.ndarray, end_at: float) -> bool:
+        echo = super().is_echo(pcm, end_at)
+        self._catch_up()
+        return echo
+
+
+def _decisions(
+    lazy: EchoDetector, eager: EchoDetector, bot_at: float, *, chunk: int, all_at_once: bool, echo_db: float
+) -> list[bool]:
+    """A caller who speaks, falls silent, then hears the bot (with its echo) and barges in; the bot's
+    audio goes out all at once or a chunk per frame, and a second reply follows the cut. Both
+    detectors get the same audio; after every frame, the envelope a judgement could read is compared."""
+    audio, _, _ = line(150, echo_db, caller_at=3.5)
     vad = VoiceActivityDetector()
     early = ulaw_to_pcm16(speech_ulaw("Hello, is anybody there?"))
     frames = [ulaw_to_pcm16(f) for f in split_frames(pcm16_to_ulaw(early))] + [
         ulaw_to_pcm16(f) for f in split_frames(audio)
     ]
     bot = speech_ulaw(BOT)
-    played = False
+    chunks = [bot[i : i + chunk] for i in range(0, len(bot), chunk)]
+    sent = 0
+    cut_at = bot_at + 1.0
     decisions: list[bool] = []
     for k, pcm in enumerate(frames):
         at = (k + 1) * 0.02
-        if not played and at >= bot_at:
-            for i in range(0, len(bot), 400):
-                det.played(bot[i : i + 400], at)
-            played = True
+        if at >= bot_at and sent < len(chunks):
+            for piece in chunks[sent:] if all_at_once else chunks[sent : sent + 1]:
+                lazy.played(piece, at)
+                eager.played(piece, at)
+                sent += 1
+        if cut_at <= at < cut_at + 0.02:
+            lazy.cut(at)
+            eager.cut(at)
+            chunks += chunks[:20]  # the next reply
         if vad.is_speech(pcm):
-            decisions.append(det.is_echo(pcm, at))
+            decision = lazy.is_echo(pcm, at)
+            assert decision == eager.is_echo(pcm, at), f"frame {k}"
+            decisions.append(decision)
         else:
-            det.hear(pcm, at)
+            lazy.hear(pcm, at)
+            eager.hear(pcm, at)
+        # What the next judgement may read: the played envelope from its longest delay back up to the
+        # last audio scheduled, the heard one over the correlation window.
+        caught_up = copy.deepcopy(lazy)
+        caught_up._catch_up()
+        end = round(at / 0.01)
+        span = lazy._window + lazy._lags + round(max(0.0, lazy._play_end - at) / 0.01) + 2
+        first = end - lazy._window - lazy._lags
+        assert np.array_equal(caught_up._played.read(first, span), eager._played.read(first, span)), k
+        heard = end - lazy._window
+        assert np.array_equal(caught_up._heard.read(heard, 80), eager._heard.read(heard, 80)), k
     return decisions
 
 
 @pytest.mark.parametrize("bot_at", [0.5, 2.3, 3.0])
-def test_deferred_envelopes_decide_exactly_as_eager_ones(bot_at: float) -> None:
+@pytest.mark.parametrize(("chunk", "all_at_once"), [(400, True), (320, False), (333, False)])
+@pytest.mark.parametrize("echo_db", [-15.0, -60.0])
+def test_deferred_envelopes_decide_exactly_as_eager_ones(
+    bot_at: float, chunk: int, all_at_once: bool, echo_db: float
+) -> None:
     lazy, eager = EchoDetector(), _EagerEchoDetector()
-    assert _decisions(lazy, bot_at) == _decisions(eager, bot_at)
-    assert lazy.checks == eager.checks > 0
+    decided = _decisions(lazy, eager, bot_at, chunk=chunk, all_at_once=all_at_once, echo_db=echo_db)
+    assert lazy.checks == eager.checks
+    assert not all(decided)
+    if echo_db > -20.0:  # an audible line: frames near the bot's audio were judged
+        assert lazy.checks > 0
 
 
 def test_a_long_silence_keeps_only_the_correlation_window() -> None:

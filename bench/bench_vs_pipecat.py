@@ -1,6 +1,7 @@
 """Our stream host next to a Pipecat bot on the same emulated Twilio calls, same fakes, one core each.
 
-Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--latency-only] [--docs]`. Needs
+Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--latency-only]
+[--capacity-steps 3,5] [--docs]`. Needs
 `.venv-bench` for the Pipecat side (bench/setup_bench_env.sh). The full run writes
 docs/performance.md and its plots unless `--no-docs`; `--quick` only prints.
 """
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-only", action="store_true", help="voice-to-voice rounds only, no capacity steps"
     )
     parser.add_argument(
+        "--capacity-steps",
+        help="comma-separated call counts instead of the plan's (e.g. 3,5); with no latency rounds",
+    )
+    parser.add_argument(
         "--docs",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -43,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = BenchPlan(**{**plan.__dict__, "systems": (args.only,)})
     if args.latency_only:
         plan = BenchPlan(**{**plan.__dict__, "capacity_steps": ()})
+    if args.capacity_steps:
+        steps = tuple(int(n) for n in args.capacity_steps.split(","))
+        plan = BenchPlan(**{**plan.__dict__, "capacity_steps": steps, "latency_rounds": 0})
     out = ROOT / "out" / "bench"
     report = asyncio.run(run_bench(plan, latencies=FakeLatencies(), log_dir=out))
     report["command"] = "python " + " ".join(["bench/bench_vs_pipecat.py", *(argv or sys.argv[1:])])

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
+import time
 from collections.abc import Callable
+
+from callcore.fleet import TaskSlots
 
 from stream_server.host.active_calls import ActiveCallsPublisher
 from stream_server.host.server import StreamServer
@@ -90,8 +95,20 @@ async def main(settings: StreamSettings | None = None) -> None:
     def live_calls() -> int:
         return len(server.sessions) if server is not None else 0
 
+    task_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    def report_slots(live: int) -> None:
+        # A draining task accepts nothing more: it reports no capacity, so no call is sent its way.
+        capacity = 0 if server is None or server.draining else settings.max_calls
+        services.repository.report_task_slots(
+            TaskSlots(task_id=task_id, live=live, capacity=capacity, reported_at=time.time())
+        )
+
     publisher = ActiveCallsPublisher(
-        _cloudwatch_client(settings), namespace=settings.metrics_namespace, count=live_calls
+        _cloudwatch_client(settings),
+        namespace=settings.metrics_namespace,
+        count=live_calls,
+        report_slots=report_slots,
     )
 
     def active_changed(_: int) -> None:

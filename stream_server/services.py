@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from callcore.fleet import TaskSlots
 from callcore.models import CallRecord, CallSummary, DoNotCallEntry, Persona, TranscriptTurn
 
 from stream_server.conversation import phrases
@@ -43,6 +44,7 @@ class Repository(Protocol):
     def consume_stream_token(self, nonce: str, expires_at: int) -> bool: ...
     def finish_call(self, call_id: str, summary: CallSummary) -> None: ...
     def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None: ...
+    def report_task_slots(self, slots: TaskSlots) -> None: ...
 
 
 class Socket(Protocol):

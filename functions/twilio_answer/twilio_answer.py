@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import event_api_base_url, rest_resolver, signed_twilio_webhook, twiml_response
 from callcore.calls import iso, webhook_url
 from callcore.credentials import twilio_credentials
+from callcore.fleet import free_slots
 from callcore.logging import build_logger
 from callcore.models import CallRecord, CallStatus, Persona
 from callcore.repository import CallRepository
@@ -29,7 +30,7 @@ from callcore.settings import Settings
 from callcore.signatures import FormParams
 from callcore.tokens import issue_stream_token
 from callcore.tracing import build_tracer
-from callcore.twiml import dial_action_twiml, spoken_hangup_twiml, stream_twiml
+from callcore.twiml import busy_reject_twiml, dial_action_twiml, spoken_hangup_twiml, stream_twiml
 
 settings = Settings.from_env()
 repo = CallRepository.from_settings(settings)
@@ -40,6 +41,7 @@ app = rest_resolver()
 signed = signed_twilio_webhook(app, settings, metrics=metrics, logger=logger)
 
 CANNOT_CONNECT = "Sorry, this call cannot be connected right now. Goodbye."
+LINES_BUSY = "Sorry, all of our lines are busy right now. Please try again in a few minutes. Goodbye."
 _INBOUND_NAMESPACE = uuid.UUID("0c6f0f3e-8a55-4a43-b7c4-6f1f7e0f9a21")
 
 
@@ -47,6 +49,24 @@ def _hang_up(reason: str) -> Response[str]:
     metrics.add_metric(name="AnswerRefused", unit=MetricUnit.Count, value=1)
     logger.warning("answering with a hang-up", extra={"reason": reason})
     return twiml_response(spoken_hangup_twiml(CANNOT_CONNECT))
+
+
+def _fleet_is_full() -> bool:
+    """True when every stream-host task that reported recently is full (``callcore.fleet``).
+
+    Unknown (no reports, or the table did not answer) is not full: the call is connected and the
+    host's own limit still applies. One small query on the answer path.
+    """
+    try:
+        free = free_slots(repo.task_slot_reports(), now=time.time())
+    except Exception:
+        logger.exception("fleet slots unreadable; connecting anyway")
+        return False
+    if free is None or free > 0:
+        return False
+    metrics.add_metric(name="CallsRefusedFleetFull", unit=MetricUnit.Count, value=1)
+    logger.warning("every stream-host slot is taken: refusing the call")
+    return True
 
 
 def _replay_refusal(record: CallRecord) -> str | None:
@@ -102,6 +122,10 @@ def answer_outbound(form: FormParams, call_id: str) -> Response[str]:
     if not record.call_sid:
         # Twilio can call back before calls.create has returned to the trigger.
         repo.link_call_sid(call_id, call_sid)
+    if _fleet_is_full():
+        # The callee has already picked up: <Reject> is too late, so say why and hang up.
+        repo.set_call_fields(call_id, {"end_reason": "no_stream_capacity"})
+        return twiml_response(spoken_hangup_twiml(LINES_BUSY))
     return _connect(record, persona, call_sid)
 
 
@@ -134,6 +158,9 @@ def answer_inbound(form: FormParams) -> Response[str]:
     if not stored.is_template:
         # Only the operator decides who answers the public line: never a persona an API key wrote.
         return _hang_up("inbound persona is owned by an API key, not the operator")
+    if _fleet_is_full():
+        # Not answered yet: a busy tone, nothing billed, and the caller can simply call again.
+        return twiml_response(busy_reject_twiml())
     persona = stored.persona
     now = iso(datetime.now(UTC))
     record = CallRecord(

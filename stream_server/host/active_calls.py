@@ -31,6 +31,8 @@ class ActiveCallsPublisher:
         count: returns the current number of live calls.
         interval: seconds between reports while nothing changes; CloudWatch needs a steady series even when
             idle, or target tracking sees missing data instead of zero.
+        report_slots: called (in a worker thread) with the count at every report; publishes the task's
+            free slots for the answer webhook. Runs also where there is no CloudWatch (local runs).
     """
 
     def __init__(
@@ -41,7 +43,9 @@ class ActiveCallsPublisher:
         count: Callable[[], int],
         interval: float = 30.0,
         service: str = "stream-host",
+        report_slots: Callable[[int], None] | None = None,
     ) -> None:
+        self._report_slots = report_slots
         self._cloudwatch = cloudwatch
         self._namespace = namespace
         self._count = count
@@ -51,7 +55,7 @@ class ActiveCallsPublisher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self._cloudwatch is not None and self._task is None:
+        if (self._cloudwatch is not None or self._report_slots is not None) and self._task is None:
             self._task = asyncio.create_task(self._run(), name="active-calls-metric")
 
     def notify_changed(self) -> None:
@@ -64,11 +68,18 @@ class ActiveCallsPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._cloudwatch is not None:
+        if self._cloudwatch is not None or self._report_slots is not None:
             await self.publish_once()  # a last value, so the fleet does not keep counting a stopped task
 
     async def publish_once(self) -> None:
         value = self._count()
+        if self._report_slots is not None:
+            try:
+                await asyncio.to_thread(self._report_slots, value)
+            except Exception as exc:  # a slow or failing table must never hurt calls either
+                log.warning("fleet slots not reported", extra={"error": repr(exc)})
+        if self._cloudwatch is None:
+            return
         try:
             await asyncio.to_thread(
                 self._cloudwatch.put_metric_data,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from callcore.aws_session import AwsTimeouts, aws_client
+from callcore.fleet import FLEET_PARTITION, TaskSlots, task_slots_item
 from callcore.listing import CallListQuery, PageQuery, encode_cursor
 from callcore.models import (
     CallRecord,
@@ -570,6 +571,21 @@ class CallRepository:
             "get_item", Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True
         ).get("Item")
         return int(item["active"]) if item else 0
+
+    # -- stream-host fleet slots (callcore.fleet) ---------------------------------------------
+
+    def report_task_slots(self, slots: TaskSlots) -> None:
+        """One stream-host task's live calls and capacity (overwrites its previous report)."""
+        self._db.call("put_item", Item=task_slots_item(slots))
+
+    def task_slot_reports(self) -> list[TaskSlots]:
+        """Every task's last report (one small partition: one item per task)."""
+        items = self._db.call(
+            "query",
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": FLEET_PARTITION},
+        ).get("Items", [])
+        return [TaskSlots.from_item(item) for item in items]
 
     # -- personas ----------------------------------------------------------------------------
 

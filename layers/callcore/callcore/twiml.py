@@ -21,6 +21,7 @@ __all__ = [
     "MAX_PARAMETER_LENGTH",
     "TRANSFER_FAILED",
     "TwimlError",
+    "busy_reject_twiml",
     "dial_action_twiml",
     "dial_action_url",
     "digits_twiml",
@@ -87,6 +88,15 @@ def spoken_hangup_twiml(message: str, *, language: str = "en-US") -> str:
     response = VoiceResponse()
     response.say(_xml_safe(message), language=language)
     response.hangup()
+    return str(response)
+
+
+def busy_reject_twiml() -> str:
+    """``<Reject reason="busy">``: an inbound caller hears a busy tone and the call is never
+    answered (so neither side is billed for it). Only valid as the first verb of the answer
+    document; a call that is already answered (our outbound calls) gets `spoken_hangup_twiml`."""
+    response = VoiceResponse()
+    response.reject(reason="busy")
     return str(response)
 
 

@@ -377,3 +377,54 @@ def test_a_failed_time_limit_update_still_answers_twilio_200(
     event = signed_event("/twilio/stream-status/{call_id}", started, path_params={"call_id": inbound_id})
     assert handler_env("twilio_status").lambda_handler(event, lambda_context)["statusCode"] == 200
     assert len(fake_twilio.requests) >= 1
+
+
+def _fleet(repo: CallRepository, *reports: tuple[int, int, float]) -> None:
+    from callcore.fleet import TaskSlots
+
+    for n, (live, capacity, age) in enumerate(reports):
+        repo.report_task_slots(TaskSlots(f"task-{n}", live, capacity, __import__("time").time() - age))
+
+
+@pytest.mark.parametrize(
+    ("reports", "refused"),
+    [
+        ([(100, 100, 5), (100, 100, 20)], True),  # every fresh task is full
+        ([(100, 100, 5), (99, 100, 20)], False),  # one slot left
+        ([(100, 100, 5), (0, 0, 1)], True),  # the other task is draining
+        ([(100, 100, 500)], False),  # only a stale report: unknown, so connect
+        ([], False),  # no report at all (first deploy, local run)
+    ],
+)
+def test_outbound_answer_refuses_politely_when_the_fleet_is_full(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, reports: list[Any], refused: bool
+) -> None:
+    repo = _seed(ddb_table)
+    _fleet(repo, *reports)
+    handler = handler_env("twilio_answer")
+    event = signed_event("/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "c1"})
+    response = handler.lambda_handler(event, lambda_context)
+    if not refused:
+        _stream(response)
+        return
+    assert response["statusCode"] == 200
+    document = ET.fromstring(response["body"].encode())
+    assert [verb.tag for verb in document] == ["Say", "Hangup"]  # answered already: say why
+    assert "lines are busy" in (document.find("Say").text or "")  # type: ignore[union-attr]
+    record = repo.get_call("c1")
+    assert record is not None and record.end_reason == "no_stream_capacity"
+
+
+def test_inbound_answer_rejects_as_busy_when_the_fleet_is_full(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    repo = _seed(ddb_table)
+    _fleet(repo, (10, 10, 1))
+    handler = handler_env("twilio_answer")
+    form = {"CallSid": "CA77", "From": "+14155550100", "To": "+15005550006"}
+    response = handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context)
+    document = ET.fromstring(response["body"].encode())
+    assert [(verb.tag, verb.get("reason")) for verb in document] == [("Reject", "busy")]  # never answered
+    _fleet(repo, (9, 10, 1))
+    _stream(handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context))

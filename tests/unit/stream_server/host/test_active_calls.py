@@ -75,3 +75,31 @@ async def test_cloudwatch_fault_is_survived() -> None:
 
     publisher = ActiveCallsPublisher(Broken(), namespace="AiPhoneCalls", count=lambda: 1)
     await publisher.publish_once()
+
+
+async def test_the_same_count_reports_the_tasks_free_slots_even_without_cloudwatch() -> None:
+    """Locally there is no CloudWatch, but the answer webhook still needs the fleet's free slots."""
+    reports: list[int] = []
+    calls = {"n": 2}
+    publisher = ActiveCallsPublisher(
+        None, namespace="AiPhoneCalls", count=lambda: calls["n"], interval=60, report_slots=reports.append
+    )
+    publisher.start()
+    await _until(lambda: reports == [2])
+    calls["n"] = 5
+    publisher.notify_changed()
+    await _until(lambda: reports[-1:] == [5])
+    calls["n"] = 0
+    await publisher.stop()
+    assert reports[-1] == 0  # the last report on the way out
+
+
+async def test_a_failing_slots_report_still_publishes_the_metric(cloudwatch: Any) -> None:
+    def broken(_: int) -> None:
+        raise RuntimeError("table throttled")
+
+    publisher = ActiveCallsPublisher(
+        cloudwatch, namespace="AiPhoneCalls", count=lambda: 4, report_slots=broken
+    )
+    await publisher.publish_once()
+    await _until(lambda: 4 in _values(cloudwatch))

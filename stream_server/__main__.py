@@ -127,6 +127,10 @@ async def main(settings: StreamSettings | None = None) -> None:
     finally:
         await protection.stop()
         await publisher.stop()
+        try:  # gone, not merely full: a stopped task's report must not read as a full fleet
+            await asyncio.to_thread(services.repository.withdraw_task_slots, task_id)
+        except Exception as exc:
+            log.warning("fleet slots not withdrawn", extra={"error": repr(exc)})
         await providers.aclose()
     log.info("stream host stopped")
 

@@ -578,6 +578,10 @@ class CallRepository:
         """One stream-host task's live calls and capacity (overwrites its previous report)."""
         self._db.call("put_item", Item=task_slots_item(slots))
 
+    def withdraw_task_slots(self, task_id: str) -> None:
+        """A stopped task has no slots at all: its report goes (idempotent)."""
+        self._db.call("delete_item", Key={"PK": FLEET_PARTITION, "SK": f"TASK#{task_id}"})
+
     def task_slot_reports(self) -> list[TaskSlots]:
         """Every task's last report (one small partition: one item per task)."""
         items = self._db.call(

@@ -31,3 +31,12 @@ def test_each_task_overwrites_its_own_report(ddb_table: Any) -> None:
     reports = sorted(repo.task_slot_reports(), key=lambda r: r.task_id)
     assert [(r.task_id, r.live) for r in reports] == [("t1", 10), ("t2", 10)]
     assert free_slots(reports, now=NOW + 6) == 0
+
+
+def test_a_stopped_task_withdraws_its_report(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.report_task_slots(TaskSlots("t1", live=0, capacity=0, reported_at=NOW))  # draining
+    repo.withdraw_task_slots("t1")
+    repo.withdraw_task_slots("t1")  # twice is harmless
+    assert repo.task_slot_reports() == []
+    assert free_slots(repo.task_slot_reports(), now=NOW) is None  # unknown, so calls connect

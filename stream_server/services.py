@@ -8,6 +8,7 @@ shell needs from DynamoDB and the WebSocket, so tests and benchmarks can pass th
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,11 @@ from typing import Any, Protocol
 
 from callcore.fleet import TaskSlots
 from callcore.models import CallRecord, CallSummary, DoNotCallEntry, Persona, TranscriptTurn
+from callcore.phone import DialPolicy, transfer_destination
+from callcore.twiml import dial_action_url, digits_twiml, transfer_twiml
+from callcore.variables import fill_persona, placeholders
 
+from stream_server.behaviours.intents import CallUpdate, PlayDigits, TransferTo
 from stream_server.conversation import phrases
 from stream_server.observability import MetricsSink
 from stream_server.providers.base import LanguageModel, SpeechToText, TextToSpeech
@@ -24,6 +29,8 @@ from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip
 
 __all__ = ["DEFAULT_PERSONA", "CallServices", "PersonaCache", "Repository", "Socket"]
+
+log = logging.getLogger("stream_server.session")
 
 
 DEFAULT_PERSONA = Persona(
@@ -115,3 +122,45 @@ class CallServices:
 
             self.update_call_via_rest = update
         self.update_call_via_rest(call_sid, twiml)
+
+    async def load_persona(self, call_id: str, persona_id: str | None) -> Persona:
+        """The persona a call speaks: its ``{{name}}`` placeholders filled from the call's
+        ``variables`` (read from the record only when the persona has placeholders); the default
+        persona when it cannot be found or read."""
+        repository = self.repository
+        try:
+            record = None
+            if not persona_id:
+                record = await asyncio.to_thread(repository.get_call, call_id)
+                persona_id = record.persona_id if record is not None else None
+            persona = await self.personas.get(persona_id) if persona_id else None
+            if persona is not None and placeholders(persona):
+                if record is None:
+                    record = await asyncio.to_thread(repository.get_call, call_id)
+                # POST /calls refused missing values; an inbound call has none (filled with nothing).
+                persona = fill_persona(persona, record.variables if record is not None else {})
+        except Exception:
+            log.exception("could not load the persona")
+            persona = None
+        if persona is None:
+            log.warning("persona %s not found; using the default persona", persona_id)
+            return DEFAULT_PERSONA
+        return persona
+
+    def call_update_twiml(self, update: CallUpdate, persona: Persona | None, call_id: str) -> str:
+        """The TwiML that carries out a call update (built in the shell, not in the brain).
+
+        A transfer's ``<Dial action>`` points at our API, which speaks only if nobody answered.
+        The number is re-read from the stored persona and re-checked with today's dial policy
+        (``callcore.phone.transfer_destination``); runs in a thread (a DynamoDB read).
+        """
+        match update:
+            case TransferTo(number):
+                core = self.settings.core
+                stored = self.repository.get_persona(persona.persona_id) if persona else None
+                current = stored.transfer_number if stored is not None else None
+                dial = transfer_destination(number, current, DialPolicy.from_settings(core))
+                action = dial_action_url(core.public_api_url, call_id)
+                return transfer_twiml(dial, action_url=action)
+            case PlayDigits(digits):
+                return digits_twiml(digits)

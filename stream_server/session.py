@@ -5,6 +5,13 @@ returns. It owns every task the call starts (reply, recogniser, clock, turn writ
 or awaits each one in ``run``'s ``finally``, so a call always ends in one place, whatever ended
 it: the caller hanging up, our goodbye, a bad token, a drain, or a dropped socket.
 
+One inbox: every task that sees something happen (the recogniser, the clock, a reply, a REST
+call) puts a typed input (`conversation.inputs`) on the call's queue, and one loop hands them to
+the conductor in order and performs the actions before taking the next; a lock makes the
+conductor single-entry. Twilio frames take the same road, with one shortcut that keeps barge-in
+fast: when the queue is empty and nobody is deciding, the socket reader hands its frame over at
+once instead of waking the loop.
+
 Blocking work (DynamoDB through boto3, the Twilio REST hang-up) runs in threads, never on the
 event loop that carries every call's audio.
 """
@@ -18,15 +25,12 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
-from callcore.models import CallSummary, Persona, TranscriptTurn
-from callcore.phone import DialPolicy, PhoneNumberError, transfer_destination
+from callcore.models import CallSummary, TranscriptTurn
+from callcore.phone import PhoneNumberError
 from callcore.tokens import InvalidStreamToken, verify_stream_token
-from callcore.twiml import dial_action_url, digits_twiml, transfer_twiml
-from callcore.variables import fill_persona, placeholders
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
-from stream_server.behaviours.tools import CallUpdate, PlayDigits, TransferTo
 from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
@@ -50,14 +54,33 @@ from stream_server.conversation.actions import (
     UpdateCall,
 )
 from stream_server.conversation.call_state import CallConfig, CallState
+from stream_server.conversation.inputs import (
+    AnsweredBy,
+    Authenticated,
+    CallUpdateFailed,
+    Drain,
+    FillerAudio,
+    FinalTranscript,
+    Frame,
+    HangupDone,
+    Input,
+    MalformedFrame,
+    PartialTranscript,
+    Rejected,
+    ReplyProgress,
+    SocketClosed,
+    SttFailed,
+    Tick,
+    deliver,
+)
 from stream_server.observability import CALL_CONTEXT
 from stream_server.providers.base import (
     ProviderError,
     SttSession,
 )
 from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
-from stream_server.speech.held_reply import hold_until
-from stream_server.speech.pipeline import ReplyStats, Voice, render_filler_clips, speak_reply, speak_text
+from stream_server.speech.pipeline import render_filler_clips
+from stream_server.speech.replies import CallReplies
 from stream_server.speech.usage import CallUsage, counted_providers
 from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 
@@ -95,9 +118,20 @@ class CallSession:
         # up the caller's next frames, now that a turn may be committed at every short pause.
         self._stt_outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._stt_audio = bytearray()  # gathered to STT_BATCH_BYTES: one wake-up per batch, not per frame
-        self._reply: asyncio.Task[None] | None = None
-        # Speculative replies running ahead unheard, by id, with the event that releases each.
-        self._speculative: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        # The call's one inbox: (input, reply generation or None), handed to the conductor in order.
+        self._inbox: asyncio.Queue[tuple[Input, int | None]] = asyncio.Queue()
+        self._deciding = asyncio.Lock()  # held while the conductor decides and its actions are performed
+        self._replies = CallReplies(
+            llm=self._llm,
+            tts=self._tts,
+            apology=services.apology,
+            settings=settings.pipeline,
+            model=settings.core.cerebras_model,
+            clock=clock,
+            persona=lambda: self.state.persona or DEFAULT_PERSONA,
+            post=self._post,
+            count_errors=lambda n: services.metrics.emit({"ProviderErrors": (n, "Count")}, stage="reply"),
+        )
         self._background: set[asyncio.Task[Any]] = set()
         # The callee's opt-out being written; the hang-up waits for it (see `_hang_up`).
         self._opt_out: asyncio.Future[None] | None = None
@@ -112,14 +146,19 @@ class CallSession:
     async def run(self) -> None:
         """Serve the call until it ends; never raises for a call-level problem."""
         CALL_CONTEXT.set({})
+        self._owned.append(asyncio.create_task(self._consume(), name="inbox"))
         try:
             async for frame in self.socket:
+                event: Input
                 try:
-                    message = parse(frame)
+                    event = Frame(parse(frame))
                 except ProtocolError as error:
-                    self.state.on_malformed(error)
-                    continue
-                await self._apply(self.state.on_message(message, self.services.clock()))
+                    event = MalformedFrame(error)
+                if self._inbox.empty() and not self._deciding.locked():
+                    async with self._deciding:  # nothing queued, nobody deciding: no hop through the loop
+                        await self._deliver(event)
+                else:
+                    self._post(event)
                 if self.state.phase is Phase.ENDED:
                     break
         except ConnectionClosed:
@@ -128,27 +167,54 @@ class CallSession:
             log.exception("call failed")
         finally:
             if self.state.phase is not Phase.ENDED:
+                # After whatever is already queued: the conductor hears of the close last.
+                self._post(SocketClosed())
                 with contextlib.suppress(Exception):
-                    await self._apply(self.state.on_socket_closed(self.services.clock()))
+                    await asyncio.wait_for(self._inbox.join(), timeout=10.0)
             await self._shutdown()
 
     def begin_drain(self, deadline: float) -> None:
         """The process is draining: say goodbye at ``deadline`` (monotonic) if still talking."""
-        self.state.begin_drain(deadline)
+        self._post(Drain(deadline))
+
+    # -- the inbox ----------------------------------------------------------------------------------
+
+    def _post(self, event: Input, generation: int | None = None) -> None:
+        """Queue ``event`` for the conductor; ``generation``: the reply generation that produced it."""
+        self._inbox.put_nowait((event, generation))
+
+    async def _consume(self) -> None:
+        """The one loop that hands queued inputs to the conductor, in order, one at a time."""
+        while True:
+            event, generation = await self._inbox.get()
+            try:
+                async with self._deciding:
+                    if generation is None or generation == self._replies.generation:
+                        await self._deliver(event)
+                    # else: a reply's chunk or end, posted before that reply was cut; never heard
+            except Exception:
+                log.exception("call input failed: %s", type(event).__name__)
+            finally:
+                self._inbox.task_done()
+
+    async def _deliver(self, event: Input) -> None:
+        """Hand one input to the conductor and perform its actions (the caller holds `_deciding`)."""
+        now = self.services.clock()
+        progress = self._replies.progress()
+        if progress is not None:
+            deliver(self.state, ReplyProgress(progress), now)
+        await self._apply(deliver(self.state, event, now))
 
     @property
     def active(self) -> bool:
         return self.state.phase in (Phase.ACTIVE, Phase.ENDING, Phase.AUTHENTICATING)
 
     async def _shutdown(self) -> None:
-        held = [task for task, _ in self._speculative.values()]
-        self._speculative.clear()
-        for task in [self._reply, *self._owned, *held]:
-            if task is not None and not task.done():
+        tasks = [*self._replies.tasks(), *self._owned]
+        for task in tasks:
+            if not task.done():
                 task.cancel()
-        await asyncio.gather(
-            *(t for t in [self._reply, *self._owned, *held] if t is not None), return_exceptions=True
-        )
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._background:
             await asyncio.wait(self._background, timeout=10.0)
         await self._close_socket(1000)
@@ -212,22 +278,15 @@ class CallSession:
                     self._stt_audio.clear()
                 self._stt_outbox.put_nowait(None)
             case SpeakReply() | SpeakText():
-                self._start_reply(action)
+                self._replies.start(action)
             case SpeculateReply(speculation_id, messages, tools):
-                release = asyncio.Event()
-                reply = SpeakReply(messages, tools)
-                task = asyncio.create_task(self._speak(reply, release), name="speculation")
-                self._speculative[speculation_id] = (task, release)
+                self._replies.speculate(speculation_id, messages, tools)
             case AdoptSpeculation(speculation_id):
-                self._adopt(speculation_id)
+                self._replies.adopt(speculation_id)
             case DiscardSpeculation(speculation_id):
-                entry = self._speculative.pop(speculation_id, None)
-                if entry is not None:
-                    entry[0].cancel()
+                self._replies.discard(speculation_id)
             case CancelReply():
-                if self._reply is not None and self._reply is not asyncio.current_task():
-                    self._reply.cancel()
-                    self._reply = None
+                self._replies.cancel()
             case PersistTurn(turn):
                 self._spawn_background(self._persist(turn))
             case RecordOptOut():
@@ -241,7 +300,7 @@ class CallSession:
                 persona = self.state.persona or DEFAULT_PERSONA
                 clip = self.services.filler_clips.get((persona.voice_id, persona.language, text))
                 if clip:  # not rendered yet: skip the filler rather than wait for it
-                    await self._apply(self.state.on_filler_audio(text, clip, self.services.clock()))
+                    await self._deliver(FillerAudio(text, clip))
             case UpdateCall():
                 self._spawn_background(self._update_call(action))
             case Hangup(reason):
@@ -264,7 +323,6 @@ class CallSession:
         services = self.services
         CALL_CONTEXT.set({"call_sid": start.call_sid})
         params = start.custom_parameters
-        now = services.clock()
         try:
             claims = verify_stream_token(
                 services.settings.core.stream_token_secret,
@@ -274,11 +332,11 @@ class CallSession:
             )
         except InvalidStreamToken as error:
             log.warning("stream token rejected: %s", error)
-            await self._apply(self.state.rejected(EndReason.BAD_TOKEN, now))
+            await self._deliver(Rejected(EndReason.BAD_TOKEN))
             return
         if params.get("call_id", claims.call_id) != claims.call_id:
             log.warning("stream token is for another call")
-            await self._apply(self.state.rejected(EndReason.BAD_TOKEN, now))
+            await self._deliver(Rejected(EndReason.BAD_TOKEN))
             return
         CALL_CONTEXT.set({"call_id": claims.call_id, "call_sid": start.call_sid})
         try:
@@ -287,16 +345,16 @@ class CallSession:
             )
         except Exception:
             log.exception("could not record the stream token")
-            await self._apply(self.state.rejected(EndReason.STORAGE_ERROR, services.clock()))
+            await self._deliver(Rejected(EndReason.STORAGE_ERROR))
             return
         if not fresh:
             log.warning("stream token replayed")
-            await self._apply(self.state.rejected(EndReason.REPLAYED_TOKEN, services.clock()))
+            await self._deliver(Rejected(EndReason.REPLAYED_TOKEN))
             return
         if params.get("persona_id") not in (None, claims.persona_id):
             log.warning("the persona_id parameter disagrees with the stream token; the token wins")
         # Only signed data chooses the persona: the token's claim, else the call record.
-        persona = await self._load_persona(claims.call_id, claims.persona_id)
+        persona = await services.load_persona(claims.call_id, claims.persona_id)
         log.info("call authenticated; persona=%s", persona.persona_id)
         self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
         self._owned.append(asyncio.create_task(self._send_to_stt(), name="stt-outbox"))
@@ -307,30 +365,7 @@ class CallSession:
             fillers = render_filler_clips(self._tts, persona, self.services.filler_clips)
             self._owned.append(asyncio.create_task(fillers, name="fillers"))
         self.authenticated.set()
-        await self._apply(self.state.authenticated(claims.call_id, persona, services.clock()))
-
-    async def _load_persona(self, call_id: str, persona_id: str | None) -> Persona:
-        """The persona as this call speaks it: its ``{{name}}`` placeholders filled from the call's
-        ``variables`` (read from the record only when the persona has placeholders)."""
-        repository = self.services.repository
-        try:
-            record = None
-            if not persona_id:
-                record = await asyncio.to_thread(repository.get_call, call_id)
-                persona_id = record.persona_id if record is not None else None
-            persona = await self.services.personas.get(persona_id) if persona_id else None
-            if persona is not None and placeholders(persona):
-                if record is None:
-                    record = await asyncio.to_thread(repository.get_call, call_id)
-                # POST /calls refused missing values; an inbound call has none (filled with nothing).
-                persona = fill_persona(persona, record.variables if record is not None else {})
-        except Exception:
-            log.exception("could not load the persona")
-            persona = None
-        if persona is None:
-            log.warning("persona %s not found; using the default persona", persona_id)
-            return DEFAULT_PERSONA
-        return persona
+        await self._deliver(Authenticated(claims.call_id, persona))
 
     # -- tasks the call owns ------------------------------------------------------------------------
 
@@ -347,18 +382,16 @@ class CallSession:
                     async for transcript in session.transcripts():
                         attempts = 0
                         if transcript.final:
-                            await self._apply(
-                                self.state.on_transcript(transcript.text, self.services.clock())
-                            )
+                            self._post(FinalTranscript(transcript.text))
                         else:
-                            await self._apply(self.state.on_partial(transcript.text, self.services.clock()))
+                            self._post(PartialTranscript(transcript.text))
                 return
             except ProviderError as error:
                 log.warning("stt session failed (attempt %d): %s", attempts, error)
                 self.services.metrics.emit({"ProviderErrors": (1, "Count")}, stage="stt")
             finally:
                 self._stt = None
-        await self._apply(self.state.on_stt_failed(self.services.clock()))
+        self._post(SttFailed())
 
     async def _send_to_stt(self) -> None:
         """Caller audio (bytes) and commits (None) to the recogniser, in the order the call made them;
@@ -391,76 +424,13 @@ class CallSession:
                 continue
             if record is not None and record.answered_by:
                 log.info("AMD result: %s", record.answered_by)
-                await self._apply(self.state.on_answered_by(record.answered_by, clock()))
+                self._post(AnsweredBy(record.answered_by))
                 return
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(0.1)  # filler and keypad timing need a finer clock than 0.25 s
-            await self._apply(self.state.on_tick(self.services.clock()))
-
-    def _adopt(self, speculation_id: int) -> None:
-        """Make a held speculative reply the current reply and let its audio out."""
-        entry = self._speculative.pop(speculation_id, None)
-        previous = self._reply
-        if previous is not None and not previous.done():
-            previous.cancel()
-        if entry is None or entry[0].done():
-            # It already died (a provider fault before release): nothing held to play.
-            log.warning("speculative reply %d is gone; the turn gets no reply", speculation_id)
-            self._reply = None
-            return
-        self._reply, release = entry
-        release.set()
-
-    def _start_reply(self, action: SpeakReply | SpeakText) -> None:
-        previous = self._reply
-        if previous is not None and not previous.done():
-            previous.cancel()
-        self._reply = asyncio.create_task(self._speak(action), name="reply")
-
-    async def _speak(self, action: SpeakReply | SpeakText, release: asyncio.Event | None = None) -> None:
-        services = self.services
-        persona = self.state.persona or DEFAULT_PERSONA
-        voice = Voice(persona.voice_id, persona.language)
-        stats = ReplyStats(started_at=services.clock())
-        if release is None:
-            self.state.on_reply_started(stats)
-        if isinstance(action, SpeakReply):
-            chunks = speak_reply(
-                llm=self._llm,
-                tts=self._tts,
-                messages=action.messages,
-                model=persona.llm_model or services.settings.core.cerebras_model,
-                voice=voice,
-                apology=services.apology,
-                stats=stats,
-                settings=services.settings.pipeline,
-                clock=services.clock,
-                tools=action.tools,
-            )
-        else:
-            chunks = speak_text(
-                tts=self._tts,
-                text=action.text,
-                voice=voice,
-                apology=services.apology,
-                stats=stats,
-                settings=services.settings.pipeline,
-                clock=services.clock,
-            )
-        if release is not None:
-            chunks = hold_until(chunks, release, on_release=lambda: self.state.on_reply_started(stats))
-        try:
-            async for chunk in chunks:
-                await self._apply(self.state.on_reply_audio(chunk, services.clock()))
-        finally:
-            await chunks.aclose()
-        if stats.provider_errors:
-            services.metrics.emit({"ProviderErrors": (len(stats.provider_errors), "Count")}, stage="reply")
-        if self._reply is asyncio.current_task():
-            self._reply = None
-        await self._apply(self.state.on_reply_finished(services.clock()))
+            self._post(Tick())
 
     async def _persist(self, turn: TranscriptTurn) -> None:
         try:
@@ -471,10 +441,12 @@ class CallSession:
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)
         try:
-            twiml = await asyncio.to_thread(self._twiml, action.update)
+            twiml = await asyncio.to_thread(
+                self.services.call_update_twiml, action.update, self.state.persona, self.state.call_id
+            )
         except PhoneNumberError as refusal:
             log.warning("transfer refused at dial time: %s", refusal.message)
-            await self._apply(self.state.on_call_update_failed(self.services.clock()))
+            self._post(CallUpdateFailed())
             return
         try:
             await asyncio.wait_for(
@@ -482,10 +454,10 @@ class CallSession:
             )
         except Exception:
             log.exception("REST call update failed (%s)", action.reason)
-            await self._apply(self.state.on_call_update_failed(self.services.clock()))
+            self._post(CallUpdateFailed())
             return
         # Twilio now runs the new TwiML, which ends this stream; close our side in order.
-        await self._apply(self.state.on_hangup_done(self.services.clock()))
+        self._post(HangupDone())
 
     async def _record_opt_out(self) -> None:
         at = datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat()
@@ -510,23 +482,4 @@ class CallSession:
         except Exception:
             # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.
             log.exception("REST hang-up failed; closing the stream instead")
-        await self._apply(self.state.on_hangup_done(self.services.clock()))
-
-    def _twiml(self, update: CallUpdate) -> str:
-        """The TwiML that carries out a call update (built here, in the shell, not in the brain).
-
-        A transfer's ``<Dial action>`` points at our API, which speaks only if nobody answered.
-        The number is re-read from the stored persona and re-checked with today's dial policy
-        (``callcore.phone.transfer_destination``); runs in a thread (a DynamoDB read).
-        """
-        match update:
-            case TransferTo(number):
-                core = self.services.settings.core
-                persona = self.state.persona
-                stored = self.services.repository.get_persona(persona.persona_id) if persona else None
-                current = stored.transfer_number if stored is not None else None
-                dial = transfer_destination(number, current, DialPolicy.from_settings(core))
-                action = dial_action_url(core.public_api_url, self.state.call_id)
-                return transfer_twiml(dial, action_url=action)
-            case PlayDigits(digits):
-                return digits_twiml(digits)
+        self._post(HangupDone())

@@ -1,16 +1,16 @@
 """What a call's conductor hands its shell: the actions, the call phases and why a call ended.
 
 Everything here is plain data. `CallState` returns lists of `Action`; the shell
-(`stream_server.session`) performs them. `Phase` moves only along `TRANSITIONS` (one table, checked
+(`stream_server.session`) performs them, and reports a reply's audio (`ReplyAudio`) and what the
+reply produced (`ReplyOutcome`, frozen) back. `Phase` moves only along `TRANSITIONS` (one table, checked
 by `Phase.to`), and a call ends for exactly one `EndReason`, stored on the call record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
 
 from callcore.models import TranscriptTurn
 
@@ -36,8 +36,8 @@ __all__ = [
     "Phase",
     "RecordMetric",
     "RecordOptOut",
-    "ReplyChunk",
-    "ReplyProgress",
+    "ReplyAudio",
+    "ReplyOutcome",
     "Send",
     "SpeakFiller",
     "SpeakReply",
@@ -67,29 +67,42 @@ class Phase(Enum):
         return target
 
 
-class ReplyChunk(Protocol):
-    """One chunk of a reply's audio as the shell reports it (`speech.pipeline.ReplyAudio` is one)."""
+@dataclass(frozen=True, slots=True)
+class ReplyAudio:
+    """One chunk of speech: which sentence (index and text) it belongs to, and its mu-law audio."""
 
-    @property
-    def sentence(self) -> int: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def audio(self) -> bytes: ...
+    sentence: int
+    text: str
+    audio: bytes
+    apology: bool = False
 
 
-class ReplyProgress(Protocol):
-    """What the conductor reads of a running reply (`speech.pipeline.ReplyStats` is one).
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    """What a reply's pipeline has produced so far, frozen when the shell reports it.
 
-    Read-only here: the shell's pipeline fills it in; the conductor only reads it when it closes the
-    turn (latencies, provider errors) and when the reply ends (tool calls).
+    The shell reports it while the reply runs (`CallState.on_reply_progress`, whenever it changed)
+    and once more when the reply has produced all it will (`finished`); the conductor keeps the
+    latest with the utterance and reads it when the turn closes (latencies, provider errors) and
+    when the reply ends (tool calls). What the caller heard of it, and whether they cut it, come
+    from Twilio's marks (`telephony.playback`), not from here.
+
+    Attributes:
+        latency_ms: stage latencies from the reply's start (``llm_first_token``,
+            ``tts_first_byte``, ``first_audio``), only those that happened.
+        provider_errors: the LLM and TTS faults met, in order.
+        tool_calls: the tools the model asked for, in order.
+        text: everything the model (or the fixed text) said, heard or not.
+        apologised: a fault ended the reply early and the apology clip was played.
+        finished: the pipeline produced everything it will (False: still running, or cut).
     """
 
-    @property
-    def provider_errors(self) -> Sequence[str]: ...
-    @property
-    def tool_calls(self) -> Sequence[ToolCall]: ...
-    def latency_ms(self) -> Mapping[str, float]: ...
+    latency_ms: Mapping[str, float] = field(default_factory=dict)
+    provider_errors: tuple[str, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    text: str = ""
+    apologised: bool = False
+    finished: bool = False
 
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {

@@ -51,8 +51,8 @@ from stream_server.conversation.actions import (
     Phase,
     RecordMetric,
     RecordOptOut,
-    ReplyChunk,
-    ReplyProgress,
+    ReplyAudio,
+    ReplyOutcome,
     Send,
     SpeakFiller,
     SpeakReply,
@@ -108,7 +108,7 @@ class _Speaking:
     kind: str
     started_at: float
     generating: bool = True
-    stats: ReplyProgress | None = None
+    outcome: ReplyOutcome | None = None  # what its pipeline produced, as last reported
     caller_latency: dict[str, float] = field(default_factory=dict)
     filler_considered: bool = False
     sentence_offset: int = 0  # a filler played first takes sentence 0; the reply's follow
@@ -457,11 +457,12 @@ class CallState:
         self._speaking.caller_latency = latency
         return actions
 
-    def on_reply_started(self, stats: ReplyProgress) -> None:
+    def on_reply_progress(self, outcome: ReplyOutcome) -> None:
+        """What the running reply's pipeline has produced so far (or in all, when it has finished)."""
         if self._speaking is not None:
-            self._speaking.stats = stats
+            self._speaking.outcome = outcome
 
-    def on_reply_audio(self, chunk: ReplyChunk, now: float) -> list[Action]:
+    def on_reply_audio(self, chunk: ReplyAudio, now: float) -> list[Action]:
         """A chunk from the pipeline: send it, followed by its mark."""
         speaking = self._speaking
         if speaking is None or self.phase is Phase.ENDED:
@@ -511,17 +512,17 @@ class CallState:
         if speaking is None:
             return self._settle(now)
         speaking.generating = False
-        stats = speaking.stats
+        outcome = speaking.outcome
         if (
             speaking.kind != "reply"
-            or stats is None
-            or not stats.tool_calls
+            or outcome is None
+            or not outcome.tool_calls
             or self.phase is not Phase.ACTIVE
         ):
             return self._settle(now)
         assert self._tools is not None
         spoke = bool(speaking.utterance.sentences)
-        intents = self._tools.on_reply_finished(stats.tool_calls, spoke=spoke)
+        intents = self._tools.on_reply_finished(outcome.tool_calls, spoke=spoke)
         return self._intents(intents, now) if intents else self._settle(now)
 
     def on_answered_by(self, answered_by: str, now: float) -> list[Action]:
@@ -725,7 +726,7 @@ class CallState:
             now=now,
             interrupted=interrupted,
             caller_latency=speaking.caller_latency,
-            stats=speaking.stats,
+            outcome=speaking.outcome,
         )
         if heard:  # the model remembers only what the caller heard
             self.history.append(ChatMessage("assistant", heard))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from callcore.models import TranscriptTurn
 
-from stream_server.conversation.actions import RecordMetric, ReplyProgress
+from stream_server.conversation.actions import RecordMetric, ReplyOutcome
 from stream_server.telephony.playback import Utterance
 
 __all__ = ["Transcript"]
@@ -47,17 +47,17 @@ class Transcript:
         now: float,
         interrupted: bool,
         caller_latency: Mapping[str, float],
-        stats: ReplyProgress | None,
+        outcome: ReplyOutcome | None,
     ) -> tuple[TranscriptTurn, str, list[RecordMetric]]:
         """The bot's finished utterance as a turn; also what was heard and the latency metrics."""
         heard = utterance.heard_text()
         latency = dict(caller_latency)
         metrics: list[RecordMetric] = []
-        if stats is not None:
-            latency.update(stats.latency_ms())
-            metrics += [RecordMetric(f"Latency_{stage}", ms) for stage, ms in stats.latency_ms().items()]
-            if stats.provider_errors:
-                metrics.append(RecordMetric("ProviderErrors", len(stats.provider_errors), "Count"))
+        if outcome is not None:
+            latency.update(outcome.latency_ms)
+            metrics += [RecordMetric(f"Latency_{stage}", ms) for stage, ms in outcome.latency_ms.items()]
+            if outcome.provider_errors:
+                metrics.append(RecordMetric("ProviderErrors", len(outcome.provider_errors), "Count"))
         metrics += [
             RecordMetric(f"Latency_{stage}", caller_latency[stage])
             for stage in ("end_of_turn", "stt")

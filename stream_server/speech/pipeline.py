@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from callcore.models import Persona
 
+from stream_server.conversation.actions import ReplyAudio, ReplyOutcome
 from stream_server.providers.base import (
     ChatMessage,
     LanguageModel,
@@ -76,16 +77,6 @@ class ApologyClip:
     audio: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyAudio:
-    """One chunk of speech: which sentence (index and text) it belongs to, and its mu-law audio."""
-
-    sentence: int
-    text: str
-    audio: bytes
-    apology: bool = False
-
-
 @dataclass(slots=True)
 class ReplyStats:
     """Per-reply timings (clock seconds) and outcome, filled in while the reply runs."""
@@ -108,6 +99,28 @@ class ReplyStats:
             "first_audio": self.first_audio_at,
         }
         return {k: round((v - self.started_at) * 1000.0, 2) for k, v in marks.items() if v is not None}
+
+    def progress(self) -> tuple[object, ...]:
+        """What the conductor would see change in `outcome` (cheap: compared before every event)."""
+        return (
+            self.llm_first_token_at,
+            self.tts_first_byte_at,
+            self.first_audio_at,
+            len(self.provider_errors),
+            len(self.tool_calls),
+            self.apologised,
+        )
+
+    def outcome(self, *, finished: bool = False) -> ReplyOutcome:
+        """A frozen copy for the conductor (`conversation.actions.ReplyOutcome`)."""
+        return ReplyOutcome(
+            latency_ms=self.latency_ms(),
+            provider_errors=tuple(self.provider_errors),
+            tool_calls=tuple(self.tool_calls),
+            text=self.text,
+            apologised=self.apologised,
+            finished=finished,
+        )
 
 
 _END = object()

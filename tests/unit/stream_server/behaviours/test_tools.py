@@ -27,7 +27,14 @@ from stream_server.behaviours.tools import (
     plan_tool_call,
     tools_for,
 )
-from stream_server.conversation.actions import Hangup, Phase, RecordOptOut, SpeakReply, UpdateCall
+from stream_server.conversation.actions import (
+    Hangup,
+    Phase,
+    RecordOptOut,
+    ReplyOutcome,
+    SpeakReply,
+    UpdateCall,
+)
 from stream_server.conversation.call_state import CallConfig
 from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
@@ -195,8 +202,7 @@ def _reply_with_tools(r: Replay, sentences: list[str], calls: list[ToolCall]) ->
     r.play(["Hi there."])
     reply = r.feed(r.state.on_transcript("Please help.", r.t))
     assert any(isinstance(a, SpeakReply) and a.tools for a in reply)
-    stats = ReplyStats(started_at=r.t, tool_calls=calls)
-    r.state.on_reply_started(stats)
+    r.state.on_reply_progress(ReplyOutcome(tool_calls=tuple(calls)))
     return r.play(sentences)
 
 

@@ -24,7 +24,7 @@ from callcore.calls import iso, webhook_url
 from callcore.credentials import twilio_credentials
 from callcore.fleet import free_slots
 from callcore.logging import build_logger
-from callcore.models import CallRecord, CallStatus, Persona
+from callcore.models import CallRecord, CallStatus, Persona, stuck_after
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.signatures import FormParams
@@ -174,6 +174,7 @@ def answer_inbound(form: FormParams) -> Response[str]:
         created_at=now,
         updated_at=now,
         call_sid=call_sid,
+        reconcile_after=stuck_after(datetime.now(UTC), persona.twilio_time_limit_seconds),
         expiration=int(time.time()) + settings.call_ttl_days * 24 * 3600,
     )
     if repo.create_call(record):

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from callcore.logging import mask_phone
-from callcore.models import AMD_TIMEOUT_SECONDS, CallRecord, CallStatus, Persona, StatusEvent
+from callcore.models import AMD_TIMEOUT_SECONDS, CallRecord, CallStatus, Persona, StatusEvent, stuck_after
 from callcore.phone import DialPolicy, PhoneNumberError
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -329,6 +329,7 @@ def place_call(
         holds_slot=True,
         budget_day=day,
         budget_seconds=reserve,
+        reconcile_after=stuck_after(now, persona.twilio_time_limit_seconds),
         expiration=int(now.timestamp()) + settings.call_ttl_days * 24 * 3600,
     )
     try:

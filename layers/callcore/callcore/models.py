@@ -10,10 +10,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 __all__ = [
+    "LIVE_CALLS_PARTITION",
     "CallRecord",
     "CallStatus",
     "CallSummary",
@@ -24,7 +26,9 @@ __all__ = [
     "call_key",
     "do_not_call_key",
     "from_dynamo",
+    "live_call_index_key",
     "persona_key",
+    "stuck_after",
     "to_dynamo",
 ]
 
@@ -68,6 +72,31 @@ _RANKS = {
     CallStatus.FAILED: _TERMINAL_RANK,
     CallStatus.CANCELED: _TERMINAL_RANK,
 }
+
+
+RING_SECONDS = 60
+"""Twilio rings an outbound call for `Timeout`, 60 s unless set: before answer, the time limit has
+not started yet."""
+RECONCILE_GRACE_SECONDS = 300
+"""How late a final status callback may still be before the call counts as stuck (Twilio retries
+failed callbacks for a while; the reconciler must not race an answer that is merely slow)."""
+
+
+def stuck_after(created: datetime, time_limit_seconds: int) -> str:
+    """When a call created at ``created`` with Twilio ``TimeLimit`` ``time_limit_seconds`` has
+    certainly ended at Twilio, plus the grace period: the reconciler's ``reconcile_after``.
+    The format is fixed-width UTC, so it sorts and compares as a string (GSI2SK)."""
+    moment = created + timedelta(seconds=RING_SECONDS + time_limit_seconds + RECONCILE_GRACE_SECONDS)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+LIVE_CALLS_PARTITION = "LIVE"
+
+
+def live_call_index_key(reconcile_after: str, call_id: str) -> dict[str, str]:
+    """GSI2's key: every call not yet final, ordered by when it is certainly stuck (sparse: a
+    final status removes it, so the index only ever holds the live calls)."""
+    return {"GSI2PK": LIVE_CALLS_PARTITION, "GSI2SK": f"{reconcile_after}#{call_id}"}
 
 
 def call_key(call_id: str) -> dict[str, str]:
@@ -238,6 +267,9 @@ class CallRecord:
     # do-not-call list, and a campaign never retries this recipient. None (not False) otherwise.
     opted_out: bool | None = None
     opted_out_at: str | None = None
+    # When a call still not final is certainly stuck (its time limit, the ring time and a grace
+    # period have all passed): the key of the sparse GSI2 the reconciler reads, until it is final.
+    reconcile_after: str | None = None
     expiration: int | None = None
 
     def to_item(self) -> dict[str, Any]:
@@ -248,6 +280,8 @@ class CallRecord:
             "entity": "call",
             "status_rank": self.status.rank,
         }
+        if self.reconcile_after and not self.status.is_terminal:
+            item.update(live_call_index_key(self.reconcile_after, self.call_id))
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if name == "status":

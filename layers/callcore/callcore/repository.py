@@ -18,6 +18,7 @@ from callcore.aws_session import AwsTimeouts, aws_client
 from callcore.fleet import FLEET_PARTITION, TaskSlots, task_slots_item
 from callcore.listing import CallListQuery, PageQuery, encode_cursor
 from callcore.models import (
+    LIVE_CALLS_PARTITION,
     CallRecord,
     CallStatus,
     CallSummary,
@@ -340,12 +341,14 @@ class CallRepository:
         if release:
             sets.append("holds_slot = :false")
             values[":false"] = False
+        # A final call leaves the live-calls index (GSI2): the reconciler never sees it again.
+        remove = " REMOVE GSI2PK, GSI2SK" if status.is_terminal else ""
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._db.name,
                     "Key": _wire(call_key(record.call_id)),
-                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "UpdateExpression": "SET " + ", ".join(sets) + remove,
                     "ConditionExpression": "attribute_exists(PK) AND #rank < :rank",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": _wire(values),
@@ -571,6 +574,24 @@ class CallRepository:
             "get_item", Key={"PK": f"USER#{user_id}", "SK": "ACTIVE"}, ConsistentRead=True
         ).get("Item")
         return int(item["active"]) if item else 0
+
+    # -- the reconciler's view: calls not final past their time limit --------------------------
+
+    def stuck_call_ids(self, *, now_iso: str, limit: int) -> list[str]:
+        """Up to ``limit`` ids of calls not yet final whose ``reconcile_after`` has passed, the
+        longest-stuck first (one query of the sparse GSI2; bounded however many calls are live)."""
+        items = self._db.call(
+            "query",
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :live AND GSI2SK < :now",
+            ExpressionAttributeValues={":live": LIVE_CALLS_PARTITION, ":now": now_iso},
+            Limit=limit,
+        ).get("Items", [])
+        return [str(item["PK"]).removeprefix("CALL#") for item in items]  # GSI2 projects keys only
+
+    def leave_live_index(self, call_id: str) -> None:
+        """Drop a call that is already final from GSI2 (a record written before the removal)."""
+        self._db.call("update_item", Key=call_key(call_id), UpdateExpression="REMOVE GSI2PK, GSI2SK")
 
     # -- stream-host fleet slots (callcore.fleet) ---------------------------------------------
 

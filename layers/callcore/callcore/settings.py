@@ -200,6 +200,8 @@ class Settings:
     dial_allowed_regions: tuple[str, ...] = ("CA",)
     dial_allowed_number_types: tuple[str, ...] = ()
     max_concurrent_calls_per_user: int = 3
+    # Stale-call reconciler (functions/call_reconciler): calls examined per scheduled run.
+    reconcile_batch_size: int = 25
     max_calls_per_day_per_user: int = 200
     max_call_minutes_per_day_per_user: int = 600
     inbound_persona_id: str = "receptionist"
@@ -271,6 +273,7 @@ class Settings:
             dial_allowed_regions=_regions(_text(e, "DIAL_ALLOWED_REGIONS", "CA")),
             dial_allowed_number_types=_number_types(_text(e, "DIAL_ALLOWED_NUMBER_TYPES", "")),
             max_concurrent_calls_per_user=_int(e, "MAX_CONCURRENT_CALLS_PER_USER", 3, minimum=1),
+            reconcile_batch_size=_int(e, "RECONCILE_BATCH_SIZE", 25, minimum=1),
             max_calls_per_day_per_user=_int(e, "MAX_CALLS_PER_DAY_PER_USER", 200, minimum=0),
             max_call_minutes_per_day_per_user=_int(e, "MAX_CALL_MINUTES_PER_DAY_PER_USER", 600, minimum=0),
             inbound_persona_id=_text(e, "INBOUND_PERSONA_ID", "receptionist") or "receptionist",

@@ -31,7 +31,10 @@ def test_table_matches_the_template_and_personas_are_seeded(storage: LocalStorag
     client = boto3.client("dynamodb", endpoint_url=storage.endpoint, region_name="us-east-1")
     table = client.describe_table(TableName="calls-test")["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"PK": "HASH", "SK": "RANGE"}
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == [
+        "GSI1",
+        "GSI2",
+    ]  # GSI2: live calls, for the reconciler
     ttl = client.describe_time_to_live(TableName="calls-test")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expiration"
     personas = client.scan(TableName="calls-test")["Items"]

@@ -141,8 +141,9 @@ class StreamServer:
         self._active_changed()
 
     def _active_changed(self) -> None:
+        # ActiveCalls reaches CloudWatch once, through ActiveCallsPublisher (PutMetricData): an EMF
+        # copy here made the autoscaler's average count every change as an extra sample.
         count = len(self.sessions)
-        self.services.metrics.emit({"ActiveCalls": (count, "Count")})
         if self._on_active_change is not None:
             self._on_active_change(count)
 

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # run as a script by bench/__main__.py
 from bench.loadgen.fakes import FakeLatencies  # noqa: E402
 from bench.loadgen.harness import BenchPlan, run_bench, save  # noqa: E402
 from bench.loadgen.systems import BENCH_PYTHON  # noqa: E402
-from bench.loadgen.tables import format_table  # noqa: E402
+from bench.loadgen.tables import format_table, format_waterfall  # noqa: E402
 from bench.waterfall import stage_medians  # noqa: E402
 
 
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     results = save(report, out / "vs_pipecat.json")
     print()
     print(format_table(report))
+    print()
+    print(format_waterfall(report))
     print("\nours, milestones after the caller's last voice (p50 ms; 'heard' = voice-to-voice at the phone):")
     for calls in sorted({b["calls"] for b in report["latency"]}):
         medians = stage_medians(report, "ours", calls)

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen.tables import capacity_of, format_table, pooled, table_rows  # noqa: E402
+from bench.loadgen.tables import capacity_of, format_table, format_waterfall, pooled, table_rows  # noqa: E402
 
 TARGETS = {
     "pipeline overhead p95 (ms)": ("<=", 10.0),
@@ -137,10 +137,18 @@ cold start) is measured by `bench/bench_handlers.py`.
 {format_table(report)}
 ```
 
-Pipeline overhead = voice-to-voice minus endpointing ({report["endpointing_ms"]} ms) minus the fakes'
-serial latency ({lat["stt_commit_ms"] + lat["llm_first_token_ms"] + lat["tts_first_byte_ms"]:.0f} ms).
-A pipeline that sends the STT commit when its VAD first hears silence overlaps the STT latency with
-the rest of the endpointing wait; Pipecat does this, so its overhead can come out below zero.
+```
+{format_waterfall(report)}
+```
+
+The waterfall is measured the same way for both systems, from outside them, on each turn of the
+one-call batches: the shared fakes note when each request reaches a milestone (STT commit received,
+final sent, LLM request received, first token sent, TTS request received, first audio sent) on the
+machine's monotonic clock, and the emulated phone notes the caller's last voice and the first reply
+sample heard. Waits are the stretches a system spends on purpose waiting for silence or for the turn
+to be confirmed; providers' time is the fakes' own latency; pipeline overhead is the rest (turning
+tokens into a TTS request, and first audio to the ear), per turn. Medians of stretches need not add
+up to the median voice-to-voice.
 
 Capacity = the largest N with every call completed, no bot audio gap > 100 ms, inbound backlog p99
 (unread bytes on the server's sockets, from /proc/net/tcp) under 2 KB, and the load generator on time

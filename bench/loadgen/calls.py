@@ -213,6 +213,7 @@ class CallResult:
     played: list[tuple[float, float]]
     sent_at: list[float]
     errors: list[str]
+    started_at: float = 0.0  # the phone's clock (time.monotonic) at the timeline's zero
 
 
 class _NullRecording(StereoRecording):
@@ -254,6 +255,7 @@ async def _one_call(
         played=list(session.played),
         sent_at=list(session.sent_at),
         errors=[f"{e.code} {e.message}" for e in outcome.errors],
+        started_at=session._t0,
     )
 
 

@@ -23,7 +23,10 @@ import base64
 import contextlib
 import json
 import signal
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 from aiohttp import web
 
@@ -98,6 +101,7 @@ class BenchElevenLabs(FakeElevenLabs):
             "character_start_times_seconds": [round(i * per_char, 3) for i in range(len(text))],
             "character_end_times_seconds": [round((i + 1) * per_char, 3) for i in range(len(text))],
         }
+        self.milestone("tts_request")
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await asyncio.sleep(self.tts_first_byte_ms / 1000)
@@ -110,6 +114,8 @@ class BenchElevenLabs(FakeElevenLabs):
             if index == 0:
                 line["alignment"] = alignment
             await response.write(json.dumps(line).encode() + b"\n")
+            if index == 0:
+                self.milestone("tts_first_audio")
             if self.tts_speed > 0:
                 await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)
         await response.write_eof()
@@ -124,8 +130,14 @@ async def serve(
     elevenlabs_key: str,
     cerebras_key: str,
     stop: asyncio.Event,
+    milestones: Path | None = None,
 ) -> None:
-    """Run both fakes until `stop` is set (prints `ready` once both listen)."""
+    """Run both fakes until `stop` is set (prints `ready` once both listen).
+
+    `milestones`: a file that gets one JSON line `[monotonic seconds, name]` per request milestone
+    (STT commit and final, LLM request and first token, TTS request and first audio); the clock is
+    the machine's, so the load generator can place them on its calls' timelines.
+    """
     eleven = BenchElevenLabs(
         api_key=elevenlabs_key,
         stt_commit_ms=latencies.stt_commit_ms,
@@ -144,6 +156,15 @@ async def serve(
     )
     for line in BENCH_LINES:  # render the caller's lines once, before any call needs their timing
         espeak_speech_seconds(line)
+    sink: IO[str] | None = milestones.open("a", encoding="utf-8") if milestones is not None else None
+    if sink is not None:
+        log = sink
+
+        def note(name: str) -> None:
+            log.write(json.dumps([round(time.monotonic(), 4), name]) + "\n")
+            log.flush()
+
+        eleven.on_milestone = cerebras.on_milestone = note
     async with eleven, cerebras:
         print("ready", eleven.base_url, cerebras.base_url, flush=True)
         while not stop.is_set():
@@ -153,6 +174,8 @@ async def serve(
             cerebras.requests.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
+    if sink is not None:
+        sink.close()
 
 
 def main() -> None:
@@ -161,6 +184,7 @@ def main() -> None:
     parser.add_argument("--cerebras-port", type=int, required=True)
     parser.add_argument("--elevenlabs-key", default="bench-elevenlabs-key")
     parser.add_argument("--cerebras-key", default="bench-cerebras-key")
+    parser.add_argument("--milestones", type=Path, help="append request milestones here (JSON lines)")
     args = parser.parse_args()
 
     async def run() -> None:
@@ -175,6 +199,7 @@ def main() -> None:
             elevenlabs_key=args.elevenlabs_key,
             cerebras_key=args.cerebras_key,
             stop=stop,
+            milestones=args.milestones,
         )
 
     asyncio.run(run())

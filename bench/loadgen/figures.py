@@ -4,7 +4,8 @@ Definitions (all times at the emulated phone, in stream seconds):
 - voice to voice: the caller's last *speech* sample (the utterance end minus eSpeak's trailing
   silence) to the first bot audio sample played after it;
 - barge-in reaction: the caller's speech onset over bot audio to the end of the run of bot audio that
-  was playing then (with `clear` that is the flush; without it, the reply playing out);
+  was playing then (with `clear` that is the flush; without it, the reply playing out); and the same
+  onset to the system's `clear` reaching the phone;
 - playback gap: bot audio paused for longer than the limit with no caller turn ended (and no
   barge-in) in between, i.e. a stall the caller hears in the middle of a reply;
 - send lateness: how far the load generator's 20 ms frames slipped behind schedule (if large, the
@@ -25,10 +26,12 @@ from stream_server.audio.codec import ulaw_to_pcm16
 
 __all__ = [
     "CallFigures",
+    "barge_in_clear_ms",
     "barge_in_reactions_ms",
     "call_figures",
     "percentile",
     "playback_gaps_ms",
+    "reply_turns",
     "send_lateness_ms",
     "trailing_silence_ms",
     "voice_to_voice_ms",
@@ -83,6 +86,32 @@ def barge_in_reactions_ms(result: CallResult) -> list[float]:
     return figures
 
 
+def barge_in_clear_ms(result: CallResult) -> list[float]:
+    """Speech onset over the bot -> the system's `clear` reaching the phone, per barge-in that got one."""
+    clears = [e.at for e in result.timeline if e.kind == "clear"]
+    figures = []
+    for event in result.timeline:
+        if event.kind == "barge_in":
+            after = [at for at in clears if at >= event.at]
+            if after:
+                figures.append((after[0] - event.at) * 1000)
+    return figures
+
+
+def reply_turns(result: CallResult, tail_ms: Callable[[str], float]) -> list[tuple[float, float]]:
+    """(caller's last voice, first reply sample heard) per answered turn, on the phone's monotonic clock."""
+    turns = []
+    last_stop: tuple[float, str] | None = None
+    for event in result.timeline:
+        if event.kind == "caller_stop":
+            last_stop = (event.at, event.detail)
+        elif event.kind == "bot_reply_start" and last_stop is not None and event.value is not None:
+            voice = result.started_at + last_stop[0] - tail_ms(last_stop[1]) / 1000
+            turns.append((voice, result.started_at + event.at))
+            last_stop = None
+    return turns
+
+
 def playback_gaps_ms(result: CallResult, *, limit_ms: float = 100.0) -> list[float]:
     """Pauses in bot audio longer than `limit_ms` that no caller turn explains."""
     runs = _runs(result.played)
@@ -111,6 +140,7 @@ class CallFigures:
     completed: int
     voice_to_voice_ms: list[float]
     barge_in_ms: list[float]
+    barge_in_clear_ms: list[float]
     gaps_ms: list[float]
     send_lateness_p99_ms: float
     errors: list[str]
@@ -121,6 +151,7 @@ def call_figures(results: Iterable[CallResult], tail_ms: Callable[[str], float])
     results = list(results)
     v2v: list[float] = []
     barge: list[float] = []
+    barge_clear: list[float] = []
     gaps: list[float] = []
     lateness: list[float] = []
     errors: list[str] = []
@@ -129,6 +160,7 @@ def call_figures(results: Iterable[CallResult], tail_ms: Callable[[str], float])
     for result in results:
         v2v += voice_to_voice_ms(result, tail_ms)
         barge += barge_in_reactions_ms(result)
+        barge_clear += barge_in_clear_ms(result)
         gaps += playback_gaps_ms(result)
         lateness += send_lateness_ms(result)
         errors += result.errors
@@ -140,6 +172,7 @@ def call_figures(results: Iterable[CallResult], tail_ms: Callable[[str], float])
         completed=completed,
         voice_to_voice_ms=v2v,
         barge_in_ms=barge,
+        barge_in_clear_ms=barge_clear,
         gaps_ms=gaps,
         send_lateness_p99_ms=percentile(lateness, 99),
         errors=errors,

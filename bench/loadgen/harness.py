@@ -23,9 +23,9 @@ from typing import Any
 
 from bench.loadgen.calls import bench_script, run_calls
 from bench.loadgen.fakes import FakeLatencies
-from bench.loadgen.figures import CallFigures, call_figures, trailing_silence_ms
+from bench.loadgen.figures import CallFigures, call_figures, reply_turns, trailing_silence_ms
 from bench.loadgen.probes import BacklogSampler, LoopLagProbe, cpu_seconds, rss_bytes
-from bench.loadgen.stages import reply_stages
+from bench.loadgen.stages import phone_waterfall, reply_stages
 from bench.loadgen.stats import percentile
 from bench.loadgen.systems import AUTH_TOKEN, ROOT, OurStreamHost, PipecatBot, SystemUnderTest, wait_ready
 from local.twilio_emulator.caller import CallerScript
@@ -77,6 +77,8 @@ class BatchResult:
     backlog_samples: list[int] = field(default_factory=list)
     loop_lag_ms: list[float] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)  # ours only: see bench/loadgen/stages.py
+    # Both systems, batches of one call only (the fakes' milestones cannot be told apart between calls).
+    waterfall: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def loop_lag_p99_ms(self) -> float:
@@ -120,6 +122,7 @@ class BatchResult:
             "completed": f.completed,
             "v2v_ms": f.voice_to_voice_ms,
             "barge_in_ms": f.barge_in_ms,
+            "barge_in_clear_ms": f.barge_in_clear_ms,
             "gaps_ms": f.gaps_ms,
             "send_lateness_p99_ms": f.send_lateness_p99_ms,
             "loadgen_loop_lag_p99_ms": self.loop_lag_p99_ms,
@@ -130,6 +133,7 @@ class BatchResult:
             "problems": self.problems,
             "errors": f.errors[:5],
             "stages": self.stages,
+            "waterfall": self.waterfall,
         }
 
 
@@ -138,7 +142,22 @@ def _tail_ms(text: str) -> float:
     return trailing_silence_ms(render_speech(text))
 
 
-async def measure_batch(system: SystemUnderTest, count: int, script: CallerScript) -> BatchResult:
+def read_milestones(path: Path | None, start: float, end: float) -> list[tuple[float, str]]:
+    """The fakes' milestones (see bench/loadgen/fakes.py) noted between `start` and `end`."""
+    if path is None or not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError, TypeError):
+            at, name = json.loads(line)
+            if start <= float(at) <= end:
+                found.append((float(at), str(name)))
+    return found
+
+
+async def measure_batch(
+    system: SystemUnderTest, count: int, script: CallerScript, *, milestones: Path | None = None
+) -> BatchResult:
     """Run `count` simultaneous calls against `system` and read every figure of that batch."""
     assert system.process is not None
     pid = system.process.pid
@@ -165,6 +184,13 @@ async def measure_batch(system: SystemUnderTest, count: int, script: CallerScrip
         await lagging
     cpu_used = cpu_seconds(pid) - cpu_before
     stages = await asyncio.to_thread(_stored_stages, system, [r.call_sid for r in results])
+    waterfall: list[dict[str, float]] = []
+    if count == 1 and milestones is not None:
+        call = results[0]
+        window = read_milestones(
+            milestones, call.started_at, call.started_at + (call.sent_at or [0.0])[-1] + 1.0
+        )
+        waterfall = phone_waterfall(reply_turns(call, _tail_ms), window)
     return BatchResult(
         system=system.name,
         calls=count,
@@ -175,6 +201,7 @@ async def measure_batch(system: SystemUnderTest, count: int, script: CallerScrip
         backlog_samples=sampler.samples,
         loop_lag_ms=lag.lags_ms,
         stages=stages,
+        waterfall=waterfall,
     )
 
 
@@ -204,16 +231,22 @@ def _stored_stages(system: SystemUnderTest, call_sids: list[str]) -> list[dict[s
 
 
 @contextlib.contextmanager
-def running_fakes(latencies: FakeLatencies, *, core: int = 0) -> Iterator[dict[str, str]]:
-    """The shared fakes in their own process; yields the provider environment for both systems."""
+def running_fakes(
+    latencies: FakeLatencies, *, core: int = 0, milestones: Path | None = None
+) -> Iterator[dict[str, str]]:
+    """The shared fakes in their own process; yields the provider environment for both systems.
+    `milestones`: the file where they note each request's milestones (emptied first)."""
     from local.storage import free_port
 
+    if milestones is not None:
+        milestones.write_text("")
     eleven_port, cerebras_port = free_port(), free_port()
     process = subprocess.Popen(
         [
             "taskset", "-c", str(core), sys.executable, "-m", "bench.loadgen.fakes",
             "--elevenlabs-port", str(eleven_port), "--cerebras-port", str(cerebras_port),
             "--elevenlabs-key", ELEVENLABS_KEY, "--cerebras-key", CEREBRAS_KEY,
+            *(["--milestones", str(milestones)] if milestones is not None else []),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -299,7 +332,8 @@ async def run_bench(
         "capacity": [],
     }
     with contextlib.ExitStack() as stack:
-        provider_env = stack.enter_context(running_fakes(latencies))
+        milestones = log_dir / "fake_milestones.jsonl"
+        provider_env = stack.enter_context(running_fakes(latencies, milestones=milestones))
         systems: dict[str, SystemUnderTest] = {}
         ours = [name for name in plan.systems if name.startswith("ours")]
         if ours and not our_host_available():
@@ -333,7 +367,9 @@ async def run_bench(
         for round_index in range(plan.latency_rounds):
             for calls in plan.latency_calls:
                 for name, system in systems.items():
-                    batch = await measure_batch(system, calls, bench_script(turns=plan.latency_turns))
+                    batch = await measure_batch(
+                        system, calls, bench_script(turns=plan.latency_turns), milestones=milestones
+                    )
                     report["latency"].append(batch.summary())
                     say(f"latency round {round_index + 1} {name} N={calls}: {_brief(batch)}")
 

@@ -150,6 +150,7 @@ class FakeCerebras(FakeServer):
         except json.JSONDecodeError:
             return _error(400, "Request body is not valid JSON", "invalid_request_error", "bad_json")
         self.requests.append(RecordedChat(dict(request.headers), body))
+        self.milestone("llm_request")
         messages = body.get("messages")
         model = body.get("model")
         if not isinstance(messages, list) or not messages:
@@ -259,6 +260,7 @@ class FakeCerebras(FakeServer):
 
         await asyncio.sleep(self.config.first_token_ms / 1000)
         await response.write(chunk({"role": "assistant"}))
+        self.milestone("llm_first_token")
         if fault == "stall":
             await asyncio.sleep(3600)
         gap = 1.0 / self.config.tokens_per_second if self.config.tokens_per_second > 0 else 0.0

@@ -328,6 +328,7 @@ class FakeElevenLabs(FakeServer):
         if fault == "http_429":
             return _detail(429, "too_many_concurrent_requests", "Too many concurrent requests")
         self._tts_in_flight += 1
+        self.milestone("tts_request")
         try:
             return await self._tts_stream(request, text, fault)
         finally:
@@ -356,6 +357,8 @@ class FakeElevenLabs(FakeServer):
                         request.transport.abort()
                     return response
                 await response.write(audio[offset : offset + step])
+                if offset == 0:
+                    self.milestone("tts_first_audio")
                 if self.tts_speed > 0:
                     await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)
             await response.write_eof()
@@ -588,6 +591,7 @@ class _SttSession:
         if fault in ("insufficient_audio_activity", "session_time_limit_exceeded", "transcriber_error"):
             await fake._error_and_close(ws, record, fault, f"fake {fault}")
             return False
+        fake.milestone("stt_commit")
         if fake.recognition is not None:
             text = self.line.commit(self.heard / self.bytes_per_second) if self.line is not None else ""
             self.last_partial = ""
@@ -641,6 +645,7 @@ class _SttSession:
             await self.fake._send(
                 self.ws, self.record, {"message_type": "committed_transcript", "text": text}
             )
+            self.fake.milestone("stt_final")
 
 
 def _stt_query_problem(query: dict[str, str]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -18,6 +19,13 @@ class FakeServer:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
+        # Told the name of each milestone of a request as it passes (the benchmark's per-stage clock).
+        self.on_milestone: Callable[[str], object] | None = None
+
+    def milestone(self, name: str) -> None:
+        """A request reached `name` ("llm_request", "llm_first_token", "tts_first_audio"...)."""
+        if self.on_milestone is not None:
+            self.on_milestone(name)
 
     def install(self, app: web.Application) -> None:
         """Register this fake's routes on `app` (also used to serve several fakes on one port)."""

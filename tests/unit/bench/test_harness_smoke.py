@@ -6,6 +6,7 @@ Pipecat's virtualenv is not part of `make test`; the Pipecat side is exercised b
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 
@@ -13,12 +14,14 @@ import pytest
 
 from bench.loadgen.calls import CallResult, bench_script
 from bench.loadgen.figures import (
+    barge_in_clear_ms,
     barge_in_reactions_ms,
     call_figures,
     playback_gaps_ms,
     trailing_silence_ms,
     voice_to_voice_ms,
 )
+from bench.loadgen.stages import PHONE_STAGES, phone_waterfall, stretch_totals
 from bench.loadgen.stats import percentile
 from local.twilio_emulator.caller import TimelineEvent
 from local.twilio_emulator.media import StreamOutcome
@@ -42,6 +45,33 @@ def test_barge_in_reaction_runs_to_the_end_of_the_audio_then_playing() -> None:
     timeline = [TimelineEvent(7.2, "barge_in", "stop")]
     played = [(6.0, 7.0), (7.0, 7.5), (9.0, 10.0)]  # contiguous run 6.0-7.5, cut at 7.5
     assert barge_in_reactions_ms(_result(timeline, played)) == pytest.approx([300.0])
+
+
+def test_barge_in_onset_to_the_clear_reaching_the_phone() -> None:
+    timeline = [TimelineEvent(7.2, "barge_in", "stop"), TimelineEvent(7.45, "clear")]
+    assert barge_in_clear_ms(_result(timeline, [])) == pytest.approx([250.0])
+    assert barge_in_clear_ms(_result(timeline[:1], [])) == []  # no clear: no figure
+
+
+def test_phone_waterfall_places_the_fakes_milestones_after_the_callers_last_voice() -> None:
+    voice, heard = 10.0, 10.7
+    milestones = [
+        (9.5, "llm_request"),  # a reply to an earlier pause, discarded: not the one heard
+        (10.2, "stt_commit"),
+        (10.32, "stt_final"),
+        (10.33, "llm_request"),
+        (10.48, "llm_first_token"),
+        (10.5, "tts_request"),
+        (10.65, "tts_first_audio"),
+        (12.0, "llm_request"),  # the next turn's
+    ]
+    rows = phone_waterfall([(voice, heard), (20.0, 21.0)], milestones)
+    assert len(rows) == 1  # the second turn has no milestones of its own
+    assert list(rows[0]) == list(PHONE_STAGES)
+    assert rows[0]["STT commit"] == pytest.approx(200.0) and rows[0]["LLM request"] == pytest.approx(330.0)
+    totals = stretch_totals(rows[0])
+    assert totals == pytest.approx({"wait": 210.0, "provider": 420.0, "own": 70.0})
+    assert sum(totals.values()) == pytest.approx(rows[0]["heard"])
 
 
 def test_gaps_count_only_pauses_no_caller_turn_explains() -> None:
@@ -69,7 +99,11 @@ async def test_harness_drives_our_stream_host_with_two_calls(tmp_path) -> None:
     from local.storage import free_port
 
     latencies = FakeLatencies()
-    with running_fakes(latencies) as provider_env, running_storage() as (table, storage_env):
+    milestones = tmp_path / "milestones.jsonl"
+    with (
+        running_fakes(latencies, milestones=milestones) as provider_env,
+        running_storage() as (table, storage_env),
+    ):
         host = OurStreamHost(
             name="ours",
             port=free_port(),
@@ -81,6 +115,7 @@ async def test_harness_drives_our_stream_host_with_two_calls(tmp_path) -> None:
         host.start()
         try:
             batch = await measure_batch(host, 2, bench_script(turns=1))
+            alone = await measure_batch(host, 1, bench_script(turns=1), milestones=milestones)
         finally:
             host.stop()
     log = (tmp_path / "ours.log").read_text(errors="replace")[-2000:]
@@ -91,3 +126,8 @@ async def test_harness_drives_our_stream_host_with_two_calls(tmp_path) -> None:
     assert all(floor < v < 60_000 for v in batch.figures.voice_to_voice_ms), batch.summary()
     assert batch.cpu_seconds > 0
     assert host.cold_start_s > 0
+    # A call alone on the fakes gets its waterfall: each milestone no earlier than the one before.
+    assert not batch.waterfall and alone.waterfall, (alone.summary(), log)
+    row = alone.waterfall[0]
+    assert row["STT commit"] <= row["STT final"], row
+    assert all(row[a] <= row[b] for a, b in itertools.pairwise(PHONE_STAGES[2:])), row

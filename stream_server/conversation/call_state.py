@@ -299,7 +299,7 @@ class CallState:
             self.barge_ins += 1
             self._cut_text = self._speaking.utterance.unheard_text() or None
             actions = self._interrupt(now, caller_took_floor=True)
-            start = onset if onset is not None else self.floor.detector.run_onset_at
+            start = onset if onset is not None else self.floor.interruption_onset()
             # Both ends on the audio clock: after a burst of late frames it runs ahead of `now`.
             actions.append(RecordMetric("BargeInReaction", (self.floor.clock(now) - start) * 1000.0))
             actions.append(RecordMetric("BargeIns", 1, "Count"))

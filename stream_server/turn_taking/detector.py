@@ -190,6 +190,11 @@ class TurnDetector:
     def run_onset_at(self) -> float:
         return self._run_onset_at
 
+    @property
+    def turn_onset_at(self) -> float:
+        """Where the caller's current turn began (meaningful while `caller_speaking`)."""
+        return self._turn_onset_at
+
     def silence_ms(self, now: float) -> float:
         """How long the caller has been quiet at ``now`` (large before any speech)."""
         return (now - self._last_speech_at) * 1000.0 if self._last_speech_at >= 0 else 1e9

@@ -208,6 +208,15 @@ class Floor:
         """Speech over the bot lasted long enough to be a barge-in candidate."""
         return self.interruptions.on_candidate(onset_at, self.partial, self.clock(now))
 
+    def interruption_onset(self) -> float:
+        """Where the speech behind the latest interruption began, on the audio clock: the candidate's
+        onset (a pause after its first word does not move it), else the caller's turn's."""
+        onset = self.interruptions.cut_onset
+        if onset is not None:
+            return onset
+        d = self.detector
+        return d.turn_onset_at if d.caller_speaking else d.run_onset_at
+
     def turn_ended(self) -> None:
         """The detector ended the caller's turn (its last finals may still be due)."""
 

@@ -59,6 +59,8 @@ class InterruptionJudge:
         self._candidate_onset: float | None = None
         self._cut_at: float | None = None
         self._cut_with_words = False
+        # Where the speech behind the latest interruption began (None: not known here).
+        self.cut_onset: float | None = None
         self.false_interruptions = 0
 
     @property
@@ -78,10 +80,10 @@ class InterruptionJudge:
     def on_candidate(self, onset_at: float, overlap_text: str, now: float) -> Verdict:
         """The detector saw ``barge_in_ms`` of speech over the bot (starting at ``onset_at``)."""
         if not self.words_available:
-            return self._interrupt(now, with_words=False)
+            return self._interrupt(now, with_words=False, onset=onset_at)
         verdict = judge_overlap(overlap_text)
         if verdict is OverlapVerdict.TAKES_FLOOR:
-            return self._interrupt(now, with_words=True)
+            return self._interrupt(now, with_words=True, onset=onset_at)
         if verdict is OverlapVerdict.BACKCHANNEL:
             return Verdict.IGNORE
         self._candidate_onset = onset_at
@@ -93,13 +95,13 @@ class InterruptionJudge:
         if self._candidate_onset is None and self._cut_at is None and overlapping:
             # The candidate ended at a pause before the words caught up: the words decide now.
             return (
-                self._interrupt(now, with_words=True)
+                self._interrupt(now, with_words=True, onset=None)
                 if verdict is OverlapVerdict.TAKES_FLOOR
                 else Verdict.WAIT
             )
         if self._candidate_onset is not None:
             if verdict is OverlapVerdict.TAKES_FLOOR:
-                return self._interrupt(now, with_words=True)
+                return self._interrupt(now, with_words=True, onset=self._candidate_onset)
             if verdict is OverlapVerdict.BACKCHANNEL:
                 self._candidate_onset = None
                 return Verdict.IGNORE
@@ -119,7 +121,7 @@ class InterruptionJudge:
             # the bot's voice delay the candidate, never the caller's wait.
             spoken_ms = (now - self._candidate_onset) * 1000.0 + 1e-6
             if speaking_now and spoken_ms >= s.barge_in_ms + s.barge_in_words_grace_ms:
-                return self._interrupt(now, with_words=False)
+                return self._interrupt(now, with_words=False, onset=self._candidate_onset)
         if (
             self._cut_at is not None
             and self.words_available
@@ -144,7 +146,8 @@ class InterruptionJudge:
         self._candidate_onset = None
         self._cut_at = None
 
-    def _interrupt(self, now: float, *, with_words: bool) -> Verdict:
+    def _interrupt(self, now: float, *, with_words: bool, onset: float | None) -> Verdict:
+        self.cut_onset = onset
         self._candidate_onset = None
         self._cut_at = now
         self._cut_with_words = with_words

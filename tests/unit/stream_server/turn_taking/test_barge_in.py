@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from stream_server.audio.codec import FRAME_BYTES, silence_ulaw, split_frames
 from stream_server.conversation.actions import CancelReply, RecordMetric, Send
+from stream_server.conversation.call_state import CallConfig
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear
+from stream_server.turn_taking.detector import TurnSettings
+from tests.corpus.simulator import trimmed_speech
 from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
 from tests.unit.stream_server.replay import Replay, media
@@ -28,6 +31,20 @@ def test_barge_in_reaction_is_measured_on_the_audio_clock_after_a_burst_of_late_
     assert len(reactions) == 1
     # No partials in this call: the barge-in is decided on voice alone, barge_in_ms into the speech.
     assert 200.0 <= reactions[0] <= 400.0, reactions
+
+
+def test_barge_in_reaction_runs_from_the_first_word_when_a_comma_pause_follows_it() -> None:
+    # "Sorry, [pause] actually...": the cut comes when the caller resumes; its reaction counts from
+    # "Sorry", not from the run of speech after the pause. (No echo check: this bot's "audio" is a
+    # constant byte, nothing like a voice coming back.)
+    r = Replay(config=CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300, echo_suppression=False)))
+    r.speak(["Hi there, thanks for calling, how can I help you today?"] * 3)
+    r.feed(r.state.on_partial("I", r.t))  # the recogniser gives partials: barge-in waits for words
+    first = trimmed_speech("Sorry")
+    r.say(first + silence_ulaw(140) + trimmed_speech("actually make that three people please"))
+    reactions = _reactions(r)
+    assert len(reactions) == 1
+    assert reactions[0] >= len(first) / 8 + 100, reactions
 
 
 def test_a_barge_in_sends_clear_even_when_the_reply_is_made_slower_than_it_plays() -> None:

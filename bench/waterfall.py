@@ -14,6 +14,10 @@ every answered turn of the latency rounds, one row per number of simultaneous ca
 
 A black tick marks the end of turn being confirmed (the held reply is released then, or when its
 audio is ready, whichever is later); the red line is Pipecat's voice-to-voice median in the same run.
+
+A second plot (docs/img/vs_pipecat_waterfall.png, next to OUT) puts both systems' waterfalls side by
+side, as measured from outside them on the one-call batches (the fakes' milestones and the phone:
+`bench/loadgen/stages.py`): the median of each stretch, stacked in order.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.loadgen.stages import STAGES  # noqa: E402
+from bench.loadgen.stages import STAGES, STRETCHES  # noqa: E402
+from bench.loadgen.tables import stretch_values, waterfall_rows  # noqa: E402
 
 __all__ = ["main", "stage_medians"]
 
@@ -55,6 +60,33 @@ def stage_medians(report: dict[str, Any], system: str, calls: int) -> dict[str, 
     if "STT final" in medians:
         medians["commit"] = max(0.0, medians["STT final"] - report["latencies"]["stt_commit_ms"])
     return medians
+
+
+def plot_side_by_side(report: dict[str, Any], out: Path) -> bool:
+    """Ours and Pipecat, one bar each: the median of every stretch, stacked in order (False: no data)."""
+    import matplotlib.pyplot as plt
+
+    systems = [s for s in ("ours", "pipecat") if waterfall_rows(report, s)]
+    if not systems:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.8 * len(systems)))
+    colours = ["#9e9e9e", "#5c6bc0", "#bdbdbd", "#26a69a", "#ef5350", "#ffa726", "#8d6e63"]
+    for row, system in enumerate(systems):
+        left = 0.0
+        for (name, kind, _, _), colour in zip(STRETCHES, colours, strict=True):
+            width = max(0.0, statistics.median(stretch_values(report, system, name)))
+            ax.barh(row, width, left=left, color=colour, label=f"{name} ({kind})" if row == 0 else None)
+            if width >= 40:
+                ax.text(left + width / 2, row, f"{width:.0f}", ha="center", va="center", fontsize=8)
+            left += width
+    ax.set_yticks(range(len(systems)), systems)
+    ax.set_xlabel("ms after the caller's last voice (median of each stretch, one call alone on the fakes)")
+    ax.set_title("Where a reply's time goes, measured at the fakes and the phone")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=4, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -99,6 +131,7 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
+    plot_side_by_side(report, out.with_name("vs_pipecat_waterfall.png"))
     return 0
 
 

@@ -66,6 +66,12 @@ class MemoryRepository:
     def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None:
         return None
 
+    def record_disclosure(self, call_id: str, *, at: str) -> None:
+        pass
+
+    def record_consent(self, call_id: str, *, given: bool, at: str) -> None:
+        pass
+
 
 class _Loop:
     """Records how late asyncio.sleep(0.05) wakes up: the event loop's lag under load."""

@@ -53,6 +53,8 @@ class Repository(Protocol):
     def record_opt_out(self, call_id: str, *, at: str) -> DoNotCallEntry | None: ...
     def report_task_slots(self, slots: TaskSlots) -> None: ...
     def withdraw_task_slots(self, task_id: str) -> None: ...
+    def record_disclosure(self, call_id: str, *, at: str) -> None: ...
+    def record_consent(self, call_id: str, *, given: bool, at: str) -> None: ...
 
 
 class Socket(Protocol):
@@ -104,6 +106,8 @@ class CallServices:
     # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
     # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
     update_call_via_rest: Callable[[str, str], None] | None = None
+    # (call_sid, call_id) -> None: start recording a live call (after the callee's consent).
+    start_recording_via_rest: Callable[[str, str], None] | None = None
     # Filler phrases rendered once per process: (voice_id, language, text) -> mu-law audio.
     filler_clips: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
 
@@ -123,20 +127,18 @@ class CallServices:
             self.update_call_via_rest = update
         self.update_call_via_rest(call_sid, twiml)
 
-    async def load_persona(self, call_id: str, persona_id: str | None) -> Persona:
-        """The persona a call speaks: its ``{{name}}`` placeholders filled from the call's
-        ``variables`` (read from the record only when the persona has placeholders); the default
-        persona when it cannot be found or read."""
+    async def load_persona(self, call_id: str, persona_id: str | None) -> tuple[Persona, CallRecord | None]:
+        """The persona a call speaks, its ``{{name}}`` placeholders filled from the call's
+        ``variables`` (the default persona when it cannot be found or read), and the call record
+        (its metadata says whether a campaign placed the call, which then must disclose)."""
         repository = self.repository
+        record = None
         try:
-            record = None
+            record = await asyncio.to_thread(repository.get_call, call_id)
             if not persona_id:
-                record = await asyncio.to_thread(repository.get_call, call_id)
                 persona_id = record.persona_id if record is not None else None
             persona = await self.personas.get(persona_id) if persona_id else None
             if persona is not None and placeholders(persona):
-                if record is None:
-                    record = await asyncio.to_thread(repository.get_call, call_id)
                 # POST /calls refused missing values; an inbound call has none (filled with nothing).
                 persona = fill_persona(persona, record.variables if record is not None else {})
         except Exception:
@@ -144,8 +146,8 @@ class CallServices:
             persona = None
         if persona is None:
             log.warning("persona %s not found; using the default persona", persona_id)
-            return DEFAULT_PERSONA
-        return persona
+            return DEFAULT_PERSONA, record
+        return persona, record
 
     def call_update_twiml(self, update: CallUpdate, persona: Persona | None, call_id: str) -> str:
         """The TwiML that carries out a call update (built in the shell, not in the brain).
@@ -164,3 +166,20 @@ class CallServices:
                 return transfer_twiml(dial, action_url=action)
             case PlayDigits(digits):
                 return digits_twiml(digits)
+
+    def start_recording(self, call_sid: str, call_id: str) -> None:
+        """Start Twilio's dual-channel recording of a live call (blocking: run in a thread)."""
+        if self.start_recording_via_rest is None:
+            from callcore.calls import recording_options
+            from callcore.twilio_rest import twilio_client
+
+            client = twilio_client(self.settings.core)
+            base_url = self.settings.core.public_api_url
+
+            def start(sid: str, call: str) -> None:
+                # Without a public API URL there is nowhere to send the recording's status.
+                options = recording_options(base_url, call) if base_url else {"recording_channels": "dual"}
+                client.calls(sid).recordings.create(**options)
+
+            self.start_recording_via_rest = start
+        self.start_recording_via_rest(call_sid, call_id)

@@ -25,6 +25,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
+from callcore.disclosure import asks_recording_consent, is_campaign_call, opening_disclosure
 from callcore.models import CallSummary, TranscriptTurn
 from callcore.phone import PhoneNumberError
 from callcore.tokens import InvalidStreamToken, verify_stream_token
@@ -42,8 +43,10 @@ from stream_server.conversation.actions import (
     EndReason,
     FeedStt,
     Hangup,
+    NoteDisclosure,
     PersistTurn,
     Phase,
+    RecordConsent,
     RecordMetric,
     RecordOptOut,
     Send,
@@ -292,6 +295,10 @@ class CallSession:
             case RecordOptOut():
                 self._opt_out = asyncio.ensure_future(self._record_opt_out())
                 self._spawn_background(self._opt_out)
+            case NoteDisclosure():
+                self._spawn_background(self._note_disclosure())
+            case RecordConsent(given):
+                self._spawn_background(self._record_consent(given))
             case RecordMetric(name, value, unit):
                 self.services.metrics.emit(
                     {name: (value, unit)}, call_id=self.state.call_id, call_sid=self.state.call_sid
@@ -354,7 +361,9 @@ class CallSession:
         if params.get("persona_id") not in (None, claims.persona_id):
             log.warning("the persona_id parameter disagrees with the stream token; the token wins")
         # Only signed data chooses the persona: the token's claim, else the call record.
-        persona = await services.load_persona(claims.call_id, claims.persona_id)
+        persona, record = await services.load_persona(claims.call_id, claims.persona_id)
+        campaign_call = record is not None and is_campaign_call(record.metadata)
+        disclosure = opening_disclosure(persona, campaign_call=campaign_call)
         log.info("call authenticated; persona=%s", persona.persona_id)
         self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
         self._owned.append(asyncio.create_task(self._send_to_stt(), name="stt-outbox"))
@@ -365,7 +374,9 @@ class CallSession:
             fillers = render_filler_clips(self._tts, persona, self.services.filler_clips)
             self._owned.append(asyncio.create_task(fillers, name="fillers"))
         self.authenticated.set()
-        await self._deliver(Authenticated(claims.call_id, persona))
+        await self._deliver(
+            Authenticated(claims.call_id, persona, disclosure, asks_recording_consent(persona))
+        )
 
     # -- tasks the call owns ------------------------------------------------------------------------
 
@@ -468,6 +479,37 @@ class CallSession:
             self.services.metrics.emit({"OptOutWriteErrors": (1, "Count")}, call_id=self.state.call_id)
         else:
             log.info("callee opted out: number listed as do-not-call")
+
+    def _wall_iso(self) -> str:
+        return datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat()
+
+    async def _note_disclosure(self) -> None:
+        try:
+            await asyncio.to_thread(
+                self.services.repository.record_disclosure, self.state.call_id, at=self._wall_iso()
+            )
+        except Exception:
+            log.exception("could not note the disclosure on the call record")
+
+    async def _record_consent(self, given: bool) -> None:
+        """Note the answer; on a yes, start Twilio's recording of the call (never before)."""
+        log.info("recording consent: %s", "given" if given else "refused")
+        try:
+            await asyncio.to_thread(
+                self.services.repository.record_consent, self.state.call_id, given=given, at=self._wall_iso()
+            )
+        except Exception:
+            log.exception("could not note the recording consent on the call record")
+        if not given:
+            return
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self.services.start_recording, self.state.call_sid, self.state.call_id),
+                timeout=15.0,
+            )
+        except Exception:
+            log.exception("could not start the call recording after consent")
+            self.services.metrics.emit({"RecordingStartErrors": (1, "Count")}, call_id=self.state.call_id)
 
     async def _hang_up(self, reason: str) -> None:
         if self._opt_out is not None:

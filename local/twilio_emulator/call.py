@@ -48,7 +48,15 @@ from local.twilio_emulator.twiml import (
 )
 from local.twilio_emulator.webhooks import WebhookClient
 
-__all__ = ["CallFlow", "CallbackRecord", "EmulatedCall", "FlowSettings", "new_sid", "rfc2822"]
+__all__ = [
+    "CallFlow",
+    "CallbackRecord",
+    "EmulatedCall",
+    "FlowSettings",
+    "LiveRecording",
+    "new_sid",
+    "rfc2822",
+]
 
 _FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
@@ -73,6 +81,30 @@ class CallbackRecord:
     url: str
     params: dict[str, str]
     status: int | None  # HTTP status, None when delivery failed
+
+
+@dataclass(frozen=True)
+class LiveRecording:
+    """A recording started mid-call through the REST API (after the callee's consent, here)."""
+
+    sid: str
+    started_at: datetime
+    channels: str
+    status_callback: str | None
+    status_callback_method: str
+    status_callback_events: frozenset[str]
+
+    def resource(self, call: EmulatedCall) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "account_sid": call.account_sid,
+            "call_sid": call.sid,
+            "status": "in-progress",
+            "channels": 2 if self.channels == "dual" else 1,
+            "source": "StartCallRecordingAPI",
+            "start_time": rfc2822(self.started_at),
+            "uri": f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}/Recordings/{self.sid}.json",
+        }
 
 
 @dataclass
@@ -103,6 +135,7 @@ class EmulatedCall:
     recording_path: Path | None = None
     media: MediaSession | None = None
     pending_update: CallUpdate | None = None
+    live_recording: LiveRecording | None = None
     # The callee's line: None answers; "busy" / "no-answer" / "failed" end the call unanswered.
     line: str | None = None
     sip_response_code: str | None = None
@@ -339,6 +372,9 @@ class CallFlow:
     async def _recording_status(self) -> None:
         """`Record=true` calls end with one recording status callback (event `completed`)."""
         call, request = self.call, self.call.request
+        if call.live_recording is not None:
+            await self._live_recording_status(call.live_recording)
+            return
         url = request.extra.get("RecordingStatusCallback")
         events = set(request.extra.get("RecordingStatusCallbackEvent", "completed").replace(",", " ").split())
         if not request.record or not url or call.start_time is None or "completed" not in events:
@@ -357,6 +393,25 @@ class CallFlow:
         }
         method = request.extra.get("RecordingStatusCallbackMethod", "POST").upper()
         await self._webhook("recording", method, url, params)
+
+    async def _live_recording_status(self, recording: LiveRecording) -> None:
+        """A mid-call recording ends with the call: its `completed` callback, if one was asked for."""
+        call = self.call
+        if not recording.status_callback or "completed" not in recording.status_callback_events:
+            return
+        end = call.end_time or datetime.now(UTC)
+        params = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "RecordingSid": recording.sid,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{call.account_sid}/Recordings/{recording.sid}",
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(max(0, math.ceil((end - recording.started_at).total_seconds()))),
+            "RecordingChannels": "2" if recording.channels == "dual" else "1",
+            "RecordingSource": "StartCallRecordingAPI",
+            "RecordingStartTime": rfc2822(recording.started_at),
+        }
+        await self._webhook("recording", recording.status_callback_method, recording.status_callback, params)
 
     async def _cancelled_before_answer(self) -> bool:
         update = self.call.pending_update

@@ -19,13 +19,14 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from local.twilio_emulator.browser_phone import BrowserPhone
-from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, new_sid
+from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, LiveRecording, new_sid
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
 from local.twilio_emulator.caller import Callee, CallerScript
 from local.twilio_emulator.errors import TwilioError
@@ -109,6 +110,7 @@ class TwilioEmulator:
         app.router.add_post(f"{_PREFIX}/Calls.json", self._create)
         app.router.add_get(f"{_PREFIX}/Calls/{{sid}}.json", self._fetch)
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}.json", self._update)
+        app.router.add_post(f"{_PREFIX}/Calls/{{sid}}/Recordings.json", self._start_recording)
         app.router.add_get("/_emulator/calls/{sid}", self._report)
         phone = BrowserPhone(
             register=self.scripts.__setitem__,
@@ -249,6 +251,37 @@ class TwilioEmulator:
         call.interrupt.set()
         log.info("call %s updated: %s", call.sid, update.status or "new instructions")
         return web.json_response(call.resource())
+
+    async def _start_recording(self, request: web.Request) -> web.Response:
+        """Start recording a live call (the Call Recordings resource): only while it is in progress,
+        once (Twilio refuses a second recording of the same call), channels ``mono``/``dual``."""
+        try:
+            self._authenticate(request)
+            call = self._call(request)
+            form = await self._form(request)
+        except TwilioError as error:
+            return _twilio_error(error)
+        if call.status != "in-progress" or call.finished.is_set():
+            return _twilio_error(
+                TwilioError(21220, "Requested resource is not eligible for recording", status=400)
+            )
+        if call.request.record or call.live_recording is not None:
+            return _twilio_error(TwilioError(21220, "The call is already being recorded", status=400))
+        options = {name: values[-1] for name, values in form.items()}
+        channels = options.get("RecordingChannels", "mono")
+        if channels not in ("mono", "dual"):
+            return _twilio_error(TwilioError(21205, "RecordingChannels must be mono or dual", status=400))
+        events = " ".join(form.get("RecordingStatusCallbackEvent", ["completed"]))
+        call.live_recording = LiveRecording(
+            sid=new_sid("RE"),
+            started_at=datetime.now(UTC),
+            channels=channels,
+            status_callback=options.get("RecordingStatusCallback"),
+            status_callback_method=options.get("RecordingStatusCallbackMethod", "POST").upper(),
+            status_callback_events=frozenset(events.replace(",", " ").split()),
+        )
+        log.info("call %s: recording started mid-call", call.sid)
+        return web.json_response(call.live_recording.resource(call), status=201)
 
     async def _report(self, request: web.Request) -> web.Response:
         call = self.calls.get(request.match_info["sid"])

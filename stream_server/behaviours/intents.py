@@ -15,7 +15,9 @@ __all__ = [
     "CallerTurn",
     "Close",
     "Conclude",
+    "Consent",
     "Count",
+    "Disclosed",
     "EndReason",
     "Filler",
     "Hold",
@@ -153,5 +155,30 @@ class Count:
     metric: str
 
 
-Intent = Say | Close | Hold | LeaveMessage | Filler | Count | Interrupt | CallerTurn | Conclude | OptOut
+@dataclass(frozen=True, slots=True)
+class Disclosed:
+    """The opening disclosure was heard in full: note it on the call record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The callee answered the recording question: ``given`` starts the recording."""
+
+    given: bool
+
+
+Intent = (
+    Say
+    | Close
+    | Hold
+    | LeaveMessage
+    | Filler
+    | Count
+    | Interrupt
+    | CallerTurn
+    | Conclude
+    | OptOut
+    | Disclosed
+    | Consent
+)
 """What a behaviour may ask of the call."""

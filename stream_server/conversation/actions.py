@@ -32,8 +32,10 @@ __all__ = [
     "FeedStt",
     "Hangup",
     "IllegalTransition",
+    "NoteDisclosure",
     "PersistTurn",
     "Phase",
+    "RecordConsent",
     "RecordMetric",
     "RecordOptOut",
     "ReplyAudio",
@@ -195,6 +197,18 @@ class RecordOptOut:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteDisclosure:
+    """The opening disclosure was heard in full: note it on the call record (in the background)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConsent:
+    """The callee's answer to the recording question: note it; ``given`` starts Twilio's recording."""
+
+    given: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordMetric:
     name: str
     value: float
@@ -247,6 +261,8 @@ Action = (
     | CancelReply
     | PersistTurn
     | RecordOptOut
+    | NoteDisclosure
+    | RecordConsent
     | RecordMetric
     | Hangup
     | UpdateCall

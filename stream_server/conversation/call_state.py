@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from callcore.models import Persona, TranscriptTurn
 
+from stream_server.behaviours.disclosure import DISCLOSURE_KIND, Disclosure
 from stream_server.behaviours.filler import Fillers, FillerSettings
 from stream_server.behaviours.idle import CallClock
 from stream_server.behaviours.intents import (
@@ -23,7 +24,9 @@ from stream_server.behaviours.intents import (
     CallUpdate,
     Close,
     Conclude,
+    Consent,
     Count,
+    Disclosed,
     Filler,
     Hold,
     Intent,
@@ -47,8 +50,10 @@ from stream_server.conversation.actions import (
     EndReason,
     FeedStt,
     Hangup,
+    NoteDisclosure,
     PersistTurn,
     Phase,
+    RecordConsent,
     RecordMetric,
     RecordOptOut,
     ReplyAudio,
@@ -169,6 +174,7 @@ class CallState:
         self._keypad = Keypad(inter_digit_s=self.config.dtmf_inter_digit_s)
         self._voicemail: AnsweringMachine | None = None
         self._fillers = Fillers(self.config.filler, ())
+        self._disclosure = Disclosure()
 
     # -- inputs from the socket ----------------------------------------------------------------
 
@@ -207,8 +213,16 @@ class CallState:
         self.started_at = now
         return [Authenticate(start)]
 
-    def authenticated(self, call_id: str, persona: Persona, now: float) -> list[Action]:
-        """The token was genuine and unused: greet the caller."""
+    def authenticated(
+        self,
+        call_id: str,
+        persona: Persona,
+        now: float,
+        *,
+        disclosure: str | None = None,
+        ask_consent: bool = False,
+    ) -> list[Action]:
+        """The token was genuine and unused: disclose (``disclosure``, never cut), then greet."""
         if self.phase is not Phase.AUTHENTICATING:
             return []
         self.phase = self.phase.to(Phase.ACTIVE)
@@ -228,9 +242,8 @@ class CallState:
             )
         self.floor.detector.set_end_of_turn_silence(persona.end_of_turn_silence_ms)
         self.history = [ChatMessage("system", persona.prompt)]
-        if not persona.greeting:
-            return []
-        return self._speak_text(persona.greeting, "greeting", now)
+        self._disclosure = Disclosure(disclosure, ask_consent=bool(disclosure) and ask_consent)
+        return self._intents(self._disclosure.opening(persona.greeting), now)
 
     def rejected(self, reason: EndReason, now: float) -> list[Action]:
         """The token was bad or replayed: close without spending anything on providers."""
@@ -244,17 +257,22 @@ class CallState:
         actions: list[Action] = []
         floor = self.floor
         frames, echoes_before = 0, floor.echo_frames
+        # The disclosure is never cut: over it, no turn-taking and the recogniser hears silence.
+        disclosing = self.disclosing
         for heard in floor.hear(media.payload, now):
             frames += 1
-            for event in floor.turn_events(heard.speech, bot_speaking=self.bot_speaking):
+            events = () if disclosing else floor.turn_events(heard.speech, bot_speaking=self.bot_speaking)
+            for event in events:
                 actions += self._on_turn_event(event, now)
-            actions += self._after_frame(now)
+            if not disclosing:
+                actions += self._after_frame(now)
             if self._voicemail is not None:
                 clock = floor.clock(now)
                 actions += self._intents(self._voicemail.on_frame(heard.pcm, heard.speech, clock), now)
         # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
         all_echo = frames and floor.echo_frames - echoes_before == frames
-        return [FeedStt(b"\xff" * len(media.payload) if all_echo else media.payload), *actions]
+        silent = all_echo or disclosing
+        return [FeedStt(b"\xff" * len(media.payload) if silent else media.payload), *actions]
 
     def _after_frame(self, now: float) -> list[Action]:
         """Per-frame decisions: interruption follow-ups, the early commit, the turn's silence, and the
@@ -280,8 +298,8 @@ class CallState:
             return []
         if is_goodbye(text if text is not None else self.floor.partial):
             return []  # the caller is leaving: the goodbye needs no model
-        if self._machine_undecided:
-            return []  # never start a reply an answering machine might get
+        if self._machine_undecided or self._disclosure.awaiting_consent:
+            return []  # never start a reply an answering machine might get, or on a consent answer
         return self._floor_actions(self.floor.speculate(now, turn_ended=turn_ended, text=text))
 
     def _floor_actions(self, events: list[Speculate | DropSpeculation]) -> list[Action]:
@@ -340,7 +358,7 @@ class CallState:
         return []
 
     def _on_dtmf(self, digit: str, now: float) -> list[Action]:
-        if self.phase is not Phase.ACTIVE:
+        if self.phase is not Phase.ACTIVE or self.disclosing:
             return []
         log.info("caller pressed a key")  # never the digit: it may be part of a PIN
         self.clock.idle.caller_active(now)
@@ -446,6 +464,12 @@ class CallState:
             if adopted is not None:
                 actions.append(DiscardSpeculation(adopted.speculation_id))
             return [*actions, *self._say_goodbye(EndReason.CALLER_GOODBYE, now)]
+        assert self.persona is not None
+        consent = self._disclosure.on_caller_turn(text, self.persona.greeting)
+        if consent is not None:  # the answer to the recording question; the greeting follows
+            if adopted is not None:
+                actions.append(DiscardSpeculation(adopted.speculation_id))
+            return [*actions, *self._intents(consent, now)]
         if adopted is not None:
             # Its audio may already be waiting: the wait for the final transcript cost nothing.
             self._begin_utterance("reply", now)
@@ -589,6 +613,11 @@ class CallState:
         return self._speaking is not None and (self._speaking.generating or self.ledger.outstanding > 0)
 
     @property
+    def disclosing(self) -> bool:
+        """The opening disclosure is playing (it is never cut)."""
+        return self._speaking is not None and self._speaking.kind == DISCLOSURE_KIND
+
+    @property
     def speaking_kind(self) -> str | None:
         return self._speaking.kind if self._speaking is not None else None
 
@@ -631,6 +660,10 @@ class CallState:
                     actions += self._say_goodbye(reason, now, text=text)
                 case Count(metric):
                     actions.append(RecordMetric(metric, 1, "Count"))
+                case Disclosed():
+                    actions.append(NoteDisclosure())
+                case Consent(given):
+                    actions.append(RecordConsent(given))
                 case Filler(text):
                     actions.append(SpeakFiller(text))
                 case Hold(reason):
@@ -710,7 +743,11 @@ class CallState:
         self._speaking = None
         self.floor.bot_finished(caller_took_floor=caller_took_floor)
         self.clock.idle.bot_finished(now)
-        actions = self._assistant_turn(speaking, now, interrupted or speaking.utterance.interrupted)
+        cut = interrupted or speaking.utterance.interrupted
+        actions = self._assistant_turn(speaking, now, cut)
+        if speaking.kind == DISCLOSURE_KIND and not cut and self.phase is Phase.ACTIVE:
+            assert self.persona is not None
+            actions += self._intents(self._disclosure.heard(self.persona.greeting), now)
         if self._hangup_when_quiet is not None and speaking.kind == "goodbye":
             actions.append(self._closing_action(self._hangup_when_quiet))
         return actions

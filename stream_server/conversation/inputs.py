@@ -59,10 +59,16 @@ class MalformedFrame:
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    """The stream token was genuine and unused; ``persona`` is the one this call speaks."""
+    """The stream token was genuine and unused; ``persona`` is the one this call speaks.
+
+    ``disclosure``: what to say before the greeting, never cut (`callcore.disclosure`); None = none.
+    ``ask_consent``: the disclosure asks to record, and the callee's next turn is the answer.
+    """
 
     call_id: str
     persona: Persona
+    disclosure: str | None = None
+    ask_consent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +204,8 @@ def deliver(state: CallState, event: Input, now: float) -> list[Action]:
         case MalformedFrame(error):
             state.on_malformed(error)
             return []
-        case Authenticated(call_id, persona):
-            return state.authenticated(call_id, persona, now)
+        case Authenticated(call_id, persona, disclosure, ask_consent):
+            return state.authenticated(call_id, persona, now, disclosure=disclosure, ask_consent=ask_consent)
         case Rejected(reason):
             return state.rejected(reason, now)
         case SttFailed():

@@ -109,6 +109,9 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     assert listed["call_id"] == opted["call_ids"][0]
     _, opted_record = await _api(stack, "GET", f"/calls/{opted['call_ids'][0]}")
     assert opted_record["opted_out"] is True and opted_record["end_reason"] == "opted-out"
+    # A campaign call discloses first (the example persona has no text of its own: the default one).
+    assert opted_record["disclosure_played_at"]
+    assert opted_record["turns"][0]["text"].startswith("Hello, this is"), opted_record["turns"][0]
     # The call records say which campaign they belong to, through GET /calls/{id}.
     human = next(r for r in campaign["recipient_page"] if r["to"] == HUMAN)
     status, record = await _api(stack, "GET", f"/calls/{human['call_ids'][0]}")

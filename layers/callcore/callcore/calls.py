@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from callcore.disclosure import recording_at_dial
 from callcore.logging import mask_phone
 from callcore.models import AMD_TIMEOUT_SECONDS, CallRecord, CallStatus, Persona, StatusEvent, stuck_after
 from callcore.phone import DialPolicy, PhoneNumberError
@@ -41,6 +42,7 @@ __all__ = [
     "metadata_error",
     "parse_call_request",
     "place_call",
+    "recording_options",
     "webhook_url",
 ]
 
@@ -208,15 +210,20 @@ def build_dial_request(record: CallRecord, persona: Persona, *, base_url: str) -
             async_amd_status_callback_method="POST",
             machine_detection_timeout=AMD_TIMEOUT_SECONDS,
         )
-    if persona.record:
-        kwargs.update(
-            record=True,
-            recording_channels="dual",
-            recording_status_callback=webhook_url(base_url, "recording", record.call_id),
-            recording_status_callback_method="POST",
-            recording_status_callback_event=["completed"],
-        )
+    if recording_at_dial(persona):
+        kwargs.update(record=True, **recording_options(base_url, record.call_id))
     return kwargs
+
+
+def recording_options(base_url: str, call_id: str) -> dict[str, Any]:
+    """How a call is recorded, at the dial or (after consent) mid-call: both sides on their own
+    channel, one status callback when the recording is complete."""
+    return {
+        "recording_channels": "dual",
+        "recording_status_callback": webhook_url(base_url, "recording", call_id),
+        "recording_status_callback_method": "POST",
+        "recording_status_callback_event": ["completed"],
+    }
 
 
 def _budget_message(spent: str, settings: Settings, reserve: int) -> str:

@@ -166,6 +166,11 @@ class Persona:
     transfer_number: str | None = None
     machine_detection: bool = False
     record: bool = False
+    # With ``record``: record only once the callee agreed (asked in the opening disclosure).
+    recording_consent: bool = False
+    # The opening disclosure (that the caller is an AI; `callcore.disclosure`). Required, with a
+    # default text, for recorded and campaign calls whatever this says; placeholders allowed.
+    disclosure: str | None = None
     end_of_turn_silence_ms: int = 700
     filler_phrases: tuple[str, ...] = ()
     analysis: dict[str, Any] | None = None  # {summary, data (JSON Schema), success}: callcore.analysis
@@ -208,6 +213,8 @@ class Persona:
             "transfer_number": self.transfer_number,
             "machine_detection": self.machine_detection,
             "record": self.record,
+            "recording_consent": self.recording_consent,
+            "disclosure": self.disclosure,
             "end_of_turn_silence_ms": self.end_of_turn_silence_ms,
             "filler_phrases": list(self.filler_phrases),
             "analysis": self.analysis,
@@ -270,6 +277,11 @@ class CallRecord:
     # When a call still not final is certainly stuck (its time limit, the ring time and a grace
     # period have all passed): the key of the sparse GSI2 the reconciler reads, until it is final.
     reconcile_after: str | None = None
+    # When the opening disclosure (AI, recording) had been heard in full (`callcore.disclosure`).
+    disclosure_played_at: str | None = None
+    # "given" / "refused" when the persona asked before recording; None when it did not ask.
+    recording_consent: str | None = None
+    recording_consent_at: str | None = None
     expiration: int | None = None
 
     def to_item(self) -> dict[str, Any]:

@@ -56,6 +56,14 @@ def _text(
     return value
 
 
+def _optional_text(data: Mapping[str, Any], name: str, *, max_len: int) -> str | None:
+    """A text that may be absent or null; an empty one is refused rather than read as "none"."""
+    if data.get(name) is None:
+        return None
+    value = _text(data, name, max_len=max_len)
+    return value
+
+
 def _int(data: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -149,11 +157,15 @@ def parse_persona(
         transfer_number=transfer,
         machine_detection=_bool(data, "machine_detection", False),
         record=_bool(data, "record", False),
+        recording_consent=_bool(data, "recording_consent", False),
+        disclosure=_optional_text(data, "disclosure", max_len=500),
         end_of_turn_silence_ms=_int(data, "end_of_turn_silence_ms", 700, 100, 5000),
         filler_phrases=tuple(f.strip() for f in fillers),
         analysis=_analysis(data.get("analysis")),
         dtmf_sensitive=_bool(data, "dtmf_sensitive", True),
     )
+    if persona.recording_consent and not persona.record:
+        raise PersonaError("'recording_consent' needs 'record': true (there is no recording to consent to)")
     for name in TEMPLATE_FIELDS:
         text = getattr(persona, name)
         if text and (problem := template_errors(name, text)):

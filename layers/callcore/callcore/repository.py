@@ -818,6 +818,32 @@ class CallRepository:
         )
         return entry
 
+    def record_disclosure(self, call_id: str, *, at: str) -> None:
+        """The opening disclosure was heard in full (the first time counts)."""
+        self._set_once(call_id, "disclosure_played_at", at)
+
+    def record_consent(self, call_id: str, *, given: bool, at: str) -> None:
+        """The callee's answer to the recording question (the first answer counts)."""
+        self._set_once(call_id, "recording_consent", "given" if given else "refused", at_field=at)
+
+    def _set_once(self, call_id: str, name: str, value: str, *, at_field: str | None = None) -> None:
+        sets = f"{name} = if_not_exists({name}, :v)"
+        values: dict[str, Any] = {":v": value}
+        if at_field is not None:
+            sets += f", {name}_at = if_not_exists({name}_at, :at)"
+            values[":at"] = at_field
+        try:
+            self._db.call(
+                "update_item",
+                Key=call_key(call_id),
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
     def delete_do_not_call(self, user_id: str, number: str) -> bool:
         """Remove a number; False when it was not on the list."""
         response = self._db.call("delete_item", Key=do_not_call_key(user_id, number), ReturnValues="ALL_OLD")

@@ -43,7 +43,7 @@ __all__ = [
 MAX_VARIABLES = 32
 MAX_VALUE_LENGTH = 500
 MAX_VARIABLES_BYTES = 4096
-TEMPLATE_FIELDS = ("prompt", "greeting", "goodbye", "idle_prompt", "voicemail_message")
+TEMPLATE_FIELDS = ("prompt", "greeting", "goodbye", "idle_prompt", "voicemail_message", "disclosure")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")

@@ -458,3 +458,45 @@ async def test_send_digits_with_a_capital_w_is_played_as_two_half_second_pauses(
     assert plan is not None and isinstance(plan[0], Conclude) and isinstance(plan[0].update, PlayDigits)
     call = await _transfer_with(emulator, app, digits_twiml(plan[0].update.digits))
     assert call.played_digits == ["1ww2"] and not call.warnings
+
+
+async def test_recording_started_mid_call_through_rest(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    """The Call Recordings resource, as the stream host uses it after the callee's consent."""
+
+    async def wait(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await ws.wait_closed()
+
+    app.stream_script = wait
+    client = _client(emulator)
+    with pytest.raises(TwilioRestException) as unknown:
+        await asyncio.to_thread(client.calls("CA" + "0" * 32).recordings.create)
+    assert unknown.value.status == 404
+    sid = await _place(emulator, app)
+    for _ in range(200):
+        if app.events("start"):
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(TwilioRestException) as channels:
+        await asyncio.to_thread(client.calls(sid).recordings.create, recording_channels="stereo")
+    assert channels.value.code == 21205
+    callback = f"{app.http_url}/twilio/recording"
+    recording = await asyncio.to_thread(
+        client.calls(sid).recordings.create,
+        recording_channels="dual",
+        recording_status_callback=callback,
+        recording_status_callback_event=["completed"],
+    )
+    assert recording.sid.startswith("RE") and recording.call_sid == sid
+    with pytest.raises(TwilioRestException) as twice:
+        await asyncio.to_thread(client.calls(sid).recordings.create)
+    assert twice.value.code == 21220
+    await asyncio.to_thread(client.calls(sid).update, status="completed")
+    await emulator.wait_for_call(sid, within=30)
+    [done] = [p for kind, p, _ in app.callbacks if kind == "recording"]
+    assert done["RecordingSid"] == recording.sid and done["RecordingStatus"] == "completed"
+    assert done["RecordingChannels"] == "2" and done["RecordingSource"] == "StartCallRecordingAPI"
+    with pytest.raises(TwilioRestException) as ended:
+        await asyncio.to_thread(client.calls(sid).recordings.create)
+    assert ended.value.code == 21220 and ended.value.status == 400

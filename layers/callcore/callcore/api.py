@@ -206,16 +206,23 @@ def verified_twilio_form(
     weakness = creds.weakness()
     if weakness and serves_public_traffic(event, settings):
         raise RequestError(503, "not_configured", "this service's Twilio secret is not set up yet")
-    form = twilio_form_if_signed(event, settings, creds.auth_token)
+    form = twilio_form_if_signed(event, settings, creds.auth_token, shared_keys=creds.webhook_shared_keys)
     if form is None:
         raise RequestError(403, "invalid_signature", "X-Twilio-Signature does not match this request")
     return form
 
 
 def twilio_form_if_signed(
-    event: APIGatewayProxyEvent, settings: Settings, auth_token: str
+    event: APIGatewayProxyEvent,
+    settings: Settings,
+    auth_token: str,
+    *,
+    shared_keys: tuple[tuple[str, str], ...] | None = None,
 ) -> FormParams | None:
-    """The webhook's form fields when ``X-Twilio-Signature`` is valid, else None (→ 403)."""
+    """The webhook's form fields when ``X-Twilio-Signature`` is valid, else None (→ 403).
+
+    ``shared_keys`` are the Webhook Rules keys (from the Twilio secret); None means the settings'.
+    """
     url = signed_request_url(
         public_api_url=settings.public_api_url,
         route_path=route_path(event),
@@ -230,7 +237,7 @@ def twilio_form_if_signed(
         form,
         signature,
         signature_settings=event.headers.get("x-twilio-webhooks-signature-settings"),
-        shared_keys=settings.twilio_webhook_shared_keys,
+        shared_keys=settings.twilio_webhook_shared_keys if shared_keys is None else shared_keys,
     )
     return form if valid else None
 

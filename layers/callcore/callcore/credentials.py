@@ -5,10 +5,12 @@ Separate from ``callcore.twilio_rest`` because the webhooks need the auth token 
 requests stack it imports.
 
 Secrets Manager (``TWILIO_SECRET_ARN``: JSON ``{"account_sid", "auth_token",
-"stream_token_secret"}``) is read when the ARN is set, through Powertools parameters, which cache it
-for 300 s so a rotation is picked up within five minutes without a read per request; otherwise
-TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET are used. Powertools' parameters
-module imports boto3, so it is imported on the first read, not with the handler, and its provider
+"stream_token_secret"}`` and, for Twilio Webhook Rules, an optional ``"webhook_shared_keys"``)
+is read when the ARN is set, through Powertools parameters, which cache it for 300 s so a
+rotation is picked up within five minutes without a read per request; otherwise
+TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / STREAM_TOKEN_SECRET / TWILIO_WEBHOOK_SHARED_KEYS are used.
+Powertools' parameters module imports boto3, so it is imported on the first read, not with the
+handler, and its provider
 is given the process's shared botocore client (``callcore.aws_session``) instead of a second session.
 """
 
@@ -68,6 +70,9 @@ class TwilioCredentials:
     # The key of the per-call stream tokens travels in the same secret: one secret to rotate, and the
     # answer webhook (which signs tokens) already reads it.
     stream_token_secret: str
+    # Twilio Webhook Rules keys (``key_id=secret,...``): the optional ``webhook_shared_keys`` of the
+    # same secret in AWS, TWILIO_WEBHOOK_SHARED_KEYS locally.
+    webhook_shared_keys: tuple[tuple[str, str], ...] = ()
 
     def weakness(self) -> str | None:
         """Why these credentials must not guard a public endpoint, or None when they may.
@@ -81,7 +86,11 @@ class TwilioCredentials:
 
     def __repr__(self) -> str:  # never print the token or the key
         sid = self.account_sid
-        return f"TwilioCredentials(account_sid={sid!r}, auth_token='***', stream_token_secret='***')"
+        keys = [key_id for key_id, _ in self.webhook_shared_keys]
+        return (
+            f"TwilioCredentials(account_sid={sid!r}, auth_token='***', stream_token_secret='***', "
+            f"webhook_shared_keys={keys!r} (secrets hidden))"
+        )
 
 
 def forget_cached_secrets() -> None:
@@ -119,13 +128,19 @@ def twilio_credentials(settings: Settings) -> TwilioCredentials:
             raise ValueError(
                 "the Twilio secret must be JSON with account_sid, auth_token and stream_token_secret"
             )
+        from callcore.signatures import parse_shared_keys
+
         return TwilioCredentials(
             str(secret["account_sid"]),
             str(secret["auth_token"]),
             str(secret["stream_token_secret"]),
+            parse_shared_keys(str(secret.get("webhook_shared_keys") or "")),
         )
     return TwilioCredentials(
-        settings.twilio_account_sid, settings.twilio_auth_token, settings.stream_token_secret
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.stream_token_secret,
+        settings.twilio_webhook_shared_keys,
     )
 
 

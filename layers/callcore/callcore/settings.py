@@ -11,6 +11,7 @@ the local Twilio emulator is the only possible client. Anything else raises ``Se
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -308,8 +309,18 @@ class Settings:
 def _shared_keys(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     from callcore.signatures import parse_shared_keys
 
+    raw = env.get("TWILIO_WEBHOOK_SHARED_KEYS")
+    secret_json = env.get("TWILIO_SECRET_JSON")
+    if not raw and secret_json:
+        # ECS injects the whole Twilio secret (its webhook_shared_keys is optional, and ECS cannot
+        # inject a JSON key that may be missing); the Lambdas read the secret itself.
+        try:
+            secret = json.loads(secret_json)
+        except ValueError:
+            raise SettingsError("TWILIO_SECRET_JSON is not JSON") from None  # never echo it
+        raw = str(secret.get("webhook_shared_keys") or "") if isinstance(secret, dict) else ""
     try:
-        return parse_shared_keys(env.get("TWILIO_WEBHOOK_SHARED_KEYS"))
+        return parse_shared_keys(raw)
     except ValueError as error:
         raise SettingsError(str(error)) from None
 

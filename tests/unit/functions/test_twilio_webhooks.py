@@ -428,3 +428,48 @@ def test_inbound_answer_rejects_as_busy_when_the_fleet_is_full(
     assert [(verb.tag, verb.get("reason")) for verb in document] == [("Reject", "busy")]  # never answered
     _fleet(repo, (9, 10, 1))
     _stream(handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context))
+
+
+def test_webhook_rule_keys_come_from_the_twilio_secret(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In AWS the Webhook Rules keys live in the Twilio secret, not in a plain environment value."""
+    from callcore.credentials import twilio_credentials
+    from callcore.settings import Settings
+
+    from local.twilio_emulator.webhooks import Signer
+
+    _seed(ddb_table)
+    secret = {
+        "account_sid": "AC" + "1" * 32,
+        "auth_token": SECRET_TOKEN,
+        "stream_token_secret": SECRET_KEY,
+        "webhook_shared_keys": "HKrule=rule-secret-from-secrets-manager",
+    }
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="voice/twilio-rules", SecretString=json.dumps(secret)
+    )["ARN"]
+    monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
+    monkeypatch.delenv("TWILIO_WEBHOOK_SHARED_KEYS", raising=False)
+    form = {"CallSid": "CA9", "AccountSid": "AC1", "CallStatus": "in-progress"}
+    event = signed_event("/twilio/answer/{call_id}", form, path_params={"call_id": "c1"}, token=SECRET_TOKEN)
+    signer = Signer("unused", "HKrule", "rule-secret-from-secrets-manager")
+    event["headers"].update(signer.sign(f"{PUBLIC_API_URL}/twilio/answer/c1", form))
+    _stream(handler_env("twilio_answer").lambda_handler(event, lambda_context))
+    creds = twilio_credentials(Settings.from_env())
+    assert "rule-secret-from-secrets-manager" not in repr(creds) and "HKrule" in repr(creds)
+
+
+def test_the_stream_host_reads_webhook_rule_keys_from_the_injected_secret() -> None:
+    from callcore.settings import Settings, SettingsError
+
+    secret = json.dumps({"auth_token": SECRET_TOKEN, "webhook_shared_keys": "HKa=one,HKb=two"})
+    settings = Settings.from_env({"TWILIO_SECRET_JSON": secret})
+    assert settings.twilio_webhook_shared_keys == (("HKa", "one"), ("HKb", "two"))
+    assert (
+        Settings.from_env({"TWILIO_SECRET_JSON": json.dumps({"auth_token": "x"})}).twilio_webhook_shared_keys
+        == ()
+    )
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"TWILIO_SECRET_JSON": "{not json " + SECRET_TOKEN})
+    assert SECRET_TOKEN not in str(error.value)

@@ -144,6 +144,14 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     ddb_table: Any, recorded: list[Request]
 ) -> None:
     """The host's whole repository surface (``stream_server.services.Repository``), exercised."""
+    from stream_server.services import Repository
+
+    surface = {name for name in vars(Repository) if not name.startswith("_")}
+    exercised = {
+        "get_call", "get_persona", "put_turn", "consume_stream_token", "finish_call", "record_opt_out",
+        "record_disclosure", "record_consent", "report_task_slots", "withdraw_task_slots",
+    }  # fmt: skip
+    assert surface <= exercised, f"exercise {surface - exercised} here and check the task role"
     repo = CallRepository(ddb_table)
     repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
     repo.create_call(
@@ -165,6 +173,8 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     repo.put_turn("c1", TranscriptTurn(index=0, role="assistant", text="hi", started_at=0.0, ended_at=1.0))
     repo.record_opt_out("c1", at="2026-11-25T12:01:00.000Z")
     repo.record_opt_out("c1", at="2026-11-25T12:02:00.000Z")  # already listed: read back
+    repo.record_disclosure("c1", at="2026-11-25T12:00:01.000Z")
+    repo.record_consent("c1", given=True, at="2026-11-25T12:00:02.000Z")
     repo.report_task_slots(TaskSlots("t1", live=1, capacity=10, reported_at=1.0))
     repo.withdraw_task_slots("t1")
     summary = CallSummary(

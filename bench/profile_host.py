@@ -1,7 +1,7 @@
 """Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
 
 Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--nice -10]
-[--event-loop uvloop|asyncio]`
+[--event-loop uvloop|asyncio] [--ramp SECONDS]`
 
 The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
 `bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
@@ -182,7 +182,10 @@ async def profile(args: argparse.Namespace) -> int:
         user0, system0 = _user_system(host.process.pid)
         wall0 = time.perf_counter()
         batch, *other_batches = await asyncio.gather(
-            *(measure_batch(system, args.calls, bench_script(turns=args.turns)) for system in (host, *others))
+            *(
+                measure_batch(system, args.calls, bench_script(turns=args.turns), ramp_seconds=args.ramp)
+                for system in (host, *others)
+            )
         )
         wall = time.perf_counter() - wall0
         own, fakes = _own_cpu() - own0, cpu_seconds(fakes_pid) - fakes0
@@ -194,8 +197,10 @@ async def profile(args: argparse.Namespace) -> int:
     call_s = figures.call_seconds
     print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}  (host loop: {args.event_loop})")
     print(f"load average before/after: {load_before} / {_load()}  ({os.cpu_count()} cores)")
+    ramp = "the default burst" if args.ramp is None else f"{args.ramp:g} s"
     print(
-        f"{args.calls} calls, {figures.completed} completed, {call_s:.0f} call-seconds in {wall:.0f} s; "
+        f"{args.calls} calls, {figures.completed} completed, {call_s:.0f} call-seconds in {wall:.0f} s "
+        f"(starts spread over {ramp}; mean call {call_s / max(1, figures.completed):.0f} s); "
         f"problems: {'; '.join(batch.problems) or 'none'}"
     )
     print(
@@ -312,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--event-loop", choices=("uvloop", "asyncio"), default="asyncio", help="STREAM_EVENT_LOOP"
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        help="spread the call starts over this many seconds (default: a 0.5-3 s burst; turns line up)",
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
     parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")

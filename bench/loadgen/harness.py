@@ -156,9 +156,16 @@ def read_milestones(path: Path | None, start: float, end: float) -> list[tuple[f
 
 
 async def measure_batch(
-    system: SystemUnderTest, count: int, script: CallerScript, *, milestones: Path | None = None
+    system: SystemUnderTest,
+    count: int,
+    script: CallerScript,
+    *,
+    milestones: Path | None = None,
+    ramp_seconds: float | None = None,
 ) -> BatchResult:
-    """Run `count` simultaneous calls against `system` and read every figure of that batch."""
+    """Run `count` simultaneous calls against `system` and read every figure of that batch.
+
+    Starts are spread over `ramp_seconds` (default: a 0.5-3 s burst, so every call's turns line up)."""
     assert system.process is not None
     pid = system.process.pid
     for utterance in script.utterances:  # render (and cache) speech before the clock matters
@@ -176,7 +183,7 @@ async def measure_batch(
             auth_token=AUTH_TOKEN,
             parameters_for=system.parameters_for,
             script=script,
-            ramp_seconds=min(3.0, 0.02 * count + 0.5),
+            ramp_seconds=min(3.0, 0.02 * count + 0.5) if ramp_seconds is None else ramp_seconds,
         )
     finally:
         stop.set()

@@ -340,8 +340,10 @@ class CallState:
             return []
         if isinstance(event, EndOfTurn):
             self.clock.idle.caller_active(now)
-            self._caller_onset = event.onset_at
-            self._caller_last_speech = event.last_speech_at
+            # The turn's times on the session's clock, counted back from the decision (the audio clock
+            # runs ahead of it after a burst of late frames).
+            self._caller_onset = now - (event.decided_at - event.onset_at)
+            self._caller_last_speech = now - (event.decided_at - event.last_speech_at)
             # Measured on the audio clock: the silence we waited for, plus frame granularity.
             self._eot_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
             self._eot_decided_at = now

@@ -1,4 +1,4 @@
-"""Barge-in over the bot: what the call measures and sends when the caller takes the floor."""
+"""Barge-in over the bot (what the call measures and sends), and the audio clock behind its figures."""
 
 from __future__ import annotations
 
@@ -61,3 +61,16 @@ def test_a_barge_in_sends_clear_even_when_the_reply_is_made_slower_than_it_plays
     # The cancelled reply's next chunk, already on its way from the TTS, is never sent.
     late = ReplyAudio(1, "How can I help?", b"\x55" * 400)
     assert r.state.on_reply_audio(late, r.t) == []
+
+
+def test_a_caller_turn_after_a_burst_of_late_frames_is_stamped_on_the_sessions_clock() -> None:
+    r = Replay()
+    r.play(["Hi there."])
+    for frame in split_frames(silence_ulaw(3000), FRAME_BYTES):  # 3 s of audio at one instant
+        r.feed(feed_frame(r.state, media(frame), r.t))
+    said_from = r.t
+    r.say(trimmed_speech("What time do you open?") + silence_ulaw(600))
+    r.feed(r.state.on_transcript("What time do you open?", r.t))
+    caller = next(t for t in r.state.turns if t.role == "caller")
+    wall = r.state.epoch_offset
+    assert said_from + wall <= caller.started_at < caller.ended_at <= r.t + wall, (caller, said_from, r.t)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make deploy: build and push the stream host image (arm64, tagged with the git SHA), then sam build + sam deploy.
+# make deploy: build and push the stream host image (arm64, tagged with the git SHA, deployed by digest),
+# then sam build + sam deploy.
 # DRY_RUN=1 prints every command instead of running it, so the whole path is checkable without AWS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,37 @@ if [ -n "$DRY_RUN" ]; then
 else
   aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
 fi
-run docker buildx build --platform linux/arm64 -f stream_server/Dockerfile -t "$IMAGE" --push .
+# Images by digest, never by a tag that can move: the base image is resolved to its digest now and
+# built from it, and the stack runs the pushed image by its digest (the tag stays for people).
+# DRY_RUN cannot ask a registry, so it prints a placeholder digest.
+digest_of() {
+  if [ -n "$DRY_RUN" ]; then
+    echo "sha256:$(printf '0%.0s' $(seq 64))"
+  else
+    docker buildx imagetools inspect "$1" --format '{{json .Manifest.Digest}}' | tr -d '"'
+  fi
+}
+# repo[:tag][@digest] -> repo (a registry's :port stays: only a ':' in the last path part is a tag).
+repository_of() {
+  local ref="${1%@*}" last="${1%@*}"
+  last="${last##*/}"
+  case "$last" in *:*) ref="${ref%:*}" ;; esac
+  echo "$ref"
+}
+BASE_TAG="$(sed -n 's/^ARG PYTHON_IMAGE=//p' stream_server/Dockerfile)"
+BASE_IMAGE="$(repository_of "$BASE_TAG")@$(digest_of "$BASE_TAG")"
+AGENT_TAG="${CLOUDWATCH_AGENT_IMAGE:-public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest}"
+AGENT_IMAGE="$(repository_of "$AGENT_TAG")@$(digest_of "$AGENT_TAG")"
+METADATA="$(mktemp)"
+trap 'rm -f "$METADATA"' EXIT
+run docker buildx build --platform linux/arm64 -f stream_server/Dockerfile \
+  --build-arg "PYTHON_IMAGE=${BASE_IMAGE}" -t "$IMAGE" --metadata-file "$METADATA" --push .
+if [ -n "$DRY_RUN" ]; then
+  IMAGE_DIGEST="$(digest_of "$IMAGE")"
+else
+  IMAGE_DIGEST="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["containerimage.digest"])' "$METADATA")"
+fi
+PINNED_IMAGE="${REGISTRY}/${REPO}@${IMAGE_DIGEST}"
 
 # 3. The serverless half, with the image wired in.
 if [ -z "${PY313_DIR:-}" ] && [ -z "$DRY_RUN" ]; then
@@ -63,7 +94,8 @@ cfg = tomllib.load(open("samconfig.toml", "rb"))
 print(cfg[sys.argv[1]]["deploy"]["parameters"].get("parameter_overrides", ""))' "$CONFIG_ENV")"
 # shellcheck disable=SC2086 # the overrides are space-separated Key=Value words, split on purpose
 run "$SAM" deploy --config-env "$CONFIG_ENV" --region "$REGION" \
-  --parameter-overrides $OVERRIDES "StreamImageUri=${IMAGE}" --no-fail-on-empty-changeset
+  --parameter-overrides $OVERRIDES "StreamImageUri=${PINNED_IMAGE}" "CloudWatchAgentImage=${AGENT_IMAGE}" \
+  --no-fail-on-empty-changeset
 
 # 4. What to do next.
 STACK="ai-phone-calls-${ENV}"
@@ -73,7 +105,7 @@ if [ -z "$DRY_RUN" ]; then
 fi
 cat <<EOT
 
-Deployed image ${IMAGE} to stack ${STACK}.
+Deployed image ${IMAGE} (${PINNED_IMAGE}) to stack ${STACK}.
 - API key value:  aws apigateway get-api-key --api-key <ApiKeyId output> --include-value --query value --output text
 - Twilio number:  set "A call comes in" to POST <ApiUrl output>/twilio/answer
 - Place a call:   curl -X POST <ApiUrl output>/calls -H "x-api-key: ..." -d '{"to":"+1...","persona_id":"..."}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,12 @@ def test_dry_run_builds_arm64_image_tagged_with_the_commit(env: str, config_env:
     assert "create-repository" in out and "IMMUTABLE" in out
     deploy = next(line for line in out.splitlines() if " deploy " in line)
     assert f"--config-env {config_env}" in deploy
-    assert f"StreamImageUri={image}" in deploy
+    # Deployed by digest (a tag can move), built from a base image resolved to its digest.
+    repository = image.rsplit(":", 1)[0]
+    assert re.search(rf"StreamImageUri={re.escape(repository)}@sha256:[0-9a-f]{{64}}(\s|$)", deploy)
+    assert re.search(r"CloudWatchAgentImage=\S+@sha256:[0-9a-f]{64}(\s|$)", deploy)
+    build = next(line for line in out.splitlines() if "docker buildx" in line)
+    assert re.search(r"--build-arg PYTHON_IMAGE=python@sha256:[0-9a-f]{64} ", build)
     # The command-line overrides replace samconfig's, so the environment's own must be carried along.
     assert f"Stage={env}" in deploy
     # The order matters: the image must exist before the stack points the service at it.

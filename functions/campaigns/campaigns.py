@@ -9,14 +9,24 @@ cancelling never cuts a call in progress.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response, rest_resolver
+from callcore.api import (
+    RequestError,
+    encode_page_cursor,
+    error_response,
+    json_response,
+    keyed_route,
+    page_cursor,
+    page_limit,
+    rest_resolver,
+)
 from callcore.campaign_repository import CampaignRepository
-from callcore.campaign_submission import decode_cursor, encode_cursor, submit_campaign
+from callcore.campaign_submission import submit_campaign
 from callcore.campaigns import Campaign, CampaignError, CampaignState, iso_utc
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
@@ -38,18 +48,13 @@ _TRANSITIONS = {
 }
 
 
+_BAD_CURSOR = RequestError(
+    400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
+)
+
+
 def _error(error: CampaignError) -> Response[str]:
     return json_response(error.status, error.to_json())
-
-
-def _page_size(raw: str | None, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_PAGE:
-        raise CampaignError(
-            400, "invalid_limit", f"'limit' must be an integer from 1 to {_MAX_PAGE}", field="limit"
-        )
-    return int(raw)
 
 
 def _owned(campaign_id: str, user_id: str) -> Campaign | None:
@@ -57,13 +62,15 @@ def _owned(campaign_id: str, user_id: str) -> Campaign | None:
     return campaign if campaign is not None and campaign.user_id == user_id else None
 
 
+def _not_found(campaign_id: str) -> Response[str]:
+    return error_response(404, "campaign_not_found", f"no campaign {campaign_id!r} for this API key")
+
+
 @app.post("/campaigns")
 @tracer.capture_method(capture_response=False)
-def create_campaign() -> Response[str]:
+@keyed_route(app)
+def create_campaign(user_id: str) -> Response[str]:
     event = app.current_event
-    user_id = caller_id(event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
     try:
         submitted = submit_campaign(
             calls=calls,
@@ -91,59 +98,61 @@ def create_campaign() -> Response[str]:
 
 @app.get("/campaigns")
 @tracer.capture_method(capture_response=False)
-def list_campaigns() -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
-    query = app.current_event.query_string_parameters or {}
-    try:
-        limit = _page_size(query.get("limit"), 20)
-        cursor = decode_cursor(query.get("cursor"), user_id=user_id)
-    except CampaignError as error:
-        return _error(error)
-    found, last = campaigns.list_for_user(user_id, limit=limit, cursor=cursor)
-    return json_response(200, {"campaigns": [c.to_json() for c in found], "next_cursor": encode_cursor(last)})
+@keyed_route(app)
+def list_campaigns(user_id: str) -> Response[str]:
+    query = app.current_event.query_string_parameters
+    scope = f"CAMPAIGNS#{user_id}"
+    limit = page_limit(query, default=20, maximum=_MAX_PAGE)
+    position = page_cursor(query, scope=scope)
+    found, last = campaigns.list_for_user(user_id, limit=limit, cursor=_index_key(position))
+    next_cursor = encode_page_cursor(json.dumps(last, sort_keys=True) if last else None, scope=scope)
+    return json_response(200, {"campaigns": [c.to_json() for c in found], "next_cursor": next_cursor})
+
+
+def _index_key(position: str | None) -> dict[str, Any] | None:
+    """The listing's DynamoDB key inside a (scope-checked) cursor position."""
+    if position is None:
+        return None
+    key = json.loads(position)
+    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+        raise RequestError(
+            400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
+        )
+    return key
 
 
 @app.get("/campaigns/<campaign_id>")
 @tracer.capture_method(capture_response=False)
-def get_campaign(campaign_id: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def get_campaign(user_id: str, campaign_id: str) -> Response[str]:
     campaign = _owned(campaign_id, user_id)
     if campaign is None:
-        return error_response(404, "campaign_not_found", f"no campaign {campaign_id!r} for this API key")
-    query = app.current_event.query_string_parameters or {}
-    try:
-        limit = _page_size(query.get("limit"), 100)
-        cursor = query.get("cursor")
-        if cursor is not None and not cursor.isdigit():
-            raise CampaignError(
-                400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
-            )
-    except CampaignError as error:
-        return _error(error)
+        return _not_found(campaign_id)
+    query = app.current_event.query_string_parameters
+    scope = f"CAMPAIGN#{campaign_id}"
+    limit = page_limit(query, default=100, maximum=_MAX_PAGE)
+    position = page_cursor(query, scope=scope)
+    if position is not None and not position.isdigit():
+        raise RequestError(
+            400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
+        )
     recipients, last_row = campaigns.list_recipients(
-        campaign_id, limit=limit, after_row=int(cursor) if cursor else None
+        campaign_id, limit=limit, after_row=int(position) if position else None
     )
     return json_response(
         200,
         {
             **campaign.to_json(),
             "recipient_page": [r.to_json() for r in recipients],
-            "next_cursor": str(last_row) if last_row is not None else None,
+            "next_cursor": encode_page_cursor(str(last_row) if last_row is not None else None, scope=scope),
         },
     )
 
 
-def _transition(campaign_id: str, action: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+def _transition(user_id: str, campaign_id: str, action: str) -> Response[str]:
     campaign = _owned(campaign_id, user_id)
     if campaign is None:
-        return error_response(404, "campaign_not_found", f"no campaign {campaign_id!r} for this API key")
+        return _not_found(campaign_id)
     target, sources = _TRANSITIONS[action]
     if not campaigns.set_state(campaign_id, target, allowed_from=sources, at=iso_utc(datetime.now(UTC))):
         current = campaigns.get(campaign_id)
@@ -157,20 +166,23 @@ def _transition(campaign_id: str, action: str) -> Response[str]:
 
 @app.post("/campaigns/<campaign_id>/pause")
 @tracer.capture_method(capture_response=False)
-def pause(campaign_id: str) -> Response[str]:
-    return _transition(campaign_id, "pause")
+@keyed_route(app)
+def pause(user_id: str, campaign_id: str) -> Response[str]:
+    return _transition(user_id, campaign_id, "pause")
 
 
 @app.post("/campaigns/<campaign_id>/resume")
 @tracer.capture_method(capture_response=False)
-def resume(campaign_id: str) -> Response[str]:
-    return _transition(campaign_id, "resume")
+@keyed_route(app)
+def resume(user_id: str, campaign_id: str) -> Response[str]:
+    return _transition(user_id, campaign_id, "resume")
 
 
 @app.post("/campaigns/<campaign_id>/cancel")
 @tracer.capture_method(capture_response=False)
-def cancel(campaign_id: str) -> Response[str]:
-    return _transition(campaign_id, "cancel")
+@keyed_route(app)
+def cancel(user_id: str, campaign_id: str) -> Response[str]:
+    return _transition(user_id, campaign_id, "cancel")
 
 
 @logger.inject_lambda_context

@@ -11,8 +11,16 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response, rest_resolver
-from callcore.do_not_call import DoNotCallInputError, add_number, list_page, parse_number, parse_page_size
+from callcore.api import RequestError, json_response, keyed_route, page_cursor, page_limit, rest_resolver
+from callcore.do_not_call import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    DoNotCallInputError,
+    add_number,
+    list_page,
+    list_scope,
+    parse_number,
+)
 from callcore.logging import build_logger, mask_phone
 from callcore.repository import CallRepository
 from callcore.settings import Settings
@@ -25,20 +33,18 @@ tracer = build_tracer("do_not_call")
 app = rest_resolver()
 
 
-def _bad(error: DoNotCallInputError) -> Response[str]:
-    return error_response(400, error.code, error.message)
+def _number(raw: str | None, *, field: str = "number") -> str:
+    try:
+        return parse_number(raw, field=field)
+    except DoNotCallInputError as error:
+        raise RequestError(400, error.code, error.message) from None
 
 
 @app.put("/do-not-call/<number>")
 @tracer.capture_method(capture_response=False)
-def put_number(number: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
-    try:
-        parsed = parse_number(number)
-    except DoNotCallInputError as error:
-        return _bad(error)
+@keyed_route(app)
+def put_number(user_id: str, number: str) -> Response[str]:
+    parsed = _number(number)
     entry = add_number(repo, user_id, parsed, now=datetime.now(UTC))
     logger.info("do-not-call added", extra={"to": mask_phone(parsed)})
     return json_response(200, {**entry.to_json(), "listed": True})
@@ -46,14 +52,9 @@ def put_number(number: str) -> Response[str]:
 
 @app.delete("/do-not-call/<number>")
 @tracer.capture_method(capture_response=False)
-def delete_number(number: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
-    try:
-        parsed = parse_number(number)
-    except DoNotCallInputError as error:
-        return _bad(error)
+@keyed_route(app)
+def delete_number(user_id: str, number: str) -> Response[str]:
+    parsed = _number(number)
     removed = repo.delete_do_not_call(user_id, parsed)
     logger.info("do-not-call removed", extra={"to": mask_phone(parsed), "was_listed": removed})
     return json_response(200, {"number": parsed, "listed": False, "removed": removed})
@@ -61,24 +62,18 @@ def delete_number(number: str) -> Response[str]:
 
 @app.get("/do-not-call")
 @tracer.capture_method(capture_response=False)
-def get_list() -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def get_list(user_id: str) -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    try:
-        if "number" in query:
-            number = parse_number(query["number"])
-            entry = repo.get_do_not_call(user_id, number)
-            if entry is None:
-                return json_response(200, {"number": number, "listed": False})
-            return json_response(200, {**entry.to_json(), "listed": True})
-        return json_response(
-            200,
-            list_page(repo, user_id, limit=parse_page_size(query.get("limit")), cursor=query.get("cursor")),
-        )
-    except DoNotCallInputError as error:
-        return _bad(error)
+    if "number" in query:
+        number = _number(query["number"])
+        entry = repo.get_do_not_call(user_id, number)
+        if entry is None:
+            return json_response(200, {"number": number, "listed": False})
+        return json_response(200, {**entry.to_json(), "listed": True})
+    limit = page_limit(query, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    after = page_cursor(query, scope=list_scope(user_id))
+    return json_response(200, list_page(repo, user_id, limit=limit, after=after))
 
 
 @logger.inject_lambda_context

@@ -4,10 +4,12 @@ whether Twilio signed the request. Keeps ``functions/*`` to parse → call the d
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec
 from urllib.parse import urlsplit
@@ -34,10 +36,15 @@ __all__ = [
     "MAX_WEBHOOK_BODY_BYTES",
     "RequestError",
     "caller_id",
+    "decode_page_cursor",
+    "encode_page_cursor",
     "error_response",
     "event_api_base_url",
     "json_depth_error",
     "json_response",
+    "keyed_route",
+    "page_cursor",
+    "page_limit",
     "parse_json_body",
     "rest_resolver",
     "route_path",
@@ -67,14 +74,18 @@ MAX_JSON_DEPTH = 8
 _MAX_INT = 10**38
 
 
+_RouteParams = ParamSpec("_RouteParams")
+
+
 class RequestError(ValueError):
     """A client's mistake found before any work: HTTP status, stable code, message naming the field."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -161,6 +172,73 @@ def caller_id(event: APIGatewayProxyEvent) -> str | None:
     return key_id or None
 
 
+def keyed_route(
+    app: APIGatewayRestResolver,
+) -> Callable[
+    [Callable[Concatenate[str, _RouteParams], Response[str]]], Callable[_RouteParams, Response[str]]
+]:
+    """A route over the caller's own resources: the handler gets the caller's API key id first
+    (403 when the request carries none), and a `RequestError` it raises is answered as its 4xx."""
+
+    def decorate(
+        handler: Callable[Concatenate[str, _RouteParams], Response[str]],
+    ) -> Callable[_RouteParams, Response[str]]:
+        @wraps(handler)
+        def route(*args: _RouteParams.args, **kwargs: _RouteParams.kwargs) -> Response[str]:
+            user_id = caller_id(app.current_event)
+            if user_id is None:
+                return error_response(403, "forbidden", "an API key is required")
+            try:
+                return handler(user_id, *args, **kwargs)
+            except RequestError as error:
+                extra = {"field": error.field} if error.field else {}
+                return error_response(error.status, error.code, error.message, **extra)
+
+        return route
+
+    return decorate
+
+
+def page_limit(query: Mapping[str, str | None] | None, *, default: int, maximum: int) -> int:
+    """``limit`` from the query string: an integer from 1 to ``maximum`` (``default`` when absent)."""
+    raw = (query or {}).get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise RequestError(
+            400, "invalid_limit", f"'limit' must be an integer from 1 to {maximum}", field="limit"
+        )
+    return int(raw)
+
+
+def encode_page_cursor(position: str | None, *, scope: str) -> str | None:
+    """The opaque ``next_cursor`` for a page that ended at ``position`` of the list ``scope``
+    (a list's partition, such as ``DNC#<key>``); None when there is no next page."""
+    if position is None:
+        return None
+    raw = json.dumps({"scope": scope, "after": position}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def page_cursor(query: Mapping[str, str | None] | None, *, scope: str) -> str | None:
+    """The position inside the ``cursor`` query parameter; refused (400) unless this API made it
+    for this very list, so one key's cursor never walks another key's list."""
+    text = (query or {}).get("cursor")
+    return decode_page_cursor(text, scope=scope) if text else None
+
+
+def decode_page_cursor(text: str, *, scope: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error):
+        data = None
+    if not isinstance(data, dict) or data.get("scope") != scope or not isinstance(data.get("after"), str):
+        raise RequestError(
+            400, "invalid_cursor", "'cursor' is not a cursor this API returned for this list", field="cursor"
+        )
+    return str(data["after"])
+
+
 def route_path(event: APIGatewayProxyEvent) -> str:
     """The route with its parameters filled in (``/twilio/status/abc``), free of stage and base path."""
     path = event.resource or event.path
@@ -242,7 +320,6 @@ def twilio_form_if_signed(
     return form if valid else None
 
 
-_RouteParams = ParamSpec("_RouteParams")
 SignedRoute = Callable[Concatenate[FormParams, _RouteParams], Response[str]]
 Route = Callable[_RouteParams, Response[str]]
 

@@ -6,8 +6,6 @@ and must refuse bad input (400 naming the field or row) before anything is writt
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import uuid
 from collections.abc import Mapping
@@ -33,7 +31,7 @@ from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.variables import placeholders
 
-__all__ = ["SubmittedCampaign", "decode_cursor", "encode_cursor", "submit_campaign"]
+__all__ = ["SubmittedCampaign", "submit_campaign"]
 
 
 @dataclass(frozen=True)
@@ -121,26 +119,3 @@ def submit_campaign(
     )
     campaigns.create(campaign, checked.accepted)
     return SubmittedCampaign(campaign, refused)
-
-
-def encode_cursor(key: Mapping[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(dict(key), sort_keys=True).encode()).decode()
-
-
-def decode_cursor(text: str | None, *, user_id: str) -> dict[str, Any] | None:
-    """A listing cursor back to a DynamoDB key; one from another key's listing is refused."""
-    if not text:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(text.encode()))
-    except (ValueError, binascii.Error):
-        raise CampaignError(
-            400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
-        ) from None
-    if not isinstance(key, dict) or key.get("GSI1PK") != f"CAMPAIGNS#{user_id}":
-        raise CampaignError(
-            400, "invalid_cursor", "'cursor' is not a cursor this API returned", field="cursor"
-        )
-    return key

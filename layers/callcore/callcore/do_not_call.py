@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from callcore.api import encode_page_cursor
 from callcore.calls import iso
 from callcore.models import DoNotCallEntry
 from callcore.phone import is_e164
@@ -23,8 +24,8 @@ __all__ = [
     "DoNotCallInputError",
     "add_number",
     "list_page",
+    "list_scope",
     "parse_number",
-    "parse_page_size",
 ]
 
 DEFAULT_PAGE_SIZE = 100
@@ -61,14 +62,6 @@ def parse_number(raw: str | None, *, field: str = "number") -> str:
     return text
 
 
-def parse_page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise DoNotCallInputError("invalid_limit", f"'limit' must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(raw)
-
-
 def add_number(
     repo: CallRepository,
     user_id: str,
@@ -83,8 +76,16 @@ def add_number(
     return repo.put_do_not_call(entry)
 
 
-def list_page(repo: CallRepository, user_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """``{"numbers": [...], "next_cursor": …}``; the cursor is the last number of the page."""
-    after = parse_number(cursor, field="cursor") if cursor else None
+def list_page(repo: CallRepository, user_id: str, *, limit: int, after: str | None) -> dict[str, Any]:
+    """``{"numbers": [...], "next_cursor": …}``: the page after the number ``after``; the cursor is
+    opaque (`callcore.api.encode_page_cursor`) and bound to this key's list (`list_scope`)."""
     entries, last = repo.list_do_not_call(user_id, limit=limit, after=after)
-    return {"numbers": [e.to_json() for e in entries], "next_cursor": last}
+    return {
+        "numbers": [e.to_json() for e in entries],
+        "next_cursor": encode_page_cursor(last, scope=list_scope(user_id)),
+    }
+
+
+def list_scope(user_id: str) -> str:
+    """What a do-not-call cursor is bound to: this API key's list."""
+    return f"DNC#{user_id}"

@@ -74,6 +74,23 @@ def test_bad_numbers_and_limits_are_400_naming_the_field(
     assert ddb_table.scan()["Items"] == []
 
 
+def test_a_cursor_walks_only_the_list_it_came_from_and_no_key_means_403(
+    handler_env: Any, ddb_table: Any, lambda_context: Any
+) -> None:
+    handler = handler_env("do_not_call")
+    for n in ("+14155550121", "+14155550122", "+14155550123"):
+        assert _dnc(handler, lambda_context, "PUT", n)[0] == 200
+    status, page = _get(handler, lambda_context, {"limit": "1"})
+    assert status == 200 and page["next_cursor"] and "+1415" not in page["next_cursor"]  # opaque
+    status, body = _get(handler, lambda_context, {"cursor": page["next_cursor"]}, user="u2")
+    assert status == 400 and body["error"] == "invalid_cursor" and body["field"] == "cursor"
+    status, rest = _get(handler, lambda_context, {"cursor": page["next_cursor"]})
+    assert status == 200 and [e["number"] for e in rest["numbers"]] == ["+14155550122", "+14155550123"]
+    event = api_event("GET", "/do-not-call", api_key_id=None)
+    response = handler.lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"] == "forbidden"
+
+
 def test_post_calls_refuses_a_listed_number_and_dials_nothing(
     handler_env: Any, ddb_table: Any, fake_twilio: FakeTwilioRest, lambda_context: Any
 ) -> None:

@@ -1,7 +1,7 @@
 """Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
 
 Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--nice -10]
-[--event-loop uvloop|asyncio] [--ramp SECONDS]`
+[--event-loop uvloop|asyncio] [--ramp SECONDS] [--host-loop-lag]`
 
 The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
 `bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
@@ -130,6 +130,8 @@ async def profile(args: argparse.Namespace) -> int:
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     extra_env = {"STREAM_EVENT_LOOP": args.event_loop, **dict(kv.split("=", 1) for kv in args.env)}
+    if args.host_loop_lag:
+        extra_env["PYTHONPATH"] = str(ROOT / "bench" / "loop_lag")  # its sitecustomize.py: the probe
     with contextlib.ExitStack() as stack:
         provider_env: dict[str, str] = stack.enter_context(running_fakes_with_pid())
         fakes_pid = int(provider_env.pop("_FAKES_PID"))
@@ -180,6 +182,7 @@ async def profile(args: argparse.Namespace) -> int:
         load_before = _load()
         own0, fakes0 = _own_cpu(), cpu_seconds(fakes_pid)
         user0, system0 = _user_system(host.process.pid)
+        log_offset = host.log_path.stat().st_size
         wall0 = time.perf_counter()
         batch, *other_batches = await asyncio.gather(
             *(
@@ -215,6 +218,11 @@ async def profile(args: argparse.Namespace) -> int:
     )
     v2v = figures.voice_to_voice_ms
     print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
+    if args.host_loop_lag:
+        with host.log_path.open("rb") as log:
+            log.seek(log_offset)
+            seconds = loop_lag_seconds(log.read().decode(errors="replace").splitlines())
+        print(describe_loop_lag(seconds))
     for base in other_batches:
         print(
             f"baseline {args.baseline} (loop {args.baseline_event_loop}), same calls at the same time: "
@@ -243,6 +251,29 @@ async def profile(args: argparse.Namespace) -> int:
             print(f"{samples * 100 / total:6.1f}%  {frame}")
         print(f"\nraw stacks: {raw}")
     return 0
+
+
+def loop_lag_seconds(lines: Iterable[str]) -> list[tuple[float, float]]:
+    """(p99, max) in ms of each second the host's loop-lag probe reported (`bench/loop_lag/`)."""
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 3 and fields[0] == "LOOPLAG":
+            with contextlib.suppress(ValueError):
+                found.append((float(fields[1]), float(fields[2])))
+    return found
+
+
+def describe_loop_lag(seconds: list[tuple[float, float]], limit_ms: float = 50.0) -> str:
+    if not seconds:
+        return "host loop lag: no probe lines (asyncio loop only; uvloop is not probed)"
+    worst = max(peak for _, peak in seconds)
+    over = sum(1 for _, peak in seconds if peak > limit_ms)
+    median_p99 = percentile([p99 for p99, _ in seconds], 50)
+    return (
+        f"host loop lag over {len(seconds)} s: median second p99 {median_p99:.1f} ms, "
+        f"worst second {worst:.0f} ms; {over} s with a wake-up later than {limit_ms:.0f} ms"
+    )
 
 
 class HostFromSource(OurStreamHost):
@@ -322,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         "--ramp",
         type=float,
         help="spread the call starts over this many seconds (default: a 0.5-3 s burst; turns line up)",
+    )
+    parser.add_argument(
+        "--host-loop-lag",
+        action="store_true",
+        help="load bench/loop_lag/sitecustomize.py into the host and report its event loop's lateness",
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
     parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")

@@ -1,0 +1,49 @@
+"""The host loop-lag probe of `bench/profile_host.py --host-loop-lag`: its lines are read back, and it
+really measures a loop that a callback keeps busy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import io
+import time
+from pathlib import Path
+
+from bench.profile_host import describe_loop_lag, loop_lag_seconds
+
+
+def test_probe_lines_are_picked_out_of_the_host_log() -> None:
+    log = [
+        '{"level": "INFO", "message": "LOOPLAG is a word in a message"}',
+        "LOOPLAG 3.5 12.0",
+        "LOOPLAG 80.0 640.5",
+        "LOOPLAG oops 1",
+    ]
+    seconds = loop_lag_seconds(log)
+    assert seconds == [(3.5, 12.0), (80.0, 640.5)]
+    assert "worst second 640 ms; 1 s with a wake-up later than 50 ms" in describe_loop_lag(seconds)
+    assert "no probe lines" in describe_loop_lag([])
+
+
+def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
+    path = Path(__file__).resolve().parents[3] / "bench" / "loop_lag" / "sitecustomize.py"
+    spec = importlib.util.spec_from_file_location("loop_lag_probe_under_test", path)
+    assert spec is not None and spec.loader is not None
+    original = asyncio.BaseEventLoop.run_forever
+    module = importlib.util.module_from_spec(spec)
+    stderr = io.StringIO()
+    try:
+        spec.loader.exec_module(module)
+
+        async def busy_then_idle() -> None:
+            await asyncio.sleep(0.05)
+            time.sleep(0.3)  # noqa: ASYNC251 - on purpose: a callback that holds the loop for 300 ms
+            await asyncio.sleep(1.2)
+
+        with contextlib.redirect_stderr(stderr):
+            asyncio.run(busy_then_idle())
+    finally:
+        asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
+    seconds = loop_lag_seconds(stderr.getvalue().splitlines())
+    assert seconds and max(peak for _, peak in seconds) >= 250.0

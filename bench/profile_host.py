@@ -29,7 +29,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -39,7 +38,7 @@ from bench.loadgen.calls import bench_script  # noqa: E402
 from bench.loadgen.harness import measure_batch, running_fakes, running_storage  # noqa: E402
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from bench.loadgen.stats import percentile  # noqa: E402
-from bench.loadgen.systems import AUTH_TOKEN, OurStreamHost, wait_ready  # noqa: E402
+from bench.loadgen.systems import OurStreamHost  # noqa: E402
 
 # (stage, pattern over one py-spy frame "function (file:line)"); the deepest matching frame decides.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -147,7 +146,7 @@ async def profile(args: argparse.Namespace) -> int:
         if args.baseline:
             # The same calls at a second host from another source tree, on the same core at the same
             # time: both see the same machine, so their CPU per call-second compare fairly.
-            other = HostFromSource(
+            other = OurStreamHost(
                 name="baseline", port=_free_port(), core=1, log_path=out / "profile_baseline.log",
                 provider_env={
                     **provider_env, **storage_env, "STREAM_EVENT_LOOP": args.baseline_event_loop,
@@ -274,38 +273,6 @@ def describe_loop_lag(seconds: list[tuple[float, float]], limit_ms: float = 50.0
         f"host loop lag over {len(seconds)} s: median second p99 {median_p99:.1f} ms, "
         f"worst second {worst:.0f} ms; {over} s with a wake-up later than {limit_ms:.0f} ms"
     )
-
-
-class HostFromSource(OurStreamHost):
-    """`python -m stream_server` from another source tree (e.g. `git archive main | tar -x -C DIR`)."""
-
-    def __init__(self, *, source: Path, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.source = source
-
-    def start(self) -> None:
-        env = {
-            "PYTHONPATH": f"{self.source}:{self.source / 'layers' / 'callcore'}",
-            "PORT": str(self.port),
-            "STREAM_PUBLIC_URL": self.stream_url,
-            "STREAM_TOKEN_SECRET": self.token_secret,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "STT_PROVIDER": "elevenlabs",
-            "LLM_PROVIDER": "cerebras",
-            "TTS_PROVIDER": "elevenlabs",
-            "LOG_LEVEL": "WARNING",
-            "MAX_CALLS": "1000",
-            "END_OF_TURN_SILENCE_MS": "700",
-            **self.provider_env,
-        }
-        log = self.log_path.open("wb")
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["taskset", "-c", str(self.core), str(ROOT / ".venv" / "bin" / "python"), "-m", "stream_server"],
-            cwd=self.source, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.cold_start_s = wait_ready(f"http://127.0.0.1:{self.port}/healthz") - started
 
 
 @contextlib.contextmanager

@@ -59,12 +59,12 @@ class _Process:
     process: subprocess.Popen[bytes] | None = None
     cold_start_s: float = float("nan")
 
-    def _spawn(self, argv: list[str], env: Mapping[str, str], ready_url: str) -> None:
+    def _spawn(self, argv: list[str], env: Mapping[str, str], ready_url: str, *, cwd: Path = ROOT) -> None:
         log = self.log_path.open("wb")
         started = time.monotonic()
         self.process = subprocess.Popen(
             ["taskset", "-c", str(self.core), *argv],
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -111,12 +111,15 @@ class OurStreamHost(_Process):
     """`python -m stream_server` from .venv, with a call record and a fresh stream token per call.
 
     `table` is a boto3 Table on the moto server the host also uses (DYNAMODB_ENDPOINT in provider_env).
+    `source`: another source tree to run instead of this one (e.g. `git archive main | tar -x -C DIR`,
+    the baseline of bench/profile_host.py); the interpreter and its packages stay this checkout's.
     """
 
     provider_env: dict[str, str] = field(default_factory=dict)
     table: object = None
     persona_id: str = "bench"
     token_secret: str = "bench-stream-token-secret"
+    source: Path = ROOT
 
     def start(self) -> None:
         env = {
@@ -130,13 +133,13 @@ class OurStreamHost(_Process):
             "TTS_PROVIDER": "elevenlabs",
             "LOG_LEVEL": "WARNING",
             "MAX_CALLS": "1000",
-            "END_OF_TURN_SILENCE_MS": "700",
             **self.provider_env,
         }
+        if self.source != ROOT:
+            env["PYTHONPATH"] = f"{self.source}:{self.source / 'layers' / 'callcore'}"
+        python = str(ROOT / ".venv" / "bin" / "python")
         self._spawn(
-            [str(ROOT / ".venv" / "bin" / "python"), "-m", "stream_server"],
-            env,
-            f"http://127.0.0.1:{self.port}/healthz",
+            [python, "-m", "stream_server"], env, f"http://127.0.0.1:{self.port}/healthz", cwd=self.source
         )
 
     @property

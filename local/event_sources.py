@@ -50,12 +50,12 @@ class EventSource:
 
 
 def _ref_target(value: Any) -> str | None:
-    """``!GetAtt X.Arn`` / ``!GetAtt X.StreamArn`` / ``!Ref X`` → ``X``."""
+    """``!GetAtt X.Arn`` / ``!GetAtt X.StreamArn`` / ``!Ref X`` (read in their long form) → ``X``."""
     if isinstance(value, dict) and len(value) == 1:
         tag, inner = next(iter(value.items()))
-        if tag == "!GetAtt":
+        if tag == "Fn::GetAtt":
             return str(inner).split(".")[0] if isinstance(inner, str) else str(inner[0])
-        if tag == "!Ref":
+        if tag == "Ref":
             return str(inner)
     return None
 
@@ -113,7 +113,7 @@ def queue_env_names(template: dict[str, Any]) -> dict[str, str]:
         variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
         for name, value in variables.items():
             target = _ref_target(value)
-            if target in queues and isinstance(value, dict) and "!Ref" in value:
+            if target in queues and isinstance(value, dict) and "Ref" in value:
                 names[name] = target
     return names
 

@@ -1,8 +1,10 @@
 """Reading template.yaml, the single source of truth for the local stack's API and table.
 
 The local API's routes and the local table are derived from the SAM template the cloud deploys,
-so the two cannot drift: there is no second list of routes anywhere. CloudFormation short-form
-tags (!Ref, !Sub, !GetAtt, !If...) are read as plain values; only literal strings are used.
+so the two cannot drift: there is no second list of routes anywhere. `load_template` is the one
+reader of the template (the local stack, the tests and the benchmarks use it): CloudFormation's
+short-form tags (!Ref, !Sub, !GetAtt, !If...) come back in their long form (``{"Ref": ...}``,
+``{"Fn::Sub": ...}``), as CloudFormation itself would read them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "TEMPLATE_PATH",
     "ApiRoute",
     "FunctionSpec",
     "GatewayResponse",
@@ -34,11 +37,15 @@ class TemplateError(ValueError):
     """The template lacks something the local stack needs (said in the message)."""
 
 
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "template.yaml"
+
+
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """SafeLoader that keeps CloudFormation tags as `{"!Tag": value}` instead of failing."""
+    """SafeLoader that reads CloudFormation's short-form tags in their long form instead of failing."""
 
 
 def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """``!Ref X`` -> ``{"Ref": "X"}``; ``!Sub s`` -> ``{"Fn::Sub": "s"}`` (and so on for every tag)."""
     value: Any
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
@@ -47,13 +54,14 @@ def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, 
     else:
         assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node, deep=True)
-    return {f"!{suffix}": value}
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
 
 
 _CfnLoader.add_multi_constructor("!", _tagged)
 
 
-def load_template(path: Path) -> dict[str, Any]:
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The SAM template as data (this repository's ``template.yaml`` unless ``path`` says otherwise)."""
     with path.open(encoding="utf-8") as fh:
         data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
@@ -145,8 +153,8 @@ def _resources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str,
 
 
 def _parameter_default(template: dict[str, Any], value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"!Ref"}:
-        parameter = (template.get("Parameters") or {}).get(value["!Ref"])
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = (template.get("Parameters") or {}).get(value["Ref"])
         if isinstance(parameter, dict) and "Default" in parameter:
             return parameter["Default"]
     return value

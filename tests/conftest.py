@@ -9,29 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
-
-
-def load_template() -> dict[str, Any]:
-    with (ROOT / "template.yaml").open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)
 
 
 def table_definition(name: str = "ai-phone-calls") -> dict[str, Any]:

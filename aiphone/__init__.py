@@ -1,29 +1,7 @@
-"""Client side of the AI phone calls API: the typed `AiPhoneClient` and the `aiphone` CLI (stdlib only)."""
+"""Client side of the AI phone calls API: the typed `AiPhoneClient` and the `aiphone` CLI (stdlib only).
 
-from aiphone.client import (
-    AiPhoneClient,
-    ApiError,
-    ApiUnreachable,
-    Call,
-    CallDetail,
-    CallPage,
-    Persona,
-    PersonaPage,
-    PlacedCall,
-    StatusChange,
-    Turn,
-)
+The package's names are `aiphone.client`'s public ones (its ``__all__``), re-exported here.
+"""
 
-__all__ = [
-    "AiPhoneClient",
-    "ApiError",
-    "ApiUnreachable",
-    "Call",
-    "CallDetail",
-    "CallPage",
-    "Persona",
-    "PersonaPage",
-    "PlacedCall",
-    "StatusChange",
-    "Turn",
-]
+from aiphone.client import *  # noqa: F403
+from aiphone.client import __all__ as __all__

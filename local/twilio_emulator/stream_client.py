@@ -12,12 +12,8 @@ import asyncio
 import base64
 import contextlib
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,7 +21,7 @@ from websockets.exceptions import ConnectionClosedOK
 
 from stream_server.audio.codec import FRAME_BYTES
 
-__all__ = ["TwilioLike", "fake_twilio_rest", "open_stream", "sign"]
+__all__ = ["TwilioLike", "open_stream", "sign"]
 
 
 def sign(auth_token: str, url: str) -> str:
@@ -181,36 +177,3 @@ async def open_stream(url: str, auth_token: str, *, signature: str | None = None
     sig = sign(auth_token, url) if signature is None else signature
     ws = await connect(url, additional_headers={"x-twilio-signature": sig}, compression=None)
     return TwilioLike(ws, **kw)
-
-
-@contextmanager
-def fake_twilio_rest() -> Iterator[tuple[str, list[tuple[str, dict[str, list[str]]]]]]:
-    """A local Twilio REST endpoint that records call updates (POST .../Calls/<sid>.json)."""
-    requests: list[tuple[str, dict[str, list[str]]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            form = parse_qs(self.rfile.read(length).decode())
-            requests.append((self.path, form))
-            sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
-            body = json.dumps(
-                {"sid": sid, "status": form.get("Status", [""])[0], "account_sid": "AC"}
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()

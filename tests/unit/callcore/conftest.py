@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
+from local.fake_twilio_rest import FakeTwilioRest
 
 
 @pytest.fixture

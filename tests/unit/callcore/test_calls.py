@@ -11,7 +11,7 @@ from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.twilio_rest import twilio_client
 
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
+from local.fake_twilio_rest import FakeTwilioRest
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BASE = "https://api.example.com/dev"

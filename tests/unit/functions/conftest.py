@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
+from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 
 AUTH_TOKEN = "0f3c9e1a7b2d4c6e8a0b1c2d3e4f5a6b"  # 32 hex characters, like a real one
 PUBLIC_API_URL = "https://calls.example.com/v1"

@@ -13,8 +13,8 @@ from callcore.campaign_repository import CampaignRepository
 from callcore.models import Persona
 from callcore.repository import CallRepository
 
+from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 from tests.unit.functions.conftest import signed_event
 
 ALWAYS = {"start": "00:00", "end": "23:59", "outside_default_hours": True}

@@ -8,8 +8,8 @@ from typing import Any
 from callcore.models import Persona
 from callcore.repository import CallRepository
 
+from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 
 NUMBER = "+14155550123"
 

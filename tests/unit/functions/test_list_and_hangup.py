@@ -8,8 +8,8 @@ from typing import Any
 from callcore.models import CallRecord, CallStatus, Persona
 from callcore.repository import CallRepository
 
+from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 
 
 def _call(

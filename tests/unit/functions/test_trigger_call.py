@@ -7,8 +7,8 @@ import pytest
 from callcore.models import Persona
 from callcore.repository import CallRepository
 
+from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
-from tests.unit.callcore.fake_twilio_rest import FakeTwilioRest
 from tests.unit.functions.conftest import PUBLIC_API_URL
 
 

@@ -16,7 +16,8 @@ from callcore.tokens import issue_stream_token
 from callcore.twilio_rest import twilio_client
 
 from local.fake_providers.in_process import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-from local.twilio_emulator.stream_client import TwilioLike, fake_twilio_rest, open_stream
+from local.fake_twilio_rest import FakeTwilioRest
+from local.twilio_emulator.stream_client import TwilioLike, open_stream
 from stream_server.host.server import StreamServer
 from stream_server.observability import MetricsSink
 from stream_server.services import CallServices
@@ -47,9 +48,14 @@ class Host:
     stt: FakeSpeechToText
     llm: FakeLanguageModel
     tts: FakeTextToSpeech
-    rest_requests: list[tuple[str, dict[str, list[str]]]]
+    rest: FakeTwilioRest
     metrics: list[str] = field(default_factory=list)
     _calls: int = 0
+
+    @property
+    def rest_requests(self) -> list[tuple[str, dict[str, list[str]]]]:
+        """(path, form) of every request the Twilio REST fake received, in order."""
+        return [(r.path, r.form) for r in self.rest.requests]
 
     @property
     def url(self) -> str:
@@ -95,16 +101,15 @@ class Host:
 
 
 @pytest.fixture
-def rest() -> Iterator[tuple[str, list[tuple[str, dict[str, list[str]]]]]]:
-    with fake_twilio_rest() as server:
-        yield server
+def rest() -> Iterator[FakeTwilioRest]:
+    fake = FakeTwilioRest().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
-async def host(
-    ddb_table: Any, rest: tuple[str, list[Any]], request: pytest.FixtureRequest
-) -> AsyncIterator[Host]:
-    base_url, requests = rest
+async def host(ddb_table: Any, rest: FakeTwilioRest, request: pytest.FixtureRequest) -> AsyncIterator[Host]:
+    base_url = rest.base_url
     overrides: dict[str, Any] = getattr(request, "param", {}) or {}
     core = Settings(
         twilio_auth_token=AUTH_TOKEN,
@@ -159,7 +164,7 @@ async def host(
     public = f"ws://127.0.0.1:{server.port}/media"
     services.settings = replace(settings, core=replace(core, stream_public_url=public))
     server.settings = services.settings
-    h = Host(server, services, repository, stt, llm, tts, requests, metrics)
+    h = Host(server, services, repository, stt, llm, tts, rest, metrics)
     try:
         yield h
     finally:

@@ -1,7 +1,9 @@
 """A small local stand-in for Twilio's REST API (Calls resource only), over real HTTP.
 
 It records every request (method, path, form fields with repeats, basic-auth user) and answers
-with Twilio-shaped JSON, or with a Twilio error document when ``fail_with`` is set.
+with Twilio-shaped JSON, or with a Twilio error document when ``fail_with`` is set. The one Twilio
+REST fake of the tests (control plane and stream host alike); the local stack's full emulator is
+`local.twilio_emulator`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class RecordedRequest:
     path: str
     form: dict[str, list[str]]
     account: str
+
+
+__all__ = ["FakeTwilioRest", "RecordedRequest"]
 
 
 @dataclass

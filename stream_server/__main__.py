@@ -35,17 +35,6 @@ async def _apology(settings: StreamSettings, tts: TextToSpeech) -> ApologyClip:
     return await render_clip(settings.apology_text, voice, tts, fallback)
 
 
-def _rest_hangup(settings: StreamSettings) -> Callable[[str], None]:
-    from callcore.twilio_rest import twilio_client
-
-    client = twilio_client(settings.core)
-
-    def end_call(call_sid: str) -> None:
-        client.calls(call_sid).update(status="completed")
-
-    return end_call
-
-
 def _metrics_sink(settings: StreamSettings) -> MetricsSink:
     endpoint = settings.emf_agent_endpoint
     return MetricsSink(
@@ -77,7 +66,6 @@ async def main(settings: StreamSettings | None = None) -> None:
         await providers.aclose()
         raise SystemExit(f"provider check failed: {error}") from None
     apology = await _apology(settings, providers.tts)
-    end_call = _rest_hangup(settings)
     services = CallServices(
         settings=settings,
         repository=CallRepository.from_settings(settings.core, timeouts=LIVE_CALL_TIMEOUTS),
@@ -86,7 +74,6 @@ async def main(settings: StreamSettings | None = None) -> None:
         tts=providers.tts,
         apology=apology,
         metrics=_metrics_sink(settings),
-        end_call_via_rest=end_call,
     )
     # Fargate exposes the ECS agent to the task; without it (local runs) both stay idle.
     protection = TaskProtection(settings.ecs_agent_uri or None)

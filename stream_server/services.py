@@ -99,33 +99,43 @@ class CallServices:
     tts: TextToSpeech
     apology: ApologyClip
     metrics: MetricsSink
-    end_call_via_rest: Callable[[str], None]
     personas: PersonaCache = field(init=False)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
-    # (call_sid, twiml) -> None: transfer / send digits. None = a Twilio REST client built on
-    # first use from the settings (TWILIO_API_BASE_URL honoured), like the hang-up's.
+    # The live call's REST controls, for tests and benchmarks to replace: call_sid -> None (hang up)
+    # and (call_sid, twiml) -> None (transfer, send digits). None = the process's one Twilio REST
+    # client, built on first use from the settings (TWILIO_API_BASE_URL honoured).
+    end_call_via_rest: Callable[[str], None] | None = None
     update_call_via_rest: Callable[[str, str], None] | None = None
-    # (call_sid, call_id) -> None: start recording a live call (after the callee's consent).
+    # And (call_sid, call_id) -> None: start recording a live call (after the callee's consent).
     start_recording_via_rest: Callable[[str, str], None] | None = None
+    _twilio: Any = field(default=None, init=False, repr=False)
     # Filler phrases rendered once per process: (voice_id, language, text) -> mu-law audio.
     filler_clips: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.personas = PersonaCache(self.repository, ttl=self.settings.persona_cache_seconds)
 
+    def end_call(self, call_sid: str) -> None:
+        """Hang up a live call through the Twilio REST API (blocking: run in a thread)."""
+        if self.end_call_via_rest is not None:
+            self.end_call_via_rest(call_sid)
+        else:
+            self._twilio_client().calls(call_sid).update(status="completed")
+
     def update_call(self, call_sid: str, twiml: str) -> None:
         """Replace a live call's TwiML through the Twilio REST API (blocking: run in a thread)."""
-        if self.update_call_via_rest is None:
-            from callcore.twilio_rest import twilio_client
+        if self.update_call_via_rest is not None:
+            self.update_call_via_rest(call_sid, twiml)
+        else:
+            self._twilio_client().calls(call_sid).update(twiml=twiml)
 
-            client = twilio_client(self.settings.core)
+    def _twilio_client(self) -> Any:
+        if self._twilio is None:
+            from callcore.twilio_rest import twilio_client  # the REST stack only once a call needs it
 
-            def update(sid: str, document: str) -> None:
-                client.calls(sid).update(twiml=document)
-
-            self.update_call_via_rest = update
-        self.update_call_via_rest(call_sid, twiml)
+            self._twilio = twilio_client(self.settings.core)
+        return self._twilio
 
     async def load_persona(self, call_id: str, persona_id: str | None) -> tuple[Persona, CallRecord | None]:
         """The persona a call speaks, its ``{{name}}`` placeholders filled from the call's
@@ -169,17 +179,12 @@ class CallServices:
 
     def start_recording(self, call_sid: str, call_id: str) -> None:
         """Start Twilio's dual-channel recording of a live call (blocking: run in a thread)."""
-        if self.start_recording_via_rest is None:
-            from callcore.calls import recording_options
-            from callcore.twilio_rest import twilio_client
+        if self.start_recording_via_rest is not None:
+            self.start_recording_via_rest(call_sid, call_id)
+            return
+        from callcore.calls import recording_options
 
-            client = twilio_client(self.settings.core)
-            base_url = self.settings.core.public_api_url
-
-            def start(sid: str, call: str) -> None:
-                # Without a public API URL there is nowhere to send the recording's status.
-                options = recording_options(base_url, call) if base_url else {"recording_channels": "dual"}
-                client.calls(sid).recordings.create(**options)
-
-            self.start_recording_via_rest = start
-        self.start_recording_via_rest(call_sid, call_id)
+        base_url = self.settings.core.public_api_url
+        # Without a public API URL there is nowhere to send the recording's status.
+        options = recording_options(base_url, call_id) if base_url else {"recording_channels": "dual"}
+        self._twilio_client().calls(call_sid).recordings.create(**options)

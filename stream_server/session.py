@@ -519,7 +519,7 @@ class CallSession:
         log.info("hanging up: %s", reason)
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.services.end_call_via_rest, self.state.call_sid), timeout=15.0
+                asyncio.to_thread(self.services.end_call, self.state.call_sid), timeout=15.0
             )
         except Exception:
             # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.

@@ -13,7 +13,6 @@ from callcore.models import CallRecord, CallStatus, Persona
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.tokens import issue_stream_token
-from callcore.twilio_rest import twilio_client
 
 from local.fake_providers.in_process import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 from local.fake_twilio_rest import FakeTwilioRest
@@ -143,11 +142,6 @@ async def host(ddb_table: Any, rest: FakeTwilioRest, request: pytest.FixtureRequ
     )
     tts = overrides.pop("tts", None) or FakeTextToSpeech(bytes_per_char=20, chunk_bytes=400)
     metrics: list[str] = []
-    client = twilio_client(core)
-
-    def end_call(call_sid: str) -> None:
-        client.calls(call_sid).update(status="completed")
-
     services = CallServices(
         settings=settings,
         repository=repository,
@@ -156,7 +150,6 @@ async def host(ddb_table: Any, rest: FakeTwilioRest, request: pytest.FixtureRequ
         tts=tts,
         apology=APOLOGY,
         metrics=MetricsSink("Test", write=metrics.append),
-        end_call_via_rest=end_call,
     )
     server = StreamServer(services)
     await server.start()

@@ -40,30 +40,38 @@ class TemplateError(ValueError):
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """SafeLoader that reads CloudFormation's short-form tags in their long form instead of failing."""
-
-
-def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    """``!Ref X`` -> ``{"Ref": "X"}``; ``!Sub s`` -> ``{"Fn::Sub": "s"}`` (and so on for every tag)."""
-    value: Any
+def _argument(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    assert isinstance(node, yaml.MappingNode)
+    return loader.construct_mapping(node, deep=True)
 
 
-_CfnLoader.add_multi_constructor("!", _tagged)
+class _LongForm(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
+    """``!Ref X`` -> ``{"Ref": "X"}``; ``!Sub s`` -> ``{"Fn::Sub": "s"}`` (and so on for every tag)."""
 
 
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The SAM template as data (this repository's ``template.yaml`` unless ``path`` says otherwise)."""
+class _ArgumentsOnly(yaml.SafeLoader):  # type: ignore[misc]
+    """``!Ref X`` -> ``"X"``; ``!Sub s`` -> ``"s"``: the function dropped, its argument kept."""
+
+
+_LongForm.add_multi_constructor(
+    "!", lambda loader, suffix, node: {"Ref" if suffix == "Ref" else f"Fn::{suffix}": _argument(loader, node)}
+)
+_ArgumentsOnly.add_multi_constructor("!", lambda loader, suffix, node: _argument(loader, node))
+
+
+def load_template(path: Path = TEMPLATE_PATH, *, intrinsics: bool = True) -> dict[str, Any]:
+    """The SAM template as data (this repository's ``template.yaml`` unless ``path`` says otherwise).
+
+    ``intrinsics=False`` reads each intrinsic function as its bare argument (``!GetAtt T.Arn`` is
+    ``"T.Arn"``), for checks that only look at the strings inside.
+    """
+    loader = _LongForm if intrinsics else _ArgumentsOnly
     with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
+        data = yaml.load(fh, Loader=loader)  # noqa: S506  # SafeLoader subclasses
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path} has no Resources section")
     return data

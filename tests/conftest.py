@@ -10,9 +10,14 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template
+from local import template
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_template() -> dict[str, Any]:
+    """template.yaml with each intrinsic function read as its bare argument (see local.template)."""
+    return template.load_template(intrinsics=False)
 
 
 def table_definition(name: str = "ai-phone-calls") -> dict[str, Any]:

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from callcore.fleet import TaskSlots
 from callcore.models import CallRecord, CallSummary, DoNotCallEntry, Persona, TranscriptTurn
 from callcore.settings import Settings
 
@@ -70,6 +71,12 @@ class MemoryRepository:
         pass
 
     def record_consent(self, call_id: str, *, given: bool, at: str) -> None:
+        pass
+
+    def report_task_slots(self, slots: TaskSlots) -> None:
+        pass
+
+    def withdraw_task_slots(self, task_id: str) -> None:
         pass
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from callcore.fleet import TaskSlots
 
 from stream_server.host.active_calls import ActiveCallsPublisher
+from stream_server.host.heap import freeze_startup_heap
 from stream_server.host.server import StreamServer
 from stream_server.host.task_protection import TaskProtection
 from stream_server.observability import MetricsSink, configure_logging, udp_writer
@@ -53,6 +54,19 @@ def _cloudwatch_client(settings: StreamSettings) -> object | None:
     return boto3.client("cloudwatch")
 
 
+async def _load_storage_client(repository: object) -> None:
+    """Build the DynamoDB client now (botocore and its service model: ~100 modules, ~30,000 objects).
+
+    Otherwise the first call's first read builds it in a worker thread while calls are live, and
+    everything it loads lands after ``freeze_startup_heap``, in the heap every full collection walks.
+    """
+    from callcore.table import ClientTable
+
+    table = getattr(repository, "table", None)
+    if isinstance(table, ClientTable):
+        await asyncio.to_thread(lambda: table.client)
+
+
 async def main(settings: StreamSettings | None = None) -> None:
     settings = settings or StreamSettings.from_env()
     configure_logging(settings.log_level)
@@ -75,6 +89,7 @@ async def main(settings: StreamSettings | None = None) -> None:
         apology=apology,
         metrics=_metrics_sink(settings),
     )
+    await _load_storage_client(services.repository)
     # Fargate exposes the ECS agent to the task; without it (local runs) both stay idle.
     protection = TaskProtection(settings.ecs_agent_uri or None)
     server: StreamServer | None = None
@@ -109,6 +124,8 @@ async def main(settings: StreamSettings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    frozen = freeze_startup_heap()  # start-up's objects out of every later full collection
+    log.info("start-up heap frozen", extra={"objects": frozen})
     try:
         await server.serve_until(stop)
     finally:

@@ -1,0 +1,71 @@
+"""Start-up heap frozen out of the collector's full collections; the storage client loaded before."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from callcore.table import ClientTable
+
+from stream_server.__main__ import _load_storage_client
+from stream_server.host.heap import freeze_startup_heap
+
+
+class _Marker:
+    """A container the collector tracks (a plain class instance with a __dict__)."""
+
+
+def _tracked(obj: object) -> bool:
+    return any(candidate is obj for candidate in gc.get_objects())
+
+
+def test_objects_alive_at_start_up_leave_the_collected_heap_and_later_ones_stay_in_it() -> None:
+    before = _Marker()
+    assert _tracked(before)
+    try:
+        frozen = freeze_startup_heap()
+        after = _Marker()
+        assert frozen == gc.get_freeze_count() > 0
+        assert not _tracked(before)  # in the permanent generation: no collection walks it
+        assert _tracked(after)  # what calls allocate later is still collected
+    finally:
+        gc.unfreeze()  # the test process carries on as before
+
+
+def test_start_up_garbage_is_collected_before_the_freeze_not_kept_forever() -> None:
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the freeze's own collection may free the cycle
+    try:
+        cycle = _Marker()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle  # unreachable, freed only by a collection
+        freeze_startup_heap()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+async def test_the_storage_client_is_built_at_start_up_not_on_the_first_call() -> None:
+    built: list[str] = []
+
+    def factory() -> object:
+        built.append("dynamodb")
+        return object()
+
+    class Repository:
+        table = ClientTable("calls", factory)
+
+    await _load_storage_client(Repository())
+    assert built == ["dynamodb"]
+    _ = Repository.table.client
+    assert built == ["dynamodb"]  # built once, reused by the calls
+
+
+async def test_a_repository_over_a_boto3_resource_needs_no_loading() -> None:
+    class Repository:
+        table = object()  # tests and the local stack pass a boto3 Table resource
+
+    await _load_storage_client(Repository())

@@ -220,8 +220,8 @@ async def profile(args: argparse.Namespace) -> int:
     if args.host_loop_lag:
         with host.log_path.open("rb") as log:
             log.seek(log_offset)
-            seconds = loop_lag_seconds(log.read().decode(errors="replace").splitlines())
-        print(describe_loop_lag(seconds))
+            lines = log.read().decode(errors="replace").splitlines()
+        print(describe_loop_lag(loop_lag_seconds(lines), gc_seconds(lines)))
     for base in other_batches:
         print(
             f"baseline {args.baseline} (loop {args.baseline_event_loop}), same calls at the same time: "
@@ -257,22 +257,42 @@ def loop_lag_seconds(lines: Iterable[str]) -> list[tuple[float, float]]:
     found = []
     for line in lines:
         fields = line.split()
-        if len(fields) == 3 and fields[0] == "LOOPLAG":
+        if len(fields) in (3, 6) and fields[0] == "LOOPLAG":
             with contextlib.suppress(ValueError):
                 found.append((float(fields[1]), float(fields[2])))
     return found
 
 
-def describe_loop_lag(seconds: list[tuple[float, float]], limit_ms: float = 50.0) -> str:
+def gc_seconds(lines: Iterable[str]) -> list[tuple[float, float]]:
+    """(all collections, the longest) in CPU ms of each second the probe reported."""
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 6 and fields[0] == "LOOPLAG":
+            with contextlib.suppress(ValueError):
+                found.append((float(fields[3]), float(fields[4])))
+    return found
+
+
+def describe_loop_lag(
+    seconds: list[tuple[float, float]], gc: list[tuple[float, float]] | None = None, limit_ms: float = 50.0
+) -> str:
     if not seconds:
         return "host loop lag: no probe lines (asyncio loop only; uvloop is not probed)"
     worst = max(peak for _, peak in seconds)
     over = sum(1 for _, peak in seconds if peak > limit_ms)
     median_p99 = percentile([p99 for p99, _ in seconds], 50)
-    return (
+    text = (
         f"host loop lag over {len(seconds)} s: median second p99 {median_p99:.1f} ms, "
         f"worst second {worst:.0f} ms; {over} s with a wake-up later than {limit_ms:.0f} ms"
     )
+    if gc:
+        total = sum(spent for spent, _ in gc)
+        text += (
+            f"; garbage collector {total / len(gc):.1f} CPU-ms per second, "
+            f"longest collection {max(longest for _, longest in gc):.0f} ms"
+        )
+    return text
 
 
 @contextlib.contextmanager

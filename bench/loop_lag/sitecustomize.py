@@ -3,20 +3,53 @@
 `bench/profile_host.py --host-loop-lag` puts this folder on the host's PYTHONPATH, so the interpreter
 imports it as `sitecustomize` before `python -m stream_server` runs. It wraps the event loop's
 `run_forever` to start one task that sleeps 10 ms at a time and notes how late it woke; once a second it
-writes `LOOPLAG <p99 ms> <max ms>` to stderr (the host's log). Lateness is what every callback on that
-loop waited in that second: CPU work of other callbacks, the GIL, or the process not being scheduled.
-Nothing of the product imports this.
+writes `LOOPLAG <p99 ms> <max ms> <gc ms> <longest gc ms> <its generation>` to stderr (the host's log):
+lateness is what every callback on that loop waited in that second (CPU work of other callbacks, the
+GIL, the process not being scheduled); the gc figures are the thread CPU time the cyclic garbage
+collector spent in that second (all collections, and the longest one), which stops the loop as long.
+A watchdog thread also writes `STALL <ms> <stack>` with the loop thread's stack whenever the loop has
+not ticked for 50 ms, to say what held it. Nothing of the product imports this.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
+import threading
 import time
+import traceback
 from typing import Any
 
 _TICK_S = 0.01
+_STALL_MS = 50.0
 _run_forever = asyncio.BaseEventLoop.run_forever
+_last_tick = [time.monotonic()]
+_gc = {"started": 0.0, "total": 0.0, "longest": 0.0, "generation": -1}
+
+
+def _on_collection(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc["started"] = time.thread_time()
+        return
+    spent = (time.thread_time() - _gc["started"]) * 1000.0
+    _gc["total"] += spent
+    if spent > _gc["longest"]:
+        _gc["longest"], _gc["generation"] = spent, info["generation"]
+
+
+def _watch(loop_thread: int, stopped: threading.Event) -> None:
+    reported = False
+    while not stopped.wait(0.005):
+        late = (time.monotonic() - _last_tick[0]) * 1000.0
+        if late > _STALL_MS and not reported:
+            frame = sys._current_frames().get(loop_thread)
+            stack = traceback.extract_stack(frame)[-8:] if frame is not None else []
+            where = " <- ".join(f"{f.name}({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in stack[::-1])
+            print(f"STALL {late:.0f} {where}", file=sys.stderr, flush=True)
+            reported = True
+        elif late < _STALL_MS / 2:
+            reported = False
 
 
 async def _probe() -> None:
@@ -25,18 +58,35 @@ async def _probe() -> None:
     while True:
         before = time.monotonic()
         await asyncio.sleep(_TICK_S)
-        lags.append((time.monotonic() - before - _TICK_S) * 1000.0)
-        if time.monotonic() - since >= 1.0:
+        now = _last_tick[0] = time.monotonic()
+        lags.append((now - before - _TICK_S) * 1000.0)
+        if now - since >= 1.0:
             lags.sort()
             p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-            print(f"LOOPLAG {p99:.1f} {lags[-1]:.1f}", file=sys.stderr, flush=True)
+            print(
+                f"LOOPLAG {p99:.1f} {lags[-1]:.1f} "
+                f"{_gc['total']:.1f} {_gc['longest']:.1f} {_gc['generation']}",
+                file=sys.stderr,
+                flush=True,
+            )
             lags.clear()
-            since = time.monotonic()
+            _gc.update(total=0.0, longest=0.0, generation=-1)
+            since = now
 
 
 def _run_forever_with_probe(self: asyncio.BaseEventLoop) -> Any:
+    stopped = threading.Event()
+    watch = threading.Thread(
+        target=_watch, args=(threading.get_ident(), stopped), daemon=True, name="loop-stall-watch"
+    )
+    watch.start()
     self.call_soon(lambda: self.create_task(_probe(), name="loop-lag-probe"))
-    return _run_forever(self)
+    try:
+        return _run_forever(self)
+    finally:
+        stopped.set()
+        watch.join()
 
 
+gc.callbacks.append(_on_collection)
 asyncio.BaseEventLoop.run_forever = _run_forever_with_probe  # type: ignore[method-assign]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import io
+import threading
 import time
 from pathlib import Path
 
-from bench.profile_host import describe_loop_lag, loop_lag_seconds
+from bench.profile_host import describe_loop_lag, gc_seconds, loop_lag_seconds
 
 
 def test_probe_lines_are_picked_out_of_the_host_log() -> None:
@@ -19,10 +21,14 @@ def test_probe_lines_are_picked_out_of_the_host_log() -> None:
         "LOOPLAG 3.5 12.0",
         "LOOPLAG 80.0 640.5",
         "LOOPLAG oops 1",
+        "LOOPLAG 60.0 130.0 95.5 90.0 2",
     ]
     seconds = loop_lag_seconds(log)
-    assert seconds == [(3.5, 12.0), (80.0, 640.5)]
-    assert "worst second 640 ms; 1 s with a wake-up later than 50 ms" in describe_loop_lag(seconds)
+    assert seconds == [(3.5, 12.0), (80.0, 640.5), (60.0, 130.0)]
+    assert gc_seconds(log) == [(95.5, 90.0)]
+    assert "worst second 640 ms; 2 s with a wake-up later than 50 ms" in describe_loop_lag(seconds)
+    described = describe_loop_lag(seconds, gc_seconds(log))
+    assert "garbage collector 95.5 CPU-ms per second, longest collection 90 ms" in described
     assert "no probe lines" in describe_loop_lag([])
 
 
@@ -45,5 +51,26 @@ def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
             asyncio.run(busy_then_idle())
     finally:
         asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
-    seconds = loop_lag_seconds(stderr.getvalue().splitlines())
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(module._on_collection)
+    lines = stderr.getvalue().splitlines()
+    seconds = loop_lag_seconds(lines)
     assert seconds and max(peak for _, peak in seconds) >= 250.0
+    stalls = [line for line in lines if line.startswith("STALL ")]
+    assert stalls and "busy_then_idle" in stalls[0]  # the watchdog names what held the loop
+    assert not any(thread.name == "loop-stall-watch" for thread in threading.enumerate())
+
+
+def test_the_probe_counts_the_garbage_collectors_time() -> None:
+    path = Path(__file__).resolve().parents[3] / "bench" / "loop_lag" / "sitecustomize.py"
+    spec = importlib.util.spec_from_file_location("loop_lag_probe_gc", path)
+    assert spec is not None and spec.loader is not None
+    original = asyncio.BaseEventLoop.run_forever
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        gc.collect()
+        assert module._gc["longest"] > 0.0 and module._gc["generation"] == 2
+    finally:
+        asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
+        gc.callbacks.remove(module._on_collection)

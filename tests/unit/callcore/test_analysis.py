@@ -17,11 +17,12 @@ from callcore.analysis import (
     parse_analysis_config,
     result_schema,
 )
-from callcore.models import CallRecord, CallStatus, Persona, TranscriptTurn
+from callcore.models import CallRecord, CallStatus, TranscriptTurn
 from callcore.personas import PersonaError, parse_persona
 from callcore.structured_llm import CerebrasStructuredModel, StructuredModelError
 
 from local.fake_providers.cerebras import FakeCerebras
+from tests.factories import call_record, persona
 
 DATA = {
     "type": "object",
@@ -30,22 +31,12 @@ DATA = {
     "additionalProperties": False,
 }
 CONFIG = {"summary": True, "data": DATA, "success": "The callee confirmed or moved the appointment."}
-PERSONA = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi", analysis=CONFIG)
+PERSONA = persona(analysis=CONFIG)
 AT = "2026-11-30T12:00:00.000Z"
 
 
 def _record(status: CallStatus = CallStatus.COMPLETED, answered_by: str | None = None) -> CallRecord:
-    return CallRecord(
-        call_id="c1",
-        user_id="u",
-        to_number="+14155550123",
-        from_number="+15005550006",
-        persona_id="p",
-        status=status,
-        created_at=AT,
-        updated_at=AT,
-        answered_by=answered_by,
-    )
+    return call_record(status=status, at=AT, answered_by=answered_by)
 
 
 def _turns(*lines: tuple[str, str]) -> list[TranscriptTurn]:
@@ -187,7 +178,7 @@ def test_invalid_answer_is_retried_once_then_recorded_as_an_error() -> None:
 
 
 def test_persona_without_analysis_gets_none() -> None:
-    plain = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi")
+    plain = persona()
     assert analyse_call(_record(), plain, CONVERSATION, ScriptedModel(), at=AT) is None
 
 

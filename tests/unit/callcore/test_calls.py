@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 from callcore.calls import CallPlacementError, CallRequest, parse_call_request, place_call
-from callcore.models import CallStatus, Persona
+from callcore.models import CallStatus
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.twilio_rest import twilio_client
 
 from local.fake_twilio_rest import FakeTwilioRest
+from tests.factories import persona
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BASE = "https://api.example.com/dev"
@@ -23,18 +24,7 @@ def _settings(fake: FakeTwilioRest, **overrides: Any) -> Settings:
 
 def _repo(table: Any, *, machine_detection: bool = True, record: bool = True) -> CallRepository:
     repo = CallRepository(table)
-    repo.put_persona(
-        Persona(
-            persona_id="p",
-            name="P",
-            voice_id="v",
-            prompt="x",
-            greeting="hi",
-            machine_detection=machine_detection,
-            record=record,
-            max_duration_seconds=300,
-        )
-    )
+    repo.put_persona(persona(machine_detection=machine_detection, record=record, max_duration_seconds=300))
     return repo
 
 

@@ -14,9 +14,11 @@ from callcore.disclosure import (
     is_campaign_call,
     opening_disclosure,
 )
-from callcore.models import CallRecord, CallStatus, Persona
+from callcore.models import Persona
 from callcore.personas import PersonaError, parse_persona
 from callcore.variables import fill_persona, placeholders
+
+from tests.factories import call_record
 
 PERSONA = Persona(persona_id="p", name="Ada", voice_id="v", prompt="Be nice.", greeting="Hello!")
 AI = DEFAULT_AI_DISCLOSURE.format(name="Ada")
@@ -70,16 +72,7 @@ def test_the_disclosure_takes_placeholders_like_the_greeting() -> None:
 
 
 def test_a_consent_persona_does_not_record_from_the_dial() -> None:
-    record = CallRecord(
-        call_id="c1",
-        user_id="u",
-        to_number="+14155550101",
-        from_number="+14155550100",
-        persona_id="p",
-        status=CallStatus.QUEUED,
-        created_at="t",
-        updated_at="t",
-    )
+    record = call_record()
     base = "https://api.example.com"
     recorded = build_dial_request(record, replace(PERSONA, record=True), base_url=base)
     assert recorded["record"] is True and recorded["recording_channels"] == "dual"

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from callcore.models import CallRecord, CallStatus, Persona, TranscriptTurn
 
+from tests.factories import call_record
+from tests.factories import persona as make_persona
+
 
 def test_status_ranks_are_monotonic_and_terminals_final() -> None:
     order = [CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS]
@@ -18,16 +21,8 @@ def test_status_ranks_are_monotonic_and_terminals_final() -> None:
 
 
 def test_call_record_item_round_trip() -> None:
-    record = CallRecord(
-        call_id="c1",
-        user_id="u1",
-        to_number="+14155550123",
-        from_number="+15005550006",
-        persona_id="p",
-        status=CallStatus.RINGING,
-        created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-01T00:00:00Z",
-        metadata={"order": 7, "ratio": 0.5},
+    record = call_record(
+        call_id="c1", user_id="u1", status=CallStatus.RINGING, metadata={"order": 7, "ratio": 0.5}
     )
     item = record.to_item()
     assert item["PK"] == "CALL#c1" and item["SK"] == "META"
@@ -38,9 +33,7 @@ def test_call_record_item_round_trip() -> None:
 
 
 def test_persona_and_turn_round_trip() -> None:
-    persona = Persona(
-        persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi", filler_phrases=("um",)
-    )
+    persona = make_persona(filler_phrases=("um",))
     assert Persona.from_item(persona.to_item()) == persona
     turn = TranscriptTurn(
         index=3, role="caller", text="hi", started_at=1.5, ended_at=2.25, latency_ms={"stt": 12.5}
@@ -50,24 +43,13 @@ def test_persona_and_turn_round_trip() -> None:
     assert TranscriptTurn.from_item(item) == turn
 
 
-def _persona(max_duration_seconds: int) -> Persona:
-    return Persona(
-        persona_id="p",
-        name="P",
-        voice_id="v",
-        prompt="x",
-        greeting="hi",
-        max_duration_seconds=max_duration_seconds,
-    )
-
-
 def test_twilio_time_limit_leaves_room_for_the_goodbye_and_stays_within_four_hours() -> None:
-    short = _persona(600)
+    short = make_persona(max_duration_seconds=600)
     assert short.goodbye_at_seconds == 600 and short.twilio_time_limit_seconds == 645
-    longest = _persona(4 * 3600)
+    longest = make_persona(max_duration_seconds=4 * 3600)
     assert longest.twilio_time_limit_seconds == 4 * 3600
     assert longest.goodbye_at_seconds == 4 * 3600 - 45
     for seconds in (30, 600, 4 * 3600 - 45, 4 * 3600 - 10, 4 * 3600):
-        persona = _persona(seconds)
+        persona = make_persona(max_duration_seconds=seconds)
         assert persona.twilio_time_limit_seconds - persona.goodbye_at_seconds >= 45
         assert persona.twilio_time_limit_seconds <= 4 * 3600

@@ -11,7 +11,7 @@ from typing import Any
 
 from callcore.analysis import OfflineModel
 from callcore.delivery import PostResult, attempt_delivery, post_signed
-from callcore.models import CallRecord, CallStatus, Persona, TranscriptTurn
+from callcore.models import CallRecord, CallStatus, TranscriptTurn
 from callcore.outcomes import (
     FinishJob,
     WebhookJob,
@@ -25,6 +25,7 @@ from callcore.repository import CallRepository
 from callcore.webhooks import RetryPolicy, verify_signature
 
 from local.webhook_receiver import WebhookReceiver
+from tests.factories import call_record, persona
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SECRET = "test-webhook-secret-0123456789"
@@ -36,17 +37,7 @@ ANALYSIS = {
 
 
 def _record(status: CallStatus, **fields: Any) -> CallRecord:
-    return CallRecord(
-        call_id="c1",
-        user_id="u1",
-        to_number="+14155550123",
-        from_number="+15005550006",
-        persona_id="p",
-        status=status,
-        created_at="2026-11-30T11:59:00.000Z",
-        updated_at="2026-11-30T11:59:00.000Z",
-        **fields,
-    )
+    return call_record(status=status, at="2026-11-30T11:59:00.000Z", **fields)
 
 
 def test_triggers() -> None:
@@ -91,9 +82,7 @@ def test_cost_from_the_price_table() -> None:
 
 def _seed(table: Any, *, status: CallStatus, error: dict[str, Any] | None = None) -> CallRepository:
     repo = CallRepository(table)
-    repo.put_persona(
-        Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi", analysis=ANALYSIS)
-    )
+    repo.put_persona(persona(analysis=ANALYSIS))
     repo.create_call(
         _record(
             status,

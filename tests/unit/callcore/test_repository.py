@@ -2,24 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcore.models import CallRecord, CallStatus, CallSummary, Persona, StatusEvent, TranscriptTurn
+from callcore.models import CallRecord, CallStatus, CallSummary, StatusEvent, TranscriptTurn
 from callcore.repository import CallRepository
 
+from tests.factories import call_record, persona
 
-def _record(
-    call_id: str = "c1", *, holds_slot: bool = True, created: str = "2026-01-01T00:00:00Z"
-) -> CallRecord:
-    return CallRecord(
-        call_id=call_id,
-        user_id="u1",
-        to_number="+14155550123",
-        from_number="+15005550006",
-        persona_id="p",
-        status=CallStatus.QUEUED,
-        created_at=created,
-        updated_at=created,
-        holds_slot=holds_slot,
-    )
+
+def _record(call_id: str = "c1", *, created: str = "2026-01-01T00:00:00Z") -> CallRecord:
+    return call_record(call_id=call_id, at=created, holds_slot=True)
 
 
 def _event(call_id: str, status: str, seq: str) -> StatusEvent:
@@ -114,8 +104,8 @@ def test_call_sid_link_and_finish(repo_table: Any) -> None:
 
 def test_personas_and_user_calls_by_time(repo_table: Any) -> None:
     repo = CallRepository(repo_table)
-    repo.put_persona(Persona(persona_id="b", name="B", voice_id="v", prompt="p", greeting="g"))
-    repo.put_persona(Persona(persona_id="a", name="A", voice_id="v", prompt="p", greeting="g"))
+    repo.put_persona(persona(persona_id="b", name="B"))
+    repo.put_persona(persona(persona_id="a", name="A"))
     assert [p.persona_id for p in repo.list_personas()] == ["a", "b"]
     got = repo.get_persona("a")
     assert got is not None and got.name == "A"

@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from callcore.models import CallRecord, CallStatus
+from callcore.models import CallStatus
 from callcore.repository import CallRepository
 from callcore.status import apply_call_callback, apply_recording_callback, apply_stream_callback
+
+from tests.factories import repository_with_call
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -21,22 +23,7 @@ SEQUENCE = [
 
 
 def _setup(table: Any) -> CallRepository:
-    repo = CallRepository(table)
-    repo.acquire_slot("u1", 3)
-    repo.create_call(
-        CallRecord(
-            call_id="c1",
-            user_id="u1",
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=CallStatus.QUEUED,
-            created_at="2026-11-25T12:00:00.000Z",
-            updated_at="2026-11-25T12:00:00.000Z",
-            holds_slot=True,
-        )
-    )
-    return repo
+    return repository_with_call(table)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from callcore.models import CallRecord, CallStatus
+from callcore.models import CallStatus
 from callcore.repository import CallRepository
 from callcore.status import apply_call_callback, apply_stream_callback
 from callcore.twilio_errors import (
@@ -15,6 +15,8 @@ from callcore.twilio_errors import (
     error_from_stream_callback,
     explain,
 )
+
+from tests.factories import repository_with_call
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -69,22 +71,7 @@ def test_stream_error_keeps_the_text_and_finds_the_code_in_it() -> None:
 
 
 def _repo(table: Any) -> CallRepository:
-    repo = CallRepository(table)
-    repo.acquire_slot("u1", 3)
-    repo.create_call(
-        CallRecord(
-            call_id="c1",
-            user_id="u1",
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=CallStatus.RINGING,
-            created_at="2026-11-30T12:00:00.000Z",
-            updated_at="2026-11-30T12:00:00.000Z",
-            holds_slot=True,
-        )
-    )
-    return repo
+    return repository_with_call(table, status=CallStatus.RINGING, at="2026-11-30T12:00:00.000Z")
 
 
 def test_busy_callback_puts_the_error_on_the_record(repo_table: Any) -> None:

@@ -21,6 +21,8 @@ from callcore.variables import (
     placeholders,
 )
 
+from tests.factories import persona
+
 TEMPLATED = Persona(
     persona_id="reminder",
     name="Reminder",
@@ -87,7 +89,7 @@ def test_fill_speaks_values_plainly_and_quotes_them_in_the_prompt() -> None:
 
 
 def test_fill_without_placeholders_is_the_same_persona() -> None:
-    plain = Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi")
+    plain = persona()
     assert fill_persona(plain, {"a": "b"}) is plain
 
 

@@ -13,31 +13,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from callcore.models import CallRecord, CallStatus, Persona
+from callcore.models import CallRecord, CallStatus
 from callcore.reconcile import TwilioCallView, reconcile_stuck_calls
 from callcore.repository import CallRepository
 from twilio.rest import Client
 
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
+from tests.factories import call_record, persona
 
 STUCK = "2020-01-01T00:00:00Z"  # reconcile_after long past
 NOT_YET = "2999-01-01T00:00:00Z"
 
 
 def _record(call_id: str, *, sid: str | None, status: CallStatus, after: str = STUCK) -> CallRecord:
-    return CallRecord(
-        call_id=call_id,
-        user_id="u1",
-        to_number="+14155550123",
-        from_number="+15005550006",
-        persona_id="p",
-        status=status,
-        created_at="2026-11-25T12:00:00.000Z",
-        updated_at="2026-11-25T12:00:00.000Z",
-        holds_slot=True,
-        call_sid=sid,
-        reconcile_after=after,
-    )
+    return call_record(call_id=call_id, status=status, holds_slot=True, call_sid=sid, reconcile_after=after)
 
 
 async def _emulated_call(emulator: TwilioEmulator, client: Client, twiml: str) -> str:
@@ -68,7 +57,7 @@ async def test_lost_callbacks_are_reconciled_through_twilios_rest_api(
         await asyncio.wait_for(emulator.calls[ended].finished.wait(), 20)
 
         repo = CallRepository(ddb_table)
-        repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
+        repo.put_persona(persona())
         records = [
             _record("ended", sid=ended, status=CallStatus.IN_PROGRESS),
             _record("live", sid=live, status=CallStatus.IN_PROGRESS),

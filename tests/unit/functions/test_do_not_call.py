@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from callcore.models import Persona
 from callcore.repository import CallRepository
 
 from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
+from tests.factories import persona
 
 NUMBER = "+14155550123"
 
@@ -95,7 +95,7 @@ def test_post_calls_refuses_a_listed_number_and_dials_nothing(
     handler_env: Any, ddb_table: Any, fake_twilio: FakeTwilioRest, lambda_context: Any
 ) -> None:
     repo = CallRepository(ddb_table)
-    repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
+    repo.put_persona(persona())
     _dnc(handler_env("do_not_call"), lambda_context, "PUT", NUMBER)
     trigger = handler_env("trigger_call")
     event = api_event("POST", "/calls", body={"to": NUMBER, "persona_id": "p"}, api_key_id="u1")

@@ -4,27 +4,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from callcore.models import CallRecord, CallStatus, TranscriptTurn
+from callcore.models import CallStatus, TranscriptTurn
 from callcore.repository import CallRepository
 
 from local.proxy_events import api_event
+from tests.factories import call_record
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "personas" / "receptionist.json"
 
 
 def _call(repo: CallRepository, call_id: str, user: str) -> None:
-    repo.create_call(
-        CallRecord(
-            call_id=call_id,
-            user_id=user,
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=CallStatus.IN_PROGRESS,
-            created_at="2026-11-25T12:00:00.000Z",
-            updated_at="2026-11-25T12:00:00.000Z",
-        )
-    )
+    repo.create_call(call_record(call_id=call_id, user_id=user, status=CallStatus.IN_PROGRESS))
 
 
 def test_owner_gets_record_history_and_turns(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:

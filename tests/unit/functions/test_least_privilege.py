@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from callcore.fleet import TaskSlots
-from callcore.models import CallRecord, CallStatus, CallSummary, Persona, TranscriptTurn
+from callcore.models import CallStatus, CallSummary, TranscriptTurn
 from callcore.repository import CallRepository
 from callcore.table import ClientTable, ResourceTable
 
 from tests.conftest import load_template
+from tests.factories import call_record, persona
 
 NARROWED = (
     "TwilioAnswerFunction",
@@ -153,19 +154,8 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     }  # fmt: skip
     assert surface <= exercised, f"exercise {surface - exercised} here and check the task role"
     repo = CallRepository(ddb_table)
-    repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
-    repo.create_call(
-        CallRecord(
-            call_id="c1",
-            user_id="u1",
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=CallStatus.IN_PROGRESS,
-            created_at="2026-11-25T12:00:00.000Z",
-            updated_at="2026-11-25T12:00:00.000Z",
-        )
-    )
+    repo.put_persona(persona())
+    repo.create_call(call_record(status=CallStatus.IN_PROGRESS))
     recorded.clear()  # the setup above is the control plane's work, not the host's
     repo.get_call("c1")
     repo.get_persona("p")
@@ -192,7 +182,7 @@ def test_the_answer_webhook_and_reconciler_stay_within_their_statements(
     from tests.unit.functions.conftest import signed_event
 
     repo = CallRepository(ddb_table)
-    repo.put_persona(Persona(persona_id="receptionist", name="R", voice_id="v", prompt="x", greeting="hi"))
+    repo.put_persona(persona(persona_id="receptionist", name="R"))
     repo.report_task_slots(TaskSlots("t1", live=0, capacity=10, reported_at=__import__("time").time()))
     monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
     recorded.clear()

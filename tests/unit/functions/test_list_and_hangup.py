@@ -5,30 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from callcore.models import CallRecord, CallStatus, Persona
+from callcore.models import CallStatus
 from callcore.repository import CallRepository
 
 from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
+from tests.factories import call_record, persona
 
 
 def _call(
     repo: CallRepository, call_id: str, user: str, minute: int, status: CallStatus, sid: str | None = None
 ) -> None:
     at = f"2026-11-30T12:{minute:02d}:00.000Z"
-    repo.create_call(
-        CallRecord(
-            call_id=call_id,
-            user_id=user,
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=status,
-            created_at=at,
-            updated_at=at,
-            call_sid=sid,
-        )
-    )
+    repo.create_call(call_record(call_id=call_id, user_id=user, status=status, at=at, call_sid=sid))
 
 
 def _list(handler: Any, context: Any, user: str, **query: str) -> tuple[int, dict[str, Any]]:
@@ -85,7 +74,7 @@ def test_list_calls_filters_by_status_and_time(handler_env: Any, ddb_table: Any,
 def test_personas_are_paged(handler_env: Any, ddb_table: Any, lambda_context: Any) -> None:
     repo = CallRepository(ddb_table)
     for name in ("a", "b", "c"):
-        repo.put_persona(Persona(persona_id=name, name=name, voice_id="v", prompt="p", greeting="hi"))
+        repo.put_persona(persona(persona_id=name, name=name))
     handler = handler_env("personas")
     event = api_event("GET", "/personas")
     event["queryStringParameters"] = {"limit": "2"}

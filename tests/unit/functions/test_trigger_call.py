@@ -4,17 +4,17 @@ import json
 from typing import Any
 
 import pytest
-from callcore.models import Persona
 from callcore.repository import CallRepository
 
 from local.fake_twilio_rest import FakeTwilioRest
 from local.proxy_events import api_event
+from tests.factories import persona
 from tests.unit.functions.conftest import PUBLIC_API_URL
 
 
 def _seed(table: Any) -> CallRepository:
     repo = CallRepository(table)
-    repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
+    repo.put_persona(persona())
     return repo
 
 

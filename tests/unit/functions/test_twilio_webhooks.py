@@ -6,10 +6,11 @@ from typing import Any
 
 import boto3
 import pytest
-from callcore.models import CallRecord, CallStatus, Persona
+from callcore.models import CallStatus
 from callcore.repository import CallRepository
 from callcore.tokens import verify_stream_token
 
+from tests.factories import persona, repository_with_call
 from tests.unit.functions.conftest import PUBLIC_API_URL, STREAM_SECRET, STREAM_URL, signed_event
 
 SECRET_TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -17,24 +18,9 @@ SECRET_KEY = "stream-key-from-the-secret-0123456789abcdef"
 
 
 def _seed(table: Any, *, call_sid: str | None = None) -> CallRepository:
-    repo = CallRepository(table)
-    repo.put_persona(Persona(persona_id="p", name="P", voice_id="v", prompt="x", greeting="hi"))
-    repo.put_persona(Persona(persona_id="receptionist", name="R", voice_id="v", prompt="x", greeting="hi"))
-    repo.acquire_slot("u1", 3)
-    repo.create_call(
-        CallRecord(
-            call_id="c1",
-            user_id="u1",
-            to_number="+14155550123",
-            from_number="+15005550006",
-            persona_id="p",
-            status=CallStatus.QUEUED,
-            created_at="2026-11-25T12:00:00.000Z",
-            updated_at="2026-11-25T12:00:00.000Z",
-            holds_slot=True,
-            call_sid=call_sid,
-        )
-    )
+    repo = repository_with_call(table, call_sid=call_sid)
+    repo.put_persona(persona())
+    repo.put_persona(persona(persona_id="receptionist", name="R"))
     return repo
 
 
@@ -184,21 +170,18 @@ def test_status_callbacks_drive_the_record(handler_env: Any, ddb_table: Any, lam
     assert handler.lambda_handler(forged, lambda_context)["statusCode"] == 403
 
 
+def _twilio_secret(name: str) -> str:
+    """The ARN of a Twilio secret in Secrets Manager, as deployed: SID, auth token and stream-token key."""
+    secret = {"account_sid": "AC" + "1" * 32, "auth_token": SECRET_TOKEN, "stream_token_secret": SECRET_KEY}
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    return str(client.create_secret(Name=name, SecretString=json.dumps(secret))["ARN"])
+
+
 def test_auth_token_from_secrets_manager(
     handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
 ) -> None:
     _seed(ddb_table, call_sid="CA9")
-    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="voice/twilio",
-        SecretString=json.dumps(
-            {
-                "account_sid": "AC" + "1" * 32,
-                "auth_token": SECRET_TOKEN,
-                "stream_token_secret": SECRET_KEY,
-            }
-        ),
-    )["ARN"]
-    monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
+    monkeypatch.setenv("TWILIO_SECRET_ARN", _twilio_secret("voice/twilio"))
     handler = handler_env("twilio_status")
     form = {"CallSid": "CA9", "CallStatus": "ringing"}
     good = signed_event("/twilio/status/{call_id}", form, path_params={"call_id": "c1"}, token=SECRET_TOKEN)
@@ -216,17 +199,7 @@ def test_stream_token_is_signed_with_the_key_from_secrets_manager(
     from callcore.tokens import InvalidStreamToken
 
     _seed(ddb_table)
-    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="voice/twilio-answer",
-        SecretString=json.dumps(
-            {
-                "account_sid": "AC" + "1" * 32,
-                "auth_token": SECRET_TOKEN,
-                "stream_token_secret": SECRET_KEY,
-            }
-        ),
-    )["ARN"]
-    monkeypatch.setenv("TWILIO_SECRET_ARN", arn)
+    monkeypatch.setenv("TWILIO_SECRET_ARN", _twilio_secret("voice/twilio-answer"))
     handler = handler_env("twilio_answer")
     event = signed_event(
         "/twilio/answer/{call_id}", {"CallSid": "CA9"}, path_params={"call_id": "c1"}, token=SECRET_TOKEN
@@ -320,9 +293,7 @@ def test_inbound_line_never_answers_with_a_persona_a_key_wrote(
 ) -> None:
     repo = CallRepository(ddb_table)
     monkeypatch.setenv("INBOUND_PERSONA_ID", "front-desk")
-    assert repo.save_owned_persona(
-        Persona(persona_id="front-desk", name="F", voice_id="v", prompt="x", greeting="hi"), "attacker"
-    )
+    assert repo.save_owned_persona(persona(persona_id="front-desk", name="F"), "attacker")
     handler = handler_env("twilio_answer")
     form = {"CallSid": "CA5", "To": "+15005550006", "From": "+14155550123"}
     response = handler.lambda_handler(signed_event("/twilio/answer", form), lambda_context)
@@ -337,16 +308,7 @@ def test_an_inbound_call_gets_its_time_limit_once_its_stream_starts(
     monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
     repo = _seed(ddb_table, call_sid="CA9")
-    repo.put_persona(
-        Persona(
-            persona_id="receptionist",
-            name="R",
-            voice_id="v",
-            prompt="x",
-            greeting="hi",
-            max_duration_seconds=300,
-        )
-    )
+    repo.put_persona(persona(persona_id="receptionist", name="R", max_duration_seconds=300))
     answer = handler_env("twilio_answer")
     form = {"CallSid": "CA77", "From": "+14155550100", "To": "+15005550006", "Direction": "inbound"}
     stream = _stream(answer.lambda_handler(signed_event("/twilio/answer", form), lambda_context))

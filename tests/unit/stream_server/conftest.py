@@ -60,8 +60,13 @@ class Host:
     def url(self) -> str:
         return self.services.settings.core.stream_public_url
 
-    def new_call(self, *, persona_id: str = "p1") -> tuple[str, str, dict[str, str]]:
-        """A call record and a fresh token; returns (call_id, call_sid, custom parameters)."""
+    def new_call(
+        self, *, persona_id: str = "p1", variables: dict[str, str] | None = None
+    ) -> tuple[str, str, dict[str, str]]:
+        """A call record (with the call's ``variables``) and a fresh token.
+
+        Returns (call_id, call_sid, custom parameters).
+        """
         self._calls += 1
         call_id = f"call-{self._calls}"
         call_sid = "CA" + f"{self._calls:032d}"
@@ -77,6 +82,7 @@ class Host:
                 created_at="2026-01-01T00:00:00+00:00",
                 updated_at="2026-01-01T00:00:00+00:00",
                 call_sid=call_sid,
+                variables=variables or {},
             ).to_item()
         )
         token = issue_stream_token(SECRET, call_id=call_id, call_sid=call_sid, now=now)

@@ -4,13 +4,9 @@ starts, and the call's usage is counted and written once with the call summary."
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 
-from callcore.models import CallRecord, CallStatus
-from callcore.tokens import issue_stream_token
-
-from tests.unit.stream_server.conftest import PERSONA, SECRET, Host
+from tests.unit.stream_server.conftest import PERSONA, Host
 from tests.unit.stream_server.espeak_audio import utterance
 from tests.unit.stream_server.test_stream_host import greeted
 
@@ -22,30 +18,10 @@ TEMPLATED = replace(
 )
 
 
-def _call_with_variables(host: Host, variables: dict[str, str]) -> tuple[str, str, dict[str, str]]:
-    call_id, call_sid = "call-vars", "CA" + "7" * 32
-    host.repository.table.put_item(
-        Item=CallRecord(
-            call_id=call_id,
-            user_id="u1",
-            to_number="+15005550006",
-            from_number="+15005550001",
-            persona_id=TEMPLATED.persona_id,
-            status=CallStatus.IN_PROGRESS,
-            created_at="2026-01-01T00:00:00+00:00",
-            updated_at="2026-01-01T00:00:00+00:00",
-            call_sid=call_sid,
-            variables=variables,
-        ).to_item()
-    )
-    token = issue_stream_token(SECRET, call_id=call_id, call_sid=call_sid, now=time.time())
-    return call_id, call_sid, {"call_id": call_id, "token": token, "persona_id": TEMPLATED.persona_id}
-
-
 async def test_variables_fill_the_greeting_and_are_quoted_in_the_prompt(host: Host) -> None:
     host.repository.put_persona(TEMPLATED)
-    call_id, call_sid, params = _call_with_variables(
-        host, {"first_name": "Ann", "appointment_time": "Friday"}
+    call_id, call_sid, params = host.new_call(
+        persona_id=TEMPLATED.persona_id, variables={"first_name": "Ann", "appointment_time": "Friday"}
     )
     call = await host.connect()
     await call.start(call_sid, params)

@@ -28,6 +28,7 @@ from stream_server.conversation.actions import (
     SpeakText,
 )
 from stream_server.telephony.twilio_protocol import OutboundClear
+from tests.factories import call_record
 from tests.shell_frames import feed_frame
 from tests.unit.stream_server.conftest import PERSONA as HOST_PERSONA
 from tests.unit.stream_server.conftest import Host
@@ -235,15 +236,8 @@ async def test_a_plain_call_says_no_disclosure(host: Host) -> None:
 
 
 def test_call_record_shape_is_public() -> None:
-    record = CallRecord(
-        call_id="c",
-        user_id="u",
-        to_number="+15005550006",
-        from_number="+15005550001",
-        persona_id="p",
+    record = call_record(
         status=CallStatus.COMPLETED,
-        created_at="t",
-        updated_at="t",
         disclosure_played_at="2026-11-30T16:00:00+00:00",
         recording_consent="given",
     )

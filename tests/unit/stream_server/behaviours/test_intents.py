@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from callcore.models import Persona
-
 from stream_server.behaviours.filler import Fillers, FillerSettings
 from stream_server.behaviours.idle import CallClock
 from stream_server.behaviours.intents import Close, Count, EndReason, Filler, Hold, LeaveMessage, Say
 from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
+from tests.factories import persona
 
-PERSONA = Persona(
-    persona_id="p",
-    name="P",
-    voice_id="v",
-    prompt="Be brief.",
-    greeting="Hi.",
-    idle_timeout_seconds=8,
-    max_idle_prompts=1,
-    idle_prompt="Still there?",
-    max_duration_seconds=300,
+PERSONA = persona(
+    idle_prompt="Still there?", idle_timeout_seconds=8, max_idle_prompts=1, max_duration_seconds=300
 )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from callcore.models import Persona
-
 from stream_server.audio.codec import silence_ulaw
 from stream_server.conversation.actions import (
     AdoptSpeculation,
@@ -26,19 +24,13 @@ from stream_server.conversation.call_state import CallConfig, CallState, is_good
 from stream_server.speech.pipeline import ReplyAudio
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.detector import TurnSettings
+from tests.factories import persona
 from tests.shell_frames import feed_frame
 from tests.unit.stream_server.espeak_audio import speech_ulaw
 from tests.unit.stream_server.replay import Replay, media, start_frame
 
-PERSONA = Persona(
-    persona_id="p",
-    name="P",
-    voice_id="v",
-    prompt="Be brief.",
-    greeting="Hi there.",
-    goodbye="Bye now.",
-    end_of_turn_silence_ms=300,
-    max_duration_seconds=60,
+PERSONA = persona(
+    greeting="Hi there.", goodbye="Bye now.", end_of_turn_silence_ms=300, max_duration_seconds=60
 )
 
 

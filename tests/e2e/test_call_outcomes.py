@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from callcore.analysis import OfflineModel, analyse_call
@@ -20,6 +18,7 @@ from callcore.models import CallRecord, Persona, TranscriptTurn
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
 from local.webhook_receiver import WebhookReceiver
+from tests.e2e.conftest import api, record_when
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -34,15 +33,6 @@ ANALYSIS = {
 }
 
 
-async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    headers = {"x-api-key": stack.api_key, **kwargs.pop("headers", {})}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
-    ):
-        return response.status, await response.json(content_type=None)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def receiver(stack: LocalStack) -> AsyncIterator[WebhookReceiver]:
     hooks = WebhookReceiver(stack.env["WEBHOOK_SIGNING_SECRET"])
@@ -54,23 +44,13 @@ async def receiver(stack: LocalStack) -> AsyncIterator[WebhookReceiver]:
 
 
 async def _persona(stack: LocalStack) -> str:
-    status, persona = await _api(stack, "GET", "/personas/receptionist")
+    status, persona = await api(stack, "GET", "/personas/receptionist")
     assert status == 200, persona
     body = {k: v for k, v in persona.items() if k not in ("persona_id", "analysis")}
     body.update(analysis=ANALYSIS, machine_detection=False, record=False)
-    status, stored = await _api(stack, "PUT", "/personas/outcomes-check", json=body)
+    status, stored = await api(stack, "PUT", "/personas/outcomes-check", json=body)
     assert status in (200, 201), stored
     return "outcomes-check"
-
-
-async def _record_when(stack: LocalStack, call_id: str, ready: Any, within: float = 60) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for _ in range(int(within / 0.25)):
-        _, record = await _api(stack, "GET", f"/calls/{call_id}")
-        if ready(record):
-            return record
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"the record never got there: {record}")
 
 
 async def test_webhooks_analysis_usage_and_cost(stack: LocalStack, receiver: WebhookReceiver) -> None:
@@ -81,7 +61,7 @@ async def test_webhooks_analysis_usage_and_cost(stack: LocalStack, receiver: Web
         (Utterance("Yes, that works for me, thank you.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
     )
     receiver.fail_next(1, status=503)  # the first delivery (call.started) fails and is retried
-    status, placed = await _api(
+    status, placed = await api(
         stack, "POST", "/calls", json={"to": to, "persona_id": persona_id, "webhook_url": receiver.url}
     )
     assert status == 202, placed
@@ -104,7 +84,7 @@ async def test_webhooks_analysis_usage_and_cost(stack: LocalStack, receiver: Web
     started = [e for e in receiver.received if e.type == "call.started"]
     assert [e.answered for e in started] == [503, 200] and started[0].body["id"] == started[1].body["id"]
 
-    record = await _record_when(
+    record = await record_when(
         stack,
         placed["call_id"],
         lambda r: len([d for d in r.get("webhook_deliveries", []) if d["state"] == "delivered"]) == 3,
@@ -123,7 +103,7 @@ async def test_busy_line_ends_with_the_error_and_call_failed(
     assert stack.emulator is not None
     to = "+14155550132"
     stack.emulator.lines[to] = "busy"
-    status, placed = await _api(
+    status, placed = await api(
         stack,
         "POST",
         "/calls",
@@ -145,7 +125,7 @@ async def test_busy_line_ends_with_the_error_and_call_failed(
         "source": "call",
         "sip_response_code": "486",
     }
-    _, record = await _api(stack, "GET", f"/calls/{placed['call_id']}")
+    _, record = await api(stack, "GET", f"/calls/{placed['call_id']}")
     assert record["error"]["code"] == "busy" and record["status"] == "busy"
 
 
@@ -155,7 +135,7 @@ async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -
         ("https://user:pw@example.com/x", "credentials"),
         ("http://10.1.2.3/x", "https"),
     ):
-        status, body = await _api(
+        status, body = await api(
             stack,
             "POST",
             "/calls",
@@ -171,14 +151,14 @@ async def test_variables_are_heard_in_the_greeting(stack: LocalStack) -> None:
         (Utterance("Yes, see you then.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
     )
     variables = {"first_name": "Dana", "appointment_time": "Friday at ten"}
-    status, placed = await _api(
+    status, placed = await api(
         stack, "POST", "/calls", json={"to": to, "persona_id": "appointment-reminder", "variables": variables}
     )
     assert status == 202, placed
     call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
     await stack.emulator.wait_for_call(call.sid, within=90)
     assert any(e.kind == "greeting_start" for e in call.timeline)  # the greeting's audio reached the caller
-    record = await _record_when(stack, placed["call_id"], lambda r: bool(r.get("turns")))
+    record = await record_when(stack, placed["call_id"], lambda r: bool(r.get("turns")))
     greeting = record["turns"][0]
     assert greeting["role"] == "assistant"
     assert greeting["text"].startswith("Hi Dana, this is Ava from Harbor Dental Clinic.")
@@ -187,7 +167,7 @@ async def test_variables_are_heard_in_the_greeting(stack: LocalStack) -> None:
 
 
 async def test_missing_variables_are_refused(stack: LocalStack) -> None:
-    status, body = await _api(
+    status, body = await api(
         stack,
         "POST",
         "/calls",

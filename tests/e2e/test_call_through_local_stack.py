@@ -7,11 +7,8 @@ DynamoDB, read back with GET /calls/{id}. Kept to two calls: they are the slowes
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 import wave
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +16,7 @@ import pytest
 from local.demo import DEMO_SCRIPT, run_demo
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
+from tests.e2e.conftest import api, place_call, record_when
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,22 +25,13 @@ AWKWARD = 'Tom & Jerry\'s <"Dental"> Clinic'
 REFUSALS = {11200, 12100, 12200, 31920, 31921, 31922, 31923, 31924}
 
 
-async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    headers = {"x-api-key": stack.api_key, **kwargs.pop("headers", {})}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
-    ):
-        return response.status, await response.json(content_type=None)
-
-
 async def _awkward_persona(stack: LocalStack, persona_id: str) -> None:
-    status, persona = await _api(stack, "GET", "/personas/appointment-reminder")
+    status, persona = await api(stack, "GET", "/personas/appointment-reminder")
     assert status == 200, persona
     persona = {k: v for k, v in persona.items() if k != "persona_id"}
     persona["name"] = AWKWARD
     persona["greeting"] = f"Hi, this is {AWKWARD}. Do you have a moment?"
-    status, body = await _api(stack, "PUT", f"/personas/{persona_id}", json=persona)
+    status, body = await api(stack, "PUT", f"/personas/{persona_id}", json=persona)
     assert status in {200, 201}, body
 
 
@@ -109,30 +98,12 @@ async def test_bot_hangs_up_when_the_caller_says_goodbye(stack: LocalStack) -> N
     stack.emulator.scripts[to] = CallerScript(
         (Utterance("Goodbye.", barge_in_ms=400),), hang_up=False, max_wait_ms=10_000
     )
-    status, placed = await _api(
-        stack,
-        "POST",
-        "/calls",
-        json={
-            "to": to,
-            "persona_id": "appointment-reminder",
-            "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
-        },
-    )
-    assert status == 202, placed
-    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
-    await stack.emulator.wait_for_call(call.sid, within=120)
+    placed, call = await place_call(stack, to)
     # The bot ends the call: by the REST API (call_ended) or by closing the socket (server_closed).
     story = [(e.at, e.kind, e.detail) for e in call.timeline]
     assert call.stream_outcome is not None, story
     assert call.stream_outcome.ended_by in {"call_ended", "server_closed"}, story
     assert not any(e.kind == "caller_hang_up" for e in call.timeline)
     assert call.status == "completed" and not REFUSALS & set(call.error_codes())
-    # Poll on a deadline, not a count: each request is slow on a busy machine.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, record = await _api(stack, "GET", f"/calls/{placed['call_id']}")
-        if record.get("status") == "completed":
-            break
-        await asyncio.sleep(0.25)
+    record = await record_when(stack, placed["call_id"], lambda r: r.get("status") == "completed")
     assert record["status"] == "completed"

@@ -12,13 +12,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
-from tests.e2e.conftest import HAS_STREAM_HOST
+from tests.e2e.conftest import api, started_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -29,24 +28,8 @@ OPTS_OUT = "+12125550147"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
-    if not HAS_STREAM_HOST:
-        pytest.skip("stream_server has no __main__ yet: the e2e stack cannot start the stream host")
-    local = LocalStack.from_environment(free_ports=True, base={"LOCAL_SCHEDULE_SECONDS": "1"})
-    local.recordings_dir = tmp_path_factory.mktemp("recordings")
-    await local.start()
-    try:
+    async with started_stack(tmp_path_factory.mktemp("recordings"), {"LOCAL_SCHEDULE_SECONDS": "1"}) as local:
         yield local
-    finally:
-        await local.stop()
-
-
-async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    headers = {"x-api-key": stack.api_key, **kwargs.pop("headers", {})}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
-    ):
-        return response.status, await response.json(content_type=None)
 
 
 async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stack: LocalStack) -> None:
@@ -58,7 +41,7 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     emulator.scripts[VOICEMAIL] = CallerScript((), hang_up=False)
     # Asks by voice not to be called again: the bot confirms, lists the number and hangs up.
     emulator.scripts[OPTS_OUT] = CallerScript((Utterance("Please don't call me again."),), hang_up=False)
-    assert (await _api(stack, "PUT", f"/do-not-call/{LISTED}"))[0] == 200
+    assert (await api(stack, "PUT", f"/do-not-call/{LISTED}"))[0] == 200
     rows = [HUMAN, BUSY, NO_ANSWER, VOICEMAIL, LISTED, HUMAN, LISTED_LATER, OPTS_OUT]
     # The example persona's placeholders are filled from the CSV's columns.
     csv_text = "to,first_name,appointment_time\n" + "".join(f"{n},Ann,10:30\n" for n in rows)
@@ -73,19 +56,19 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
         "retry_no_answer": "0",
         "retry_failed": "2",  # an opt-out is never retried, whatever the policy
     }
-    status, created = await _api(
+    status, created = await api(
         stack, "POST", "/campaigns", data=csv_text, params=query, headers={"Content-Type": "text/csv"}
     )
     assert status == 202, created
     assert [(r["row"], r["error"]) for r in created["refused"]] == [(5, "do_not_call"), (6, "duplicate")]
     # Listed after submission: the dialer's own check refuses it.
-    assert (await _api(stack, "PUT", f"/do-not-call/{LISTED_LATER}"))[0] == 200
+    assert (await api(stack, "PUT", f"/do-not-call/{LISTED_LATER}"))[0] == 200
     campaign_id = created["campaign_id"]
 
     deadline = asyncio.get_running_loop().time() + 240
     campaign: dict[str, Any] = {}
     while asyncio.get_running_loop().time() < deadline:
-        _, campaign = await _api(stack, "GET", f"/campaigns/{campaign_id}")
+        _, campaign = await api(stack, "GET", f"/campaigns/{campaign_id}")
         if campaign["state"] == "completed":
             break
         await asyncio.sleep(0.5)
@@ -103,18 +86,18 @@ async def test_campaign_reaches_final_states_and_never_dials_listed_numbers(stac
     dialled = [call.request.to for call in emulator.calls.values()]
     assert LISTED not in dialled and LISTED_LATER not in dialled
     assert sorted(dialled) == sorted([HUMAN, BUSY, NO_ANSWER, VOICEMAIL, OPTS_OUT])  # one attempt each
-    status, listed = await _api(stack, "GET", "/do-not-call", params={"number": OPTS_OUT})
+    status, listed = await api(stack, "GET", "/do-not-call", params={"number": OPTS_OUT})
     opted = next(r for r in campaign["recipient_page"] if r["to"] == OPTS_OUT)
     assert status == 200 and listed["listed"] is True and listed["source"] == "opt_out", listed
     assert listed["call_id"] == opted["call_ids"][0]
-    _, opted_record = await _api(stack, "GET", f"/calls/{opted['call_ids'][0]}")
+    _, opted_record = await api(stack, "GET", f"/calls/{opted['call_ids'][0]}")
     assert opted_record["opted_out"] is True and opted_record["end_reason"] == "opted-out"
     # A campaign call discloses first (the example persona has no text of its own: the default one).
     assert opted_record["disclosure_played_at"]
     assert opted_record["turns"][0]["text"].startswith("Hello, this is"), opted_record["turns"][0]
     # The call records say which campaign they belong to, through GET /calls/{id}.
     human = next(r for r in campaign["recipient_page"] if r["to"] == HUMAN)
-    status, record = await _api(stack, "GET", f"/calls/{human['call_ids'][0]}")
+    status, record = await api(stack, "GET", f"/calls/{human['call_ids'][0]}")
     assert (
         status == 200 and record["metadata"]["campaign_id"] == campaign_id and record["status"] == "completed"
     )

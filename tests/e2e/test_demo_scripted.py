@@ -13,6 +13,7 @@ import pytest_asyncio
 from local.demo import DEMO_SCRIPT, run_demo
 from local.demo_engines import DemoEngines, choose_demo_engines, start_scripted_engines
 from local.stack import LocalStack
+from tests.e2e.conftest import started_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 LINES = [u.text for u in DEMO_SCRIPT.utterances if u.text]
@@ -24,13 +25,8 @@ async def scripted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tu
     assert engines.scripted
     async with contextlib.AsyncExitStack() as fakes:
         env = await start_scripted_engines(fakes, engines.caller_lines)
-        stack = LocalStack.from_environment(free_ports=True, base=env)
-        stack.recordings_dir = tmp_path_factory.mktemp("demo")
-        await stack.start()
-        try:
+        async with started_stack(tmp_path_factory.mktemp("demo"), env) as stack:
             yield stack, engines
-        finally:
-            await stack.stop()
 
 
 async def test_scripted_demo_is_a_coherent_call_the_bot_ends(

@@ -6,7 +6,6 @@ template-driven API with the real handlers, and the Twilio emulator.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +16,7 @@ import pytest_asyncio
 from twilio.request_validator import RequestValidator
 
 from local.stack import LocalStack
+from tests.e2e.conftest import api, record_when, started_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,31 +27,14 @@ TERMINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalStack]:
-    local = LocalStack.from_environment(
-        free_ports=True,
-        base={
-            "LOCAL_API_KEYS": f"{KEY_A}:user-a,{KEY_B}:user-b,{KEY_C}:user-c",
-            "MAX_CALLS_PER_DAY_PER_USER": str(CALLS_PER_DAY),
-            "MAX_CONCURRENT_CALLS_PER_USER": "10",
-        },
-    )
-    local.with_stream_host = False
-    local.quiet = True
-    local.recordings_dir = tmp_path_factory.mktemp("recordings")
-    await local.start()
-    try:
+    base = {
+        "LOCAL_API_KEYS": f"{KEY_A}:user-a,{KEY_B}:user-b,{KEY_C}:user-c",
+        "MAX_CALLS_PER_DAY_PER_USER": str(CALLS_PER_DAY),
+        "MAX_CONCURRENT_CALLS_PER_USER": "10",
+    }
+    recordings = tmp_path_factory.mktemp("recordings")
+    async with started_stack(recordings, base, stream_host=False, quiet=True) as local:
         yield local
-    finally:
-        await local.stop()
-
-
-async def api(stack: LocalStack, key: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    headers = {"x-api-key": key, **kwargs.pop("headers", {})}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
-    ):
-        return response.status, await response.json(content_type=None)
 
 
 def persona_body(**overrides: Any) -> dict[str, Any]:
@@ -72,18 +55,20 @@ def persona_body(**overrides: Any) -> dict[str, Any]:
     ],
 )
 async def test_premium_and_one_ring_destinations_are_refused(stack: LocalStack, to: str, why: str) -> None:
-    status, body = await api(stack, KEY_A, "POST", "/calls", json={"to": to, "persona_id": "receptionist"})
+    status, body = await api(
+        stack, "POST", "/calls", key=KEY_A, json={"to": to, "persona_id": "receptionist"}
+    )
     assert status == 403, body
     assert body["error"] == "destination_not_allowed" and why in body["message"], body
 
 
 async def test_transfer_number_is_checked_with_the_dial_policy(stack: LocalStack) -> None:
     status, body = await api(
-        stack, KEY_A, "PUT", "/personas/a-transfer", json=persona_body(transfer_number="+19005550123")
+        stack, "PUT", "/personas/a-transfer", key=KEY_A, json=persona_body(transfer_number="+19005550123")
     )
     assert status == 400 and "transfer_number" in body["message"] and "premium" in body["message"], body
     status, body = await api(
-        stack, KEY_A, "PUT", "/personas/a-transfer", json=persona_body(transfer_number="+14155550188")
+        stack, "PUT", "/personas/a-transfer", key=KEY_A, json=persona_body(transfer_number="+14155550188")
     )
     assert status == 200, body
 
@@ -95,13 +80,13 @@ async def test_a_key_that_spent_its_daily_calls_gets_429(stack: LocalStack) -> N
         "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
     }
     for _ in range(CALLS_PER_DAY):
-        status, placed = await api(stack, KEY_C, "POST", "/calls", json=body)
+        status, placed = await api(stack, "POST", "/calls", key=KEY_C, json=body)
         assert status == 202, placed
-    status, refused = await api(stack, KEY_C, "POST", "/calls", json=body)
+    status, refused = await api(stack, "POST", "/calls", key=KEY_C, json=body)
     assert status == 429 and refused["error"] == "daily_budget_exhausted", refused
     assert f"its {CALLS_PER_DAY} calls for today" in refused["message"]
     # Another key's budget is its own.
-    status, placed = await api(stack, KEY_B, "POST", "/calls", json=body)
+    status, placed = await api(stack, "POST", "/calls", key=KEY_B, json=body)
     assert status == 202, placed
 
 
@@ -110,46 +95,50 @@ async def test_a_key_that_spent_its_daily_calls_gets_429(stack: LocalStack) -> N
 
 async def test_a_key_sees_and_changes_only_its_own_personas(stack: LocalStack) -> None:
     status, mine = await api(
-        stack, KEY_A, "PUT", "/personas/a-sales", json=persona_body(greeting="Hi from A")
+        stack, "PUT", "/personas/a-sales", key=KEY_A, json=persona_body(greeting="Hi from A")
     )
     assert status == 200 and mine["template"] is False, mine
 
     # Key B can neither read, list, overwrite nor call with key A's persona.
-    assert (await api(stack, KEY_B, "GET", "/personas/a-sales"))[0] == 404
-    status, listed = await api(stack, KEY_B, "GET", "/personas")
+    assert (await api(stack, "GET", "/personas/a-sales", key=KEY_B))[0] == 404
+    status, listed = await api(stack, "GET", "/personas", key=KEY_B)
     assert "a-sales" not in {p["persona_id"] for p in listed["personas"]}
-    status, body = await api(stack, KEY_B, "PUT", "/personas/a-sales", json=persona_body(greeting="pwned"))
+    status, body = await api(
+        stack, "PUT", "/personas/a-sales", key=KEY_B, json=persona_body(greeting="pwned")
+    )
     assert status == 409 and body["error"] == "persona_id_taken", body
     status, body = await api(
-        stack, KEY_B, "POST", "/calls", json={"to": "+14155550142", "persona_id": "a-sales"}
+        stack, "POST", "/calls", key=KEY_B, json={"to": "+14155550142", "persona_id": "a-sales"}
     )
     assert status == 404 and body["error"] == "persona_not_found", body
 
     # Key A still has its own version, and lists it beside the templates.
-    status, got = await api(stack, KEY_A, "GET", "/personas/a-sales")
+    status, got = await api(stack, "GET", "/personas/a-sales", key=KEY_A)
     assert status == 200 and got["greeting"] == "Hi from A"
-    status, listed = await api(stack, KEY_A, "GET", "/personas")
+    status, listed = await api(stack, "GET", "/personas", key=KEY_A)
     ids = {p["persona_id"]: p["template"] for p in listed["personas"]}
     assert ids["a-sales"] is False and ids["appointment-reminder"] is True
 
 
 async def test_templates_are_read_only_and_copyable(stack: LocalStack) -> None:
-    status, template = await api(stack, KEY_B, "GET", "/personas/appointment-reminder")
+    status, template = await api(stack, "GET", "/personas/appointment-reminder", key=KEY_B)
     assert status == 200 and template["template"] is True
     copy = {k: v for k, v in template.items() if k != "persona_id"}  # "template" is ignored on PUT
-    status, body = await api(stack, KEY_B, "PUT", "/personas/appointment-reminder", json=copy)
+    status, body = await api(stack, "PUT", "/personas/appointment-reminder", key=KEY_B, json=copy)
     assert status == 403 and body["error"] == "persona_read_only", body
     status, body = await api(
-        stack, KEY_B, "PUT", "/personas/b-reminder", json={**copy, "greeting": "B's copy"}
+        stack, "PUT", "/personas/b-reminder", key=KEY_B, json={**copy, "greeting": "B's copy"}
     )
     assert status == 200, body
-    status, again = await api(stack, KEY_A, "GET", "/personas/appointment-reminder")
+    status, again = await api(stack, "GET", "/personas/appointment-reminder", key=KEY_A)
     assert again["greeting"] == template["greeting"]
 
 
 async def test_the_inbound_persona_is_not_writable_through_the_api(stack: LocalStack) -> None:
     for key in (KEY_A, KEY_B, stack.api_key):
-        status, body = await api(stack, key, "PUT", "/personas/receptionist", json=persona_body(record=True))
+        status, body = await api(
+            stack, "PUT", "/personas/receptionist", key=key, json=persona_body(record=True)
+        )
         assert status == 403 and body["error"] == "persona_reserved", body
 
 
@@ -185,16 +174,18 @@ async def test_the_inbound_persona_is_not_writable_through_the_api(stack: LocalS
 )
 async def test_malformed_call_requests_are_4xx(stack: LocalStack, raw: str, status: int, needle: str) -> None:
     got, body = await api(
-        stack, KEY_A, "POST", "/calls", data=raw.encode(), headers={"content-type": "application/json"}
+        stack, "POST", "/calls", key=KEY_A, data=raw.encode(), headers={"content-type": "application/json"}
     )
     assert got == status and needle in body["message"], body
 
 
 async def test_malformed_persona_bodies_are_4xx(stack: LocalStack) -> None:
     raw = '{"voice_id": "v", "prompt": "p", "greeting": "g", "max_duration_seconds": NaN}'
-    status, body = await api(stack, KEY_A, "PUT", "/personas/a-nan", data=raw.encode())
+    status, body = await api(stack, "PUT", "/personas/a-nan", key=KEY_A, data=raw.encode())
     assert status == 400 and "NaN" in body["message"], body
-    status, body = await api(stack, KEY_A, "PUT", "/personas/a-deep", data=("[" * 3000 + "]" * 3000).encode())
+    status, body = await api(
+        stack, "PUT", "/personas/a-deep", key=KEY_A, data=("[" * 3000 + "]" * 3000).encode()
+    )
     assert status == 400, body
 
 
@@ -215,17 +206,6 @@ async def signed_post(
         return response.status, await response.text()
 
 
-async def wait_for_call(stack: LocalStack, call_id: str, done: Any) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60.0
-    while True:
-        status, record = await api(stack, KEY_A, "GET", f"/calls/{call_id}")
-        if status == 200 and done(record):
-            return dict(record)
-        assert loop.time() < deadline, record
-        await asyncio.sleep(0.2)
-
-
 async def test_unsigned_and_oversized_webhooks_are_refused_before_parsing(stack: LocalStack) -> None:
     status, body = await signed_post(stack, "/twilio/status/any", {"CallSid": "CA1"}, signature="")
     assert status == 403 and "missing" in body
@@ -237,9 +217,9 @@ async def test_unsigned_and_oversized_webhooks_are_refused_before_parsing(stack:
 async def test_a_replayed_answer_webhook_mints_no_token_after_the_call_ended(stack: LocalStack) -> None:
     status, placed = await api(
         stack,
-        KEY_A,
         "POST",
         "/calls",
+        key=KEY_A,
         json={
             "to": "+14155550177",
             "persona_id": "appointment-reminder",
@@ -247,8 +227,8 @@ async def test_a_replayed_answer_webhook_mints_no_token_after_the_call_ended(sta
         },
     )
     assert status == 202, placed
-    record = await wait_for_call(
-        stack, placed["call_id"], lambda r: r["status"] in TERMINAL and r.get("call_sid")
+    record = await record_when(
+        stack, placed["call_id"], lambda r: r["status"] in TERMINAL and r.get("call_sid"), key=KEY_A
     )
     form = {
         "CallSid": record["call_sid"],
@@ -276,12 +256,12 @@ async def test_a_second_stream_for_a_live_call_is_refused(stack: LocalStack) -> 
 
 async def test_persona_pages_walk_own_personas_then_templates(stack: LocalStack) -> None:
     for name in ("b-page-1", "b-page-2", "b-page-3"):
-        assert (await api(stack, KEY_B, "PUT", f"/personas/{name}", json=persona_body()))[0] == 200
+        assert (await api(stack, "PUT", f"/personas/{name}", key=KEY_B, json=persona_body()))[0] == 200
     seen: list[str] = []
     cursor: str | None = None
     for _ in range(20):
         query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
-        status, page = await api(stack, KEY_B, "GET", f"/personas{query}")
+        status, page = await api(stack, "GET", f"/personas{query}", key=KEY_B)
         assert status == 200 and len(page["personas"]) <= 2, page
         seen += [p["persona_id"] for p in page["personas"]]
         cursor = page["next_cursor"]

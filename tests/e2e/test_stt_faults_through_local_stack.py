@@ -8,19 +8,16 @@ error, no transcript) on the caller's second turn and answers the third turn's c
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
 from local.fake_providers.elevenlabs import FakeElevenLabs
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
-from tests.e2e.conftest import HAS_STREAM_HOST
+from tests.e2e.conftest import place_call, record_when, started_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -32,8 +29,6 @@ SAID = ("I would like to change my appointment.", "Tuesday morning works for me.
 async def faulty_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[LocalStack, FakeElevenLabs]]:
-    if not HAS_STREAM_HOST:
-        pytest.skip("stream_server has no __main__ yet")
     async with FakeElevenLabs(api_key=KEY, stt_commit_ms=100) as fake:
         base = {
             "STT_PROVIDER": "elevenlabs",
@@ -42,22 +37,8 @@ async def faulty_stack(
             "ELEVENLABS_API_KEY": KEY,
             "ELEVENLABS_BASE_URL": fake.base_url,
         }
-        local = LocalStack.from_environment(free_ports=True, base=base)
-        local.recordings_dir = tmp_path_factory.mktemp("recordings")
-        await local.start()
-        try:
+        async with started_stack(tmp_path_factory.mktemp("recordings"), base) as local:
             yield local, fake
-        finally:
-            await local.stop()
-
-
-async def _api(stack: LocalStack, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    headers = {"x-api-key": stack.api_key}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{stack.api_url}{path}", headers=headers, **kwargs) as response,
-    ):
-        return response.status, await response.json(content_type=None)
 
 
 async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
@@ -71,19 +52,7 @@ async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
     stack.emulator.scripts[to] = CallerScript(
         tuple(Utterance(text, pause_ms=600) for text in SAID), hang_up=True, max_wait_ms=20_000
     )
-    status, placed = await _api(
-        stack,
-        "POST",
-        "/calls",
-        json={
-            "to": to,
-            "persona_id": "appointment-reminder",
-            "variables": {"first_name": "Sam", "appointment_time": "Friday at ten"},
-        },
-    )
-    assert status == 202, placed
-    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
-    await stack.emulator.wait_for_call(call.sid, within=120)
+    placed, call = await place_call(stack, to)
     story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]
 
     # The faults happened: a second socket after the close, and a throttled commit re-sent.
@@ -98,14 +67,12 @@ async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
 
     # The call record: the words of each turn (the lost one replayed on the new socket), each
     # followed by the bot's answer.
-    # Poll on a deadline, not a count: each request is slow on a busy machine.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, record = await _api(stack, "GET", f"/calls/{placed['call_id']}")
+    def answered_three_turns(record: dict[str, Any]) -> bool:
         turns = sorted(record.get("turns", []), key=lambda t: t["index"])
-        if sum(t["role"] == "caller" for t in turns) >= 3 and turns[-1]["role"] == "assistant":
-            break
-        await asyncio.sleep(0.25)
+        return sum(t["role"] == "caller" for t in turns) >= 3 and turns[-1]["role"] == "assistant"
+
+    record = await record_when(stack, placed["call_id"], answered_three_turns)
+    turns = sorted(record["turns"], key=lambda t: t["index"])
     caller_turns = [t["text"] for t in turns if t["role"] == "caller"]
     assert " ".join(caller_turns) == " ".join(SAID), (turns, story)
     for position, turn in enumerate(turns):

@@ -32,13 +32,7 @@ RECIPIENTS = 40
 
 
 @pytest.fixture
-def served_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def served_table(aws_env: None) -> Iterator[Any]:
     storage = LocalStorage(ROOT / "template.yaml", "campaign-race", None)  # one request at a time
     storage.start()
     try:

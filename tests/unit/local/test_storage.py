@@ -14,13 +14,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStorage]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def storage(aws_env: None) -> Iterator[LocalStorage]:
     local = LocalStorage(ROOT / "template.yaml", "calls-test", ROOT / "examples" / "personas")
     local.start()
     yield local

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 from local.fake_providers.elevenlabs import FakeElevenLabs, voiced_tone
 from local.fake_providers.recognition import ProviderTiming, TrailingTranscript, word_end_times
 from stream_server.audio.codec import silence_ulaw
-from stream_server.providers.base import Transcript
+from stream_server.providers.base import SttSession, Transcript
 from stream_server.providers.stt_elevenlabs import ElevenLabsSpeechToText
+from tests.transcribe import transcribe
 
 KEY = "test-elevenlabs-key"
 LINE = "I would like to book a table for two."
@@ -43,33 +45,27 @@ def test_lag_is_drawn_from_the_published_range() -> None:
     assert all(0.3 <= lag <= 0.5 for lag in lags)
 
 
-async def _send(session: object, audio: bytes) -> None:
-    for offset in range(0, len(audio), 800):
-        await session.send_audio(audio[offset : offset + 800])  # type: ignore[attr-defined]
-
-
-async def _until_final(session: object, received: list[Transcript]) -> None:
-    async for transcript in session.transcripts():  # type: ignore[attr-defined]
-        received.append(transcript)
-        if transcript.final:
-            return
-
-
-async def test_the_last_partial_lacks_the_last_words_and_the_final_has_them() -> None:
-    fake = FakeElevenLabs(
+def _fake(*lines: str, speech_seconds: Callable[[str], float] = lambda _text: 2.0) -> FakeElevenLabs:
+    """The fake with the realistic recogniser, saying ``lines`` in order, each ``speech_seconds`` long."""
+    return FakeElevenLabs(
         api_key=KEY,
         stt_commit_ms=20,
         recognition=ProviderTiming(),
-        session_script=[LINE],
-        speech_seconds=lambda _text: 2.0,
+        session_script=list(lines),
+        speech_seconds=speech_seconds,
     )
-    async with fake:
+
+
+async def _transcribe(session: SttSession, audio: bytes) -> list[Transcript]:
+    """Audio 100 ms at a time (faster than real time: the fake's clock is the audio it received)."""
+    return await transcribe(session, audio, within=WAIT, chunk_bytes=800)
+
+
+async def test_the_last_partial_lacks_the_last_words_and_the_final_has_them() -> None:
+    async with _fake(LINE) as fake:
         stt = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url)
         async with stt.session(language="en") as session:
-            await _send(session, silence_ulaw(400) + voiced_tone(2000) + silence_ulaw(200))
-            await session.commit()
-            received: list[Transcript] = []
-            await asyncio.wait_for(_until_final(session, received), WAIT)
+            received = await _transcribe(session, silence_ulaw(400) + voiced_tone(2000) + silence_ulaw(200))
     partials = [t.text for t in received if not t.final]
     assert partials, received
     assert len(partials[-1].split()) < len(LINE.split())  # the caller stopped; the partial had not caught up
@@ -77,30 +73,16 @@ async def test_the_last_partial_lacks_the_last_words_and_the_final_has_them() ->
 
 
 async def test_a_commit_in_a_pause_finalises_the_first_words_and_the_rest_follow() -> None:
-    fake = FakeElevenLabs(
-        api_key=KEY,
-        stt_commit_ms=20,
-        recognition=ProviderTiming(),
-        session_script=[LINE, "Thanks."],
-        speech_seconds=lambda text: 2.0 if text == LINE else 0.4,
-    )
-    async with fake:
+    async with _fake(LINE, "Thanks.", speech_seconds=lambda text: 2.0 if text == LINE else 0.4) as fake:
         stt = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url)
         async with stt.session(language="en") as session:
             finals: list[str] = []
-            received: list[Transcript] = []
-            await _send(session, voiced_tone(1200) + silence_ulaw(200))
-            await session.commit()
-            await asyncio.wait_for(_until_final(session, received), WAIT)
-            finals.append(received[-1].text)
-            await _send(session, voiced_tone(800) + silence_ulaw(200))
-            await session.commit()
-            await asyncio.wait_for(_until_final(session, received), WAIT)
-            finals.append(received[-1].text)
-            await _send(session, silence_ulaw(500) + voiced_tone(400) + silence_ulaw(200))
-            await session.commit()
-            await asyncio.wait_for(_until_final(session, received), WAIT)
-            finals.append(received[-1].text)
+            for audio in (
+                voiced_tone(1200) + silence_ulaw(200),
+                voiced_tone(800) + silence_ulaw(200),
+                silence_ulaw(500) + voiced_tone(400) + silence_ulaw(200),
+            ):
+                finals.append((await _transcribe(session, audio))[-1].text)
     first, rest, next_line = finals
     assert first and rest
     assert f"{first} {rest}" == LINE
@@ -116,13 +98,7 @@ async def test_pcm_audio_keeps_the_same_clock_as_mu_law() -> None:
 
     from stream_server.audio.codec import ulaw_to_pcm16
 
-    fake = FakeElevenLabs(
-        api_key=KEY,
-        stt_commit_ms=20,
-        recognition=ProviderTiming(),
-        session_script=[LINE],
-        speech_seconds=lambda _text: 2.0,
-    )
+    fake = _fake(LINE)
     pcm = ulaw_to_pcm16(voiced_tone(1000)).astype("<i2").tobytes()
     query = "/v1/speech-to-text/realtime?model_id=scribe_v2_realtime&audio_format=pcm_8000"
     async with (

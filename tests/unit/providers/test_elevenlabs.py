@@ -20,6 +20,7 @@ from stream_server.providers.stt_elevenlabs import (
     realtime_url,
 )
 from stream_server.providers.tts_elevenlabs import ElevenLabsTextToSpeech
+from tests.transcribe import transcribe
 
 KEY = "test-elevenlabs-key"
 VOICE = "EXAVITQu4vr4xnSDxMaL"
@@ -75,18 +76,7 @@ async def test_stt_streams_audio_and_surfaces_partial_then_final() -> None:
     async with FakeElevenLabs(api_key=KEY, stt_partial_every_ms=200, stt_commit_ms=50) as fake:
         fake.say_next("I would like to book a table for two")
         async with stt(fake).session(language="en") as session:
-            for offset in range(0, len(audio), 160):
-                await session.send_audio(audio[offset : offset + 160])
-            await session.commit()
-            received: list[Transcript] = []
-
-            async def until_final() -> None:
-                async for transcript in session.transcripts():
-                    received.append(transcript)
-                    if transcript.final:
-                        return
-
-            await asyncio.wait_for(until_final(), WAIT)
+            received = await transcribe(session, audio, within=WAIT)
     (record,) = fake.stt_sessions
     assert bytes(record.audio) == audio
     assert record.headers["xi-api-key"] == KEY

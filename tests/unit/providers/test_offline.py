@@ -12,6 +12,7 @@ from stream_server.providers.base import ChatMessage, ProviderError, Transcript
 from stream_server.providers.llm_offline import OFFLINE_IDENTITY, ScriptedLanguageModel, scripted_reply
 from stream_server.providers.stt_offline import OfflineSpeechToText
 from stream_server.providers.tts_offline import OfflineTextToSpeech, espeak_voice
+from tests.transcribe import transcribe
 
 PROMPT = (
     "You are Sam, the receptionist at Luigi's, an Italian restaurant. Keep answers short. "
@@ -65,19 +66,7 @@ async def test_espeak_to_pocketsphinx_round_trip_recognises_most_words() -> None
     audio = await OfflineTextToSpeech(words_per_minute=150).render(sentence, voice="en-us")
     silence = b"\xff" * 2400
     async with OfflineSpeechToText().session(language="en") as session:
-        stream = silence + audio + silence
-        for offset in range(0, len(stream), 160):  # 20 ms frames, as Twilio sends them
-            await session.send_audio(stream[offset : offset + 160])
-        await session.commit()
-        received: list[Transcript] = []
-
-        async def until_final() -> None:
-            async for transcript in session.transcripts():
-                received.append(transcript)
-                if transcript.final:
-                    return
-
-        await asyncio.wait_for(until_final(), 60)
+        received = await transcribe(session, silence + audio + silence, within=60)
     final = received[-1]
     assert final.final
     # PocketSphinx on telephone-band eSpeak is weak (docs/providers.md); half the words is the bar.

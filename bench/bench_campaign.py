@@ -149,20 +149,25 @@ def run(
     from callcore.table import ResourceTable
     from moto import mock_aws
 
+    from bench.moto_queries import install_indexed_queries
     from bench.moto_transactions import install_item_level_rollback
     from tests.conftest import table_definition
 
     if not moto_as_shipped:
         install_item_level_rollback()  # moto copies the whole table per transaction otherwise
+        install_indexed_queries()  # and walks the whole table for every query (bench/moto_queries.py)
 
     class CountingTable(ResourceTable):
         """The table, counting DynamoDB requests by the stage that made them (machine-independent)."""
 
         stage = "submit"
         counts: Counter[str] = Counter()
+        by_operation: Counter[tuple[str, str]] = Counter()
 
         def call(self, operation: str, **params: Any) -> dict[str, Any]:
             CountingTable.counts[CountingTable.stage] += 1
+            name = f"{operation}:{params['IndexName']}" if "IndexName" in params else operation
+            CountingTable.by_operation[(CountingTable.stage, name)] += 1
             return super().call(operation, **params)
 
     rng = random.Random(seed)
@@ -324,6 +329,11 @@ def run(
             "dynamodb_requests_per_recipient": {
                 k: round(v / accepted, 1) for k, v in CountingTable.counts.items() if k != "bench"
             },
+            "dynamodb_requests_by_stage_and_operation": {
+                f"{stage}/{operation}": count
+                for (stage, operation), count in sorted(CountingTable.by_operation.items())
+                if stage not in ("bench", "submit")
+            },
         }
 
 
@@ -337,7 +347,7 @@ def main() -> int:
     parser.add_argument(
         "--moto-as-shipped",
         action="store_true",
-        help="keep moto's whole-table copy per transaction (quadratic in the table size)",
+        help="keep moto's whole-table copy per transaction and whole-table walk per query (quadratic)",
     )
     args = parser.parse_args()
     # 10,000 is the target size, asked for with --recipients 10000. moto answers each GSI query by

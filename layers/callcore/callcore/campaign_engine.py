@@ -67,6 +67,7 @@ QUEUED_STALE = timedelta(minutes=10)  # a queued recipient no dialer took by the
 CALLING_STALE = timedelta(minutes=30)  # a call with no final callback by then is looked up
 SLOT_WAIT = timedelta(seconds=30)  # a recipient that found no free slot waits this long
 SCHEDULE_BATCH = 200  # due recipients looked at per campaign per pass
+REFILL_SLACK = 4  # extra due entries a refill reads (some may be out of their window or overdue calls)
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,13 @@ def schedule_campaign(
     *,
     now: datetime,
     batch: int = SCHEDULE_BATCH,
+    refill: bool = False,
 ) -> int:
-    """Queue what is due for one campaign (see the module docstring); returns messages sent."""
+    """Queue what is due for one campaign (see the module docstring); returns messages sent.
+
+    Recipients come from one Query of the campaign's due entries (whole items, not re-read).
+    ``refill`` (a finished call freed a slot): do nothing unless a slot is free, and read only as
+    many due entries as there are free slots plus ``REFILL_SLACK``."""
     campaign = campaigns.get(campaign_id)
     if campaign is None:
         campaigns.unregister(campaign_id)
@@ -202,11 +208,13 @@ def schedule_campaign(
     free = (
         campaign.options.max_concurrent - campaign.live - campaign.counts.get(RecipientState.QUEUED.value, 0)
     )
+    if refill:
+        if free <= 0:
+            return 0  # nothing to fill; overdue queued or calling entries wait for the minute's pass
+        batch = min(batch, free + REFILL_SLACK)
     messages: list[DialMessage] = []
-    for row, _due in campaigns.due(campaign_id, until=iso_utc(now), limit=batch):
-        recipient = campaigns.get_recipient(campaign_id, row)
-        if recipient is None:
-            continue
+    for recipient in campaigns.due(campaign_id, until=iso_utc(now), limit=batch):
+        row = recipient.row
         if recipient.state is RecipientState.PENDING:
             if free <= 0:
                 continue
@@ -234,7 +242,12 @@ def schedule_campaign(
         elif recipient.state is RecipientState.QUEUED:
             # No dialer took it in time (a lost or failed message): send the same attempt again.
             if campaigns.set_due(
-                campaign_id, row, state=RecipientState.QUEUED, due_at=iso_utc(now + QUEUED_STALE), fields={}
+                campaign_id,
+                row,
+                state=RecipientState.QUEUED,
+                due_at=iso_utc(now + QUEUED_STALE),
+                fields={},
+                expect_attempts=recipient.attempts,
             ):
                 messages.append(DialMessage(campaign_id, row, recipient.attempts + 1))
         elif recipient.state is RecipientState.CALLING:
@@ -269,9 +282,8 @@ def _reconcile_call(
 
 def _sweep_cancelled(campaigns: CampaignRepository, campaign: Campaign, *, now: datetime, batch: int) -> None:
     """Cancel every waiting recipient; calls in progress are left to finish on their own."""
-    for row, _due in campaigns.due(campaign.campaign_id, until=None, limit=batch):
-        recipient = campaigns.get_recipient(campaign.campaign_id, row)
-        if recipient is None or recipient.state not in (RecipientState.PENDING, RecipientState.QUEUED):
+    for recipient in campaigns.due(campaign.campaign_id, until=None, limit=batch):
+        if recipient.state not in (RecipientState.PENDING, RecipientState.QUEUED):
             continue
         _finish(campaigns, recipient, recipient.state, RecipientState.CANCELLED, now=now, outcome=None)
     if campaign.unfinished == 0:
@@ -536,5 +548,5 @@ def record_call_outcome(
         extra={"campaign_id": campaign_id, "row": row, "outcome": outcome.value, "next": new_state.value},
     )
     if refill and queue is not None:
-        schedule_campaign(campaigns, calls, queue, campaign_id, now=now, batch=20)
+        schedule_campaign(campaigns, calls, queue, campaign_id, now=now, batch=20, refill=True)
     return new_state.value

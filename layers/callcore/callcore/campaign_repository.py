@@ -241,9 +241,11 @@ class CampaignRepository:
         last = page.get("LastEvaluatedKey")
         return recipients, (int(str(last["SK"])[2:]) if last else None)
 
-    def due(self, campaign_id: str, *, until: str | None, limit: int) -> list[tuple[int, str]]:
-        """(row, due iso) of recipients needing the scheduler by ``until`` (None: all), earliest
-        first. The index is eventually consistent: callers re-check with a conditional move."""
+    def due(self, campaign_id: str, *, until: str | None, limit: int) -> list[Recipient]:
+        """Recipients needing the scheduler by ``until`` (None: all), earliest first: one Query of
+        the sparse GSI1 partition, whose entries carry the whole item (projection ALL), so no
+        recipient is read again. The index is eventually consistent, so a recipient may be a moment
+        old: every caller acts on it only through a write conditioned on what it read."""
         expression = "GSI1PK = :pk"
         values: dict[str, Any] = {":pk": f"CAMPAIGNDUE#{campaign_id}"}
         if until is not None:
@@ -255,18 +257,27 @@ class CampaignRepository:
             KeyConditionExpression=expression,
             ExpressionAttributeValues=values,
             Limit=limit,
-            ProjectionExpression="#row, GSI1SK",
-            ExpressionAttributeNames={"#row": "row"},
         )
-        return [(int(i["row"]), str(i["GSI1SK"]).rsplit("#", 1)[0]) for i in page.get("Items", [])]
+        return [Recipient.from_item(i) for i in page.get("Items", [])]
 
     def set_due(
-        self, campaign_id: str, row: int, *, state: RecipientState, due_at: str, fields: Mapping[str, Any]
+        self,
+        campaign_id: str,
+        row: int,
+        *,
+        state: RecipientState,
+        due_at: str,
+        fields: Mapping[str, Any],
+        expect_attempts: int | None = None,
     ) -> bool:
         """Re-time a recipient's scheduler entry without changing its state (False if it moved on)."""
         sets = ["GSI1PK = :gpk", "GSI1SK = :gsk"]
         values: dict[str, Any] = {":state": state.value, **_index_values(campaign_id, due_at, row)}
         names = {"#state": "state"}
+        condition = "#state = :state"
+        if expect_attempts is not None:
+            condition += " AND attempts = :attempts"
+            values[":attempts"] = expect_attempts
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
             values[f":f{i}"] = to_dynamo(value)
@@ -276,7 +287,7 @@ class CampaignRepository:
                 "update_item",
                 Key=recipient_key(campaign_id, row),
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#state = :state",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )

@@ -183,9 +183,10 @@ def schedule_campaign(
 ) -> int:
     """Queue what is due for one campaign (see the module docstring); returns messages sent.
 
-    Recipients come from one Query of the campaign's due entries (whole items, not re-read).
-    ``refill`` (a finished call freed a slot): do nothing unless a slot is free, and read only as
-    many due entries as there are free slots plus ``REFILL_SLACK``."""
+    Recipients come whole from the campaign's due entries (not re-read): one Query of the overdue
+    queued and calling ones, and, when a slot is free, one of the pending ones, read only as far
+    as there are free slots plus ``REFILL_SLACK``. ``refill`` (a finished call freed a slot): the
+    pending ones only, and no read at all when no slot is free."""
     campaign = campaigns.get(campaign_id)
     if campaign is None:
         campaigns.unregister(campaign_id)
@@ -208,53 +209,80 @@ def schedule_campaign(
     free = (
         campaign.options.max_concurrent - campaign.live - campaign.counts.get(RecipientState.QUEUED.value, 0)
     )
-    if refill:
-        if free <= 0:
-            return 0  # nothing to fill; overdue queued or calling entries wait for the minute's pass
-        batch = min(batch, free + REFILL_SLACK)
+    if refill and free <= 0:
+        return 0  # nothing to fill; overdue queued or calling entries wait for the minute's pass
     messages: list[DialMessage] = []
-    for recipient in campaigns.due(campaign_id, until=iso_utc(now), limit=batch):
-        row = recipient.row
-        if recipient.state is RecipientState.PENDING:
-            if free <= 0:
-                continue
-            if not _open_now(campaign, recipient, now):
-                _park(
-                    campaigns, recipient, RecipientState.PENDING, campaign=campaign, now=now, not_before=now
-                )
-                continue
-            stale_at = iso_utc(now + QUEUED_STALE)
-            moved = campaigns.move(
-                Move(
-                    campaign_id=campaign_id,
-                    row=row,
-                    source=RecipientState.PENDING,
-                    target=RecipientState.QUEUED,
-                    at=iso_utc(now),
-                    fields={"queued_at": iso_utc(now)},
-                    due_at=stale_at,
-                    expect_attempts=recipient.attempts,
-                )
-            )
-            if moved == "moved":
+    if not refill:
+        for recipient in campaigns.due(campaign_id, until=iso_utc(now), limit=batch, watched=True):
+            _look_again(campaigns, calls, queue, campaign, recipient, messages, now=now)
+    if free > 0:
+        # Pending recipients only as far as slots are free (plus a few that may be out of window).
+        limit = min(batch, free + REFILL_SLACK)
+        for recipient in campaigns.due(campaign_id, until=iso_utc(now), limit=limit):
+            if free > 0 and _queue_pending(campaigns, campaign, recipient, messages, now=now):
                 free -= 1
-                messages.append(DialMessage(campaign_id, row, recipient.attempts + 1))
-        elif recipient.state is RecipientState.QUEUED:
-            # No dialer took it in time (a lost or failed message): send the same attempt again.
-            if campaigns.set_due(
-                campaign_id,
-                row,
-                state=RecipientState.QUEUED,
-                due_at=iso_utc(now + QUEUED_STALE),
-                fields={},
-                expect_attempts=recipient.attempts,
-            ):
-                messages.append(DialMessage(campaign_id, row, recipient.attempts + 1))
-        elif recipient.state is RecipientState.CALLING:
-            _reconcile_call(campaigns, calls, queue, campaign, recipient, now=now)
     if messages:
         queue.send(messages)
     return len(messages)
+
+
+def _queue_pending(
+    campaigns: CampaignRepository,
+    campaign: Campaign,
+    recipient: Recipient,
+    messages: list[DialMessage],
+    *,
+    now: datetime,
+) -> bool:
+    """``pending -> queued`` and a message, if its window is open now (else park it until it
+    opens); True when it took a slot."""
+    if recipient.state is not RecipientState.PENDING:
+        return False  # the index entry was a moment old
+    if not _open_now(campaign, recipient, now):
+        _park(campaigns, recipient, RecipientState.PENDING, campaign=campaign, now=now, not_before=now)
+        return False
+    moved = campaigns.move(
+        Move(
+            campaign_id=campaign.campaign_id,
+            row=recipient.row,
+            source=RecipientState.PENDING,
+            target=RecipientState.QUEUED,
+            at=iso_utc(now),
+            fields={"queued_at": iso_utc(now)},
+            due_at=iso_utc(now + QUEUED_STALE),
+            expect_attempts=recipient.attempts,
+        )
+    )
+    if moved != "moved":
+        return False
+    messages.append(DialMessage(campaign.campaign_id, recipient.row, recipient.attempts + 1))
+    return True
+
+
+def _look_again(
+    campaigns: CampaignRepository,
+    calls: CallRepository,
+    queue: DialQueue,
+    campaign: Campaign,
+    recipient: Recipient,
+    messages: list[DialMessage],
+    *,
+    now: datetime,
+) -> None:
+    """An overdue queued or calling recipient: resend its message, or reconcile its call."""
+    if recipient.state is RecipientState.QUEUED:
+        # No dialer took it in time (a lost or failed message): send the same attempt again.
+        if campaigns.set_due(
+            campaign.campaign_id,
+            recipient.row,
+            state=RecipientState.QUEUED,
+            due_at=iso_utc(now + QUEUED_STALE),
+            fields={},
+            expect_attempts=recipient.attempts,
+        ):
+            messages.append(DialMessage(campaign.campaign_id, recipient.row, recipient.attempts + 1))
+    elif recipient.state is RecipientState.CALLING:
+        _reconcile_call(campaigns, calls, queue, campaign, recipient, now=now)
 
 
 def _reconcile_call(
@@ -282,7 +310,11 @@ def _reconcile_call(
 
 def _sweep_cancelled(campaigns: CampaignRepository, campaign: Campaign, *, now: datetime, batch: int) -> None:
     """Cancel every waiting recipient; calls in progress are left to finish on their own."""
-    for recipient in campaigns.due(campaign.campaign_id, until=None, limit=batch):
+    waiting = [
+        *campaigns.due(campaign.campaign_id, until=None, limit=batch),
+        *campaigns.due(campaign.campaign_id, until=None, limit=batch, watched=True),
+    ]
+    for recipient in waiting:
         if recipient.state not in (RecipientState.PENDING, RecipientState.QUEUED):
             continue
         _finish(campaigns, recipient, recipient.state, RecipientState.CANCELLED, now=now, outcome=None)

@@ -5,7 +5,9 @@ Items (see docs/interfaces.md):
   counter per recipient state (``n_pending``, ``n_calling``…); listed per key through GSI1
   (``CAMPAIGNS#<user>``).
 * ``CAMPAIGN#<id>`` / ``R#<row>``: a recipient. While it waits for the scheduler it carries the
-  sparse GSI1 entry ``CAMPAIGNDUE#<id>`` / ``<due iso>#<row>``, so "who is due now" is one Query.
+  sparse GSI1 entry ``CAMPAIGNDUE#<id>`` (pending) or ``CAMPAIGNWATCH#<id>`` (queued or calling,
+  due when overdue) / ``<due iso>#<row>``, so "who is due now" is one Query of each partition,
+  and pending recipients are read only as far as there are free slots.
 * ``CAMPAIGNS_ACTIVE`` / ``<id>``: the campaigns the scheduler still has to visit.
 
 Every recipient move is one transaction: the recipient's conditional update (expected state,
@@ -31,6 +33,7 @@ from callcore.campaigns import (
     campaign_options_from_item,
     campaign_options_to_item,
     due_index,
+    due_partition,
     recipient_key,
 )
 from callcore.models import from_dynamo, to_dynamo
@@ -241,13 +244,16 @@ class CampaignRepository:
         last = page.get("LastEvaluatedKey")
         return recipients, (int(str(last["SK"])[2:]) if last else None)
 
-    def due(self, campaign_id: str, *, until: str | None, limit: int) -> list[Recipient]:
-        """Recipients needing the scheduler by ``until`` (None: all), earliest first: one Query of
-        the sparse GSI1 partition, whose entries carry the whole item (projection ALL), so no
-        recipient is read again. The index is eventually consistent, so a recipient may be a moment
-        old: every caller acts on it only through a write conditioned on what it read."""
+    def due(
+        self, campaign_id: str, *, until: str | None, limit: int, watched: bool = False
+    ) -> list[Recipient]:
+        """Pending recipients (``watched``: queued or calling ones) needing the scheduler by
+        ``until`` (None: all), earliest first: one Query of a sparse GSI1 partition, whose entries
+        carry the whole item (projection ALL), so no recipient is read again. The index is
+        eventually consistent, so a recipient may be a moment old: every caller acts on it only
+        through a write conditioned on what it read."""
         expression = "GSI1PK = :pk"
-        values: dict[str, Any] = {":pk": f"CAMPAIGNDUE#{campaign_id}"}
+        values: dict[str, Any] = {":pk": due_partition(campaign_id, watched=watched)}
         if until is not None:
             expression += " AND GSI1SK <= :until"
             values[":until"] = f"{until}#999999"
@@ -272,7 +278,7 @@ class CampaignRepository:
     ) -> bool:
         """Re-time a recipient's scheduler entry without changing its state (False if it moved on)."""
         sets = ["GSI1PK = :gpk", "GSI1SK = :gsk"]
-        values: dict[str, Any] = {":state": state.value, **_index_values(campaign_id, due_at, row)}
+        values: dict[str, Any] = {":state": state.value, **_index_values(campaign_id, due_at, row, state)}
         names = {"#state": "state"}
         condition = "#state = :state"
         if expect_attempts is not None:
@@ -312,7 +318,7 @@ class CampaignRepository:
             sets.append(f"#f{i} = :f{i}")
         if move.due_at is not None:
             sets += ["GSI1PK = :gpk", "GSI1SK = :gsk"]
-            values.update(_index_values(move.campaign_id, move.due_at, move.row))
+            values.update(_index_values(move.campaign_id, move.due_at, move.row, move.target))
         else:
             removes += ["GSI1PK", "GSI1SK"]
         conditions = ["#state = :from"]
@@ -382,6 +388,6 @@ class CampaignRepository:
         return update
 
 
-def _index_values(campaign_id: str, due_at: str, row: int) -> dict[str, str]:
-    index = due_index(campaign_id, due_at, row)
+def _index_values(campaign_id: str, due_at: str, row: int, state: RecipientState) -> dict[str, str]:
+    index = due_index(campaign_id, due_at, row, state)
     return {":gpk": index["GSI1PK"], ":gsk": index["GSI1SK"]}

@@ -48,6 +48,7 @@ __all__ = [
     "campaign_key",
     "check_recipients",
     "due_index",
+    "due_partition",
     "iso_utc",
     "next_attempt",
     "options_from_query",
@@ -288,7 +289,7 @@ class Recipient:
             if value is not None:
                 item[name] = value
         if self.state is RecipientState.PENDING and self.next_attempt_at:
-            item.update(due_index(self.campaign_id, self.next_attempt_at, self.row))
+            item.update(due_index(self.campaign_id, self.next_attempt_at, self.row, self.state))
         return to_dynamo(item)  # type: ignore[no-any-return]
 
     @classmethod
@@ -333,9 +334,17 @@ def recipient_key(campaign_id: str, row: int) -> dict[str, str]:
     return {"PK": f"CAMPAIGN#{campaign_id}", "SK": f"R#{row:06d}"}
 
 
-def due_index(campaign_id: str, at: str, row: int) -> dict[str, str]:
-    """The sparse GSI1 entry of a recipient that needs the scheduler at ``at``."""
-    return {"GSI1PK": f"CAMPAIGNDUE#{campaign_id}", "GSI1SK": f"{at}#{row:06d}"}
+def due_partition(campaign_id: str, *, watched: bool) -> str:
+    """GSI1 partition of a campaign's scheduler entries: ``CAMPAIGNDUE#`` for pending recipients
+    (to dial when a slot is free), ``CAMPAIGNWATCH#`` for queued and calling ones (to look at
+    again only if no dialer or final callback came by then)."""
+    return f"{'CAMPAIGNWATCH' if watched else 'CAMPAIGNDUE'}#{campaign_id}"
+
+
+def due_index(campaign_id: str, at: str, row: int, state: RecipientState) -> dict[str, str]:
+    """The sparse GSI1 entry of a recipient in ``state`` that needs the scheduler at ``at``."""
+    watched = state is not RecipientState.PENDING
+    return {"GSI1PK": due_partition(campaign_id, watched=watched), "GSI1SK": f"{at}#{row:06d}"}
 
 
 # -- validating a submission ---------------------------------------------------------------------

@@ -60,7 +60,9 @@ def test_a_scheduler_pass_takes_due_recipients_from_one_query(
     with counted(monkeypatch) as counts:
         messages = harness.schedule(MONDAY_0900_NY)
     assert len(messages) == 5
-    assert counts["query:GSI1"] == 1  # the due entries, whole items: no GetItem per recipient
+    # Two Queries (overdue queued or calling entries; pending ones as far as slots are free), whole
+    # items: no GetItem per recipient.
+    assert counts["query:GSI1"] == 2
     assert counts["get_item"] == 1  # the campaign itself
     assert counts["transact_write_items"] == 5  # one conditional move per queued recipient
     page, _ = harness.campaigns.list_recipients(cid, limit=50)
@@ -121,3 +123,16 @@ def test_a_stale_queued_entry_is_resent_only_for_the_attempt_it_was_queued_for(
     assert harness.dial(again, later) == "dialled"
     assert harness.dial(message, later) == "duplicate"
     assert len(harness.dialled) == 1
+
+
+def test_with_every_slot_taken_a_pass_still_resends_a_lost_message_and_reads_no_pending(
+    harness: CampaignHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _submit(harness, 5, max_concurrent=1)
+    [lost] = harness.schedule(MONDAY_0900_NY)  # the one slot is held by this queued recipient
+    later = MONDAY_0900_NY + timedelta(minutes=11)
+    with counted(monkeypatch) as counts:
+        [again] = harness.schedule(later)
+    assert (again.row, again.attempt) == (lost.row, lost.attempt)
+    assert counts["query:GSI1"] == 1  # the overdue queued/calling entries; no pending read
+    assert harness.dial(again, later) == "dialled"

@@ -292,13 +292,16 @@ def run(
         accepted = submitted.campaign.recipient_count
         per_number = Counter(to for to, _, _ in phones.dials)
         final_states: Counter[str] = Counter()
-        wrong_attempts = 0
+        wrong_attempts = retries_made = retries_expected = 0
         after_row: int | None = None
         while True:
             page, after_row = campaigns.list_recipients(campaign_id, limit=1000, after_row=after_row)
             for r in page:
                 final_states[r.state.value] += 1
-                if r.to not in listed_after and per_number[r.to] != expected_attempts(r.to):
+                expected = 0 if r.to in listed_after else expected_attempts(r.to)
+                retries_made += max(0, per_number[r.to] - 1)
+                retries_expected += max(0, expected - 1)
+                if per_number[r.to] != expected or r.attempts != expected:
                     wrong_attempts += 1
             if after_row is None:
                 break
@@ -311,6 +314,7 @@ def run(
             "recipients": recipients,
             "accepted": accepted,
             "refused": len(submitted.refused),
+            "do_not_call_listed": f"{len(listed_before)} before submission, {len(listed_after)} after it",
             "max_concurrent": max_concurrent,
             "state": campaign.state.value,
             "unfinished": campaign.unfinished,
@@ -318,6 +322,7 @@ def run(
             "dials": len(phones.dials),
             "dials_per_day_new_york": dict(by_day),
             "dialer_results": dict(results),
+            "retries_made_vs_policy": f"{retries_made} made, {retries_expected} by the policy",
             "wrong_attempt_counts": wrong_attempts,
             "dials_outside_window": outside,
             "dials_to_do_not_call": to_dnc,

@@ -188,6 +188,11 @@ def run(
         )
         settings = Settings(
             max_concurrent_calls_per_user=max_concurrent,
+            # The key's daily budget (default 200 calls, 600 minutes) sized for the campaign, as an
+            # operator would set MAX_CALLS_PER_DAY_PER_USER for it; otherwise recipients past the
+            # budget wait for the next UTC day (campaign_engine.next_budget_day).
+            max_calls_per_day_per_user=4 * recipients,
+            max_call_minutes_per_day_per_user=4 * recipients * 15,
             public_api_url="https://api.example.com",
             stream_public_url="wss://stream.example.com/media",
         )

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from callcore.calling_windows import is_open
@@ -55,6 +55,7 @@ __all__ = [
     "DialQueue",
     "dial_from_message",
     "idempotency_key_for",
+    "next_budget_day",
     "outcome_of",
     "record_call_outcome",
     "schedule_campaign",
@@ -430,6 +431,12 @@ def dial_from_message(
     return "dialled"
 
 
+def next_budget_day(now: datetime) -> datetime:
+    """When a key's daily budget is next renewed: midnight UTC after ``now`` (``place_call``
+    counts calls per UTC date)."""
+    return (now.astimezone(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _placement_refused(
     campaigns: CampaignRepository,
     calls: CallRepository,
@@ -458,8 +465,11 @@ def _placement_refused(
             )
         )
 
-    if error.status == 429:  # the key's own live-call limit: not an attempt, try again shortly
-        opens = next_attempt(campaign.options, recipient, not_before=now + SLOT_WAIT) or now + SLOT_WAIT
+    if error.status == 429:  # the key's own limits: not an attempt, try again once they allow it
+        # A live-call slot frees within minutes; a spent daily budget only on the next (UTC) day,
+        # so waiting SLOT_WAIT would re-queue the recipient every half minute until midnight.
+        not_before = next_budget_day(now) if error.code == "daily_budget_exhausted" else now + SLOT_WAIT
+        opens = next_attempt(campaign.options, recipient, not_before=not_before) or not_before
         release(
             RecipientState.PENDING,
             {
@@ -470,7 +480,7 @@ def _placement_refused(
             },
             due_at=iso_utc(opens),
         )
-        return "key_limit"
+        return "daily_budget" if error.code == "daily_budget_exhausted" else "key_limit"
     if error.code == "number_on_do_not_call_list":
         target, outcome = RecipientState.DO_NOT_CALL, None
     elif error.status == 502:  # Twilio refused this attempt: an outcome like any other

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from callcore.fleet import TaskSlots
@@ -176,6 +177,34 @@ class CallServices:
                 return transfer_twiml(dial, action_url=action)
             case PlayDigits(digits):
                 return digits_twiml(digits)
+
+    def wall_iso(self) -> str:
+        """Now on the wall clock, as the ISO 8601 UTC time the call record stores."""
+        return datetime.fromtimestamp(self.wall_clock(), UTC).isoformat()
+
+    async def run_blocking(
+        self,
+        work: Callable[[], object],
+        failure: str,
+        *,
+        limit_s: float | None = None,
+        error_metric: str | None = None,
+        call_id: str = "",
+    ) -> bool:
+        """Run one blocking write or REST call (``work``) in a thread, off the event loop.
+
+        A failure is logged with ``failure`` as the message (and its traceback), counted in
+        ``error_metric`` for ``call_id`` when one is named, and survived: the call goes on.
+        ``limit_s``: seconds to wait for it (None = as long as it takes). Returns whether it worked.
+        """
+        try:
+            await asyncio.wait_for(asyncio.to_thread(work), timeout=limit_s)
+        except Exception:
+            log.exception("%s", failure)
+            if error_metric is not None:
+                self.metrics.emit({error_metric: (1, "Count")}, call_id=call_id)
+            return False
+        return True
 
     def start_recording(self, call_sid: str, call_id: str) -> None:
         """Start Twilio's dual-channel recording of a live call (blocking: run in a thread)."""

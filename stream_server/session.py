@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from callcore.disclosure import asks_recording_consent, is_campaign_call, opening_disclosure
-from callcore.models import CallSummary, TranscriptTurn
+from callcore.models import CallSummary
 from callcore.phone import PhoneNumberError
 from callcore.tokens import InvalidStreamToken, verify_stream_token
 from websockets.exceptions import ConnectionClosed
@@ -63,26 +63,20 @@ from stream_server.conversation.inputs import (
     CallUpdateFailed,
     Drain,
     FillerAudio,
-    FinalTranscript,
     Frame,
     HangupDone,
     Input,
     MalformedFrame,
-    PartialTranscript,
     Rejected,
     ReplyProgress,
     SocketClosed,
-    SttFailed,
     Tick,
     deliver,
 )
 from stream_server.observability import CALL_CONTEXT
-from stream_server.providers.base import (
-    ProviderError,
-    SttSession,
-)
 from stream_server.services import DEFAULT_PERSONA, CallServices, Socket
 from stream_server.speech.pipeline import render_filler_clips
+from stream_server.speech.recognition import CallRecognition
 from stream_server.speech.replies import CallReplies
 from stream_server.speech.usage import CallUsage, counted_providers
 from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
@@ -90,7 +84,7 @@ from stream_server.telephony.twilio_protocol import ProtocolError, encode, parse
 __all__ = ["CallSession"]
 
 log = logging.getLogger("stream_server.session")
-STT_BATCH_BYTES = 800  # 100 ms of mu-law: the recogniser adapters send no smaller batches (Scribe, offline)
+REST_S = 15.0  # how long a Twilio REST call (hang-up, update, recording) may take
 
 
 class CallSession:
@@ -114,13 +108,12 @@ class CallSession:
             ),
             epoch_offset=services.wall_clock() - clock(),
         )
-        self._stt: SttSession | None = None
-        self._stt_ready = asyncio.Event()
-        # Caller audio and commits for the recogniser, in order, sent by `_send_to_stt`: a commit the
-        # recogniser answers slowly (the offline decoder finishes the utterance then) must not hold
-        # up the caller's next frames, now that a turn may be committed at every short pause.
-        self._stt_outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._stt_audio = bytearray()  # gathered to STT_BATCH_BYTES: one wake-up per batch, not per frame
+        self._recognition = CallRecognition(
+            services.stt,
+            max_attempts=settings.pipeline.max_attempts,
+            post=self._post,
+            count_error=lambda: services.metrics.emit({"ProviderErrors": (1, "Count")}, stage="stt"),
+        )
         # The call's one inbox: (input, reply generation or None), handed to the conductor in order.
         self._inbox: asyncio.Queue[tuple[Input, int | None]] = asyncio.Queue()
         self._deciding = asyncio.Lock()  # held while the conductor decides and its actions are performed
@@ -224,16 +217,14 @@ class CallSession:
         if self.state.call_id:
             now = self.services.clock()
             summary = CallSummary(
-                ended_at=datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat(),
+                ended_at=self.services.wall_iso(),
                 duration_seconds=round(self.state.duration_seconds(now)),
                 turns=len(self.state.turns),
                 end_reason=self.state.end_reason or "unknown",
                 usage=self.usage.to_json(),
             )
-            try:
-                await asyncio.to_thread(self.services.repository.finish_call, self.state.call_id, summary)
-            except Exception:
-                log.exception("could not write the call summary")
+            finish = partial(self.services.repository.finish_call, self.state.call_id, summary)
+            await self.services.run_blocking(finish, "could not write the call summary")
         log.info(
             "call summary: reason=%s turns=%d barge_ins=%d protocol_errors=%d",
             self.state.end_reason,
@@ -271,15 +262,9 @@ class CallSession:
                         await self.socket.send(encode(message))
             case FeedStt(audio):
                 self.usage.heard(audio)
-                self._stt_audio += audio
-                if len(self._stt_audio) >= STT_BATCH_BYTES:
-                    self._stt_outbox.put_nowait(bytes(self._stt_audio))
-                    self._stt_audio.clear()
+                self._recognition.feed(audio)
             case CommitStt():
-                if self._stt_audio:
-                    self._stt_outbox.put_nowait(bytes(self._stt_audio))
-                    self._stt_audio.clear()
-                self._stt_outbox.put_nowait(None)
+                self._recognition.commit()
             case SpeakReply() | SpeakText():
                 self._replies.start(action)
             case SpeculateReply(speculation_id, messages, tools):
@@ -291,12 +276,14 @@ class CallSession:
             case CancelReply():
                 self._replies.cancel()
             case PersistTurn(turn):
-                self._spawn_background(self._persist(turn))
+                put_turn = partial(self.services.repository.put_turn, self.state.call_id, turn)
+                self._write(put_turn, f"could not write turn {turn.index}")
             case RecordOptOut():
-                self._opt_out = asyncio.ensure_future(self._record_opt_out())
-                self._spawn_background(self._opt_out)
+                self._opt_out = self._spawn_background(self._record_opt_out())
             case NoteDisclosure():
-                self._spawn_background(self._note_disclosure())
+                at = self.services.wall_iso()
+                noted = partial(self.services.repository.record_disclosure, self.state.call_id, at=at)
+                self._write(noted, "could not note the disclosure on the call record")
             case RecordConsent(given):
                 self._spawn_background(self._record_consent(given))
             case RecordMetric(name, value, unit):
@@ -317,11 +304,16 @@ class CallSession:
             case Authenticate():
                 await self._authenticate(action)
 
-    def _spawn_background(self, coro: Awaitable[Any]) -> None:
+    def _spawn_background(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         # Turn writes must finish even while the call ends: awaited (not cancelled) in _shutdown.
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
+
+    def _write(self, work: Callable[[], object], failure: str) -> None:
+        """A call-record write in the background: logged with ``failure`` and survived if it fails."""
+        self._spawn_background(self.services.run_blocking(work, failure))
 
     # -- authentication -----------------------------------------------------------------------------
 
@@ -365,8 +357,8 @@ class CallSession:
         campaign_call = record is not None and is_campaign_call(record.metadata)
         disclosure = opening_disclosure(persona, campaign_call=campaign_call)
         log.info("call authenticated; persona=%s", persona.persona_id)
-        self._owned.append(asyncio.create_task(self._run_stt(persona.language), name="stt"))
-        self._owned.append(asyncio.create_task(self._send_to_stt(), name="stt-outbox"))
+        self._owned.append(asyncio.create_task(self._recognition.run(persona.language), name="stt"))
+        self._owned.append(asyncio.create_task(self._recognition.send(), name="stt-outbox"))
         self._owned.append(asyncio.create_task(self._tick(), name="tick"))
         if persona.machine_detection:
             self._owned.append(asyncio.create_task(self._watch_answered_by(claims.call_id), name="amd"))
@@ -379,46 +371,6 @@ class CallSession:
         )
 
     # -- tasks the call owns ------------------------------------------------------------------------
-
-    async def _run_stt(self, language: str) -> None:
-        """Keeps one recognition session open; a failed one is reopened a bounded number of times."""
-        attempts = 0
-        max_attempts = self.services.settings.pipeline.max_attempts
-        while attempts < max_attempts:
-            attempts += 1
-            try:
-                async with self.services.stt.session(language=language) as session:
-                    self._stt = session
-                    self._stt_ready.set()
-                    async for transcript in session.transcripts():
-                        attempts = 0
-                        if transcript.final:
-                            self._post(FinalTranscript(transcript.text))
-                        else:
-                            self._post(PartialTranscript(transcript.text))
-                return
-            except ProviderError as error:
-                log.warning("stt session failed (attempt %d): %s", attempts, error)
-                self.services.metrics.emit({"ProviderErrors": (1, "Count")}, stage="stt")
-            finally:
-                self._stt = None
-        self._post(SttFailed())
-
-    async def _send_to_stt(self) -> None:
-        """Caller audio (bytes) and commits (None) to the recogniser, in the order the call made them;
-        dropped while no session is open, as the recogniser cannot take them then."""
-        while True:
-            item = await self._stt_outbox.get()
-            stt = self._stt
-            if stt is None:
-                continue
-            try:
-                if item is None:
-                    await stt.commit()
-                else:
-                    await stt.send_audio(item)
-            except ProviderError as error:
-                log.warning("stt %s failed: %s", "commit" if item is None else "send", error)
 
     async def _watch_answered_by(self, call_id: str) -> None:
         """Twilio posts async AMD to the status webhook, which stores ``answered_by`` on the call
@@ -443,12 +395,6 @@ class CallSession:
             await asyncio.sleep(0.1)  # filler and keypad timing need a finer clock than 0.25 s
             self._post(Tick())
 
-    async def _persist(self, turn: TranscriptTurn) -> None:
-        try:
-            await asyncio.to_thread(self.services.repository.put_turn, self.state.call_id, turn)
-        except Exception:
-            log.exception("could not write turn %d", turn.index)
-
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)
         try:
@@ -459,69 +405,44 @@ class CallSession:
             log.warning("transfer refused at dial time: %s", refusal.message)
             self._post(CallUpdateFailed())
             return
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self.services.update_call, self.state.call_sid, twiml), timeout=15.0
-            )
-        except Exception:
-            log.exception("REST call update failed (%s)", action.reason)
+        update = partial(self.services.update_call, self.state.call_sid, twiml)
+        if await self.services.run_blocking(
+            update, f"REST call update failed ({action.reason})", limit_s=REST_S
+        ):
+            # Twilio now runs the new TwiML, which ends this stream; close our side in order.
+            self._post(HangupDone())
+        else:
             self._post(CallUpdateFailed())
-            return
-        # Twilio now runs the new TwiML, which ends this stream; close our side in order.
-        self._post(HangupDone())
 
     async def _record_opt_out(self) -> None:
-        at = datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat()
-        try:
-            await asyncio.to_thread(self.services.repository.record_opt_out, self.state.call_id, at=at)
-        except Exception:
-            log.exception("could not record the callee's opt-out")
-            self.services.metrics.emit({"OptOutWriteErrors": (1, "Count")}, call_id=self.state.call_id)
-        else:
+        services, call_id = self.services, self.state.call_id
+        opt_out = partial(services.repository.record_opt_out, call_id, at=services.wall_iso())
+        failure = "could not record the callee's opt-out"
+        if await services.run_blocking(opt_out, failure, error_metric="OptOutWriteErrors", call_id=call_id):
             log.info("callee opted out: number listed as do-not-call")
-
-    def _wall_iso(self) -> str:
-        return datetime.fromtimestamp(self.services.wall_clock(), UTC).isoformat()
-
-    async def _note_disclosure(self) -> None:
-        try:
-            await asyncio.to_thread(
-                self.services.repository.record_disclosure, self.state.call_id, at=self._wall_iso()
-            )
-        except Exception:
-            log.exception("could not note the disclosure on the call record")
 
     async def _record_consent(self, given: bool) -> None:
         """Note the answer; on a yes, start Twilio's recording of the call (never before)."""
+        services, call_id = self.services, self.state.call_id
         log.info("recording consent: %s", "given" if given else "refused")
-        try:
-            await asyncio.to_thread(
-                self.services.repository.record_consent, self.state.call_id, given=given, at=self._wall_iso()
+        consent = partial(services.repository.record_consent, call_id, given=given, at=services.wall_iso())
+        await services.run_blocking(consent, "could not note the recording consent on the call record")
+        if given:
+            recording = partial(services.start_recording, self.state.call_sid, call_id)
+            failure = "could not start the call recording after consent"
+            await services.run_blocking(
+                recording, failure, limit_s=REST_S, error_metric="RecordingStartErrors", call_id=call_id
             )
-        except Exception:
-            log.exception("could not note the recording consent on the call record")
-        if not given:
-            return
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self.services.start_recording, self.state.call_sid, self.state.call_id),
-                timeout=15.0,
-            )
-        except Exception:
-            log.exception("could not start the call recording after consent")
-            self.services.metrics.emit({"RecordingStartErrors": (1, "Count")}, call_id=self.state.call_id)
 
     async def _hang_up(self, reason: str) -> None:
         if self._opt_out is not None:
             # Written before Twilio's final status arrives, so the campaign sees `opted_out`.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._opt_out), timeout=15.0)
+                await asyncio.wait_for(asyncio.shield(self._opt_out), timeout=REST_S)
         log.info("hanging up: %s", reason)
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self.services.end_call, self.state.call_sid), timeout=15.0
-            )
-        except Exception:
-            # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.
-            log.exception("REST hang-up failed; closing the stream instead")
+        # Closing the socket ends a <Connect><Stream> call anyway; the REST call is the clean way.
+        hang_up = partial(self.services.end_call, self.state.call_sid)
+        await self.services.run_blocking(
+            hang_up, "REST hang-up failed; closing the stream instead", limit_s=REST_S
+        )
         self._post(HangupDone())

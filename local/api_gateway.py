@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from local.http_site import start_site
 from local.template import (
     GATEWAY_DEFAULTS,
     ApiRoute,
@@ -230,13 +231,7 @@ class LocalApiGateway:
         return app
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await start_site(self.app(), self.host, self.port, access_log=None)
         self.base_url = f"http://{self.host}:{self.port}"
         log.info(
             "API on %s: %d routes from template.yaml (stage %s)", self.base_url, len(self.routes), self.stage

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 from callcore.webhooks import SIGNATURE_HEADER, verify_signature
 
+from local.http_site import start_site
+
 __all__ = ["ReceivedEvent", "WebhookReceiver"]
 
 
@@ -52,13 +54,7 @@ class WebhookReceiver:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/hooks", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await start_site(app, self.host, self.port, access_log=None)
         return self.url
 
     async def stop(self) -> None:

@@ -8,6 +8,8 @@ from typing import Self
 
 from aiohttp import web
 
+from local.http_site import start_site
+
 __all__ = ["FakeServer"]
 
 
@@ -41,13 +43,9 @@ class FakeServer:
     async def start(self) -> None:
         app = web.Application()
         self.install(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self._bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
+        self._runner, self._bound_port = await start_site(
+            app, self._host, self._port, handle_signals=False, shutdown_timeout=1.0
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from local.http_site import start_site
 from local.twilio_emulator.browser_phone import BrowserPhone
 from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, LiveRecording, new_sid
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
@@ -123,13 +124,9 @@ class TwilioEmulator:
 
     async def start(self) -> str:
         """Listen and return the base URL (for `TWILIO_API_BASE_URL`)."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
-        await site.start()
-        server = site._server
-        assert server is not None and isinstance(server, asyncio.Server)
-        port = server.sockets[0].getsockname()[1]
+        self._runner, port = await start_site(
+            self.app(), self.settings.host, self.settings.port, access_log=None
+        )
         self.base_url = f"http://{self.settings.host}:{port}"
         log.info("Twilio emulator listening on %s (account %s)", self.base_url, self.settings.account_sid)
         return self.base_url

@@ -18,6 +18,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from local.http_site import start_site
+
 StreamScript = Callable[[ServerConnection, dict[str, Any], "FakeApplication"], Awaitable[None]]
 
 
@@ -115,11 +117,7 @@ class FakeApplication:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/twilio/{kind}", self._webhook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await start_site(app, "127.0.0.1", 0, access_log=None)
         self.http_url = f"http://127.0.0.1:{port}"
         self._ws_server = await serve(
             self._handler, "127.0.0.1", 0, process_request=self._process_request, compression=None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from local.http_site import start_site
 from stream_server.host.task_protection import ProtectionPolicy, ProtectionRequest, TaskProtection
 
 
@@ -37,11 +38,7 @@ async def agent() -> AsyncIterator[tuple[FakeEcsAgent, str]]:
     fake = FakeEcsAgent()
     app = web.Application()
     app.router.add_put("/task-protection/v1/state", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_site(app, "127.0.0.1", 0)
     yield fake, f"http://127.0.0.1:{port}"
     await runner.cleanup()
 

@@ -44,7 +44,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -81,26 +81,10 @@ SttCommitFault = Literal[
     "drop",
 ]
 TtsFault = Literal["ok", "http_500", "http_429", "drop_mid_stream", "stall"]
-STT_SESSION_FAULTS: tuple[str, ...] = (
-    "ok",
-    "auth_error",
-    "quota_exceeded",
-    "invalid_request",
-    "drop_after_start",
-)
-STT_COMMIT_FAULTS: tuple[str, ...] = (
-    "ok",
-    "commit_throttled",
-    "normal_close",
-    "going_away",
-    "transcript_then_close",
-    "insufficient_audio_activity",
-    "session_time_limit_exceeded",
-    "transcriber_error",
-    "warning",
-    "drop",
-)
-TTS_FAULTS: tuple[str, ...] = ("ok", "http_500", "http_429", "drop_mid_stream", "stall")
+# The same names as plain tuples, for validating what a test or the fault switch asks for.
+STT_SESSION_FAULTS: tuple[str, ...] = get_args(SttFault)
+STT_COMMIT_FAULTS: tuple[str, ...] = get_args(SttCommitFault)
+TTS_FAULTS: tuple[str, ...] = get_args(TtsFault)
 
 STT_MODELS = frozenset({"scribe_v2_realtime", "scribe_v3_live"})
 TTS_MODELS = frozenset(
@@ -350,14 +334,30 @@ class FakeElevenLabs(FakeServer):
         if fault == "stall":
             await asyncio.sleep(3600)
         step = SAMPLE_RATE * self.tts_chunk_ms // 1000
+        chunks = [audio[offset : offset + step] for offset in range(0, len(audio), step)]
+        # drop_mid_stream: the connection is cut at the first chunk from the middle of the audio on.
+        drop_at = -(-(len(audio) // 2) // step) if fault == "drop_mid_stream" else None
+        return await self.write_paced(request, response, chunks, drop_at=drop_at)
+
+    async def write_paced(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        chunks: Sequence[bytes],
+        *,
+        drop_at: int | None = None,
+    ) -> web.StreamResponse:
+        """Stream ``chunks`` of a prepared TTS response at the fake's pace, one per
+        ``tts_chunk_ms / tts_speed``, noting the first audio; at chunk ``drop_at`` the connection is
+        aborted instead. A client that stops reading (a barge-in) just ends the stream."""
         try:
-            for offset in range(0, len(audio), step):
-                if fault == "drop_mid_stream" and offset >= len(audio) // 2:
+            for index, chunk in enumerate(chunks):
+                if index == drop_at:
                     if request.transport is not None:
                         request.transport.abort()
                     return response
-                await response.write(audio[offset : offset + step])
-                if offset == 0:
+                await response.write(chunk)
+                if index == 0:
                     self.milestone("tts_first_audio")
                 if self.tts_speed > 0:
                     await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)

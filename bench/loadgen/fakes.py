@@ -107,22 +107,15 @@ class BenchElevenLabs(FakeElevenLabs):
         await asyncio.sleep(self.tts_first_byte_ms / 1000)
         await response.prepare(request)
         step = SAMPLE_RATE * self.tts_chunk_ms // 1000 * bytes_per_sample
-        try:
-            for index, offset in enumerate(range(0, len(audio), step)):
-                line: dict[str, object] = {
-                    "audio_base64": base64.b64encode(audio[offset : offset + step]).decode()
-                }
-                if index == 0:
-                    line["alignment"] = alignment
-                await response.write(json.dumps(line).encode() + b"\n")
-                if index == 0:
-                    self.milestone("tts_first_audio")
-                if self.tts_speed > 0:
-                    await asyncio.sleep(self.tts_chunk_ms / 1000 / self.tts_speed)
-            await response.write_eof()
-        except ConnectionResetError:
-            pass  # the client stopped reading (a barge-in does exactly this)
-        return response
+        lines: list[bytes] = []
+        for index, offset in enumerate(range(0, len(audio), step)):
+            line: dict[str, object] = {
+                "audio_base64": base64.b64encode(audio[offset : offset + step]).decode()
+            }
+            if index == 0:
+                line["alignment"] = alignment
+            lines.append(json.dumps(line).encode() + b"\n")
+        return await self.write_paced(request, response, lines)
 
 
 async def serve(

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response, rest_resolver
+from callcore.api import error_response, json_response, keyed_route, rest_resolver
 from callcore.listing import ListQueryError, parse_call_list_query
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
@@ -26,10 +26,8 @@ app = rest_resolver()
 
 @app.get("/calls")
 @tracer.capture_method(capture_response=False)
-def list_calls() -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def list_calls(user_id: str) -> Response[str]:
     try:
         query = parse_call_list_query(app.current_event.query_string_parameters, user_id=user_id)
     except ListQueryError as error:
@@ -40,10 +38,8 @@ def list_calls() -> Response[str]:
 
 @app.get("/calls/<call_id>")
 @tracer.capture_method(capture_response=False)
-def get_call(call_id: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def get_call(user_id: str, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     history = repo.get_call_history(call_id)
     if history is None or history.record.user_id != user_id:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from callcore.api import caller_id, error_response, json_response, rest_resolver
+from callcore.api import error_response, json_response, keyed_route, rest_resolver
 from callcore.hangup import TWILIO_NOT_IN_PROGRESS, HangupError, hang_up
 from callcore.logging import build_logger
 from callcore.repository import CallRepository
@@ -46,10 +46,8 @@ def _end_call(call_sid: str, twilio_status: str) -> None:
 
 @app.post("/calls/<call_id>/hangup")
 @tracer.capture_method(capture_response=False)
-def post_hangup(call_id: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def post_hangup(user_id: str, call_id: str) -> Response[str]:
     logger.set_correlation_id(call_id)
     record = repo.get_call(call_id)
     if record is None or record.user_id != user_id:

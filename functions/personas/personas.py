@@ -16,10 +16,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from callcore.api import (
-    RequestError,
-    caller_id,
     error_response,
     json_response,
+    keyed_route,
     parse_json_body,
     rest_resolver,
 )
@@ -39,10 +38,8 @@ app = rest_resolver()
 
 
 @app.get("/personas")
-def list_personas() -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def list_personas(user_id: str) -> Response[str]:
     try:
         page = _page_query(user_id)
     except ListQueryError as error:
@@ -63,10 +60,8 @@ def _page_query(user_id: str) -> PageQuery:
 
 
 @app.get("/personas/<persona_id>")
-def get_persona(persona_id: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
+@keyed_route(app)
+def get_persona(user_id: str, persona_id: str) -> Response[str]:
     stored = repo.get_stored_persona(persona_id)
     if stored is None or not stored.visible_to(user_id):
         return error_response(404, "persona_not_found", f"persona {persona_id!r} does not exist")
@@ -74,14 +69,9 @@ def get_persona(persona_id: str) -> Response[str]:
 
 
 @app.put("/personas/<persona_id>")
-def put_persona(persona_id: str) -> Response[str]:
-    user_id = caller_id(app.current_event)
-    if user_id is None:
-        return error_response(403, "forbidden", "an API key is required")
-    try:
-        body = parse_json_body(app.current_event.body)
-    except RequestError as error:
-        return error_response(error.status, error.code, error.message)
+@keyed_route(app)
+def put_persona(user_id: str, persona_id: str) -> Response[str]:
+    body = parse_json_body(app.current_event.body)
     if isinstance(body, dict) and isinstance(body.get("template"), bool):
         body.pop("template")  # read-only, shown by GET: a GET → PUT round trip (a copy) just works
     try:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from callcore.models import CallStatus, TranscriptTurn
 from callcore.repository import CallRepository
 
@@ -86,3 +87,38 @@ def test_persona_changes_are_audited(
         ("user-7", "mine", "updated"),
     ]
     assert "greeting" in lines[0]["fields_changed"] and lines[1]["fields_changed"] == ["greeting"]
+
+
+@pytest.mark.parametrize(
+    ("function", "method", "resource", "path_params"),
+    [
+        ("get_call", "GET", "/calls", None),
+        ("get_call", "GET", "/calls/{call_id}", {"call_id": "c1"}),
+        ("hangup_call", "POST", "/calls/{call_id}/hangup", {"call_id": "c1"}),
+        ("personas", "GET", "/personas", None),
+        ("personas", "GET", "/personas/{persona_id}", {"persona_id": "p"}),
+        ("personas", "PUT", "/personas/{persona_id}", {"persona_id": "p"}),
+    ],
+)
+def test_a_request_without_an_api_key_is_forbidden(
+    handler_env: Any,
+    ddb_table: Any,
+    lambda_context: Any,
+    function: str,
+    method: str,
+    resource: str,
+    path_params: dict[str, str] | None,
+) -> None:
+    _call(CallRepository(ddb_table), "c1", "u1")
+    event = api_event(method, resource, path_params=path_params, body={}, api_key_id=None)
+    response = handler_env(function).lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"] == "forbidden"
+
+
+def test_a_persona_body_that_is_not_json_is_a_400(
+    handler_env: Any, ddb_table: Any, lambda_context: Any
+) -> None:
+    event = api_event("PUT", "/personas/{persona_id}", path_params={"persona_id": "p"}, body="{not json")
+    response = handler_env("personas").lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 400 and json.loads(response["body"])["error"] == "invalid_json"
+    assert CallRepository(ddb_table).get_stored_persona("p") is None

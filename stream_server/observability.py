@@ -6,22 +6,30 @@ callcore's filter before anything is written. Metrics are CloudWatch Embedded Me
 records, with no API call (and no latency) on the audio path. On ECS they go as UDP datagrams to
 the CloudWatch agent sidecar (``EMF_AGENT_ENDPOINT``): CloudWatch extracts EMF by itself only
 from Lambda logs, not from what the awslogs driver ships. Elsewhere they are lines on stdout.
+
+Log lines are written by a thread, never by the event loop: the loop formats a record (the call's ids
+live in its context) and queues the line. A write to stdout blocks while the pipe behind it is full
+(the container's log driver shipping slowly, a harness reading slowly), and that wait must not stop
+every call on the host.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import queue
 import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any, TextIO
 
 from callcore.logging import PhoneMaskingFilter
 
-__all__ = ["CALL_CONTEXT", "JsonFormatter", "MetricsSink", "configure_logging", "udp_writer"]
+__all__ = ["CALL_CONTEXT", "JsonFormatter", "MetricsSink", "configure_logging", "stop_logging", "udp_writer"]
 
 CALL_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "call_context", default=None
@@ -44,15 +52,38 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, default=str)
 
 
+_writer: QueueListener | None = None
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Route every logger through one JSON handler with phone masking."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    """Route every logger through one JSON handler with phone masking, written by a writer thread.
+
+    The record is formatted and masked where it is logged (the call's ids are in that task's context);
+    only the finished line crosses the queue. ``stop_logging`` (also run at exit) writes what is queued.
+    """
+    global _writer
+    stop_logging()
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = QueueHandler(lines)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(PhoneMaskingFilter())
+    _writer = QueueListener(lines, logging.StreamHandler(stream or sys.stdout))  # writes record.msg
+    _writer.start()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+def stop_logging() -> None:
+    """Write every queued line, then stop the writer thread (idempotent)."""
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
+
+
+atexit.register(stop_logging)
 
 
 class MetricsSink:

@@ -1,7 +1,7 @@
 """Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
 
 Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--nice -10]
-[--event-loop uvloop|asyncio] [--ramp SECONDS] [--host-loop-lag]`
+[--event-loop uvloop|asyncio] [--ramp SECONDS] [--host-loop-lag] [--realtime]`
 
 The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
 `bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
@@ -118,6 +118,13 @@ def _user_system(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
+def _realtime(pid: int) -> None:
+    """SCHED_FIFO priority 1 for every thread of a process (root only; a no-op otherwise)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(1))
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -138,6 +145,7 @@ async def profile(args: argparse.Namespace) -> int:
         host = OurStreamHost(
             name="ours", port=_free_port(), core=1, log_path=out / "profile_host.log",
             provider_env={**provider_env, **storage_env, **extra_env}, table=table,
+            launcher=("chrt", "-f", "1") if args.realtime else (),
         )  # fmt: skip
         host.start()
         stack.callback(host.stop)
@@ -163,6 +171,11 @@ async def profile(args: argparse.Namespace) -> int:
             for pid in (*hosts_pids, os.getpid(), fakes_pid):
                 with contextlib.suppress(OSError):
                     os.setpriority(os.PRIO_PROCESS, pid, args.nice)
+        if args.realtime:
+            # The host runs under chrt; the generator and the fakes (every thread) get the same policy, so
+            # other work that lands on core 0 cannot make the phones late either.
+            for pid in (os.getpid(), fakes_pid):
+                _realtime(pid)
         for system in (host, *others):
             await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
         spy: subprocess.Popen[bytes] | None = None
@@ -345,6 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         "--host-loop-lag",
         action="store_true",
         help="load bench/loop_lag/sitecustomize.py into the host and report its event loop's lateness",
+    )
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the host, the load generator and the fakes under SCHED_FIFO (priority 1, root only): on a "
+        "machine whose other work lands on their cores, this measures the host as if the core were its own "
+        "(as a Fargate vCPU is)",
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
     parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")

@@ -58,12 +58,13 @@ class _Process:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     cold_start_s: float = float("nan")
+    launcher: tuple[str, ...] = ()  # e.g. ("chrt", "-f", "1"): run under a real-time policy
 
     def _spawn(self, argv: list[str], env: Mapping[str, str], ready_url: str, *, cwd: Path = ROOT) -> None:
         log = self.log_path.open("wb")
         started = time.monotonic()
         self.process = subprocess.Popen(
-            ["taskset", "-c", str(self.core), *argv],
+            ["taskset", "-c", str(self.core), *self.launcher, *argv],
             cwd=cwd,
             env={**os.environ, **env},
             stdout=log,

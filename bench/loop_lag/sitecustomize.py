@@ -7,8 +7,10 @@ writes `LOOPLAG <p99 ms> <max ms> <gc ms> <longest gc ms> <its generation>` to s
 lateness is what every callback on that loop waited in that second (CPU work of other callbacks, the
 GIL, the process not being scheduled); the gc figures are the thread CPU time the cyclic garbage
 collector spent in that second (all collections, and the longest one), which stops the loop as long.
-A watchdog thread also writes `STALL <ms> <stack>` with the loop thread's stack whenever the loop has
-not ticked for 50 ms, to say what held it. Nothing of the product imports this.
+A watchdog thread also writes `STALL <ms> ran <ms> <stack>` whenever the loop has not ticked for 50 ms:
+how long, how much of it the loop thread spent on the CPU (close to the first figure: its own work held
+it; far below: it was not running, waiting for the core, the GIL or a blocking call), and its stack.
+Nothing of the product imports this.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 _TICK_S = 0.01
 _STALL_MS = 50.0
 _run_forever = asyncio.BaseEventLoop.run_forever
-_last_tick = [time.monotonic()]
+_last_tick = [time.monotonic(), time.thread_time()]
 _gc = {"started": 0.0, "total": 0.0, "longest": 0.0, "generation": -1}
 
 
@@ -39,6 +41,7 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def _watch(loop_thread: int, stopped: threading.Event) -> None:
+    loop_clock = time.pthread_getcpuclockid(loop_thread)
     reported = False
     while not stopped.wait(0.005):
         late = (time.monotonic() - _last_tick[0]) * 1000.0
@@ -46,7 +49,8 @@ def _watch(loop_thread: int, stopped: threading.Event) -> None:
             frame = sys._current_frames().get(loop_thread)
             stack = traceback.extract_stack(frame)[-8:] if frame is not None else []
             where = " <- ".join(f"{f.name}({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in stack[::-1])
-            print(f"STALL {late:.0f} {where}", file=sys.stderr, flush=True)
+            ran = (time.clock_gettime(loop_clock) - _last_tick[1]) * 1000.0
+            print(f"STALL {late:.0f} ran {ran:.0f} {where}", file=sys.stderr, flush=True)
             reported = True
         elif late < _STALL_MS / 2:
             reported = False
@@ -59,6 +63,7 @@ async def _probe() -> None:
         before = time.monotonic()
         await asyncio.sleep(_TICK_S)
         now = _last_tick[0] = time.monotonic()
+        _last_tick[1] = time.thread_time()
         lags.append((now - before - _TICK_S) * 1000.0)
         if now - since >= 1.0:
             lags.sort()

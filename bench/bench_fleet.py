@@ -1,7 +1,7 @@
 """Fleet sizing: the autoscaling policy against a synthetic day (bench/fleet_sim.py), printed.
 
-Usage: `python bench/bench_fleet.py [--quick] [--calls-per-task 25] [--cpu-ms 24] [--vcpu 1] [--memory-gb 2]
-[--max-tasks 200]`
+Usage: `python bench/bench_fleet.py [--quick] [--calls-per-task 60] [--cpu-ms 8] [--vcpu 1] [--memory-gb 2]
+[--max-tasks 70]`
 
 For the task's hard cap (`CallsPerTask`, from the measured knee with headroom: docs/performance.md) it
 prints (1) today's template policy, (2) target tracking alone at several targets, and (3) the cheapest
@@ -78,11 +78,11 @@ def cheapest_clean(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer targets and seeds")
-    parser.add_argument("--calls-per-task", type=int, default=25, help="hard cap per task (the template's)")
-    parser.add_argument("--cpu-ms", type=float, default=24.0, help="host CPU-ms per call-second at the cap")
+    parser.add_argument("--calls-per-task", type=int, default=60, help="hard cap per task (the template's)")
+    parser.add_argument("--cpu-ms", type=float, default=8.0, help="host CPU-ms per call-second at the cap")
     parser.add_argument("--vcpu", type=float, default=1.0)
     parser.add_argument("--memory-gb", type=float, default=2.0)
-    parser.add_argument("--max-tasks", type=int, default=200, help="StreamMaxTasks")
+    parser.add_argument("--max-tasks", type=int, default=70, help="StreamMaxTasks")
     args = parser.parse_args(argv)
     day = SyntheticDay()
     seeds = [1] if args.quick else [1, 2, 3]

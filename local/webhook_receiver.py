@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from callcore.webhooks import SIGNATURE_HEADER, verify_signature
@@ -61,6 +61,13 @@ class WebhookReceiver:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def _hook(self, request: web.Request) -> web.Response:
         raw = await request.read()

@@ -35,12 +35,8 @@ ANALYSIS = {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def receiver(stack: LocalStack) -> AsyncIterator[WebhookReceiver]:
-    hooks = WebhookReceiver(stack.env["WEBHOOK_SIGNING_SECRET"])
-    await hooks.start()
-    try:
+    async with WebhookReceiver(stack.env["WEBHOOK_SIGNING_SECRET"]) as hooks:
         yield hooks
-    finally:
-        await hooks.stop()
 
 
 async def _persona(stack: LocalStack) -> str:

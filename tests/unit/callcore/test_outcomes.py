@@ -134,21 +134,20 @@ def test_a_failed_call_sends_call_failed_with_the_error(ddb_table: Any) -> None:
     assert failed["type"] == "call.failed" and failed["call"]["error"] == error
 
 
+def _post(job: WebhookJob) -> PostResult:
+    """The real signed POST (loopback http allowed, for the local receiver)."""
+    return post_signed(job.url, job.body.encode(), SECRET, allow_loopback_http=True)
+
+
 def _job(url: str) -> WebhookJob:
     return WebhookJob("c1", "evt_x", "call.ended", url, '{"id":"evt_x"}', created_at=NOW.timestamp())
 
 
 async def test_delivery_retries_a_failing_receiver_and_records_attempts(ddb_table: Any) -> None:
     repo = _seed(ddb_table, status=CallStatus.COMPLETED)
-    receiver = WebhookReceiver(SECRET)
-    await receiver.start()
-    try:
+    async with WebhookReceiver(SECRET) as receiver:
         receiver.fail_next(2, status=503)
         job = _job(receiver.url)
-
-        def post(j: WebhookJob) -> PostResult:
-            return post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True)
-
         states = []
         now = NOW.timestamp()
         while True:
@@ -156,7 +155,7 @@ async def test_delivery_retries_a_failing_receiver_and_records_attempts(ddb_tabl
                 attempt_delivery,
                 job,
                 repo=repo,
-                post=post,
+                post=_post,
                 policy=RetryPolicy(first_delay_seconds=1),
                 now=now,
                 at="t",
@@ -180,38 +179,37 @@ async def test_delivery_retries_a_failing_receiver_and_records_attempts(ddb_tabl
             "last_status": 200,
             "last_attempt_at": "t",
         }
-    finally:
-        await receiver.stop()
 
 
 async def test_final_4xx_is_not_retried_and_a_dead_receiver_is_given_up(ddb_table: Any) -> None:
     repo = _seed(ddb_table, status=CallStatus.COMPLETED)
-    receiver = WebhookReceiver(SECRET)
-    await receiver.start()
-    try:
+    async with WebhookReceiver(SECRET) as receiver:
         receiver.fail_next(1, status=410)
         job = _job(receiver.url)
-        post = lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True)  # noqa: E731
         outcome = await asyncio.to_thread(
-            attempt_delivery, job, repo=repo, post=post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
+            attempt_delivery, job, repo=repo, post=_post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
         )
         assert outcome.state == "rejected" and outcome.next_job is None and len(receiver.received) == 1
         # 408 and 429 are retried like 5xx.
         for status in (408, 429):
             receiver.fail_next(1, status=status)
             retry = await asyncio.to_thread(
-                attempt_delivery, job, repo=repo, post=post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
+                attempt_delivery,
+                job,
+                repo=repo,
+                post=_post,
+                policy=RetryPolicy(),
+                now=NOW.timestamp(),
+                at="t",
             )
             assert retry.state == "retrying"
-    finally:
-        await receiver.stop()
     # Nobody listens any more: after the retry window the delivery is given up (dead-letter queue).
     dead = _job("http://127.0.0.1:9/hooks")
     late = dead.created_at + 24 * 3600 - 10
     outcome = attempt_delivery(
         replace(dead, attempts=30),
         repo=repo,
-        post=lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True),
+        post=_post,
         policy=RetryPolicy(),
         now=late,
         at="t",
@@ -235,7 +233,7 @@ def test_refused_urls_are_not_retried(ddb_table: Any) -> None:
     outcome = attempt_delivery(
         job,
         repo=repo,
-        post=lambda j: post_signed(j.url, j.body.encode(), SECRET, allow_loopback_http=True),
+        post=_post,
         policy=RetryPolicy(),
         now=NOW.timestamp(),
         at="t",

@@ -70,23 +70,24 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+# The narration line for each timeline event worth showing ({detail}: its text, {value}: its ms).
+_NARRATION = {
+    "caller_start": "caller  > {detail}",
+    "barge_in": "caller  (talks over the bot: barge-in)",
+    "greeting_start": "bot     (greeting audio starts, {value:.0f} ms after answer)",
+    "bot_reply_start": "bot     (reply audio starts {value:.0f} ms after the caller stopped)",
+    "clear": "stream  clear: bot audio flushed",
+    "caller_hang_up": "caller  hangs up",
+    "protocol_error": "stream  31924 protocol error: {detail}",
+}
+
+
 def _describe(event: TimelineEvent) -> str | None:
-    t = f"{event.at:7.2f}s"
-    if event.kind == "caller_start":
-        return f"{t}  caller  > {event.detail}"
-    if event.kind == "barge_in":
-        return f"{t}  caller  (talks over the bot: barge-in)"
-    if event.kind == "greeting_start":
-        return f"{t}  bot     (greeting audio starts, {event.value:.0f} ms after answer)"
-    if event.kind == "bot_reply_start":
-        return f"{t}  bot     (reply audio starts {event.value:.0f} ms after the caller stopped)"
-    if event.kind == "clear":
-        return f"{t}  stream  clear: bot audio flushed"
-    if event.kind == "caller_hang_up":
-        return f"{t}  caller  hangs up"
-    if event.kind == "protocol_error":
-        return f"{t}  stream  31924 protocol error: {event.detail}"
-    return None
+    """``  12.34s  who  what`` for an event of the call's timeline; None for the ones not narrated."""
+    line = _NARRATION.get(event.kind)
+    if line is None:
+        return None
+    return f"{event.at:7.2f}s  " + line.format(detail=event.detail, value=event.value)
 
 
 async def _api(session: aiohttp.ClientSession, stack: LocalStack, method: str, path: str, **kw: Any) -> Any:
@@ -210,9 +211,8 @@ async def run_demo(
         _say("engines:")
         for line in engines.description:
             _say(f"  {line}")
-    hooks = WebhookReceiver(stack.env.get("WEBHOOK_SIGNING_SECRET", ""))
-    await hooks.start()
-    async with aiohttp.ClientSession() as session:
+    receiver = WebhookReceiver(stack.env.get("WEBHOOK_SIGNING_SECRET", ""))
+    async with receiver as hooks, aiohttp.ClientSession() as session:
         placed = await _api(
             session,
             stack,
@@ -239,7 +239,6 @@ async def run_demo(
             if len(record.get("webhook_deliveries") or []) >= len(hooks.types()):
                 break
             await asyncio.sleep(0.25)
-    await hooks.stop()
     reasons = _check(record, call, script, engines) + _check_outcomes(record, hooks)
     latencies = turn_latencies_ms(call.timeline)
     _say("\n--- per-turn latency (caller stopped -> first bot audio heard) ---")

@@ -47,3 +47,14 @@ def test_report_escapes_text_and_draws_each_reply() -> None:
         record=record, engines=[], heard_latencies_ms=[], recording_href=None, problems=["x"]
     )
     assert "Problems: x" in failed and "No recording" in failed
+
+
+def test_the_narration_shows_who_did_what_and_when() -> None:
+    from local.demo import _describe
+    from local.twilio_emulator.caller import TimelineEvent
+
+    said = _describe(TimelineEvent(1.5, "caller_start", detail="Hi {there}"))
+    assert said == "   1.50s  caller  > Hi {there}"
+    reply = _describe(TimelineEvent(12.345, "bot_reply_start", value=812.4))
+    assert reply == "  12.35s  bot     (reply audio starts 812 ms after the caller stopped)"
+    assert _describe(TimelineEvent(3.0, "mark", detail="m1")) is None

@@ -19,18 +19,14 @@ from typing import Any
 from callcore.campaign_engine import DialMessage, dial_from_message, record_call_outcome, schedule_campaigns
 from callcore.campaign_repository import CampaignRepository
 from callcore.campaign_submission import SubmittedCampaign, submit_campaign
-from callcore.models import Persona
 from callcore.repository import CallRepository
 from callcore.settings import Settings
 from callcore.status import apply_call_callback
 
-PERSONA = Persona(
-    persona_id="reminder",
-    name="Reminder",
-    voice_id="v",
-    prompt="Remind {{name}} of the appointment at {{time}}.",
-    greeting="Hello {{name}}!",
-)
+from tests.factories import persona
+
+# A persona whose words need each recipient's variables.
+PERSONA = persona(persona_id="reminder", prompt="Remind {{name}} at {{time}}.", greeting="Hello {{name}}!")
 
 
 @dataclass

@@ -7,20 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from callcore.models import Persona
 from callcore.repository import CallRepository
 
 from local.proxy_events import api_event
+from tests.factories import persona
 
 ALWAYS = {"start": "00:00", "end": "23:59", "outside_default_hours": True}
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-PERSONA = Persona(
-    persona_id="reminder",
-    name="R",
-    voice_id="v",
-    prompt="Remind {{name}}.",
-    greeting="Hi {{name}}, {{time}}?",
-)
+PERSONA = persona(persona_id="reminder", prompt="Remind {{name}}.", greeting="Hi {{name}}, {{time}}?")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcore.analysis import OfflineModel
-from callcore.delivery import PostResult, attempt_delivery, post_signed
+from callcore.delivery import DeliveryOutcome, PostResult, attempt_delivery, post_signed
 from callcore.models import CallRecord, CallStatus, TranscriptTurn
 from callcore.outcomes import (
     FinishJob,
@@ -139,6 +139,13 @@ def _post(job: WebhookJob) -> PostResult:
     return post_signed(job.url, job.body.encode(), SECRET, allow_loopback_http=True)
 
 
+def _attempt(
+    job: WebhookJob, repo: CallRepository, *, now: float = NOW.timestamp(), policy: RetryPolicy | None = None
+) -> DeliveryOutcome:
+    """One delivery attempt of ``job`` through the real signed POST, recorded as made at "t"."""
+    return attempt_delivery(job, repo=repo, post=_post, policy=policy or RetryPolicy(), now=now, at="t")
+
+
 def _job(url: str) -> WebhookJob:
     return WebhookJob("c1", "evt_x", "call.ended", url, '{"id":"evt_x"}', created_at=NOW.timestamp())
 
@@ -152,13 +159,7 @@ async def test_delivery_retries_a_failing_receiver_and_records_attempts(ddb_tabl
         now = NOW.timestamp()
         while True:
             outcome = await asyncio.to_thread(
-                attempt_delivery,
-                job,
-                repo=repo,
-                post=_post,
-                policy=RetryPolicy(first_delay_seconds=1),
-                now=now,
-                at="t",
+                _attempt, job, repo, now=now, policy=RetryPolicy(first_delay_seconds=1)
             )
             states.append(outcome.state)
             if outcome.next_job is None:
@@ -186,34 +187,17 @@ async def test_final_4xx_is_not_retried_and_a_dead_receiver_is_given_up(ddb_tabl
     async with WebhookReceiver(SECRET) as receiver:
         receiver.fail_next(1, status=410)
         job = _job(receiver.url)
-        outcome = await asyncio.to_thread(
-            attempt_delivery, job, repo=repo, post=_post, policy=RetryPolicy(), now=NOW.timestamp(), at="t"
-        )
+        outcome = await asyncio.to_thread(_attempt, job, repo)
         assert outcome.state == "rejected" and outcome.next_job is None and len(receiver.received) == 1
         # 408 and 429 are retried like 5xx.
         for status in (408, 429):
             receiver.fail_next(1, status=status)
-            retry = await asyncio.to_thread(
-                attempt_delivery,
-                job,
-                repo=repo,
-                post=_post,
-                policy=RetryPolicy(),
-                now=NOW.timestamp(),
-                at="t",
-            )
+            retry = await asyncio.to_thread(_attempt, job, repo)
             assert retry.state == "retrying"
     # Nobody listens any more: after the retry window the delivery is given up (dead-letter queue).
     dead = _job("http://127.0.0.1:9/hooks")
     late = dead.created_at + 24 * 3600 - 10
-    outcome = attempt_delivery(
-        replace(dead, attempts=30),
-        repo=repo,
-        post=_post,
-        policy=RetryPolicy(),
-        now=late,
-        at="t",
-    )
+    outcome = _attempt(replace(dead, attempts=30), repo, now=late)
     assert outcome.state == "failed" and outcome.next_job is None
     record = repo.get_call("c1")
     assert record is not None and record.webhook_deliveries["evt_x"]["state"] == "failed"
@@ -230,14 +214,7 @@ def test_the_receiver_checks_what_we_sign() -> None:
 def test_refused_urls_are_not_retried(ddb_table: Any) -> None:
     repo = _seed(ddb_table, status=CallStatus.COMPLETED)
     job = _job("http://10.0.0.7/hooks")
-    outcome = attempt_delivery(
-        job,
-        repo=repo,
-        post=_post,
-        policy=RetryPolicy(),
-        now=NOW.timestamp(),
-        at="t",
-    )
+    outcome = _attempt(job, repo)
     assert outcome.state == "rejected"
     record = repo.get_call("c1")
     assert record is not None and "refused" in record.webhook_deliveries["evt_x"]["last_error"]

@@ -88,6 +88,18 @@ class Host:
         token = issue_stream_token(SECRET, call_id=call_id, call_sid=call_sid, now=now)
         return call_id, call_sid, {"call_id": call_id, "token": token, "persona_id": persona_id}
 
+    async def start_call(
+        self, *, persona_id: str = "p1", variables: dict[str, str] | None = None
+    ) -> tuple[str, str, TwilioLike]:
+        """A new call (see ``new_call``) whose stream is connected and started, as Twilio does it.
+
+        Returns (call_id, call_sid, the Twilio-like end of the stream).
+        """
+        call_id, call_sid, params = self.new_call(persona_id=persona_id, variables=variables)
+        call = await self.connect()
+        await call.start(call_sid, params)
+        return call_id, call_sid, call
+
     async def idle(self, limit_s: float = 15.0) -> None:
         """Wait until every call has finished its shutdown (summary written, tasks reaped)."""
         async with asyncio.timeout(limit_s):

@@ -40,9 +40,7 @@ async def test_variables_fill_the_greeting_and_are_quoted_in_the_prompt(host: Ho
 
 
 async def test_usage_is_counted_and_written_with_the_summary(host: Host) -> None:
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     await call.say(utterance("What are your opening hours?"))
     await call.wait_for(lambda r: host.llm.calls >= 1 and len(host.tts.texts) >= 2)

@@ -105,9 +105,7 @@ async def test_replayed_token_is_refused(host: Host) -> None:
 
 
 async def test_multi_turn_conversation_with_malformed_frames(host: Host) -> None:
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     assert host.tts.texts[0] == "Hello, this is the test line."
     await call.send_raw("not json at all")
@@ -150,9 +148,7 @@ async def test_barge_in_clears_cancels_and_truncates(host: Host) -> None:
         "On Saturdays we open at ten. On Sundays we are closed all day."
     )
     host.llm.token_s = 0.02
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     call.auto_play = False
     await call.say(utterance("When are you open?", tail_ms=600))
@@ -174,9 +170,7 @@ async def test_barge_in_clears_cancels_and_truncates(host: Host) -> None:
 
 async def test_provider_failure_mid_turn_apologises_and_call_continues(host: Host) -> None:
     host.llm.fail_calls = frozenset({1, 2})
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     mark = len(call.received)
     await call.say(utterance("What are your opening hours?"))
@@ -194,9 +188,7 @@ async def test_provider_failure_mid_turn_apologises_and_call_continues(host: Hos
 async def test_caller_hangs_up_mid_sentence(host: Host) -> None:
     host.llm.reply = lambda m: "This is a long answer. " * 30
     host.llm.token_s = 0.02
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     call.auto_play = False
     await call.say(utterance("Tell me everything."))
@@ -214,9 +206,7 @@ async def test_caller_hangs_up_mid_sentence(host: Host) -> None:
 
 async def test_caller_goodbye_plays_goodbye_then_hangs_up_via_rest(host: Host) -> None:
     host.stt.script = ["Okay thanks, goodbye."]
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call()
     await greeted(call)
     await call.say(utterance("Okay thanks, goodbye."))
     await asyncio.wait_for(call.closed.wait(), 15)
@@ -232,9 +222,7 @@ async def test_caller_goodbye_plays_goodbye_then_hangs_up_via_rest(host: Host) -
 
 
 async def test_dtmf_reaches_the_llm_as_text(host: Host) -> None:
-    _call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    _call_id, call_sid, call = await host.start_call()
     await greeted(call)
     await call.dtmf("1")
     await call.wait_for(lambda r: host.llm.calls == 1)
@@ -245,9 +233,7 @@ async def test_dtmf_reaches_the_llm_as_text(host: Host) -> None:
 
 @pytest.mark.parametrize("host", [{"drain_deadline_seconds": 0.5}], indirect=True)
 async def test_sigterm_drain_says_goodbye_and_hangs_up_live_call(host: Host) -> None:
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, _, call = await host.start_call()
     await greeted(call)
     drain = asyncio.create_task(host.server.drain())
     await asyncio.sleep(0.05)
@@ -265,9 +251,7 @@ async def test_sigterm_drain_says_goodbye_and_hangs_up_live_call(host: Host) -> 
 
 async def test_readyz_is_503_at_capacity(host: Host) -> None:
     host.server.settings = type(host.server.settings)(**{**_fields(host.server.settings), "max_calls": 1})
-    _call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    _call_id, call_sid, call = await host.start_call()
     await greeted(call)
     async with (
         aiohttp.ClientSession() as http_client,
@@ -286,9 +270,7 @@ def _fields(obj: Any) -> dict[str, Any]:
 async def test_caller_audio_reaches_the_recogniser_in_100_ms_batches_and_whole_at_each_commit(
     host: Host,
 ) -> None:
-    _, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    _, call_sid, call = await host.start_call()
     await greeted(call)
     await call.say(utterance("What are your opening hours?"))
     await call.wait_for(lambda r: host.stt.commits >= 1)

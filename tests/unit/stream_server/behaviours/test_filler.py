@@ -77,9 +77,7 @@ def test_no_filler_when_the_reply_is_fast_or_the_caller_talks_or_none_configured
 async def test_filler_plays_before_a_slow_reply_over_a_real_socket(host: Host) -> None:
     host.repository.put_persona(replace(HOST_PERSONA, persona_id="p-fill", filler_phrases=("Let me check.",)))
     host.llm.first_token_s = 1.8
-    call_id, call_sid, params = host.new_call(persona_id="p-fill")
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call(persona_id="p-fill")
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
     async with asyncio.timeout(10):
         while not host.services.filler_clips:  # noqa: ASYNC110

@@ -258,9 +258,7 @@ def _tool_host(host: Host, script: list[str]) -> None:
 
 async def test_transfer_reaches_twilio_rest_with_dial(host: Host) -> None:
     _tool_host(host, ["Can I speak to a real person please?"])
-    call_id, call_sid, params = host.new_call(persona_id="p-transfer")
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call(persona_id="p-transfer")
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
     with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
         await call.say(utterance("Can I speak to a real person please?"))
@@ -281,9 +279,7 @@ async def test_transfer_rechecks_the_stored_number_at_dial_time(host: Host, now_
     """The number was fine when the call started; by the time the caller asks, the owner changed it
     to a premium line (or removed it). Nothing is dialled and the caller hears the apology."""
     _tool_host(host, ["Can I speak to a real person please?"])
-    call_id, call_sid, params = host.new_call(persona_id="p-transfer")
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, _, call = await host.start_call(persona_id="p-transfer")
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
     host.repository.put_persona(replace(HOST_PERSONA, persona_id="p-transfer", transfer_number=now_stored))
     with contextlib.suppress(ConnectionClosed):
@@ -300,9 +296,7 @@ async def test_transfer_rechecks_the_stored_number_at_dial_time(host: Host, now_
 
 async def test_end_call_reaches_twilio_rest_as_a_hang_up(host: Host) -> None:
     _tool_host(host, ["No, nothing else."])
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, _, call = await host.start_call()
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
     with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
         await call.say(utterance("No, nothing else."))
@@ -341,9 +335,7 @@ async def test_opt_out_by_voice_lists_the_number_marks_the_record_and_hangs_up(h
     host.stt.script = [OPT_OUT_WORDS]
     async with FakeCerebras(api_key=KEY, reply=_confirm, tool_rule=_opt_out_rule, first_token_ms=5) as fake:
         host.services.llm = CerebrasLanguageModel(api_key=KEY, base_url=fake.base_url)
-        call_id, call_sid, params = host.new_call()
-        call = await host.connect()
-        await call.start(call_sid, params)
+        call_id, _, call = await host.start_call()
         await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
         with contextlib.suppress(ConnectionClosed):  # the bot may close before the trailing silence
             await call.say(utterance(OPT_OUT_WORDS))
@@ -367,9 +359,7 @@ async def test_opt_out_by_voice_lists_the_number_marks_the_record_and_hangs_up(h
 
 async def test_a_plain_goodbye_lists_nothing(host: Host) -> None:
     _tool_host(host, ["No, nothing else."])
-    call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, _, call = await host.start_call()
     await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
     with contextlib.suppress(ConnectionClosed):
         await call.say(utterance("No, nothing else."))

@@ -138,9 +138,7 @@ async def test_answering_machine_over_a_real_socket(host: Host) -> None:
     host.repository.put_persona(
         replace(HOST_PERSONA, persona_id="p-vm", machine_detection=True, voicemail_message=MESSAGE)
     )
-    call_id, call_sid, params = host.new_call(persona_id="p-vm")
-    call = await host.connect()
-    await call.start(call_sid, params)
+    call_id, call_sid, call = await host.start_call(persona_id="p-vm")
     await call.say(silence_ulaw(200))
     form = {"CallSid": call_sid, "AnsweredBy": "machine_start", "MachineDetectionDuration": "1800"}
     await asyncio.to_thread(apply_call_callback, host.repository, call_id, form, now=datetime.now(UTC))

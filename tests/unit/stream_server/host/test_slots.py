@@ -50,9 +50,7 @@ async def test_idle_sockets_hold_no_slot_and_a_real_call_gets_through(host: Host
     _set(host, auth_deadline_seconds=5.0, max_calls=1)
     idle = [await host.connect() for _ in range(3)]
     assert len(host.server.pending) == 3 and not host.server.sessions
-    _call_id, call_sid, params = host.new_call()
-    call = await host.connect()
-    await call.start(call_sid, params)
+    _call_id, call_sid, call = await host.start_call()
     await greeted(call)
     assert len(host.server.sessions) == 1
     async with (

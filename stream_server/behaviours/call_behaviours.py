@@ -7,6 +7,7 @@ small pure object that returns intents (`behaviours.intents`); none of them touc
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from callcore.models import Persona
@@ -14,12 +15,15 @@ from callcore.models import Persona
 from stream_server.behaviours.disclosure import Disclosure
 from stream_server.behaviours.filler import Fillers, FillerSettings
 from stream_server.behaviours.idle import CallClock
+from stream_server.behaviours.intents import Intent
 from stream_server.behaviours.keypad import Keypad
 from stream_server.behaviours.tools import CallTools, ToolOptions
 from stream_server.behaviours.voicemail import AnsweringMachine, VoicemailSettings
 from stream_server.providers.base import ToolSpec
 
 __all__ = ["BehaviourSettings", "CallBehaviours"]
+
+log = logging.getLogger("stream_server.call")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,18 @@ class CallBehaviours:
         if persona.machine_detection:
             message = persona.voicemail_message
             self.voicemail = AnsweringMachine(settings.voicemail, started_at=now, message=message)
+
+    def press(self, digit: str, now: float) -> list[Intent]:
+        """The caller pressed a key (never logged: it may be part of a PIN)."""
+        log.info("caller pressed a key")
+        self.clock.idle.caller_active(now)
+        return self.keypad.press(digit, now)
+
+    def due(self, now: float, *, elapsed_s: float, persona: Persona) -> list[Intent]:
+        """What the clock brings first, ``elapsed_s`` into the call: the drain deadline or the maximum
+        duration (and its warning), else a keypad entry complete by its pause."""
+        closing = self.clock.deadline(now, elapsed_s=elapsed_s, persona=persona)
+        return [closing] if closing is not None else self.keypad.due(now)
 
     @property
     def offered(self) -> tuple[ToolSpec, ...]:

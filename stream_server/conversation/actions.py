@@ -1,9 +1,10 @@
 """What a call's conductor hands its shell: the actions, the call phases and why a call ended.
 
-Everything here is plain data. `CallState` returns lists of `Action`; the shell
-(`stream_server.session`) performs them, and reports a reply's audio (`ReplyAudio`) and what the
-reply produced (`ReplyOutcome`, frozen) back. `Phase` moves only along `TRANSITIONS` (one table, checked
-by `Phase.to`), and a call ends for exactly one `EndReason`, stored on the call record.
+Plain data. `CallState` returns lists of `Action`; the shell (`stream_server.session`) performs
+them, and reports a reply's audio (`ReplyAudio`) and what the reply produced (`ReplyOutcome`,
+frozen) back. `Phase` moves only along `TRANSITIONS` (one table, checked by `Phase.to`), and a call
+ends for exactly one `EndReason`, stored on the call record (`Ending`: how an ending call ends).
+`direct_action` maps the behaviours' intents that need nothing else of the call to their actions.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enum import Enum
 
 from callcore.models import TranscriptTurn
 
-from stream_server.behaviours.intents import EndReason
+from stream_server.behaviours.intents import Consent, Count, Disclosed, EndReason, Filler, OptOut
 from stream_server.behaviours.tools import CallUpdate
 from stream_server.providers.base import ChatMessage, ToolCall, ToolSpec
 from stream_server.telephony.twilio_protocol import OutboundMessage, Start
@@ -26,9 +27,11 @@ __all__ = [
     "Authenticate",
     "CancelReply",
     "CommitStt",
+    "DirectIntent",
     "DiscardSpeculation",
     "EndCall",
     "EndReason",
+    "Ending",
     "FeedStt",
     "Hangup",
     "IllegalTransition",
@@ -46,6 +49,7 @@ __all__ = [
     "SpeakText",
     "SpeculateReply",
     "UpdateCall",
+    "direct_action",
 ]
 
 
@@ -269,3 +273,35 @@ Action = (
     | SpeakFiller
     | EndCall
 )
+"""What the conductor may ask of the shell."""
+
+DirectIntent = Count | Disclosed | Consent | Filler | OptOut
+"""The intents whose action needs nothing else of the call."""
+
+
+def direct_action(intent: DirectIntent) -> Action:
+    """The action a `DirectIntent` asks for, whatever the rest of the call."""
+    match intent:
+        case Count(metric):
+            return RecordMetric(metric, 1, "Count")
+        case Disclosed():
+            return NoteDisclosure()
+        case Consent(given):
+            return RecordConsent(given)
+        case Filler(text):
+            return SpeakFiller(text)
+        case OptOut():
+            return RecordOptOut()
+
+
+@dataclass(slots=True)
+class Ending:
+    """How an ending call ends once the bot's last words have been heard: hang up for ``reason``,
+    or make the REST ``update`` a tool asked for (transfer, digits). ``reason`` None: not that way."""
+
+    reason: EndReason | None = None
+    update: CallUpdate | None = None
+
+    def action(self, reason: EndReason) -> Action:
+        """Our last words were heard: hang up, or make the REST update."""
+        return Hangup(reason) if self.update is None else UpdateCall(self.update, reason)

@@ -5,7 +5,8 @@ top of it: it commits the recogniser at the end of the turn, asks for speculativ
 the last words are still with the recogniser, gives up on a final that never comes, and, once the
 turn is over and every word is final, hands the conductor one `TurnOver` with the text, its span
 and its latencies. It never speaks, interrupts or stores anything: it returns steps, and
-`CallState` turns them into actions given the rest of the call.
+`CallState` turns them into actions given the rest of the call (`speculation_actions` for the
+speculative replies). It reads the rest of the call through a narrow `CallView`.
 
 Sans I/O; times are passed in.
 """
@@ -14,14 +15,29 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from stream_server.conversation.actions import CommitStt, DiscardSpeculation
-from stream_server.turn_taking.detector import EndOfTurn
+from stream_server.behaviours.call_behaviours import CallBehaviours
+from stream_server.conversation.actions import Action, CommitStt, DiscardSpeculation, Phase, SpeculateReply
+from stream_server.providers.base import ChatMessage, ToolSpec
+from stream_server.turn_taking.detector import BargeIn, EndOfTurn, SpeechStarted
 from stream_server.turn_taking.floor import DropSpeculation, Floor, Speculate
+from stream_server.turn_taking.interruption import Verdict
 from stream_server.turn_taking.speculation import Speculation
 
-__all__ = ["CallerTurn", "Reask", "SpeculateOn", "TurnOver", "TurnStep", "is_goodbye"]
+__all__ = [
+    "CallView",
+    "CallerActive",
+    "CallerTurn",
+    "Judged",
+    "Reask",
+    "TurnOver",
+    "TurnStep",
+    "is_goodbye",
+    "speculation_actions",
+]
 
 log = logging.getLogger("stream_server.call")
 
@@ -34,14 +50,6 @@ _GOODBYE = re.compile(
 def is_goodbye(text: str) -> bool:
     """Did the caller end the conversation? Only when the farewell closes what they said."""
     return bool(_GOODBYE.search(text.strip()))
-
-
-@dataclass(frozen=True, slots=True)
-class SpeculateOn:
-    """Start a speculative reply on ``text`` (None: the current partial) if the call allows it."""
-
-    text: str | None
-    turn_ended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,53 @@ class TurnOver:
     dropped: Speculation | None
 
 
-TurnStep = CommitStt | DiscardSpeculation | Speculate | DropSpeculation | SpeculateOn | Reask | TurnOver
+@dataclass(frozen=True, slots=True)
+class CallerActive:
+    """The caller spoke (their speech began, or their turn ended): the idle clock starts over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """The interruption judge's verdict on the caller's speech over the bot (``onset``: where that
+    speech began, when a barge-in candidate says so; None: the judge knows)."""
+
+    verdict: Verdict
+    onset: float | None = None
+
+
+TurnStep = (
+    CommitStt | DiscardSpeculation | Speculate | DropSpeculation | Reask | TurnOver | CallerActive | Judged
+)
 """What following the caller's turn asks of the call."""
+
+
+class CallView(Protocol):
+    """What following the caller's turn reads of the rest of the call. Read when needed, so a step
+    the conductor has just acted on (a barge-in that stopped the bot) is seen by the next one."""
+
+    @property
+    def phase(self) -> Phase: ...
+    @property
+    def bot_speaking(self) -> bool: ...
+    @property
+    def replying(self) -> bool: ...
+    @property
+    def may_speculate(self) -> bool: ...
+    @property
+    def behaviours(self) -> CallBehaviours: ...
+
+
+def speculation_actions(
+    events: Sequence[Speculate | DropSpeculation], history: Sequence[ChatMessage], tools: tuple[ToolSpec, ...]
+) -> list[Action]:
+    """The floor's speculation events as actions: a speculative reply on the conversation so far
+    plus the caller's words, or the discarding of one."""
+    return [
+        SpeculateReply(e.speculation_id, (*history, ChatMessage("user", e.text)), tools)
+        if isinstance(e, Speculate)
+        else DiscardSpeculation(e.speculation_id)
+        for e in events
+    ]
 
 
 class CallerTurn:
@@ -81,7 +134,56 @@ class CallerTurn:
         self._end_of_turn_ms: float | None = None
         self.final_at: float | None = None
 
-    def end_of_turn(self, event: EndOfTurn, now: float, *, active: bool, replying: bool) -> list[TurnStep]:
+    def hear_frame(self, speech: bool, now: float, call: CallView) -> Iterator[TurnStep]:
+        """One heard frame: turn events, interruption follow-ups, a final given up, the turn going on.
+
+        A generator: the conductor acts on each step before the next is worked out."""
+        floor = self.floor
+        for event in floor.turn_events(speech, bot_speaking=call.bot_speaking):
+            if isinstance(event, BargeIn):
+                if call.phase is not Phase.ENDING and call.replying:
+                    yield Judged(floor.candidate(event.onset_at, now), event.onset_at)
+            elif isinstance(event, SpeechStarted):
+                yield CallerActive()
+            elif isinstance(event, EndOfTurn):
+                yield CallerActive()
+                yield from self.end_of_turn(event, now, call)
+        verdict = floor.frame_verdict(now)
+        if verdict is Verdict.INTERRUPT or verdict is Verdict.RESUME:
+            yield Judged(verdict)
+        if floor.final_overdue(now):
+            yield from self.final_overdue(now, call)
+        yield from self.during_turn(now, call)
+
+    def hear_partial(self, text: str, now: float, call: CallView) -> list[TurnStep]:
+        """A partial transcript: feeds the adaptive end of turn, barge-in words and speculation."""
+        heard = self.floor.hear_partial(text, now, bot_speaking=call.replying)
+        if heard is None:
+            return []
+        dropped, verdict = heard
+        return [*dropped, Judged(verdict)]
+
+    def hear_final(self, text: str, now: float, call: CallView) -> list[TurnStep]:
+        """The committed transcript of one segment of the caller's turn (after our commit).
+
+        Segments join into one turn; the turn is answered once the silence has ended it and every
+        commit has its final. The final of a commit already given up is stale and dropped: its
+        turn has moved on.
+        """
+        verdict = self.floor.hear_final(text, now)
+        if verdict is None:
+            log.info("stale final transcript dropped: its turn has moved on")
+            return []
+        self.final_at = now
+        if verdict is Verdict.RESUME:  # the caller's words ended a false interruption: not a turn
+            return [*self.floor.drop_speculation(), Judged(verdict)]
+        if self.ended or not self.floor.caller_speaking:
+            if self.floor.turn_text.awaiting_final:
+                return []
+            return self.finish(now, call)
+        return []  # the caller's turn is open: the next frame judges its words (and may speculate)
+
+    def end_of_turn(self, event: EndOfTurn, now: float, call: CallView) -> list[TurnStep]:
         """The detector's silence ended the caller's turn: commit, then answer or speculate."""
         floor = self.floor
         # The turn's times on the session's clock, counted back from the decision (the audio clock
@@ -92,56 +194,57 @@ class CallerTurn:
         self._end_of_turn_ms = round((event.decided_at - event.last_speech_at) * 1000.0, 2)
         self._decided_at = now
         floor.turn_ended()
-        if not active:
+        if call.phase is not Phase.ACTIVE:
             return []
         self.ended = True
         steps: list[TurnStep] = [CommitStt()] if floor.commit_at_end_of_turn(now) else []
         if not floor.turn_text.awaiting_final:
-            return steps + self.finish(now, replying=replying)
+            return steps + self.finish(now, call)
         # The last words are still with the recogniser: start on the partial meanwhile.
         text = floor.joined_with_partial()
-        return [*steps, SpeculateOn(text or None, turn_ended=True)]
+        return steps + self._speculate(now, text or None, call, turn_ended=True)
 
-    def during_turn(self, now: float, *, active: bool, undecided: bool) -> list[TurnStep]:
+    def during_turn(self, now: float, call: CallView) -> list[TurnStep]:
         """Per frame while the caller speaks: the early commit, a speculation the caller talked
         past, and the speculation started on the committed words while the silence is confirmed."""
         floor = self.floor
         if not floor.caller_speaking:
             return []
+        active = call.phase is Phase.ACTIVE
         steps: list[TurnStep] = [CommitStt()] if active and floor.commit_due(now) else []
-        stale = floor.caller_went_on(at_least_base=undecided)
+        stale = floor.caller_went_on(at_least_base=call.behaviours.machine_undecided)
         if stale is not None:
             return [*steps, DiscardSpeculation(stale.speculation_id)]
         if floor.turn_text.up_to_date and floor.turn_text.segments:
-            steps.append(SpeculateOn(floor.turn_text.text))
+            steps += self._speculate(now, floor.turn_text.text, call)
         return steps
 
-    def final_heard(self, now: float, *, replying: bool) -> list[TurnStep]:
-        """A final transcript joined the turn: answer it if the silence has already ended the turn."""
-        self.final_at = now
-        if self.ended or not self.floor.caller_speaking:
-            if self.floor.turn_text.awaiting_final:
-                return []
-            return self.finish(now, replying=replying)
-        return []  # the caller's turn is open: the next frame judges its words (and may speculate)
+    def _speculate(
+        self, now: float, text: str | None, call: CallView, *, turn_ended: bool = False
+    ) -> list[TurnStep]:
+        """Start the LLM on ``text`` (None: the current partial) if the call allows it now and the
+        policy says it is ready."""
+        if not call.may_speculate or is_goodbye(text if text is not None else self.floor.partial):
+            return []  # a caller who is leaving: the goodbye needs no model
+        return list(self.floor.speculate(now, turn_ended=turn_ended, text=text))
 
-    def final_overdue(self, now: float, *, active: bool, replying: bool) -> list[TurnStep]:
+    def final_overdue(self, now: float, call: CallView) -> list[TurnStep]:
         """The recogniser left a commit unanswered: its best partial stands in, or we ask again."""
         floor = self.floor
         log.warning("no final transcript within %d ms of a commit", floor.segments.final_timeout_ms)
         floor.turn_text.give_up(floor.partial, now)
         floor.partial = ""
-        if not active or (floor.caller_speaking and not self.ended):
+        if call.phase is not Phase.ACTIVE or (floor.caller_speaking and not self.ended):
             return []
         if not floor.turn_text.segments:
             self.ended = False
-            if replying:
+            if call.replying:
                 return []
             return [*floor.drop_speculation(), Reask()]
         self.final_at = now
-        return self.finish(now, replying=replying)
+        return self.finish(now, call)
 
-    def finish(self, now: float, *, replying: bool) -> list[TurnStep]:
+    def finish(self, now: float, call: CallView) -> list[TurnStep]:
         """The caller's turn has ended and all its words are final: hand it over (once)."""
         floor = self.floor
         text = floor.turn_text.text
@@ -151,7 +254,7 @@ class CallerTurn:
         if not text:
             floor.speculation.new_turn()
             return list(floor.drop_speculation())
-        if replying and floor.is_backchannel(text):
+        if call.replying and floor.is_backchannel(text):
             log.info("caller backchannel while the bot speaks; not taking the floor")
             floor.speculation.new_turn()
             return list(floor.drop_speculation())

@@ -1,8 +1,8 @@
-"""The call's transcript: caller and assistant turns, numbered in order, with their latencies.
+"""What was said on the call: numbered turns for the record, and the model's history of them.
 
-An assistant turn records only what the caller heard (from Twilio's marks); the conductor puts the
-same words in the model's history, so the model never argues with a sentence nobody heard.
-Sans I/O: turns are returned for the shell to store.
+An assistant turn records only what the caller heard (from Twilio's marks), and the model's
+history gets the same words, so the model never argues with a sentence nobody heard.
+Sans I/O: turns are returned as `PersistTurn` actions for the shell to store.
 """
 
 from __future__ import annotations
@@ -11,23 +11,33 @@ from collections.abc import Mapping
 
 from callcore.models import TranscriptTurn
 
-from stream_server.conversation.actions import RecordMetric, ReplyOutcome
-from stream_server.telephony.playback import Utterance
+from stream_server.conversation.actions import Action, PersistTurn, RecordMetric
+from stream_server.conversation.utterance import Speaking
+from stream_server.providers.base import ChatMessage
 
 __all__ = ["Transcript"]
 
 
 class Transcript:
-    """Numbered turns on wall-clock time (monotonic times + ``epoch_offset``)."""
+    """Numbered turns on wall-clock time (monotonic times + ``epoch_offset``), and ``history``,
+    the conversation as the language model is told it."""
 
     def __init__(self, epoch_offset: float) -> None:
         self.epoch_offset = epoch_offset
         self.turns: list[TranscriptTurn] = []
+        self.history: list[ChatMessage] = []
 
     def _wall(self, t: float) -> float:
         return round(t + self.epoch_offset, 3)
 
-    def caller(self, text: str, onset: float, last: float, latency: Mapping[str, float]) -> TranscriptTurn:
+    def begin(self, prompt: str) -> None:
+        """The conversation starts: the model's history is the persona's prompt."""
+        self.history = [ChatMessage("system", prompt)]
+
+    def caller(
+        self, text: str, onset: float, last: float, latency: Mapping[str, float], *, said: str | None = None
+    ) -> PersistTurn:
+        """The caller's turn, stored as ``text``; the model is told ``said`` (None: the same words)."""
         turn = TranscriptTurn(
             index=len(self.turns),
             role="caller",
@@ -37,19 +47,13 @@ class Transcript:
             latency_ms=dict(latency),
         )
         self.turns.append(turn)
-        return turn
+        self.history.append(ChatMessage("user", text if said is None else said))
+        return PersistTurn(turn)
 
-    def assistant(
-        self,
-        utterance: Utterance,
-        *,
-        started_at: float,
-        now: float,
-        interrupted: bool,
-        caller_latency: Mapping[str, float],
-        outcome: ReplyOutcome | None,
-    ) -> tuple[TranscriptTurn, str, list[RecordMetric]]:
-        """The bot's finished utterance as a turn; also what was heard and the latency metrics."""
+    def assistant(self, speaking: Speaking, *, now: float, interrupted: bool) -> list[Action]:
+        """The bot's finished utterance as a turn to store, with its latency metrics; the model
+        remembers only what the caller heard of it."""
+        utterance, caller_latency, outcome = speaking.utterance, speaking.caller_latency, speaking.outcome
         heard = utterance.heard_text()
         latency = dict(caller_latency)
         metrics: list[RecordMetric] = []
@@ -68,10 +72,12 @@ class Transcript:
             index=len(self.turns),
             role="assistant",
             text=text,
-            started_at=self._wall(started_at),
+            started_at=self._wall(speaking.started_at),
             ended_at=self._wall(now),
             interrupted=interrupted,
             latency_ms=latency,
         )
         self.turns.append(turn)
-        return turn, heard, metrics
+        if heard:
+            self.history.append(ChatMessage("assistant", heard))
+        return [PersistTurn(turn), *metrics]

@@ -217,6 +217,12 @@ class Floor:
         d = self.detector
         return d.turn_onset_at if d.caller_speaking else d.run_onset_at
 
+    def barge_in_reaction_ms(self, now: float, onset: float | None = None) -> float:
+        """From where the interrupting speech began (``onset``, else `interruption_onset`) to the
+        cut, both on the audio clock: after a burst of late frames it runs ahead of ``now``."""
+        start = onset if onset is not None else self.interruption_onset()
+        return (self.clock(now) - start) * 1000.0
+
     def turn_ended(self) -> None:
         """The detector ended the caller's turn (its last finals may still be due)."""
 

@@ -52,7 +52,7 @@ def test_a_barge_in_sends_clear_even_when_the_reply_is_made_slower_than_it_plays
     # no mark is outstanding at the barge-in, yet the reply is not over.
     r = Replay()
     r.marks(r.speak(["Hi there, thanks for calling, how can I help you today?"]))
-    assert r.state.ledger.outstanding == 0 and r.state.bot_speaking
+    assert r.state.voice.ledger.outstanding == 0 and r.state.bot_speaking
     actions = r.say(speech_ulaw("No wait, stop, I need something else."))
     kinds = [type(a) for a in actions]
     clears = [a for a in actions if isinstance(a, Send) and isinstance(a.message, OutboundClear)]

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.loadgen.calls import bench_script  # noqa: E402
+from bench.loadgen.figures import GapDetail  # noqa: E402
 from bench.loadgen.harness import measure_batch, running_fakes, running_storage  # noqa: E402
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from bench.loadgen.stats import percentile  # noqa: E402
@@ -208,6 +209,7 @@ async def profile(args: argparse.Namespace) -> int:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
+        gap_lines = await asyncio.to_thread(describe_gaps, host, batch.figures.gap_details)
     figures = batch.figures
     call_s = figures.call_seconds
     print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}  (host loop: {args.event_loop})")
@@ -230,6 +232,10 @@ async def profile(args: argparse.Namespace) -> int:
     )
     v2v = figures.voice_to_voice_ms
     print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
+    if figures.gap_details:
+        print(f"audio gaps over 100 ms ({len(figures.gap_details)}), with the host's turns around each:")
+        for line in gap_lines:
+            print("  " + line)
     if args.host_loop_lag:
         with host.log_path.open("rb") as log:
             log.seek(log_offset)
@@ -263,6 +269,34 @@ async def profile(args: argparse.Namespace) -> int:
             print(f"{samples * 100 / total:6.1f}%  {frame}")
         print(f"\nraw stacks: {raw}")
     return 0
+
+
+def describe_gaps(host: OurStreamHost, gaps: Iterable[GapDetail]) -> list[str]:
+    """Each gap, then the turns the host stored for that call within 3 s of it, on the phone's stream
+    clock (the host stores wall-clock times; both processes share this machine's clocks), with the
+    reply's stage timings (`latency_ms`, ms after the reply started or after the caller's last voice)."""
+    from callcore.repository import CallRepository
+
+    repository = CallRepository(host.table)
+    wall_offset = time.time() - time.monotonic()
+    lines = []
+    for gap in gaps:
+        lines.append(gap.describe())
+        lines += [f"    phone {line}" for line in gap.nearby]
+        call_id = repository.find_call_id_by_sid(gap.call_sid)
+        history = repository.get_call_history(call_id) if call_id else None
+        for turn in history.turns if history is not None else ():
+            start = turn.started_at - wall_offset - gap.phone_started_at
+            end = turn.ended_at - wall_offset - gap.phone_started_at
+            if end < gap.start_s - 3 or start > gap.start_s + 3:
+                continue
+            timings = sorted(turn.latency_ms.items(), key=lambda kv: kv[1])
+            stages = ", ".join(f"{k} {v:.0f}" for k, v in timings)
+            lines.append(
+                f"    {turn.role:9} {start:7.2f}-{end:7.2f} s{' (interrupted)' if turn.interrupted else ''}: "
+                f"{turn.text[:60]!r} [{stages}]"
+            )
+    return lines
 
 
 def loop_lag_seconds(lines: Iterable[str]) -> list[tuple[float, float]]:

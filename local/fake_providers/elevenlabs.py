@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import math
 import random
@@ -143,8 +144,14 @@ class TtsRequestRecord:
     body: dict[str, Any]
 
 
+@functools.lru_cache(maxsize=512)
 def voiced_tone(duration_ms: int, *, pitch_hz: float = 140.0, syllables_per_second: float = 4.0) -> bytes:
-    """Mu-law audio that looks like speech to a VAD: harmonics of a pitch under a syllable envelope."""
+    """Mu-law audio that looks like speech to a VAD: harmonics of a pitch under a syllable envelope.
+
+    Cached: a 3.5 s tone costs ~5 ms of numpy, and the TTS route renders one per request on the fake's
+    event loop; 100 replies starting together would hold that loop for half a second and make every
+    stream's next chunk late (audio gaps the host did not cause). Durations repeat, so the cache stays small.
+    """
     count = SAMPLE_RATE * max(duration_ms, 0) // 1000
     t = np.arange(count, dtype=np.float64) / SAMPLE_RATE
     voice = sum(np.sin(2 * math.pi * pitch_hz * k * t) / k for k in range(1, 6))

@@ -17,6 +17,7 @@ from bench.loadgen.figures import (
     barge_in_clear_ms,
     barge_in_reactions_ms,
     call_figures,
+    playback_gap_details,
     playback_gaps_ms,
     trailing_silence_ms,
     voice_to_voice_ms,
@@ -78,6 +79,26 @@ def test_gaps_count_only_pauses_no_caller_turn_explains() -> None:
     timeline = [TimelineEvent(3.0, "caller_stop", "x")]
     played = [(0.0, 1.0), (1.25, 2.0), (4.0, 5.0), (5.05, 6.0)]
     assert playback_gaps_ms(_result(timeline, played)) == pytest.approx([250.0])
+
+
+def test_gap_details_name_the_utterances_on_either_side_and_the_time_since_the_caller_stopped() -> None:
+    timeline = [
+        TimelineEvent(2.1, "mark", "u2.0.9"),  # the previous reply's last chunk, before the caller spoke
+        TimelineEvent(3.0, "caller_stop", "x"),
+        TimelineEvent(3.6, "mark", "u3.0.0"),  # echoed late, after the audio it follows
+        TimelineEvent(3.62, "mark", "u3.0.1"),
+        TimelineEvent(5.0, "mark", "u4.0.0"),
+    ]
+    played = [(1.0, 2.1), (3.3, 3.38), (3.6, 4.5), (4.9, 5.5)]
+    inside, between = playback_gap_details(_result(timeline, played))
+    assert inside.gap_ms == pytest.approx(220.0) and inside.audio_before_ms == pytest.approx(80.0)
+    assert inside.after_caller_stop_ms == pytest.approx(380.0)
+    assert (inside.mark_before, inside.mark_after, inside.inside_one_utterance) == ("u3.0.0", "u3.0.0", True)
+    assert between.gap_ms == pytest.approx(400.0)
+    assert (between.mark_before, between.mark_after) == ("u3.0.0", "u4.0.0")
+    assert not between.inside_one_utterance
+    assert "inside one utterance" in inside.describe() and "between utterances" in between.describe()
+    assert any("caller_stop" in line for line in inside.nearby)
 
 
 def test_trailing_silence_and_percentiles() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import resource
@@ -27,8 +28,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -119,11 +121,25 @@ def _user_system(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
-def _realtime(pid: int) -> None:
-    """SCHED_FIFO priority 1 for every thread of a process (root only; a no-op otherwise)."""
+def _realtime(pid: int, priority: int = 1) -> None:
+    """SCHED_FIFO at `priority` for every thread of a process (root only; a no-op otherwise)."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):
-            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(1))
+            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(priority))
+
+
+def _gc_timer(pauses: list[tuple[float, float]]) -> Callable[[str, dict[str, Any]], None]:
+    """A `gc.callbacks` entry noting (end, ms) of every collection of this process longer than 20 ms."""
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            started[0] = now
+        elif (now - started[0]) * 1000 > 20:
+            pauses.append((now, (now - started[0]) * 1000))
+
+    return timer
 
 
 def _own_cpu() -> float:
@@ -175,8 +191,9 @@ async def profile(args: argparse.Namespace) -> int:
         if args.realtime:
             # The host runs under chrt; the generator and the fakes (every thread) get the same policy, so
             # other work that lands on core 0 cannot make the phones late either.
-            for pid in (os.getpid(), fakes_pid):
-                _realtime(pid)
+            # The generator one step above the fakes: equal SCHED_FIFO threads do not preempt each other.
+            _realtime(fakes_pid, 1)
+            _realtime(os.getpid(), 2)
         for system in (host, *others):
             await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
         spy: subprocess.Popen[bytes] | None = None
@@ -192,6 +209,8 @@ async def profile(args: argparse.Namespace) -> int:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(1.0)
+        gc_pauses: list[tuple[float, float]] = []  # the generator's own long collections (none frozen)
+        gc.callbacks.append(_gc_timer(gc_pauses))
         load_before = _load()
         own0, fakes0 = _own_cpu(), cpu_seconds(fakes_pid)
         user0, system0 = _user_system(host.process.pid)
@@ -209,7 +228,9 @@ async def profile(args: argparse.Namespace) -> int:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-        gap_lines = await asyncio.to_thread(describe_gaps, host, batch.figures.gap_details)
+        gap_lines = await asyncio.to_thread(
+            describe_gaps, host, batch.figures.gap_details, batch.loadgen_stalls
+        )
     figures = batch.figures
     call_s = figures.call_seconds
     print(f"command: python bench/profile_host.py {' '.join(sys.argv[1:])}  (host loop: {args.event_loop})")
@@ -228,7 +249,10 @@ async def profile(args: argparse.Namespace) -> int:
     print(
         f"load generator CPU {own:.2f} s ({own * 1000 / call_s:.2f} ms per call-second), "
         f"fakes CPU {fakes:.2f} s ({fakes * 1000 / call_s:.2f} ms per call-second); "
-        f"generator loop lag p99 {batch.loop_lag_p99_ms:.1f} ms"
+        f"generator loop lag p99 {batch.loop_lag_p99_ms:.1f} ms, "
+        f"max {max(batch.loop_lag_ms, default=0):.0f} ms "
+        f"({len(batch.loadgen_stalls)} wake-ups later than 30 ms; its collections over 20 ms: "
+        f"{', '.join(f'{ms:.0f}' for _, ms in gc_pauses) or 'none'})"
     )
     v2v = figures.voice_to_voice_ms
     print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
@@ -271,10 +295,13 @@ async def profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_gaps(host: OurStreamHost, gaps: Iterable[GapDetail]) -> list[str]:
+def describe_gaps(
+    host: OurStreamHost, gaps: Iterable[GapDetail], loadgen_stalls: Iterable[tuple[float, float]] = ()
+) -> list[str]:
     """Each gap, then the turns the host stored for that call within 3 s of it, on the phone's stream
     clock (the host stores wall-clock times; both processes share this machine's clocks), with the
-    reply's stage timings (`latency_ms`, ms after the reply started or after the caller's last voice)."""
+    reply's stage timings (`latency_ms`, ms after the reply started or after the caller's last voice),
+    and any stall of the load generator's own loop around it (the phones were not running then)."""
     from callcore.repository import CallRepository
 
     repository = CallRepository(host.table)
@@ -283,6 +310,10 @@ def describe_gaps(host: OurStreamHost, gaps: Iterable[GapDetail]) -> list[str]:
     for gap in gaps:
         lines.append(gap.describe())
         lines += [f"    phone {line}" for line in gap.nearby]
+        for woke, late_ms in loadgen_stalls:
+            at = woke - gap.phone_started_at
+            if gap.start_s - 0.5 <= at <= gap.start_s + gap.gap_ms / 1000 + 0.5:
+                lines.append(f"    load generator's loop held up {at - late_ms / 1000:.2f} to {at:.2f} s")
         call_id = repository.find_call_id_by_sid(gap.call_sid)
         history = repository.get_call_history(call_id) if call_id else None
         for turn in history.turns if history is not None else ():

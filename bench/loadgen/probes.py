@@ -135,10 +135,18 @@ class LoopLagProbe:
 
     every: float = 0.01
     lags_ms: list[float] = field(default_factory=list)
+    # (when it woke, on the loop's monotonic clock; ms late) for every wake-up later than `stall_ms`:
+    # the phones were not running then, so audio they play back-dates and gaps they see may be their own.
+    stalls: list[tuple[float, float]] = field(default_factory=list)
+    stall_ms: float = 30.0
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             before = loop.time()
             await asyncio.sleep(self.every)
-            self.lags_ms.append((loop.time() - before - self.every) * 1000)
+            woke = loop.time()
+            lag = (woke - before - self.every) * 1000
+            self.lags_ms.append(lag)
+            if lag > self.stall_ms:
+                self.stalls.append((woke, lag))

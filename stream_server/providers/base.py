@@ -27,6 +27,7 @@ __all__ = [
     "ToolCallingLanguageModel",
     "ToolSpec",
     "Transcript",
+    "text_deltas",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -126,6 +127,14 @@ class ToolCall:
     name: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
     call_id: str = ""
+
+
+async def text_deltas(stream: AsyncIterator[str | ToolCall]) -> AsyncIterator[str]:
+    """The text of a tool-calling model's stream, its tool calls left out: what `stream` yields
+    for a model that implements `ToolCallingLanguageModel.stream_with_tools`."""
+    async for item in stream:
+        if isinstance(item, str):
+            yield item
 
 
 @runtime_checkable

@@ -33,7 +33,14 @@ from typing import Any
 import httpx
 from cerebras.cloud.sdk import APIError, AsyncCerebras, CerebrasError
 
-from stream_server.providers.base import ChatMessage, ProviderError, ReplyCutShort, ToolCall, ToolSpec
+from stream_server.providers.base import (
+    ChatMessage,
+    ProviderError,
+    ReplyCutShort,
+    ToolCall,
+    ToolSpec,
+    text_deltas,
+)
 from stream_server.providers.config import DEFAULT_CEREBRAS_MODEL, ProviderConfigError
 
 __all__ = ["CerebrasLanguageModel", "ToolCallAssembler", "finish_reason_of", "takes_reasoning_effort"]
@@ -104,11 +111,9 @@ class CerebrasLanguageModel:
             _log.warning("model %r is not served by Cerebras; using %r", requested, self._default_model)
         return self._default_model
 
-    async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
         """Yield the reply's text deltas in order; raise `ProviderError` on any failure."""
-        async for item in self.stream_with_tools(messages, model=model, tools=()):
-            if isinstance(item, str):
-                yield item
+        return text_deltas(self.stream_with_tools(messages, model=model, tools=()))
 
     async def stream_with_tools(
         self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]

@@ -17,7 +17,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from stream_server.providers.base import ChatMessage, ToolCall, ToolSpec
+from stream_server.providers.base import ChatMessage, ToolCall, ToolSpec, text_deltas
 
 __all__ = ["OPT_OUT_REPLY", "TRANSFER_REPLY", "ScriptedLanguageModel", "scripted_reply", "scripted_tool"]
 
@@ -156,10 +156,8 @@ class ScriptedLanguageModel:
     def __init__(self, *, seconds_per_word: float = 0.01) -> None:
         self._delay = seconds_per_word
 
-    async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
-        async for item in self.stream_with_tools(messages, model=model, tools=()):
-            if isinstance(item, str):
-                yield item
+    def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
+        return text_deltas(self.stream_with_tools(messages, model=model, tools=()))
 
     async def stream_with_tools(
         self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]

@@ -6,14 +6,12 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from bench.moto_queries import install_indexed_queries, uninstall_indexed_queries
 from bench.moto_transactions import install_item_level_rollback, uninstall_item_level_rollback
-from tests.conftest import table_definition
+from tests.unit.bench.conftest import moto_table_client
 
 TABLE = "ai-phone-calls"
 
@@ -26,9 +24,7 @@ def client() -> Iterator[Any]:
     install_indexed_queries()
     assert Table.query.indexed_queries  # type: ignore[attr-defined]
     try:
-        with mock_aws():
-            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-            dynamodb.create_table(**table_definition())
+        with moto_table_client() as dynamodb:
             yield dynamodb
     finally:
         uninstall_indexed_queries()

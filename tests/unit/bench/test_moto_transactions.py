@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from bench.moto_transactions import install_item_level_rollback, uninstall_item_level_rollback
-from tests.conftest import table_definition
+from tests.unit.bench.conftest import moto_table_client
 
 
 @pytest.fixture
@@ -20,9 +18,7 @@ def client() -> Any:
     install_item_level_rollback()
     assert DynamoDBBackend.transact_write_items.item_level_rollback  # type: ignore[attr-defined]
     try:
-        with mock_aws():
-            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-            dynamodb.create_table(**table_definition())
+        with moto_table_client() as dynamodb:
             yield dynamodb
     finally:
         uninstall_item_level_rollback()

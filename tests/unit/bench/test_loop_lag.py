@@ -10,7 +10,9 @@ import importlib.util
 import io
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.profile_host import describe_loop_lag, gc_seconds, loop_lag_seconds
 
@@ -32,15 +34,27 @@ def test_probe_lines_are_picked_out_of_the_host_log() -> None:
     assert "no probe lines" in describe_loop_lag([])
 
 
-def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
+@contextlib.contextmanager
+def _installed_probe(name: str) -> Iterator[Any]:
+    """The probe loaded as `sitecustomize` loads it (it patches the event loop and registers a
+    collector callback); both are undone afterwards."""
     path = Path(__file__).resolve().parents[3] / "bench" / "loop_lag" / "sitecustomize.py"
-    spec = importlib.util.spec_from_file_location("loop_lag_probe_under_test", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     original = asyncio.BaseEventLoop.run_forever
     module = importlib.util.module_from_spec(spec)
-    stderr = io.StringIO()
     try:
         spec.loader.exec_module(module)
+        yield module
+    finally:
+        asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
+        with contextlib.suppress(ValueError, AttributeError):
+            gc.callbacks.remove(module._on_collection)
+
+
+def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
+    stderr = io.StringIO()
+    with _installed_probe("loop_lag_probe_under_test"):
 
         async def busy_then_idle() -> None:
             await asyncio.sleep(0.05)
@@ -49,10 +63,6 @@ def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
 
         with contextlib.redirect_stderr(stderr):
             asyncio.run(busy_then_idle())
-    finally:
-        asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
-        with contextlib.suppress(ValueError):
-            gc.callbacks.remove(module._on_collection)
     lines = stderr.getvalue().splitlines()
     seconds = loop_lag_seconds(lines)
     assert seconds and max(peak for _, peak in seconds) >= 250.0
@@ -62,15 +72,6 @@ def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
 
 
 def test_the_probe_counts_the_garbage_collectors_time() -> None:
-    path = Path(__file__).resolve().parents[3] / "bench" / "loop_lag" / "sitecustomize.py"
-    spec = importlib.util.spec_from_file_location("loop_lag_probe_gc", path)
-    assert spec is not None and spec.loader is not None
-    original = asyncio.BaseEventLoop.run_forever
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
+    with _installed_probe("loop_lag_probe_gc") as module:
         gc.collect()
         assert module._gc["longest"] > 0.0 and module._gc["generation"] == 2
-    finally:
-        asyncio.BaseEventLoop.run_forever = original  # type: ignore[method-assign]
-        gc.callbacks.remove(module._on_collection)

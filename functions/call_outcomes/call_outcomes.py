@@ -63,6 +63,7 @@ def _deliver(job: WebhookJob) -> None:
     now = time.time()
     if job.not_before > now + 1:  # a wait longer than SQS's 15-minute delay: one more hop
         queue.send(job.to_message(), delay_seconds=job.delay_seconds(now))
+        metrics.add_metric(name="Webhook_deferred", unit=MetricUnit.Count, value=1)
         return
     outcome = attempt_delivery(job, repo=repo, post=_post, policy=policy, now=now, at=iso(datetime.now(UTC)))
     logger.info(
@@ -85,6 +86,7 @@ def _finish(job: FinishJob) -> None:
     jobs = finish_call(repo, job.call_id, model=_model(), prices=prices, now=lambda: datetime.now(UTC))
     for event in jobs:
         queue.send(event.to_message())
+    metrics.add_metric(name="CallsFinished", unit=MetricUnit.Count, value=1)
     logger.info("call finished", extra={"call_id": job.call_id, "events": [j.event_type for j in jobs]})
 
 

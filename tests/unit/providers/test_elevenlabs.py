@@ -286,14 +286,32 @@ async def test_stt_normal_close_after_a_transcript_leaves_the_call_listening() -
 
 @pytest.mark.parametrize("error", ["session_time_limit_exceeded", "transcriber_error"])
 async def test_stt_error_then_close_reconnects_and_replays_the_turn(error: Any) -> None:
-    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+    # No partials: the words can only come from the turn replayed on a new socket, not from the
+    # late-final fallback (which would give the last partial, here nothing).
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20, stt_partial_every_ms=0) as fake:
         fake.say_next("still here")
         fake.inject_stt_commit(error)
         async with stt(fake).session(language="en") as session:
             await turn(session)
             assert await finals(session, 1) == ["still here"]
-    assert fake.stt_sessions[0].sent[-1]["message_type"] == error
-    assert fake.stt_sessions[0].close_code == 1000
+    first, second = fake.stt_sessions
+    assert first.sent[-1]["message_type"] == error and first.close_code == 1000
+    assert second.commits == 1 and len(second.audio) >= len(voiced_tone(400))
+
+
+async def test_stt_idle_close_is_survived_and_the_next_turn_is_heard() -> None:
+    # Scribe closes a session that hears nothing for a while (~10-15 s reported by others; our
+    # audio normally never stops, but a stalled media stream would stop it).
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20, stt_idle_close_s=0.3) as fake:
+        fake.say_next("hello again")
+        async with stt(fake).session(language="en") as session:
+            for _ in range(100):  # wait until the server has closed the idle socket
+                if fake.stt_sessions[0].close_code is not None:
+                    break
+                await asyncio.sleep(0.05)
+            await turn(session)
+            assert await finals(session, 1) == ["hello again"]
+    assert fake.stt_sessions[0].close_code == 1000 and fake.stt_sessions[-1].commits == 1
 
 
 async def test_stt_insufficient_audio_activity_ends_the_turn_and_the_next_turn_is_heard() -> None:

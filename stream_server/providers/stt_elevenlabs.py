@@ -151,6 +151,12 @@ def _chunk_message(ulaw: bytes, *, commit: bool) -> str:
     )
 
 
+# A commit is an `input_audio_chunk` with `commit: true` and no audio, exactly as the SDK's
+# `RealtimeConnection.commit()` sends it (so do Pipecat and LiveKit); the contract would also take
+# audio on the same message, but no known client does that, so the turn's tail goes just before.
+_COMMIT_MESSAGE = _chunk_message(b"", commit=True)
+
+
 @dataclass
 class _Commit:
     """A segment the server was asked to commit (or commits by itself), awaiting its transcript."""
@@ -170,8 +176,8 @@ class _ScribeSession:
 
     Caller audio arrives in 20 ms frames; each becomes a JSON message with base64 audio, which is
     most of a call's CPU if sent one by one. Frames are therefore sent ``batch_bytes`` at a time,
-    and whatever is pending rides on the commit message itself, so the final transcript is never
-    later for it; only partials can be up to one batch later.
+    and whatever is pending goes out at once when the turn is committed (just before the commit),
+    so the final transcript is never later for it; only partials can be up to one batch later.
     """
 
     def __init__(
@@ -275,11 +281,10 @@ class _ScribeSession:
     @staticmethod
     async def _send_audio_on(ws: ClientConnection, audio: bytes, *, commit: bool) -> None:
         audio = audio[-_REPLAY_LIMIT_BYTES:]
-        pieces = [audio[i : i + _REPLAY_CHUNK_BYTES] for i in range(0, len(audio), _REPLAY_CHUNK_BYTES)]
-        if commit and not pieces:
-            pieces = [b""]
-        for index, piece in enumerate(pieces):
-            await ws.send(_chunk_message(piece, commit=commit and index == len(pieces) - 1))
+        for offset in range(0, len(audio), _REPLAY_CHUNK_BYTES):
+            await ws.send(_chunk_message(audio[offset : offset + _REPLAY_CHUNK_BYTES], commit=False))
+        if commit:
+            await ws.send(_COMMIT_MESSAGE)
 
     def _fail(self, reason: str) -> None:
         if self._failure is not None:
@@ -336,7 +341,7 @@ class _ScribeSession:
         async with self._lock:
             if self._ws is not None and any(not c.answered for c in self._commits):
                 with contextlib.suppress(ConnectionClosed):
-                    await self._ws.send(_chunk_message(b"", commit=True))
+                    await self._ws.send(_COMMIT_MESSAGE)
 
     def _arm(self, pending: _Commit) -> None:
         if pending.timer is not None:
@@ -395,7 +400,9 @@ class _ScribeSession:
             self._segment.clear()
             self._commits.append(pending)
             self._arm(pending)
-            await self._send(_chunk_message(audio, commit=True))
+            if audio:
+                await self._send(_chunk_message(audio, commit=False))
+            await self._send(_COMMIT_MESSAGE)
 
     async def _send(self, message: str) -> None:
         """Send on the current socket; while reconnecting the audio waits in the replay buffer."""

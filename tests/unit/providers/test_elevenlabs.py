@@ -72,7 +72,7 @@ def test_parse_scribe_messages() -> None:
 
 
 async def test_stt_streams_audio_and_surfaces_partial_then_final() -> None:
-    audio = voiced_tone(1000)
+    audio = voiced_tone(1050)  # ten 100 ms batches and a 50 ms tail
     async with FakeElevenLabs(api_key=KEY, stt_partial_every_ms=200, stt_commit_ms=50) as fake:
         fake.say_next("I would like to book a table for two")
         async with stt(fake).session(language="en") as session:
@@ -85,11 +85,18 @@ async def test_stt_streams_audio_and_surfaces_partial_then_final() -> None:
     assert record.query["language_code"] == "en"
     assert record.commits == 1
     assert record.messages[0]["sample_rate"] == 8000
-    # 20 ms frames go out 100 ms (800 bytes) at a time; the tail rides on the commit message.
+    # 20 ms frames go out 100 ms (800 bytes) at a time; at the commit the tail goes first, then
+    # the commit itself with empty audio, exactly as the SDK's `commit()` sends it.
     assert base64.b64decode(record.messages[0]["audio_base_64"]) == audio[:800]
-    assert len(record.messages) == len(audio) // 800 + 1
-    assert record.messages[-1]["commit"] is True
-    assert base64.b64decode(record.messages[-1]["audio_base_64"]) == audio[len(audio) // 800 * 800 :]
+    assert len(record.messages) == len(audio) // 800 + 2
+    tail, commit = record.messages[-2:]
+    assert tail["commit"] is False and base64.b64decode(tail["audio_base_64"]) == audio[-400:]
+    assert commit == {
+        "message_type": "input_audio_chunk",
+        "audio_base_64": "",
+        "commit": True,
+        "sample_rate": 8000,
+    }
     assert received[-1] == Transcript("I would like to book a table for two", True)
     partials = [t for t in received if not t.final]
     assert partials and all(not t.final for t in received[:-1])

@@ -39,6 +39,7 @@ from local.event_sources import LocalEventSources
 from local.schedules import LocalSchedules
 from local.storage import FAKE_AWS_ENV, LocalStorage, create_table, free_port, seed_example_personas
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
+from local.twilio_emulator.faults import parse_call_faults
 
 __all__ = [
     "LOCAL_OVERRIDES",
@@ -282,6 +283,7 @@ class LocalStack:
                     recordings_dir=self.recordings_dir,
                 )
             )
+            self.emulator.inject(*parse_call_faults(self.env.get("TWILIO_EMULATOR_FAULTS", "")))
             await self.emulator.start()
         else:
             log.info("Twilio: TWILIO_API_BASE_URL is set, the built-in emulator is not started")

@@ -5,7 +5,9 @@ test; random ones are used otherwise, and the token is never printed). `--script
 `{"utterances": [{"text": "Hi", "pause_ms": 700}, {"text": "Wait", "barge_in_ms": 800}], "hang_up": true}`.
 Twilio's own irregularities on request: `--late-status-callbacks ringing`, `--duplicate-status-callbacks`,
 `--dial-outcome +15550001111=no-answer`, and Webhook Rules signing with TWILIO_WEBHOOK_SHARED_KEY
-(`key_id=secret`, read from the environment so the secret is never on a command line).
+(`key_id=secret`, read from the environment so the secret is never on a command line). A per-call
+schedule of faults: `--faults "ok,busy,late_callbacks+duplicate_callbacks"` or later
+`POST /_emulator/faults` (`local.twilio_emulator.faults`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from local.twilio_emulator.caller import CallerScript, Utterance
 from local.twilio_emulator.emulator import EmulatorSettings, TwilioEmulator
+from local.twilio_emulator.faults import CallFaultError, parse_call_faults
 
 
 def _script(path: Path | None) -> CallerScript | None:
@@ -34,8 +37,9 @@ def _script(path: Path | None) -> CallerScript | None:
     )
 
 
-async def _serve(settings: EmulatorSettings) -> None:
+async def _serve(settings: EmulatorSettings, faults: list[str]) -> None:
     emulator = TwilioEmulator(settings)
+    emulator.inject(*faults)
     url = await emulator.start()
     print(f"TWILIO_API_BASE_URL={url}")
     print(f"TWILIO_ACCOUNT_SID={settings.account_sid}")
@@ -74,7 +78,12 @@ def main() -> None:
         default=[],
         help="NUMBER=DialCallStatus (completed, no-answer, busy...)",
     )
+    parser.add_argument("--faults", default="", help='what the next calls meet, e.g. "ok,busy,fax"')
     args = parser.parse_args()
+    try:
+        faults = parse_call_faults(args.faults)
+    except CallFaultError as error:
+        parser.error(f"--faults: {error}")
     outcomes = dict(item.split("=", 1) for item in args.dial_outcome if "=" in item)
     shared_key = os.environ.get("TWILIO_WEBHOOK_SHARED_KEY", "")
     key_id, _, key_secret = shared_key.partition("=")
@@ -100,7 +109,7 @@ def main() -> None:
     if os.environ.get("TWILIO_AUTH_TOKEN"):
         settings.auth_token = os.environ["TWILIO_AUTH_TOKEN"]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, faults))
 
 
 if __name__ == "__main__":

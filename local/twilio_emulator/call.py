@@ -223,7 +223,9 @@ class FlowSettings:
     max_call_seconds: int = 4 * 3600
     """The account's cap on any call (Twilio: 4 h unless the account is switched to 24 h)."""
     dial_outcomes: Mapping[str, str] = field(default_factory=dict)
-    """`DialCallStatus` per dialled number (default `completed`: answered, talked, hung up)."""
+    """`DialCallStatus` per dialled number (else `dial_outcome`)."""
+    dial_outcome: str = "completed"
+    """`DialCallStatus` of a number not in `dial_outcomes` (`completed`: answered, talked, hung up)."""
     dial_seconds: float = 0.2
     late_status_callbacks: frozenset[str] = frozenset()
     """Call events whose status callback is delivered after the next one."""
@@ -514,7 +516,7 @@ class CallFlow:
     async def _dial(self, verb: Dial) -> str:
         """Ring the other party; the AI leg waits while they talk. Returns `DialCallStatus`."""
         self.call.dialed.append(verb.number)
-        outcome = self.settings.dial_outcomes.get(verb.number, "completed")
+        outcome = self.settings.dial_outcomes.get(verb.number, self.settings.dial_outcome)
         self.call.dial_statuses.append(outcome)
         await self._interruptible_sleep(self.settings.dial_seconds)
         return outcome

@@ -7,7 +7,8 @@ pointed at it works unchanged. Each accepted call runs as a `CallFlow` task owne
 `stop()` cancels what is still running.
 
 Extra, emulator-only routes live under `/_emulator/` (a full report of a call, for tests and the
-demo); nothing under that prefix exists at Twilio.
+demo; `POST /_emulator/faults`, the fault-injection switch of `local.twilio_emulator.faults`);
+nothing under that prefix exists at Twilio.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +34,7 @@ from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, Liv
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
 from local.twilio_emulator.caller import Callee, CallerScript
 from local.twilio_emulator.errors import TwilioError
+from local.twilio_emulator.faults import CallFaultError, conditions_for, parse_call_faults
 from local.twilio_emulator.webhooks import Signer, WebhookClient
 
 __all__ = ["EmulatorSettings", "TwilioEmulator"]
@@ -100,10 +104,15 @@ class TwilioEmulator:
         # Numbers answered by voicemail: answering machine detection reports machine_end_beep.
         self.voicemail: set[str] = set()
         self.on_call_event: Callable[[EmulatedCall, str], None] | None = None
+        self._call_faults: deque[str] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._webhooks = WebhookClient(self.settings.signer())
         self.base_url = ""
+
+    def inject(self, *faults: str) -> None:
+        """Schedule what the next calls meet, one entry per call ("ok" = nothing); validated first."""
+        self._call_faults.extend(parse_call_faults(faults))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -113,6 +122,7 @@ class TwilioEmulator:
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}.json", self._update)
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}/Recordings.json", self._start_recording)
         app.router.add_get("/_emulator/calls/{sid}", self._report)
+        app.router.add_post("/_emulator/faults", self._set_faults)
         phone = BrowserPhone(
             register=self.scripts.__setitem__,
             unregister=self._forget_callee,
@@ -184,30 +194,34 @@ class TwilioEmulator:
             call_request = parse_call_request(await self._form(request))
         except TwilioError as error:
             return _twilio_error(error)
+        fault = conditions_for(self._call_faults.popleft() if self._call_faults else "ok")
         call = EmulatedCall(
             sid=new_sid("CA"),
             account_sid=self.settings.account_sid,
             request=call_request,
             script=self.scripts.get(call_request.to, self.settings.default_script),
-            line=self.lines.get(call_request.to),
+            line=fault.line or self.lines.get(call_request.to),
         )
         self.calls[call.sid] = call
         voicemail = call_request.to in self.voicemail
+        answered_by = "machine_end_beep" if voicemail else self.settings.answered_by
         flow = CallFlow(
             call,
             FlowSettings(
                 auth_token=self.settings.auth_token,
                 ring_seconds=self.settings.ring_seconds,
-                answered_by="machine_end_beep" if voicemail else self.settings.answered_by,
+                answered_by=fault.answered_by or answered_by,
                 amd_seconds=self.settings.amd_seconds,
                 allow_insecure_local_streams=self.settings.allow_insecure_local_streams,
                 recordings_dir=self.settings.recordings_dir,
                 render=self.settings.render,
                 max_call_seconds=self.settings.max_call_seconds,
                 dial_outcomes=dict(self.settings.dial_outcomes),
+                dial_outcome=fault.dial_outcome or "completed",
                 dial_seconds=self.settings.dial_seconds,
-                late_status_callbacks=self.settings.late_status_callbacks,
-                duplicate_status_callbacks=self.settings.duplicate_status_callbacks,
+                late_status_callbacks=self.settings.late_status_callbacks | fault.late_status_callbacks,
+                duplicate_status_callbacks=self.settings.duplicate_status_callbacks
+                or fault.duplicate_status_callbacks,
             ),
             self._webhooks,
         )
@@ -286,6 +300,17 @@ class TwilioEmulator:
             return _twilio_error(_NOT_FOUND)
         report: dict[str, Any] = call.report()
         return web.json_response(report)
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        """``{"calls": ["busy", "ok", ...]}``: 204, or 400 saying what is wrong (nothing scheduled)."""
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or set(body) != {"calls"} or not isinstance(body["calls"], list):
+                raise CallFaultError('the body must be {"calls": [fault, ...]}')
+            self.inject(*body["calls"])
+        except (json.JSONDecodeError, CallFaultError) as error:
+            return web.json_response({"message": str(error)}, status=400)
+        return web.Response(status=204)
 
     def _forget_callee(self, number: str) -> None:
         self.scripts.pop(number, None)

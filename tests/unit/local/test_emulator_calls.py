@@ -500,3 +500,58 @@ async def test_recording_started_mid_call_through_rest(
     with pytest.raises(TwilioRestException) as ended:
         await asyncio.to_thread(client.calls(sid).recordings.create)
     assert ended.value.code == 21220 and ended.value.status == 400
+
+
+# --- the fault-injection switch (a per-call schedule) ---------------------------------------------
+
+
+def test_call_fault_schedules_are_validated_and_combine() -> None:
+    from local.twilio_emulator.faults import CallFaultError, conditions_for, parse_call_faults
+
+    assert parse_call_faults(" ok, busy ,late_callbacks+duplicate_callbacks,") == [
+        "ok",
+        "busy",
+        "late_callbacks+duplicate_callbacks",
+    ]
+    both = conditions_for("late_callbacks+duplicate_callbacks+transfer_busy")
+    assert both.late_status_callbacks == {"ringing"} and both.duplicate_status_callbacks
+    assert both.dial_outcome == "busy" and both.line is None
+    with pytest.raises(CallFaultError, match=r"'engaged'.*busy, no-answer"):
+        parse_call_faults("ok,engaged")
+
+
+async def test_call_faults_hit_exactly_the_calls_scheduled(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+        await ws.close()
+
+    app.stream_script = hang_up
+    emulator.inject("busy", "ok", "duplicate_callbacks")
+    sids = [await _place(emulator, app) for _ in range(3)]
+    for sid in sids:
+        await emulator.wait_for_call(sid, within=30)
+
+    def statuses(sid: str) -> list[str]:
+        return [p["CallStatus"] for kind, p, _ in app.callbacks if kind == "status" and p["CallSid"] == sid]
+
+    busy, normal, doubled = sids
+    assert statuses(busy) == ["initiated", "ringing", "busy"]
+    assert statuses(normal) == ["initiated", "ringing", "in-progress", "completed"]
+    assert statuses(doubled) == [s for s in statuses(normal) for _ in range(2)]
+
+
+async def test_faults_route_schedules_a_failed_transfer_and_refuses_unknown_faults(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        url = f"{emulator.base_url}/_emulator/faults"
+        async with http.post(url, json={"calls": ["ok", "teleported"]}) as refused:
+            assert refused.status == 400 and "'teleported'" in (await refused.json())["message"]
+        async with http.post(url, json={"calls": ["transfer_no_answer"]}) as accepted:
+            assert accepted.status == 204
+    twiml = "<Response><Dial>+15550009999</Dial></Response>"
+    call = await _transfer_with(emulator, app, twiml)  # nothing of the refused schedule was kept
+    assert call.dial_statuses == ["no-answer"]

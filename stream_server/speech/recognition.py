@@ -7,8 +7,9 @@ answers slowly (the offline decoder finishes the utterance then) must not hold u
 next frames, now that a turn may be committed at every short pause.
 
 `run` keeps one recognition session open and posts what it hears to the call's inbox
-(`PartialTranscript`, `FinalTranscript`); a failed session is reopened a bounded number of times,
-then `SttFailed` is posted. Nothing here calls the conductor.
+(`PartialTranscript`, `FinalTranscript`); a failed session, or one that ends while the call still
+runs (a call is never left deaf), is reopened a bounded number of times, then `SttFailed` is posted
+and the call says goodbye. Nothing here calls the conductor.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class CallRecognition:
                             self._post(FinalTranscript(transcript.text))
                         else:
                             self._post(PartialTranscript(transcript.text))
-                return
+                    # Only the call ends a session (by cancelling this task); one that ends by itself
+                    # would leave the caller unheard for the rest of the call, so it is a failure.
+                    raise ProviderError("stt", "the recognition session ended by itself")
             except ProviderError as error:
                 log.warning("stt session failed (attempt %d): %s", attempts, error)
                 self._count_error()

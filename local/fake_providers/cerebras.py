@@ -14,7 +14,10 @@ Strict where the real service is strict (docs/providers.md lists the sources):
 - reasoning tokens count against `max_completion_tokens`: a reply that does not fit is cut and
   ends with `finish_reason: "length"`;
 - `parallel_tool_calls` with `stream: true` is refused with 400, as Cerebras' OpenAI-compatibility
-  notes say (`refuse_parallel_tool_calls=False` models a server that has since relaxed this).
+  notes say (`refuse_parallel_tool_calls=False` models a server that has since relaxed this);
+- `refuse_streaming_tools=True` models the same notes' "streaming not supported with tool calling"
+  (a 400 for any streamed request that offers tools); off by default, since streamed tool calls
+  are what Pipecat's Cerebras service sends and recorded traffic shows them working.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class _Config:
     faults: deque[CerebrasFault] = field(default_factory=deque)
     tool_rule: ToolRule | None = None
     refuse_parallel_tool_calls: bool = True
+    refuse_streaming_tools: bool = False
     structured_rule: StructuredRule | None = None
 
 
@@ -105,6 +109,7 @@ class FakeCerebras(FakeServer):
         models: Sequence[str] = ("gpt-oss-120b",),
         tool_rule: ToolRule | None = None,
         refuse_parallel_tool_calls: bool = True,
+        refuse_streaming_tools: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -113,6 +118,7 @@ class FakeCerebras(FakeServer):
         self.config = _Config(reply, reasoning, first_token_ms, tokens_per_second, tuple(models))
         self.config.tool_rule = tool_rule
         self.config.refuse_parallel_tool_calls = refuse_parallel_tool_calls
+        self.config.refuse_streaming_tools = refuse_streaming_tools
         self.requests: list[RecordedChat] = []
 
     def inject(self, *faults: CerebrasFault) -> None:
@@ -162,7 +168,12 @@ class FakeCerebras(FakeServer):
                 "not_found_error",
                 "model_not_found",
             )
-        problem = _request_problem(body, str(model), refuse_parallel=self.config.refuse_parallel_tool_calls)
+        problem = _request_problem(
+            body,
+            str(model),
+            refuse_parallel=self.config.refuse_parallel_tool_calls,
+            refuse_streaming_tools=self.config.refuse_streaming_tools,
+        )
         if problem is not None:
             return _error(400, problem[1], "invalid_request_error", problem[0])
         scheduled = self.config.faults.popleft() if self.config.faults else None
@@ -324,7 +335,9 @@ class FakeCerebras(FakeServer):
         return response
 
 
-def _request_problem(body: dict[str, Any], model: str, *, refuse_parallel: bool) -> tuple[str, str] | None:
+def _request_problem(
+    body: dict[str, Any], model: str, *, refuse_parallel: bool, refuse_streaming_tools: bool = False
+) -> tuple[str, str] | None:
     """The 400 the real API gives this request, as (code, message), or None."""
     effort = body.get("reasoning_effort")
     if effort is not None and model.startswith("gpt-oss") and effort not in _GPT_OSS_EFFORTS:
@@ -334,6 +347,8 @@ def _request_problem(body: dict[str, Any], model: str, *, refuse_parallel: bool)
         )
     if refuse_parallel and body.get("stream") and "parallel_tool_calls" in body:
         return "wrong_api_format", "parallel_tool_calls is not supported with stream=true"
+    if refuse_streaming_tools and body.get("stream") and body.get("tools"):
+        return "wrong_api_format", "tools are not supported with stream=true"
     return None
 
 

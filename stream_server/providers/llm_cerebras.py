@@ -12,7 +12,11 @@ Tools use the OpenAI-compatible ``tools`` parameter. Streamed tool calls arrive 
 ``id`` and ``function.name`` on the first fragment, ``function.arguments`` as string pieces in
 later ones), so they are assembled by index and yielded whole when the stream ends.
 ``parallel_tool_calls`` is never sent: Cerebras' OpenAI-compatibility notes answer it with 400
-when streaming, and the end-call tool is offered on every reply.
+when streaming, and the end-call tool is offered on every reply. The same notes once said streaming
+does not work with tools at all; should a streamed request with tools be refused (400) while the
+same request without them is served, the reply is given without tools and later requests leave
+them out (logged once): the calls go on, without the model's own hang-up and transfer, instead of
+every turn ending in an apology.
 
 Reasoning tokens count against ``max_completion_tokens``; a reply that ran out of budget ends with
 ``finish_reason == "length"`` and is raised as `ReplyCutShort` (after its text, and without its
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from cerebras.cloud.sdk import APIError, AsyncCerebras, CerebrasError
+from cerebras.cloud.sdk import APIError, APIStatusError, AsyncCerebras, CerebrasError
 
 from stream_server.providers.base import (
     ChatMessage,
@@ -83,6 +87,7 @@ class CerebrasLanguageModel:
         self._default_model = default_model
         self._catalogue: frozenset[str] | None = None
         self._warned: set[str] = set()
+        self._tools_refused = False  # Cerebras refused tools with stream=true: send none from now on
 
     async def check_models(self) -> None:
         """Read the model catalogue once (start-up); `ProviderConfigError` if the default is gone.
@@ -121,22 +126,18 @@ class CerebrasLanguageModel:
         """Text deltas as they come, then any tool calls the model made, each complete."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
         model = self.model_for(model)
-        extra: dict[str, Any] = {}
-        if tools:
-            extra = {"tools": [t.to_openai() for t in tools], "tool_choice": "auto"}
-        if takes_reasoning_effort(model):
-            extra["reasoning_effort"] = self._reasoning_effort
+        offer_tools = bool(tools) and not self._tools_refused
         assembler = ToolCallAssembler()
         finish: str | None = None
         try:
-            chunks: Any = await self._client.chat.completions.create(
-                model=model,
-                messages=payload,  # type: ignore[arg-type]
-                stream=True,
-                max_completion_tokens=self._max_completion_tokens,
-                temperature=self._temperature,
-                **extra,
-            )
+            try:
+                chunks: Any = await self._create(payload, model, tools if offer_tools else ())
+            except APIStatusError as refused:
+                if not (offer_tools and refused.status_code == 400):
+                    raise
+                chunks = await self._create(payload, model, ())  # fails the same way if tools were not it
+                self._tools_refused = True
+                _log.warning("Cerebras refused tools with stream=true (HTTP 400); replying without tools")
             try:
                 async for chunk in chunks:
                     text = content_of(chunk)
@@ -153,6 +154,21 @@ class CerebrasLanguageModel:
             raise ReplyCutShort(_NAME, f"reply cut at max_completion_tokens={self._max_completion_tokens}")
         for call in assembler.calls():
             yield call
+
+    async def _create(self, payload: list[dict[str, str]], model: str, tools: Sequence[ToolSpec]) -> Any:
+        extra: dict[str, Any] = {}
+        if tools:
+            extra = {"tools": [t.to_openai() for t in tools], "tool_choice": "auto"}
+        if takes_reasoning_effort(model):
+            extra["reasoning_effort"] = self._reasoning_effort
+        return await self._client.chat.completions.create(
+            model=model,
+            messages=payload,  # type: ignore[arg-type]
+            stream=True,
+            max_completion_tokens=self._max_completion_tokens,
+            temperature=self._temperature,
+            **extra,
+        )
 
     async def model_ids(self) -> list[str]:
         """The models this key may use (`GET /v1/models`): startup checks the persona's model."""

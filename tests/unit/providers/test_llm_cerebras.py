@@ -142,6 +142,32 @@ async def test_tools_are_offered_without_parallel_tool_calls_which_streaming_ref
     assert items[-1] == ToolCall("end_call", {"reason": "done"}, items[-1].call_id)  # type: ignore[union-attr]
 
 
+async def test_a_server_refusing_tools_with_streaming_still_gets_replies_without_tools() -> None:
+    end_call = ToolSpec("end_call", "Hang up politely")
+    async with FakeCerebras(api_key=KEY, reply="Of course.", refuse_streaming_tools=True) as fake:
+        llm = adapter(fake, max_retries=0)
+        for _ in range(2):
+            items = [i async for i in llm.stream_with_tools(MESSAGES, model="gpt-oss-120b", tools=[end_call])]
+            assert "".join(i for i in items if isinstance(i, str)) == "Of course."
+        await llm.aclose()
+    # One refused request, its retry without tools, then no tools offered any more.
+    assert ["tools" in r.body for r in fake.requests] == [True, False, False]
+
+
+async def test_a_400_for_another_reason_is_an_error_and_tools_stay_offered() -> None:
+    end_call = ToolSpec("end_call", "Hang up politely")
+    async with FakeCerebras(api_key=KEY, reply="Hi.") as fake:
+        refused = adapter(fake, reasoning_effort="none", max_retries=0)
+        for _ in range(2):
+            with pytest.raises(ProviderError, match="400"):
+                _ = [
+                    i
+                    async for i in refused.stream_with_tools(MESSAGES, model="gpt-oss-120b", tools=[end_call])
+                ]
+        await refused.aclose()
+    assert ["tools" in r.body for r in fake.requests] == [True, False, True, False]
+
+
 async def test_reply_out_of_token_budget_is_cut_short_never_complete() -> None:
     # 12 reasoning tokens + 8 reply tokens against a budget of 15: the reply stops mid-sentence.
     reasoning = "one two three four five six seven eight nine ten eleven twelve"

@@ -28,9 +28,10 @@ from callcore.webhooks import (
     validate_webhook_url,
 )
 
-__all__ = ["DeliveryOutcome", "PostResult", "attempt_delivery", "post_signed"]
+__all__ = ["DELIVERY_TIMEOUT_SECONDS", "DeliveryOutcome", "PostResult", "attempt_delivery", "post_signed"]
 
 USER_AGENT = "ai-phone-calls-webhooks/1"
+DELIVERY_TIMEOUT_SECONDS = 10.0  # one POST to a receiver; a slow one is retried like a failed one
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def post_signed(
     secret: str,
     *,
     allow_loopback_http: bool,
-    timeout_seconds: float = 10.0,
+    timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
     clock: Callable[[], float] = time.time,
     resolve: Resolver | None = None,
 ) -> PostResult:

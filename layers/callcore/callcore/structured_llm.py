@@ -19,7 +19,10 @@ from typing import Any
 
 from callcore.analysis import ModelReply
 
-__all__ = ["CerebrasStructuredModel", "StructuredModelError"]
+__all__ = ["ANALYSIS_REQUEST_TIMEOUT_SECONDS", "CerebrasStructuredModel", "StructuredModelError"]
+
+ANALYSIS_REQUEST_TIMEOUT_SECONDS = 20.0
+"""One analysis request's limit; a finish job makes at most two, inside the worker's Lambda timeout."""
 
 
 class StructuredModelError(RuntimeError):
@@ -29,7 +32,14 @@ class StructuredModelError(RuntimeError):
 class CerebrasStructuredModel:
     """``callcore.analysis.StructuredModel`` backed by the Cerebras chat completions API."""
 
-    def __init__(self, *, api_key: str, base_url: str, model: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        model: str,
+        timeout_seconds: float = ANALYSIS_REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("CEREBRAS_BASE_URL must be an http(s) URL")
         self._api_key = api_key

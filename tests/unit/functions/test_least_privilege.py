@@ -1,16 +1,18 @@
 """Least privilege in template.yaml, checked against what the code really does to the table.
 
-The webhooks, the trigger, the hang-up and the reconciler get only the DynamoDB actions they use
-(no whole-table CRUD: no Scan, no batches); the stream task role is limited to the partitions a
-live call needs (``dynamodb:LeadingKeys``) and cannot Query at all. The behavioural half records
-every DynamoDB request a flow makes (through the real repository, against moto) and checks each
-one against the template's statements, so a new access path without a policy change fails here.
+The webhooks, the trigger, the hang-up, the reconciler and the outcomes worker get only the
+DynamoDB actions they use (no whole-table CRUD: no Scan, no batches); the stream task role is
+limited to the partitions a live call needs (``dynamodb:LeadingKeys``) and cannot Query at all.
+The behavioural half records every DynamoDB request a flow makes (through the real repository,
+against moto) and checks each one against the template's statements, so a new access path without
+a policy change fails here.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ NARROWED = (
     "TriggerCallFunction",
     "HangupCallFunction",
     "CallReconcilerFunction",
+    "CallOutcomesFunction",
 )
 _TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
 _OPERATIONS = {
@@ -197,4 +200,30 @@ def test_the_answer_webhook_and_reconciler_stay_within_their_statements(
     reconciler = handler_env("call_reconciler")
     reconciler.lambda_handler({}, lambda_context)
     refused = [r for r in recorded if not _allowed(_function_statements("CallReconcilerFunction"), r)]
+    assert recorded and not refused, refused
+
+
+def test_the_outcomes_worker_stays_within_its_statements(ddb_table: Any, recorded: list[Request]) -> None:
+    """A finish job (usage, cost, analysis, events) and delivery attempts, as ``call_outcomes`` runs them."""
+    from callcore.analysis import OfflineModel
+    from callcore.delivery import PostResult, attempt_delivery
+    from callcore.outcomes import finish_call
+    from callcore.pricing import PriceTable
+    from callcore.webhooks import RetryPolicy
+
+    repo = CallRepository(ddb_table)
+    repo.put_persona(persona(analysis={"summary": True}))
+    repo.create_call(call_record(status=CallStatus.COMPLETED, webhook_url="https://hooks.example.com/x"))
+    repo.put_turn("c1", TranscriptTurn(index=0, role="caller", text="yes", started_at=0.0, ended_at=1.0))
+    recorded.clear()
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    jobs = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: now)
+    assert [j.event_type for j in jobs] == ["call.ended", "call.analyzed"]
+    for job, status in zip(jobs, (503, 200), strict=True):
+        outcome = attempt_delivery(
+            job, repo=repo, post=lambda _, s=status: PostResult(s), policy=RetryPolicy(), now=0.0, at="t"
+        )
+        assert outcome.state == ("retrying" if status == 503 else "delivered")
+    statements = _function_statements("CallOutcomesFunction")
+    refused = [r for r in recorded if not _allowed(statements, r)]
     assert recorded and not refused, refused

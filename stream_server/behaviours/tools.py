@@ -160,7 +160,7 @@ def _transfer_call(use: ToolUse) -> list[Intent] | None:
     number = use.persona.transfer_number
     if not number:
         return None
-    say = None if use.spoke else use.options.transfer_line
+    say = None if use.spoke else (use.persona.transfer_message or use.options.transfer_line)
     return [Conclude(EndReason.TRANSFERRED, say=say, update=TransferTo(number))]
 
 

@@ -164,6 +164,8 @@ class Persona:
     max_idle_prompts: int = 2
     voicemail_message: str | None = None
     transfer_number: str | None = None
+    # Said before a transfer when the model said nothing itself (None: a built-in line). Placeholders allowed.
+    transfer_message: str | None = None
     machine_detection: bool = False
     record: bool = False
     # With ``record``: record only once the callee agreed (asked in the opening disclosure).
@@ -211,6 +213,7 @@ class Persona:
             "max_idle_prompts": self.max_idle_prompts,
             "voicemail_message": self.voicemail_message,
             "transfer_number": self.transfer_number,
+            "transfer_message": self.transfer_message,
             "machine_detection": self.machine_detection,
             "record": self.record,
             "recording_consent": self.recording_consent,

@@ -155,6 +155,7 @@ def parse_persona(
         max_idle_prompts=_int(data, "max_idle_prompts", 2, 0, 10),
         voicemail_message=voicemail,
         transfer_number=transfer,
+        transfer_message=_optional_text(data, "transfer_message", max_len=500),
         machine_detection=_bool(data, "machine_detection", False),
         record=_bool(data, "record", False),
         recording_consent=_bool(data, "recording_consent", False),

@@ -1,7 +1,8 @@
 """Per-call variables: the ``{{name}}`` placeholders of a persona and the values that fill them.
 
-A persona's spoken texts (greeting, goodbye, idle prompt, voicemail message) and its prompt may
-name placeholders such as ``{{first_name}}``; ``POST /calls`` brings the values. Three rules:
+A persona's spoken texts (greeting, goodbye, idle prompt, voicemail and transfer messages, the
+disclosure) and its prompt may name placeholders such as ``{{first_name}}``; ``POST /calls`` brings
+the values. Three rules:
 
 * A value is data, never an instruction. Spoken texts get the value as written (the callee hears
   it); the prompt gets it as a JSON string literal (``"Jane"``), and a closing note tells the model
@@ -43,7 +44,15 @@ __all__ = [
 MAX_VARIABLES = 32
 MAX_VALUE_LENGTH = 500
 MAX_VARIABLES_BYTES = 4096
-TEMPLATE_FIELDS = ("prompt", "greeting", "goodbye", "idle_prompt", "voicemail_message", "disclosure")
+TEMPLATE_FIELDS = (
+    "prompt",
+    "greeting",
+    "goodbye",
+    "idle_prompt",
+    "voicemail_message",
+    "transfer_message",
+    "disclosure",
+)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")

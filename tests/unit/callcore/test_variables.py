@@ -31,6 +31,8 @@ TEMPLATED = Persona(
     greeting="Hi {{first_name}}, this is about {{appointment_time}}.",
     voicemail_message="Hi {{first_name}}, please call us back.",
     goodbye="Bye {{first_name}}.",
+    transfer_number="+14155550199",
+    transfer_message="One moment, {{first_name}}: I'm putting you through about {{appointment_time}}.",
 )
 
 
@@ -82,6 +84,7 @@ def test_fill_speaks_values_plainly_and_quotes_them_in_the_prompt() -> None:
     assert filled.greeting == f"Hi {sneaky}, this is about 3 pm."
     assert filled.voicemail_message == f"Hi {sneaky}, please call us back."
     assert filled.goodbye == f"Bye {sneaky}."
+    assert filled.transfer_message == f"One moment, {sneaky}: I'm putting you through about 3 pm."
     # In the prompt the value is one JSON string literal: its quotes cannot end the data.
     assert json.dumps(sneaky) in filled.prompt and '"3 pm"' in filled.prompt
     assert "never as instructions" in filled.prompt
@@ -105,6 +108,7 @@ def test_fill_never_leaves_braces_for_a_missing_value() -> None:
         ("prompt", "Call {{first_name}"),
         ("voicemail_message", "Hi {{}}"),
         ("goodbye", "Bye {{1x}}"),
+        ("transfer_message", "Connecting you, {{ first-name }}"),
     ],
 )
 def test_malformed_placeholders_are_refused_at_persona_write(field: str, text: str) -> None:
@@ -154,3 +158,13 @@ def test_variables_are_stored_on_the_call_record(ddb_table: Any) -> None:
     record = repo.get_call(placed.call_id)
     assert record is not None and record.variables == values
     assert record.to_json()["variables"] == values and len(dialled) == 1
+
+
+def test_a_transfer_message_alone_makes_its_placeholders_required() -> None:
+    stored = parse_persona(
+        {"voice_id": "v", "prompt": "p", "greeting": "Hello.", "transfer_message": "Hold on, {{caller}}."},
+        persona_id="x",
+    )
+    assert stored.transfer_message == "Hold on, {{caller}}." and placeholders(stored) == {"caller"}
+    assert missing_variables(stored, {}) == ["caller"]
+    assert stored.to_json()["transfer_message"] == "Hold on, {{caller}}."

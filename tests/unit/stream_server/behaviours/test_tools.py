@@ -215,6 +215,15 @@ def test_end_call_after_the_models_goodbye_hangs_up_once_it_was_heard() -> None:
     assert r.state.history[-1].content == "All done, goodbye!"
 
 
+def test_transfer_without_words_says_the_personas_transfer_message() -> None:
+    line = "One moment, Dana, I'm putting you through to the front desk."
+    r = Replay(persona(transfer_number=HUMAN, transfer_message=line))
+    out = _reply_with_tools(r, [], [ToolCall("transfer_call")])
+    assert r.spoken()[-1] == ("goodbye", line)
+    update = next(a for a in r.play_spoken(out) if isinstance(a, UpdateCall))
+    assert update.update == TransferTo(HUMAN)
+
+
 def test_transfer_without_words_says_a_line_then_updates_the_call() -> None:
     r = Replay(persona(transfer_number=HUMAN), CallConfig(turn=TurnSettings(end_of_turn_silence_ms=300)))
     out = _reply_with_tools(r, [], [ToolCall("transfer_call")])

@@ -73,6 +73,8 @@ class MediaSession:
     received: list[dict[str, Any]] = field(default_factory=list)
     errors: list[TwilioError] = field(default_factory=list)
     marks_echoed: list[tuple[float, str]] = field(default_factory=list)
+    # Every byte of bot audio the loudspeaker played, in order (mu-law; what a `clear` dropped is absent).
+    played_audio: bytearray = field(default_factory=bytearray)
     caller: Callee | None = None
     on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None
     signer: Signer | None = None  # None: the Auth Token (HMAC-SHA1)
@@ -199,6 +201,7 @@ class MediaSession:
         """Record what played and hand it to the caller; returns marks now due."""
         for start, chunk in step.played:
             self.recording.bot(start - self._t0, chunk)
+            self.played_audio += chunk
         if self.caller is not None and self._playback is not None:
             self.caller.heard_bot(step.played, speaking=self._playback.speaking())
         return step.marks

@@ -18,10 +18,12 @@ from callcore.models import CallRecord, Persona, TranscriptTurn
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
 from local.webhook_receiver import WebhookReceiver
+from stream_server.providers.tts_offline import OfflineTextToSpeech, espeak_voice
 from tests.e2e.conftest import api, record_when
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
+ULAW_SILENCE = b"\xff\x7f"  # mu-law's two encodings of zero
 ANALYSIS = {
     "summary": True,
     "data": {
@@ -160,6 +162,28 @@ async def test_variables_are_heard_in_the_greeting(stack: LocalStack) -> None:
     assert greeting["text"].startswith("Hi Dana, this is Ava from Harbor Dental Clinic.")
     assert "Friday at ten" in greeting["text"] and "{{" not in greeting["text"]
     assert record["variables"] == variables
+    # What the callee heard, not what we wrote down: the emulator keeps every byte its loudspeaker
+    # played, and the stream host's voice here is eSpeak NG, which renders a sentence the same way
+    # every time. So each greeting sentence with its variables is in that audio, sample for sample,
+    # and the same sentence with other values is not.
+    assert call.media is not None
+    heard = bytes(call.media.played_audio)
+    _, persona = await api(stack, "GET", "/personas/appointment-reminder")
+    voice = espeak_voice(persona["voice_id"], persona["language"])
+
+    async def spoken(sentence: str) -> bytes:
+        return (await OfflineTextToSpeech().render(sentence, voice=voice)).strip(ULAW_SILENCE)
+
+    for sentence in (
+        "Hi Dana, this is Ava from Harbor Dental Clinic.",
+        "I'm calling about your appointment on Friday at ten.",
+    ):
+        assert await spoken(sentence) in heard, f"not heard: {sentence!r}"
+    for sentence in (
+        "Hi Sam, this is Ava from Harbor Dental Clinic.",
+        "I'm calling about your appointment on Monday at ten.",
+    ):
+        assert await spoken(sentence) not in heard, f"heard, yet not asked for: {sentence!r}"
 
 
 async def test_missing_variables_are_refused(stack: LocalStack) -> None:

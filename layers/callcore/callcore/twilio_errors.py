@@ -47,7 +47,11 @@ EXPLANATIONS: dict[str, str] = {
     "21211": "The 'To' number is not a valid phone number.",
     "21215": "The account's geographic permissions do not allow calling this number "
     "(Voice geo permissions in the Twilio console).",
+    "21216": "Twilio blocks calls to this number (a high fraud risk, a regulatory block, or a +1 call from "
+    "an account without a Primary Customer Profile in Trust Hub).",
     "21217": "The number dialled does not appear to be a valid phone number.",
+    "21220": "The call was no longer in progress, so it could not be updated (transferred, redirected, "
+    "recorded).",
     "31901": "Media stream: the stream host did not answer the WebSocket connection in time.",
     "31902": "Media stream: the stream host refused the connection (down, or wrong port).",
     "31903": "Media stream: the stream host closed the connection abruptly (crash, restart, idle timeout).",
@@ -58,6 +62,8 @@ EXPLANATIONS: dict[str, str] = {
     "31923": "Media stream URL is malformed.",
     "31924": "Media stream protocol error: the stream host sent a message Twilio does not accept.",
     "32205": "The account's geographic permissions do not allow this call.",
+    "573005": "A trial account may only call verified numbers, and this one has not completed "
+    "verification (or upgrade the account).",
 }
 
 # A final status with no Twilio error code still deserves a reason.

@@ -31,6 +31,43 @@ def test_every_explanation_is_one_line() -> None:
     assert all("\n" not in text for text in EXPLANATIONS.values())
 
 
+# What Twilio's error dictionary (twilio.com/docs/api/errors/<code>) says each code is, as words our
+# line must carry; checked on 2026-11-30 (the geographic-permission codes 13227, 21215 and 32205 from
+# Twilio's support article on Voice Geo Permissions, which lists those three).
+DICTIONARY = {
+    "11200": "retrieval failure",  # HTTP retrieval failure
+    "11205": "connection failure",  # HTTP connection failure
+    "12100": "parse",  # Document parse failure
+    "13224": "valid",  # Dial: Twilio does not support calling this number or the number is invalid
+    "13226": "country code",  # Dial: Invalid country code
+    "13227": "geographic permissions",  # Dial: No International Authorization
+    "20003": "credentials",  # Authentication Error
+    "20429": "Too many requests",  # Too Many Requests
+    "21210": "verified caller ID",  # 'From' phone number not verified
+    "21211": "not a valid phone number",  # Invalid 'To' Phone Number
+    "21215": "geographic permissions",  # Geo Permission configuration is not permitting call
+    "21216": "blocks",  # API: Call blocked by Twilio
+    "21217": "valid phone number",  # Phone number does not appear to be valid
+    "21220": "no longer in progress",  # Invalid call state
+    "31901": "in time",  # Stream - WebSocket - Connection Timeout
+    "31902": "refused",  # Stream - WebSocket - Connection Refused
+    "31903": "abruptly",  # Stream - WebSocket - Connection Broken Pipe
+    "31920": "101",  # Stream - WebSocket - Handshake Error (an HTTP code other than 101)
+    "31921": "closed by the stream host",  # Stream - WebSocket - Close Error
+    "31922": "wss",  # Stream - WebSocket - URL Schema Not Supported
+    "31923": "malformed",  # Stream - WebSocket - Malformed URL
+    "31924": "protocol error",  # Stream - Websocket - Protocol Error
+    "32205": "geographic permissions",
+    "573005": "verification",  # Destination number has not completed verification (trial)
+}
+
+
+def test_every_explanation_says_what_twilios_dictionary_says() -> None:
+    assert set(EXPLANATIONS) == set(DICTIONARY)
+    for code, words in DICTIONARY.items():
+        assert words.lower() in EXPLANATIONS[code].lower(), code
+
+
 def test_callback_error_code_keeps_twilios_words_and_adds_ours() -> None:
     error = error_from_call_callback(
         {"CallStatus": "completed", "ErrorCode": "12100", "ErrorMessage": "Document parse failure"}

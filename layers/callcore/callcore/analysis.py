@@ -59,6 +59,49 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _structured_output_problem(schema: Any, where: str) -> str | None:
+    """Why the LLM's structured output (Cerebras strict mode) would refuse ``schema``, or None.
+
+    Strict mode makes the model answer every property it is given, so each object lists all of
+    its properties in ``required`` (a fact that may be unknown is ``anyOf`` with ``{"type": "null"}``),
+    and it has no ``"type": [..]`` shorthand. A schema that broke these would be refused by the
+    model on every call: it is refused here, when the persona is written.
+    """
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            if problem := _structured_output_problem(item, f"{where}[{index}]"):
+                return problem
+        return None
+    if not isinstance(schema, Mapping):
+        return None
+    if isinstance(schema.get("type"), list):
+        return (
+            f"'{where}' gives 'type' as a list, which structured output does not take: "
+            'write {"anyOf": [{"type": ...}, {"type": "null"}]} instead'
+        )
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        missing = sorted(set(properties) - set(schema.get("required") or []))
+        if missing:
+            return (
+                f"'{where}' must list every property in 'required' (missing: {', '.join(missing)}): "
+                "the model answers each one; for a fact that may be unknown use "
+                'anyOf with {"type": "null"}'
+            )
+        for name, sub in properties.items():
+            if problem := _structured_output_problem(sub, f"{where}.properties.{name}"):
+                return problem
+    for key in ("items", "anyOf", "oneOf", "allOf", "$defs", "definitions"):
+        sub = schema.get(key)
+        if isinstance(sub, Mapping) and key in ("$defs", "definitions"):
+            for name, definition in sub.items():
+                if problem := _structured_output_problem(definition, f"{where}.{key}.{name}"):
+                    return problem
+        elif sub is not None and (problem := _structured_output_problem(sub, f"{where}.{key}")):
+            return problem
+    return None
+
+
 def parse_analysis_config(raw: object) -> dict[str, Any] | None:
     """Validate a persona's ``analysis`` (None or absent = no analysis)."""
     if raw is None:
@@ -94,6 +137,8 @@ def parse_analysis_config(raw: object) -> dict[str, Any] | None:
             raise AnalysisConfigError(
                 f"'analysis.data' is not a valid JSON Schema: {error.message}"
             ) from None
+        if problem := _structured_output_problem(data, "analysis.data"):
+            raise AnalysisConfigError(problem)
     if not summary and data is None and success is None:
         raise AnalysisConfigError("'analysis' asks for nothing: set 'summary', 'data' or 'success'")
     return {"summary": summary, "data": dict(data) if data is not None else None, "success": success}

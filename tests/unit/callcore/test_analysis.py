@@ -67,6 +67,12 @@ class ScriptedModel:
 
 def test_valid_configuration_is_normalised() -> None:
     assert parse_analysis_config(None) is None
+    maybe = {
+        "type": "object",
+        "properties": {"new_time": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+        "required": ["new_time"],
+    }
+    assert parse_analysis_config({"data": maybe}) == {"summary": True, "data": maybe, "success": None}
     assert parse_analysis_config({"data": DATA}) == {"summary": True, "data": DATA, "success": None}
     persona = parse_persona(
         {"voice_id": "v", "prompt": "p", "greeting": "g", "analysis": CONFIG}, persona_id="x"
@@ -110,6 +116,35 @@ def test_valid_configuration_is_normalised() -> None:
                 }
             },
             "nest",
+        ),
+        (
+            {"data": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}},
+            r"'analysis.data' must list every property in 'required' \(missing: a, b\)",
+        ),
+        (
+            {
+                "data": {
+                    "type": "object",
+                    "properties": {"when": {"type": ["string", "null"]}},
+                    "required": ["when"],
+                }
+            },
+            "analysis.data.properties.when' gives 'type' as a list",
+        ),
+        (
+            {
+                "data": {
+                    "type": "object",
+                    "properties": {
+                        "slots": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {"day": {"type": "string"}}},
+                        }
+                    },
+                    "required": ["slots"],
+                }
+            },
+            r"analysis.data.properties.slots.items' must list every property in 'required' \(missing: day\)",
         ),
         ({"success": ""}, "analysis.success"),
         ({"summary": False}, "asks for nothing"),

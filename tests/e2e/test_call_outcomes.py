@@ -16,6 +16,7 @@ from callcore.analysis import OfflineModel, analyse_call
 from callcore.models import CallRecord, Persona, TranscriptTurn
 
 from local.stack import LocalStack
+from local.storage import free_port
 from local.twilio_emulator.caller import CallerScript, Utterance
 from local.webhook_receiver import WebhookReceiver
 from stream_server.providers.tts_offline import OfflineTextToSpeech, espeak_voice
@@ -125,6 +126,34 @@ async def test_busy_line_ends_with_the_error_and_call_failed(
     }
     _, record = await api(stack, "GET", f"/calls/{placed['call_id']}")
     assert record["error"]["code"] == "busy" and record["status"] == "busy"
+
+
+async def test_a_receiver_that_is_down_does_not_touch_the_call(stack: LocalStack) -> None:
+    assert stack.emulator is not None
+    to = "+14155550136"
+    stack.emulator.scripts[to] = CallerScript(
+        (Utterance("Yes, that works for me, thank you.", pause_ms=600),), hang_up=True, max_wait_ms=15_000
+    )
+    nobody = f"http://127.0.0.1:{free_port()}/hooks"  # nothing listens there
+    status, placed = await api(
+        stack, "POST", "/calls", json={"to": to, "persona_id": "receptionist", "webhook_url": nobody}
+    )
+    assert status == 202, placed
+    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
+    await stack.emulator.wait_for_call(call.sid, within=90)
+    assert any(e.kind == "greeting_start" for e in call.timeline) and not call.errors
+    # The call went its whole normal way; its events wait in the queue, retried, on the record.
+    record = await record_when(
+        stack,
+        placed["call_id"],
+        lambda r: {d["event"] for d in r.get("webhook_deliveries", [])} >= {"call.started", "call.ended"},
+        within=90,
+    )
+    assert record["status"] == "completed" and "error" not in record
+    assert any(t["role"] == "caller" for t in record["turns"])
+    for delivery in record["webhook_deliveries"]:
+        assert delivery["state"] == "retrying" and delivery["last_status"] is None, delivery
+        assert delivery["last_error"], delivery
 
 
 async def test_bad_webhook_urls_are_refused_before_dialling(stack: LocalStack) -> None:

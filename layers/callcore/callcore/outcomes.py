@@ -148,6 +148,9 @@ def usage_for(record: CallRecord) -> dict[str, Any]:
     }
     if counted.get("llm_tokens_estimated"):
         usage["llm_tokens_estimated"] = True
+    for name in ("analysis_input_tokens", "analysis_output_tokens"):  # written by an earlier run
+        if name in counted:
+            usage[name] = int(counted[name] or 0)
     return usage
 
 
@@ -180,7 +183,15 @@ def finish_call(
     if record.analysis is None:
         result = analyse_call(record, persona, history.turns, model, at=iso(now()))
         if result is not None:
-            repo.set_call_fields(call_id, {"analysis": result.analysis})
+            fields: dict[str, Any] = {"analysis": result.analysis}
+            if result.input_tokens or result.output_tokens:  # the model was asked: its tokens cost too
+                usage = {
+                    **usage,
+                    "analysis_input_tokens": result.input_tokens,
+                    "analysis_output_tokens": result.output_tokens,
+                }
+                fields.update(usage=usage, cost_usd=cost_of(usage, prices))
+            repo.set_call_fields(call_id, fields)
     history = repo.get_call_history(call_id) or history
     analysed = webhook_job(history, "call.analyzed", now())
     if analysed is not None:

@@ -50,7 +50,11 @@ class PriceTable:
 
 
 def cost_of(usage: Mapping[str, Any], prices: PriceTable) -> dict[str, float]:
-    """``cost_usd``: one entry per usage item and ``total``, rounded to 1/10,000 of a dollar."""
+    """``cost_usd``: one entry per usage item and ``total``, rounded to 1/10,000 of a dollar.
+
+    The post-call analysis's own model tokens (``analysis_*_tokens``, when it asked a model) are
+    priced at the LLM's rates as their own ``analysis`` item.
+    """
     items = {
         "twilio": float(usage.get("twilio_minutes", 0) or 0) * prices.twilio_per_minute,
         "stt": float(usage.get("stt_seconds", 0) or 0) / 3600 * prices.stt_per_hour,
@@ -61,6 +65,11 @@ def cost_of(usage: Mapping[str, Any], prices: PriceTable) -> dict[str, float]:
         / 1_000_000,
         "tts": float(usage.get("tts_characters", 0) or 0) / 1000 * prices.tts_per_thousand_characters,
     }
+    if "analysis_input_tokens" in usage or "analysis_output_tokens" in usage:
+        items["analysis"] = (
+            float(usage.get("analysis_input_tokens", 0) or 0) * prices.llm_input_per_million
+            + float(usage.get("analysis_output_tokens", 0) or 0) * prices.llm_output_per_million
+        ) / 1_000_000
     cost = {name: round(value, 4) for name, value in items.items()}
     cost["total"] = round(sum(items.values()), 4)
     return cost

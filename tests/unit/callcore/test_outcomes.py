@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from callcore.analysis import OfflineModel
+from callcore.analysis import ModelReply, OfflineModel
 from callcore.delivery import DeliveryOutcome, PostResult, attempt_delivery, post_signed
 from callcore.models import CallRecord, CallStatus, TranscriptTurn
 from callcore.outcomes import (
@@ -124,6 +124,31 @@ def test_finish_writes_usage_cost_analysis_and_returns_the_events(ddb_table: Any
     # A second run (SQS delivers at least once) repeats the same events and keeps the analysis.
     again = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
     assert [j.event_id for j in again] == [j.event_id for j in jobs]
+
+
+class _CountingModel:
+    """Answers like the offline extractor, but reports the tokens a hosted model would bill."""
+
+    def complete_json(self, system: str, user: str, schema: Any) -> ModelReply:
+        reply = OfflineModel().complete_json(system, user, schema)
+        return ModelReply(reply.text, "gpt-oss-120b", input_tokens=2_000_000, output_tokens=1_000_000)
+
+
+def test_the_analysis_models_tokens_are_priced_too(ddb_table: Any) -> None:
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    prices = PriceTable()
+    finish_call(repo, "c1", model=_CountingModel(), prices=prices, now=lambda: NOW)
+    record = repo.get_call("c1")
+    assert record is not None and record.usage is not None and record.cost_usd is not None
+    assert record.usage["analysis_input_tokens"] == 2_000_000
+    assert record.usage["analysis_output_tokens"] == 1_000_000
+    analysis_cost = 2 * prices.llm_input_per_million + prices.llm_output_per_million
+    assert record.cost_usd["analysis"] == round(analysis_cost, 4)
+    assert record.cost_usd["total"] == round(sum(v for k, v in record.cost_usd.items() if k != "total"), 4)
+    # A second run (SQS delivers at least once) keeps the analysis and its priced tokens.
+    finish_call(repo, "c1", model=_CountingModel(), prices=prices, now=lambda: NOW)
+    again = repo.get_call("c1")
+    assert again is not None and again.cost_usd == record.cost_usd and again.usage == record.usage
 
 
 def test_a_failed_call_sends_call_failed_with_the_error(ddb_table: Any) -> None:

@@ -1,20 +1,21 @@
 """Sending one webhook event and deciding what happens next (the I/O shell of ``callcore.webhooks``).
 
 ``post_signed`` makes one HTTPS POST: the URL is checked again (DNS may have changed since the call
-was placed), redirects are not followed (a redirect could point inside the network), and the body
-is signed with a fresh timestamp. ``attempt_delivery`` records the attempt on the call record and
+was placed) and the connection goes to an address that check approved, never to a second DNS
+answer (DNS rebinding); redirects are not followed (a redirect could point inside the network); the
+body is signed with a fresh timestamp. ``attempt_delivery`` records the attempt on the call record and
 returns the job to queue again, if any. A receiver that is down costs a queued message, never a
 call's time: nothing here runs on a call's path.
 """
 
 from __future__ import annotations
 
+import http.client
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from callcore.outcomes import WebhookJob, delivery_entry
 from callcore.repository import CallRepository
@@ -22,10 +23,11 @@ from callcore.webhooks import (
     SIGNATURE_HEADER,
     Resolver,
     RetryPolicy,
+    WebhookTarget,
     WebhookUrlError,
     judge_response,
     signature_header,
-    validate_webhook_url,
+    webhook_target,
 )
 
 __all__ = ["DELIVERY_TIMEOUT_SECONDS", "DeliveryOutcome", "PostResult", "attempt_delivery", "post_signed"]
@@ -41,12 +43,36 @@ class PostResult:
     refused: bool = False  # we would not send to this URL (SSRF guard): final, not retried
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx itself is the answer; judged like any other non-2xx
+_TLS = ssl.create_default_context()
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class _PinnedConnection(http.client.HTTPConnection):
+    """HTTP(S) to the host's approved addresses; the Host header and TLS name stay the host's.
+
+    ``http.client`` follows no redirect: a 3xx is the receiver's answer, judged like any non-2xx.
+    """
+
+    def __init__(self, target: WebhookTarget, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._target = target
+
+    def connect(self) -> None:
+        failure: OSError | None = None
+        for address in self._target.addresses:
+            try:
+                sock = socket.create_connection((address, self._target.port), self.timeout)
+            except OSError as error:
+                failure = error
+                continue
+            if self._target.scheme == "https":
+                try:
+                    sock = _TLS.wrap_socket(sock, server_hostname=self._target.host)
+                except OSError:
+                    sock.close()
+                    raise
+            self.sock = sock
+            return
+        raise failure or OSError("no address to connect to")
 
 
 def post_signed(
@@ -60,27 +86,25 @@ def post_signed(
     resolve: Resolver | None = None,
 ) -> PostResult:
     try:
-        validate_webhook_url(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
+        target = webhook_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
     except WebhookUrlError as error:
         return PostResult(None, f"refused: {error}", refused=True)
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked just above
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(secret, int(clock()), body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(secret, int(clock()), body),
+    }
+    connection = _PinnedConnection(target, timeout_seconds)
     try:
-        with _opener.open(request, timeout=timeout_seconds) as response:
-            return PostResult(int(response.status))
-    except urllib.error.HTTPError as error:
-        return PostResult(int(error.code), f"HTTP {error.code}")
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return PostResult(None, f"{type(error).__name__}: {reason}"[:200])
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)  # a receiver's answer body is not ours to keep; read a little, politely
+        status = int(response.status)
+    except (OSError, http.client.HTTPException) as error:
+        return PostResult(None, f"{type(error).__name__}: {error}"[:200])
+    finally:
+        connection.close()
+    return PostResult(status, None if 200 <= status < 300 else f"HTTP {status}")
 
 
 @dataclass(frozen=True)

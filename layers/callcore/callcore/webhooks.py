@@ -33,6 +33,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "DeliveryVerdict",
     "RetryPolicy",
+    "WebhookTarget",
     "WebhookUrlError",
     "event_body",
     "is_public_address",
@@ -43,6 +44,7 @@ __all__ = [
     "signature_header",
     "validate_webhook_url",
     "verify_signature",
+    "webhook_target",
 ]
 
 EVENT_TYPES = ("call.started", "call.ended", "call.analyzed", "call.failed")
@@ -81,8 +83,31 @@ def is_public_address(address: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one delivery goes: the URL's parts and the addresses the guard approved for it.
+
+    The sender connects to ``addresses`` (never to a second DNS answer), so a name that resolves to
+    a public address when checked and to an internal one a moment later (DNS rebinding) gains nothing.
+    """
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[str, ...]
+
+
 def validate_webhook_url(url: object, *, allow_loopback_http: bool, resolve: Resolver | None = None) -> str:
-    """Check a ``webhook_url`` and return it unchanged.
+    """Check a ``webhook_url`` and return it unchanged (see ``webhook_target``)."""
+    webhook_target(url, allow_loopback_http=allow_loopback_http, resolve=resolve)
+    return str(url)
+
+
+def webhook_target(
+    url: object, *, allow_loopback_http: bool, resolve: Resolver | None = None
+) -> WebhookTarget:
+    """Check a ``webhook_url`` and say where to connect for it.
 
     In AWS (``allow_loopback_http=False``) only ``https`` to a host whose every address is public is
     accepted: no private, loopback or link-local target (the SSRF guard). Locally, ``http`` to a
@@ -108,13 +133,14 @@ def validate_webhook_url(url: object, *, allow_loopback_http: bool, resolve: Res
     if parts.fragment:
         raise WebhookUrlError("'webhook_url' must not have a #fragment")
     loopback = is_loopback_host(host)
-    if parts.scheme == "http" and allow_loopback_http and loopback:
-        return url
-    if parts.scheme != "https":
+    scheme = parts.scheme
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    default_port = 443 if scheme == "https" else 80
+    if scheme in ("http", "https") and allow_loopback_http and loopback:
+        return WebhookTarget(scheme, host, port or default_port, path, (host,))
+    if scheme != "https":
         allowed = "https (or http to a loopback host locally)" if allow_loopback_http else "https"
         raise WebhookUrlError(f"'webhook_url' must use {allowed}")
-    if allow_loopback_http and loopback:
-        return url
     try:
         addresses = list((resolve or resolve_addresses)(host, port or 443))
     except (OSError, UnicodeError):
@@ -126,7 +152,9 @@ def validate_webhook_url(url: object, *, allow_loopback_http: bool, resolve: Res
         raise WebhookUrlError(
             f"'webhook_url' host {host!r} resolves to a private, loopback or link-local address"
         )
-    return url
+    # IPv4 first: a Lambda function outside a dual-stack VPC has no IPv6 route.
+    ordered = sorted(addresses, key=lambda a: (":" in a, a))
+    return WebhookTarget(scheme, host, port or 443, path, tuple(ordered))
 
 
 def new_event_id() -> str:

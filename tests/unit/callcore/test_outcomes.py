@@ -4,11 +4,15 @@ webhook delivery attempts against a real HTTP receiver (retries, final 4xx, givi
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import ssl
+import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from callcore.analysis import ModelReply, OfflineModel
 from callcore.delivery import DeliveryOutcome, PostResult, attempt_delivery, post_signed
 from callcore.models import CallRecord, CallStatus, TranscriptTurn
@@ -255,3 +259,74 @@ def test_a_huge_transcript_is_left_out_of_the_event(ddb_table: Any) -> None:
     [ended, _] = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
     body = json.loads(ended.body)
     assert len(ended.body) < 200_000 and body["call"]["turns"] == [] and body["call"]["turns_omitted"] == 400
+
+
+def test_https_delivery_checks_the_receivers_certificate_for_its_host(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AWS path, for real: TLS to the approved address, certificate checked for the URL's host."""
+    cert, key = _self_signed(tmp_path, "localhost")
+    received: list[tuple[str, str, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append((self.path, self.headers.get("Host", ""), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    server.socket = serving.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        # Not trusted (a self-signed certificate): refused, and retried like any failed connection.
+        untrusted = post_signed(f"https://localhost:{port}/hooks", b"{}", SECRET, allow_loopback_http=True)
+        assert untrusted.status is None and untrusted.error and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        trusting = ssl.create_default_context(cafile=str(cert))
+        monkeypatch.setattr("callcore.delivery._TLS", trusting)
+        ok = post_signed(
+            f"https://localhost:{port}/hooks?x=1", b'{"id":"e"}', SECRET, allow_loopback_http=True
+        )
+        assert ok.status == 204 and ok.error is None
+        assert received == [("/hooks?x=1", f"localhost:{port}", b'{"id":"e"}')]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _self_signed(directory: Any, host: str) -> tuple[Any, Any]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
+from callcore.delivery import post_signed
 from callcore.webhooks import (
     RetryPolicy,
     WebhookUrlError,
@@ -15,6 +17,7 @@ from callcore.webhooks import (
     signature_header,
     validate_webhook_url,
     verify_signature,
+    webhook_target,
 )
 
 PUBLIC = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
@@ -149,3 +152,46 @@ def test_backoff_keeps_trying_for_about_a_day_then_stops() -> None:
     assert delays[:4] == [30.0, 60.0, 120.0, 240.0]
     assert max(delays) == 3600.0
     assert 20 * 3600 < age <= 24 * 3600 and 20 < attempts < 40
+
+
+def test_a_delivery_connects_only_to_the_addresses_the_guard_approved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: a name public when checked and internal a moment later gets no second lookup."""
+    answers = iter([["2606:2800:21f:cb07:6820:80da:af6b:8b2c", "93.184.215.14"], ["169.254.169.254"]])
+    looked_up: list[str] = []
+    connected: list[tuple[str, int]] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return next(answers)
+
+    def no_network(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        connected.append(address)
+        raise ConnectionRefusedError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    result = post_signed(
+        "https://hooks.example.com/x?a=1", b"{}", "s" * 32, allow_loopback_http=False, resolve=rebinding
+    )
+    assert looked_up == ["hooks.example.com"]
+    # Every approved address is tried, IPv4 first (Lambda may have no IPv6 route), and nothing else.
+    assert connected == [("93.184.215.14", 443), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", 443)]
+    assert result.status is None and result.error and "ConnectionRefusedError" in result.error
+    assert not result.refused  # a network failure is retried, unlike a refused URL
+
+
+def test_the_target_keeps_the_host_port_and_path() -> None:
+    target = webhook_target(
+        "https://hooks.example.com:8443/calls/in?source=ai",
+        allow_loopback_http=False,
+        resolve=_resolver(PUBLIC),
+    )
+    assert (target.scheme, target.host, target.port, target.path) == (
+        "https",
+        "hooks.example.com",
+        8443,
+        "/calls/in?source=ai",
+    )
+    local = webhook_target("http://127.0.0.1:9000", allow_loopback_http=True)
+    assert (local.port, local.path, local.addresses) == (9000, "/", ("127.0.0.1",))

@@ -8,6 +8,7 @@ POST /calls with webhook_url -> Twilio emulator -> stream host -> status callbac
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 
 import pytest
@@ -126,6 +127,42 @@ async def test_busy_line_ends_with_the_error_and_call_failed(
     }
     _, record = await api(stack, "GET", f"/calls/{placed['call_id']}")
     assert record["error"]["code"] == "busy" and record["status"] == "busy"
+
+
+async def test_twiml_twilio_cannot_parse_ends_with_12100_and_call_failed(
+    stack: LocalStack, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original system's failure: the answer webhook's TwiML does not parse (an unescaped ``&``)."""
+    assert stack.api is not None
+    handler = stack.api._load(stack.api._functions["TwilioAnswerFunction"])
+    module = inspect.unwrap(handler).__globals__  # the loaded handler's module, under its decorators
+    assert "stream_twiml" in module
+    broken = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Tom & Jerry</Say></Response>'
+    monkeypatch.setitem(module, "stream_twiml", lambda **_: broken)
+    status, placed = await api(
+        stack,
+        "POST",
+        "/calls",
+        json={"to": "+14155550137", "persona_id": "receptionist", "webhook_url": receiver.url},
+    )
+    assert status == 202, placed
+    record = await record_when(stack, placed["call_id"], lambda r: "error" in r, within=90)
+    assert record["error"]["code"] == "12100" and record["error"]["source"] == "call"
+    assert "could not parse" in record["error"]["message"]  # our line on what 12100 means
+    for _ in range(360):
+        failed = [
+            e
+            for e in receiver.received
+            if e.type == "call.failed"
+            and e.answered == 200
+            and e.body["call"]["call_id"] == placed["call_id"]
+        ]
+        if failed:
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError(f"no call.failed; got {receiver.types(answered=None)}")
+    assert failed[0].signature_valid and failed[0].body["call"]["error"]["code"] == "12100"
 
 
 async def test_a_receiver_that_is_down_does_not_touch_the_call(stack: LocalStack) -> None:

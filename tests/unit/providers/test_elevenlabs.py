@@ -462,3 +462,61 @@ async def test_stt_final_transcript_and_warning_messages_do_not_make_extra_turns
             assert await finals(session, 2) == ["first", "second"]
     kinds = [m["message_type"] for m in fake.stt_sessions[0].sent]
     assert kinds.count("final_transcript") == 2 and kinds.count("warning") == 1
+
+
+# --- the fake refuses what the real service refuses (so the adapters' mapping is what passes) -----
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ({"language_code": "en-US"}, "ISO-639"),
+        ({"model_id": "scribe_v1"}, "not a realtime model"),
+        ({"audio_format": "mp3_44100"}, "audio_format"),
+    ],
+)
+async def test_fake_scribe_accepts_the_socket_then_refuses_a_bad_query(
+    query: dict[str, str], why: str
+) -> None:
+    import json
+    from urllib.parse import urlencode
+
+    from websockets.asyncio.client import connect
+
+    params = {"model_id": "scribe_v2_realtime", "audio_format": "ulaw_8000", "commit_strategy": "manual"}
+    async with FakeElevenLabs(api_key=KEY) as fake:
+        url = (
+            fake.base_url.replace("http", "ws")
+            + "/v1/speech-to-text/realtime?"
+            + urlencode({**params, **query})
+        )
+        async with connect(url, additional_headers={"xi-api-key": KEY}) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            await asyncio.wait_for(ws.wait_closed(), WAIT)
+    assert first["message_type"] == "invalid_request" and why in first["error"]
+    assert ws.close_code == 1000
+
+
+@pytest.mark.parametrize(
+    ("voice", "body", "query", "status"),
+    [
+        (VOICE, {"language_code": "en-US"}, {}, 422),
+        (VOICE, {"model_id": "eleven_flash_v9"}, {}, 400),
+        ("default", {}, {}, 404),
+        (VOICE, {}, {"output_format": "mp3_44100_128"}, 422),
+    ],
+)
+async def test_fake_tts_refuses_unknown_voices_models_languages_and_formats(
+    voice: str, body: dict[str, str], query: dict[str, str], status: int
+) -> None:
+    import httpx
+
+    request = {"text": "Hello.", "model_id": "eleven_flash_v2_5", **body}
+    async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=1) as fake, httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{fake.base_url}/v1/text-to-speech/{voice}/stream",
+            params={"output_format": "ulaw_8000", **query},
+            json=request,
+            headers={"xi-api-key": KEY},
+        )
+    assert response.status_code == status, response.text

@@ -180,9 +180,25 @@ async def test_tts_wrong_key_and_server_error_are_provider_errors() -> None:
     async with FakeElevenLabs(api_key=KEY) as fake:
         with pytest.raises(ProviderError, match="401"):
             _ = [c async for c in tts(fake, key="wrong").synthesize("Hi", voice_id=VOICE, language="en")]
-        fake.inject_tts("http_500")
+        fake.inject_tts("http_500", "http_500")  # the first is retried once, the second is final
         with pytest.raises(ProviderError, match="500"):
-            _ = [c async for c in tts(fake).synthesize("Hi", voice_id=VOICE, language="en")]
+            _ = [
+                c async for c in tts(fake, retry_delay_s=0.01).synthesize("Hi", voice_id=VOICE, language="en")
+            ]
+    assert len(fake.tts_requests) == 2  # (the 401 is refused before it is recorded)
+
+
+@pytest.mark.parametrize("busy", ["http_429", "http_500"])
+async def test_tts_busy_answer_before_any_audio_is_retried_once_and_the_sentence_is_spoken(busy: Any) -> None:
+    async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=1) as fake:
+        fake.inject_tts(busy)
+        audio = [
+            c
+            async for c in tts(fake, retry_delay_s=0.01).synthesize(
+                "Hi there.", voice_id=VOICE, language="en"
+            )
+        ]
+    assert b"".join(audio) == voiced_tone(60 * len("Hi there.")) and len(fake.tts_requests) == 2
 
 
 async def test_tts_drop_mid_stream_is_a_provider_error_after_some_audio() -> None:
@@ -194,7 +210,7 @@ async def test_tts_drop_mid_stream_is_a_provider_error_after_some_audio() -> Non
                 "A longer sentence to cut.", voice_id=VOICE, language="en"
             ):
                 received.append(chunk)
-    assert received
+    assert received and len(fake.tts_requests) == 1  # audio was already playing: never said twice
 
 
 async def test_tts_stall_is_bounded_by_the_timeout() -> None:

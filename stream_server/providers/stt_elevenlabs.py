@@ -95,8 +95,10 @@ class ScribeTimings:
     """A commit's final transcript is given from the last partial if it is this late."""
     throttle_backoff_s: tuple[float, ...] = (0.2, 0.4, 0.8)
     """Delays before re-sending a throttled commit; one retry per entry."""
-    max_reconnects: int = 3
-    """Reconnects in a row (no transcript, socket younger than `stable_after_s`) before giving up."""
+    reconnect_backoff_s: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+    """Delay before each reconnect in a row (no transcript, socket younger than `stable_after_s`);
+    one more and the session gives up. About 4 s in all: a deploy's going-away close or a blip of
+    refused sockets is ridden out (the turn is replayed), an outage ends the call politely."""
     stable_after_s: float = 10.0
     max_socket_s: float = 600.0
     """A socket this old is renewed between turns (Scribe documents no session cap)."""
@@ -243,11 +245,12 @@ class _ScribeSession:
             self._reconnects = 0
         self._ws = None
         while self._failure is None and not self._closing:
+            backoff = self._timings.reconnect_backoff_s
             self._reconnects += 1
-            if self._reconnects > self._timings.max_reconnects:
-                self._fail(f"{reason}; {self._timings.max_reconnects} reconnects failed")
+            if self._reconnects > len(backoff):
+                self._fail(f"{reason}; {len(backoff)} reconnects failed")
                 return
-            await asyncio.sleep(0.1 * (self._reconnects - 1))
+            await asyncio.sleep(backoff[self._reconnects - 1])
             try:
                 ws = await self._open_socket()
             except ProviderError as error:

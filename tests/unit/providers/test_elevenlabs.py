@@ -141,12 +141,29 @@ async def test_stt_error_message_ends_the_session_with_provider_error() -> None:
 
 
 async def test_stt_socket_that_keeps_dropping_is_a_provider_error() -> None:
+    timings = ScribeTimings(reconnect_backoff_s=(0.0, 0.05, 0.1))
     async with FakeElevenLabs(api_key=KEY) as fake:
-        fake.inject_stt("drop_after_start", "drop_after_start", "drop_after_start", "drop_after_start")
-        async with stt(fake).session(language="en") as session:
+        fake.inject_stt(*["drop_after_start"] * 4)
+        adapter = ElevenLabsSpeechToText(api_key=KEY, base_url=fake.base_url, timings=timings)
+        async with adapter.session(language="en") as session:
             with pytest.raises(ProviderError, match="3 reconnects failed"):
                 await asyncio.wait_for(anext(session.transcripts()), WAIT)
     assert len(fake.stt_sessions) == 4
+
+
+async def test_stt_a_few_seconds_of_dropped_sockets_are_ridden_out_and_the_turn_is_heard() -> None:
+    # Four sockets in a row dropped (a deploy, a network blip): the default back-off spans ~2 s.
+    async with FakeElevenLabs(api_key=KEY, stt_commit_ms=20) as fake:
+        fake.inject_stt(*["drop_after_start"] * 4)
+        fake.say_next("are you still there")
+        async with stt(fake).session(language="en") as session:
+            for _ in range(200):  # wait until the fifth socket is open
+                if len(fake.stt_sessions) == 5:
+                    break
+                await asyncio.sleep(0.05)
+            await turn(session)
+            assert await finals(session, 1) == ["are you still there"]
+    assert len(fake.stt_sessions) == 5
 
 
 async def test_stt_unreachable_server_is_a_provider_error() -> None:

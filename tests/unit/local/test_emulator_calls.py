@@ -520,13 +520,14 @@ def test_call_fault_schedules_are_validated_and_combine() -> None:
         parse_call_faults("ok,engaged")
 
 
+async def _hang_up_at_once(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+    await ws.close()
+
+
 async def test_call_faults_hit_exactly_the_calls_scheduled(
     emulator: TwilioEmulator, app: FakeApplication
 ) -> None:
-    async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
-        await ws.close()
-
-    app.stream_script = hang_up
+    app.stream_script = _hang_up_at_once
     emulator.inject("busy", "ok", "duplicate_callbacks")
     sids = [await _place(emulator, app) for _ in range(3)]
     for sid in sids:

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from local.demo_engines import DemoEngines
 from local.demo_report import render_report
 from local.stack import LocalStack
 from local.twilio_emulator.call import EmulatedCall
-from local.twilio_emulator.caller import CallerScript, TimelineEvent, Utterance, turn_latencies_ms
+from local.twilio_emulator.caller import CallerScript, TimelineEvent, Utterance, voice_to_voice_ms
+from local.twilio_emulator.voice import render_speech, trailing_silence_ms
 from local.webhook_receiver import WebhookReceiver
 
 __all__ = ["DEMO_SCRIPT", "DemoResult", "run_demo"]
@@ -38,7 +39,7 @@ log = logging.getLogger("local.demo")
 
 DEMO_TO = "+14155550123"
 DEMO_PERSONA = "appointment-reminder"
-DEMO_VARIABLES = {"first_name": "Alex", "appointment_time": "Thursday at half past three"}
+DEMO_VARIABLES = {"first_name": "Alex", "appointment_time": "Thursday at nine thirty in the morning"}
 DEMO_SCRIPT = CallerScript(
     (
         Utterance("Yes, I have a moment.", pause_ms=600),
@@ -75,11 +76,16 @@ _NARRATION = {
     "caller_start": "caller  > {detail}",
     "barge_in": "caller  (talks over the bot: barge-in)",
     "greeting_start": "bot     (greeting audio starts, {value:.0f} ms after answer)",
-    "bot_reply_start": "bot     (reply audio starts {value:.0f} ms after the caller stopped)",
+    "bot_reply_start": "bot     (reply audio starts {value:.0f} ms after the caller's last word)",
     "clear": "stream  clear: bot audio flushed",
     "caller_hang_up": "caller  hangs up",
     "protocol_error": "stream  31924 protocol error: {detail}",
 }
+
+
+def _speech_tail_ms(line: str) -> float:
+    """The silence at the end of the caller's rendered line (not speech; see voice_to_voice_ms)."""
+    return trailing_silence_ms(render_speech(line))
 
 
 def _describe(event: TimelineEvent) -> str | None:
@@ -105,10 +111,17 @@ async def _narrate(
     """Print the caller's side from the emulator and the bot's turns from the API as they land."""
     shown_events = 0
     shown_turns = 0
+    last_line = ""
     while True:
         finished = call.finished.is_set()
         timeline = call.media.caller.timeline if call.media and call.media.caller else []
         for event in timeline[shown_events:]:
+            if event.kind == "caller_stop":
+                last_line = event.detail
+            elif event.kind == "bot_reply_start" and event.value is not None and last_line:
+                # Counted from the caller's last word, not from the end of the line's audio.
+                event = replace(event, value=event.value + _speech_tail_ms(last_line))
+                last_line = ""
             line = _describe(event)
             if line:
                 _say(line)
@@ -240,8 +253,8 @@ async def run_demo(
                 break
             await asyncio.sleep(0.25)
     reasons = _check(record, call, script, engines) + _check_outcomes(record, hooks)
-    latencies = turn_latencies_ms(call.timeline)
-    _say("\n--- per-turn latency (caller stopped -> first bot audio heard) ---")
+    latencies = voice_to_voice_ms(call.timeline, _speech_tail_ms)
+    _say("\n--- per-turn latency (caller's last word -> first bot audio heard) ---")
     for index, value in enumerate(latencies, start=1):
         _say(f"  turn {index}: {value:.0f} ms")
     if not latencies:

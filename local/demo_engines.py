@@ -29,12 +29,13 @@ __all__ = [
     "start_scripted_engines",
 ]
 
-# What the bot answers to each caller line of local.demo.DEMO_SCRIPT, keyed by words in the line.
-# The closing "goodbye" is not here: the stream host recognises it and says the persona's goodbye.
+# What the bot answers to each caller line of local.demo.DEMO_SCRIPT, keyed by words in the line. They
+# fit the demo's call: a morning appointment (local.demo.DEMO_VARIABLES) the caller asks to move to the
+# afternoon. The closing "goodbye" is not here: the stream host recognises it and says the persona's goodbye.
 DEMO_REPLIES: tuple[tuple[str, str], ...] = (
     (
         r"\bmoment\b",
-        "Thank you. Can you still come in tomorrow at ten thirty in the morning?",
+        "Thank you. Can you still come in at that time?",
     ),
     (
         r"\b(afternoon|move|reschedule)\b",

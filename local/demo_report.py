@@ -118,7 +118,7 @@ def render_report(
 <h2>Transcript</h2><ol class="transcript">{transcript}</ol>
 <h2>Latency per bot reply</h2>
 <p class="muted">Milliseconds after the caller stopped speaking, from the figures stored on each turn.
-Heard by the emulated phone (caller stopped to first bot audio): {heard}.</p>
+Heard by the emulated phone (caller's last word to first bot audio): {heard}.</p>
 {_waterfall(turns)}
 <h2>Call record</h2><pre>{html.escape(json.dumps(record, indent=2, default=str))}</pre>
 </body></html>

@@ -18,11 +18,11 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from bench.loadgen.calls import FRAME_SECONDS, CallResult
 from bench.loadgen.stats import percentile
-from stream_server.audio.codec import ulaw_to_pcm16
+from local.twilio_emulator.caller import voice_to_voice_ms as timeline_voice_to_voice_ms
+from local.twilio_emulator.voice import trailing_silence_ms
 
 __all__ = [
     "CallFigures",
@@ -39,29 +39,10 @@ __all__ = [
     "voice_to_voice_ms",
 ]
 
-_SPEECH_LEVEL = 500  # PCM16 magnitude above which a sample counts as speech (eSpeak pads with near-zero)
-
-
-def trailing_silence_ms(ulaw: bytes) -> float:
-    """How long rendered speech goes on after its last audible sample."""
-    pcm = np.abs(ulaw_to_pcm16(ulaw).astype(np.int32))
-    loud = np.flatnonzero(pcm > _SPEECH_LEVEL)
-    if loud.size == 0:
-        return len(pcm) / 8.0
-    return (len(pcm) - 1 - int(loud[-1])) / 8.0
-
 
 def voice_to_voice_ms(result: CallResult, tail_ms: Callable[[str], float]) -> list[float]:
     """One figure per answered caller turn (the greeting is not a reply to speech)."""
-    figures = []
-    last_stop: tuple[float, str] | None = None
-    for event in result.timeline:
-        if event.kind == "caller_stop":
-            last_stop = (event.at, event.detail)
-        elif event.kind == "bot_reply_start" and last_stop is not None and event.value is not None:
-            figures.append(event.value + tail_ms(last_stop[1]))
-            last_stop = None
-    return figures
+    return timeline_voice_to_voice_ms(result.timeline, tail_ms)
 
 
 def _runs(played: Sequence[tuple[float, float]], join_s: float = 0.001) -> list[tuple[float, float]]:

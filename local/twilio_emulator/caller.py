@@ -15,7 +15,15 @@ from typing import Protocol
 
 from stream_server.audio.codec import silence_ulaw
 
-__all__ = ["Caller", "CallerFrame", "CallerScript", "TimelineEvent", "Utterance", "turn_latencies_ms"]
+__all__ = [
+    "Caller",
+    "CallerFrame",
+    "CallerScript",
+    "TimelineEvent",
+    "Utterance",
+    "turn_latencies_ms",
+    "voice_to_voice_ms",
+]
 
 FRAME_SECONDS = 0.02
 # Bot silence that separates one reply from the next (shorter gaps are buffer underruns).
@@ -216,3 +224,21 @@ class Caller:
 def turn_latencies_ms(timeline: Sequence[TimelineEvent]) -> list[float]:
     """Caller stopped -> first bot audio heard, one figure per answered caller turn."""
     return [e.value for e in timeline if e.kind == "bot_reply_start" and e.value is not None]
+
+
+def voice_to_voice_ms(timeline: Sequence[TimelineEvent], tail_ms: Callable[[str], float]) -> list[float]:
+    """Per answered caller line: its last *speech* sample to the first bot audio played after it.
+
+    A line's `caller_stop` comes at the end of its rendered audio; ``tail_ms(text)`` is the silence
+    that audio ends with (`voice.trailing_silence_ms` of the rendering), added back so the figure
+    counts from the caller's last word. The greeting answers no line and is not counted.
+    """
+    figures = []
+    last_stop: str | None = None
+    for event in timeline:
+        if event.kind == "caller_stop":
+            last_stop = event.detail
+        elif event.kind == "bot_reply_start" and last_stop is not None and event.value is not None:
+            figures.append(event.value + tail_ms(last_stop))
+            last_stop = None
+    return figures

@@ -10,9 +10,13 @@ import shutil
 import subprocess
 from functools import lru_cache
 
-from stream_server.audio.codec import pcm16_to_ulaw, read_wav, resample
+import numpy as np
 
-__all__ = ["SpeechRenderingError", "render_speech"]
+from stream_server.audio.codec import pcm16_to_ulaw, read_wav, resample, ulaw_to_pcm16
+
+__all__ = ["SpeechRenderingError", "render_speech", "trailing_silence_ms"]
+
+_SPEECH_LEVEL = 500  # PCM16 magnitude above which a sample counts as speech (eSpeak pads with near-zero)
 
 
 class SpeechRenderingError(RuntimeError):
@@ -36,3 +40,13 @@ def render_speech(text: str, *, voice: str = "en-us", words_per_minute: int = 16
         raise SpeechRenderingError(f"espeak-ng failed: {exc}") from exc
     pcm, rate = read_wav(wav)
     return pcm16_to_ulaw(resample(pcm, rate, 8000))
+
+
+def trailing_silence_ms(ulaw: bytes) -> float:
+    """How long rendered speech goes on after its last audible sample (eSpeak ends each line with
+    about a third of a second of silence, which is not the caller speaking)."""
+    pcm = np.abs(ulaw_to_pcm16(ulaw).astype(np.int32))
+    loud = np.flatnonzero(pcm > _SPEECH_LEVEL)
+    if loud.size == 0:
+        return len(pcm) / 8.0
+    return (len(pcm) - 1 - int(loud[-1])) / 8.0

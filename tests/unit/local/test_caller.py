@@ -2,7 +2,8 @@
 
 import pytest
 
-from local.twilio_emulator.caller import Caller, CallerScript, Utterance, turn_latencies_ms
+from local.twilio_emulator.caller import Caller, CallerScript, Utterance, turn_latencies_ms, voice_to_voice_ms
+from local.twilio_emulator.voice import render_speech, trailing_silence_ms
 
 
 def _voice(text: str) -> bytes:
@@ -38,6 +39,18 @@ def test_waits_for_the_greeting_to_end_then_speaks_and_hangs_up() -> None:
     assert ticks[-1][1] == "hang_up" and ticks[-1][0] > 2.7
     # The caller stopped at about 1.82 s and the reply was heard at 2.2 s.
     assert turn_latencies_ms(caller.timeline) == [pytest.approx(380, abs=25)]
+    # From the caller's last word: the line's trailing silence (here 40 ms, by its name) added back.
+    assert voice_to_voice_ms(caller.timeline, lambda line: {"hello": 40.0}[line]) == [
+        pytest.approx(420, abs=25)
+    ]
+
+
+def test_espeak_lines_end_in_silence_that_is_not_speech() -> None:
+    """What voice_to_voice_ms adds back: eSpeak pads each line with silence after its last word."""
+    line = render_speech("Thank you, goodbye.")
+    tail = trailing_silence_ms(line)
+    assert 100 < tail < 600
+    assert trailing_silence_ms(line + b"\xff" * 800) == pytest.approx(tail + 100, abs=1)
 
 
 def test_barge_in_starts_during_the_bot_reply() -> None:

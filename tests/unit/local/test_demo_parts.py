@@ -19,7 +19,7 @@ def test_scripted_replies_follow_the_callers_words() -> None:
     def reply(text: str) -> str:
         return demo_reply([{"role": "system", "content": "x"}, {"role": "user", "content": text}])
 
-    assert "ten thirty" in reply("Yes, I have a moment.")
+    assert "that time" in reply("Yes, I have a moment.")
     assert "afternoon" in reply("Could we move it to the afternoon?")
     assert "again" in reply("Mumble.")
 
@@ -56,5 +56,21 @@ def test_the_narration_shows_who_did_what_and_when() -> None:
     said = _describe(TimelineEvent(1.5, "caller_start", detail="Hi {there}"))
     assert said == "   1.50s  caller  > Hi {there}"
     reply = _describe(TimelineEvent(12.345, "bot_reply_start", value=812.4))
-    assert reply == "  12.35s  bot     (reply audio starts 812 ms after the caller stopped)"
+    assert reply == "  12.35s  bot     (reply audio starts 812 ms after the caller's last word)"
     assert _describe(TimelineEvent(3.0, "mark", detail="m1")) is None
+
+
+def test_the_demo_story_holds_together() -> None:
+    """The caller asks to move a morning appointment to the afternoon, and the scripted replies name
+    no day or time of their own (they would contradict the call's variables, heard in the greeting)."""
+    import re
+
+    from local.demo import DEMO_SCRIPT, DEMO_VARIABLES
+    from local.demo_engines import DEMO_REPLIES
+
+    booked = DEMO_VARIABLES["appointment_time"].lower()
+    asked = " ".join(u.text for u in DEMO_SCRIPT.utterances).lower()
+    assert "afternoon" in asked and "morning" in booked and "afternoon" not in booked
+    when = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|tomorrow|today|morning|\d|o'clock)\b")
+    for _, reply in DEMO_REPLIES:
+        assert not when.search(reply.lower()), reply

@@ -72,7 +72,10 @@ def _latency_table(detail: CallDetail) -> list[str]:
         lines.append(
             f"  {turn.index:>4}  {text[0]:>11}  {text[1]:>6}  {text[2]:>7}  {text[3]:>7}  {text[4]:>7}"
         )
-    lines.append("  (ms; llm/tts/audio counted from the moment the caller stopped speaking)")
+    lines.append(
+        "  (ms; llm/tts/audio counted from the moment the caller stopped speaking; for the greeting"
+        " or a re-ask, from the moment the bot chose to speak)"
+    )
     return lines
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiphone.waterfall import STAGES, turn_waterfall
+from aiphone.waterfall import STAGES, total_ms, turn_waterfall
 
 __all__ = ["render_report"]
 
@@ -52,7 +52,7 @@ def _waterfall(turns: Sequence[Mapping[str, Any]]) -> str:
     rows = [(turn, segments) for turn, segments in rows if segments]
     if not rows:
         return '<p class="muted">No per-turn figures were stored.</p>'
-    scale = max(segments[-1].end_ms for _, segments in rows) or 1.0
+    scale = max(total_ms(segments) for _, segments in rows) or 1.0
     out = []
     for turn, segments in rows:
         bars = "".join(
@@ -62,8 +62,9 @@ def _waterfall(turns: Sequence[Mapping[str, Any]]) -> str:
             for s in segments
         )
         out.append(
-            f'<div class="row"><span class="muted">turn {int(turn["index"])}</span>'
-            f'<div class="track">{bars}</div><span class="total">{segments[-1].end_ms:.0f} ms</span></div>'
+            f'<div class="row"><span class="muted" title="{html.escape(str(turn.get("text", "")))}">'
+            f"turn {int(turn['index'])}</span>"
+            f'<div class="track">{bars}</div><span class="total">{total_ms(segments):.0f} ms</span></div>'
         )
     legend = "".join(
         f'<span><i style="background:{_COLOURS[key]}"></i>{html.escape(label)}</span>'
@@ -117,7 +118,10 @@ def render_report(
 <h2>Recording</h2>{audio}
 <h2>Transcript</h2><ol class="transcript">{transcript}</ol>
 <h2>Latency per bot reply</h2>
-<p class="muted">Milliseconds after the caller stopped speaking, from the figures stored on each turn.
+<p class="muted">Milliseconds after the caller stopped speaking, from the figures stored on each turn (its
+number is its place in the transcript). A reply started on the caller's words before the end of their turn
+was declared overlaps the end-of-turn wait; the greeting and a re-ask after silence answer no caller turn and
+count from the moment the bot chose to speak.
 Heard by the emulated phone (caller's last word to first bot audio): {heard}.</p>
 {_waterfall(turns)}
 <h2>Call record</h2><pre>{html.escape(json.dumps(record, indent=2, default=str))}</pre>

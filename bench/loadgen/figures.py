@@ -18,7 +18,6 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-
 from bench.loadgen.calls import FRAME_SECONDS, CallResult
 from bench.loadgen.stats import percentile
 from local.twilio_emulator.caller import voice_to_voice_ms as timeline_voice_to_voice_ms

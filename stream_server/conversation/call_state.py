@@ -374,18 +374,19 @@ class CallState:
         if adopted is not None and (goodbye or consent is not None):
             actions.append(DiscardSpeculation(adopted.speculation_id))  # words that need no model
         if goodbye:
-            return [*actions, *self._say_goodbye(EndReason.CALLER_GOODBYE, now)]
-        if consent is not None:
-            return [*actions, *self._intents(consent, now)]
-        if adopted is not None:
+            actions += self._say_goodbye(EndReason.CALLER_GOODBYE, now)
+        elif consent is not None:
+            actions += self._intents(consent, now)
+        elif adopted is not None:
             # Its audio may already be waiting: the wait for the final transcript cost nothing.
             self.voice.begin("reply", now)
             actions.append(AdoptSpeculation(adopted.speculation_id))
             actions.append(RecordMetric("SpeculationHeadStart", (now - adopted.started_at) * 1000.0))
         else:
             actions += self._start_reply(now)
-        assert self.voice.speaking is not None
-        self.voice.speaking.caller_latency = turn.latency
+        # Whatever the bot says now answers this turn (a goodbye too): its waits go with the words.
+        if self.voice.speaking is not None:
+            self.voice.speaking.caller_latency = turn.latency
         return actions
 
     # -- the bot's utterances -----------------------------------------------------------------------

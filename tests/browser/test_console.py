@@ -276,3 +276,31 @@ async def test_browser_phone_talks_to_the_bot(stack: LocalStack, driver: Any) ->
     await _until(lambda: call.finished.is_set(), "the call to end")
     assert call.stream_outcome is not None and call.stream_outcome.ended_by == "caller_hung_up"
     assert call.status == "completed"
+
+
+async def test_the_pages_waterfall_follows_aiphone_waterfall(stack: LocalStack, driver: Any) -> None:
+    """waterfall.js and aiphone/waterfall.py draw the same segments from the same stored figures."""
+    from aiphone.waterfall import turn_waterfall
+    from tests.unit.aiphone.test_waterfall import CASES
+
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#key={stack.api_key}"))
+    await _until(lambda: driver.execute_script("return typeof turnWaterfall === 'function'"), "waterfall.js")
+    for name, latency in CASES.items():
+        drawn = await _run(
+            lambda latency=latency: driver.execute_script("return turnWaterfall(arguments[0])", latency)
+        )
+        expected = [
+            {"stage": s.stage, "label": s.label, "start": s.start_ms, "end": s.end_ms}
+            for s in turn_waterfall(latency)
+        ]
+        assert _same(drawn, expected), (name, drawn, expected)
+
+
+def _same(drawn: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
+    return len(drawn) == len(expected) and all(
+        d["stage"] == e["stage"]
+        and d["label"] == e["label"]
+        and abs(d["start"] - e["start"]) < 1e-6
+        and abs(d["end"] - e["end"]) < 1e-6
+        for d, e in zip(drawn, expected, strict=True)
+    )

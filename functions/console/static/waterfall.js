@@ -1,5 +1,6 @@
 // A reply's latency as segments in ms after the caller stopped speaking; the same rule as
-// aiphone/waterfall.py (caller-side stages chain from 0, reply-side stages from end_of_turn + stt).
+// aiphone/waterfall.py (caller-side stages chain from 0; reply-side stages from the reply's start,
+// reply_start_after_speech, else end_of_turn + stt). The browser test compares the two.
 "use strict";
 
 const WATERFALL_STAGES = [
@@ -10,25 +11,36 @@ const WATERFALL_STAGES = [
   ["first_audio", "first audio sent", "reply"],
 ];
 
+function waterfallMs(latency, key) {
+  return typeof latency[key] === "number" ? Math.max(0, latency[key]) : null;
+}
+
 function turnWaterfall(latency) {
   const segments = [];
   let callerEnd = 0;
   for (const [key, label, origin] of WATERFALL_STAGES) {
-    if (origin === "caller" && typeof latency[key] === "number") {
-      const end = callerEnd + Math.max(0, latency[key]);
-      segments.push({ stage: key, label, start: callerEnd, end });
-      callerEnd = end;
+    const value = waterfallMs(latency, key);
+    if (origin === "caller" && value !== null) {
+      segments.push({ stage: key, label, start: callerEnd, end: callerEnd + value });
+      callerEnd += value;
     }
   }
-  let previous = callerEnd;
+  const started = waterfallMs(latency, "reply_start_after_speech");
+  const replyStart = started !== null ? started : callerEnd;
+  let previous = replyStart;
   for (const [key, label, origin] of WATERFALL_STAGES) {
-    if (origin === "reply" && typeof latency[key] === "number") {
-      const end = Math.max(previous, callerEnd + Math.max(0, latency[key]));
+    const value = waterfallMs(latency, key);
+    if (origin === "reply" && value !== null) {
+      const end = Math.max(previous, replyStart + value);
       segments.push({ stage: key, label, start: previous, end });
       previous = end;
     }
   }
   return segments;
+}
+
+function waterfallTotal(segments) {
+  return Math.max(0, ...segments.map((s) => s.end));
 }
 
 // Draws one row per bot reply into `container` (plain elements, no canvas: readable and testable).
@@ -45,7 +57,7 @@ function drawWaterfall(container, turns) {
     container.append(empty);
     return;
   }
-  const scale = Math.max(...rows.map((r) => r.segments[r.segments.length - 1].end), 1);
+  const scale = Math.max(...rows.map((r) => waterfallTotal(r.segments)), 1);
   for (const { turn, segments } of rows) {
     const row = document.createElement("div");
     row.className = "wf-row";
@@ -53,6 +65,7 @@ function drawWaterfall(container, turns) {
     const label = document.createElement("span");
     label.className = "wf-label";
     label.textContent = `turn ${turn.index}`;
+    label.title = turn.text || "";
     const track = document.createElement("div");
     track.className = "wf-track";
     const words = [];
@@ -68,7 +81,7 @@ function drawWaterfall(container, turns) {
     track.setAttribute("aria-label", `turn ${turn.index}: ${words.join(", ")}`);
     const total = document.createElement("span");
     total.className = "wf-total";
-    total.textContent = `${Math.round(segments[segments.length - 1].end)} ms`;
+    total.textContent = `${Math.round(waterfallTotal(segments))} ms`;
     row.append(label, track, total);
     container.append(row);
   }

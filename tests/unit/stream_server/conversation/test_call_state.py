@@ -109,6 +109,25 @@ def test_caller_goodbye_plays_goodbye_then_hangs_up_after_its_mark() -> None:
     assert end == [EndCall("caller-goodbye")]
 
 
+def test_the_goodbye_that_answers_the_caller_stores_that_turns_waits() -> None:
+    """A goodbye said because the caller said goodbye answers their turn like any reply: the
+    latency waterfall of that reply needs the end-of-turn wait and the final's arrival."""
+    r = started()
+    r.feed(r.state.on_reply_finished(r.t))
+    r.marks(r.speak(["Hi there."]))
+    r.say(speech_ulaw("Thank you, goodbye.") + silence_ulaw(400))
+    actions = r.feed(r.state.on_transcript("Thank you, goodbye.", r.t))
+    assert SpeakText("Bye now.", "goodbye") in actions
+    caller = next(a.turn for a in actions if isinstance(a, PersistTurn))
+    names = r.speak(["Bye now."])
+    r.feed(r.state.on_reply_finished(r.t))
+    stored = [a.turn for a in r.marks(names) if isinstance(a, PersistTurn)]
+    assert [t.text for t in stored] == ["Bye now."]
+    assert "end_of_turn" in caller.latency_ms
+    for stage in ("end_of_turn", "stt", "reply_start_after_speech"):
+        assert stored[0].latency_ms[stage] == caller.latency_ms[stage], stage
+
+
 def test_max_duration_and_drain_deadline() -> None:
     r = started()
     assert r.state.on_tick(r.t + 10) == []

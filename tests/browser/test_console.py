@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
+from aiphone.client import AiPhoneClient
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
 
@@ -167,10 +168,15 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
         lambda: len(driver.find_elements(By.CSS_SELECTOR, "#new-persona option")) > 0, "the persona choices"
     )
 
+    # The chosen persona's {{placeholders}} are offered as name= lines to fill in.
+    persona = await _run(lambda: Select(driver.find_element(By.ID, "new-persona")))
+    await _run(lambda: persona.select_by_value("appointment-reminder"))
+    offered = await _run(lambda: driver.find_element(By.ID, "new-vars").get_attribute("value"))
+    assert sorted(offered.splitlines()) == ["appointment_time=", "first_name="]
+
     def place() -> None:
-        Select(driver.find_element(By.ID, "new-persona")).select_by_value(
-            "receptionist"
-        )  # no {{variables}} to fill
+        persona.select_by_value("receptionist")  # no {{variables}} to fill: the empty lines go
+        assert driver.find_element(By.ID, "new-vars").get_attribute("value") == ""
         driver.find_element(By.ID, "new-to").send_keys(TO)
         driver.find_element(By.CSS_SELECTOR, "#new-form button").click()
 
@@ -247,7 +253,11 @@ async def test_browser_phone_talks_to_the_bot(stack: LocalStack, driver: Any) ->
     )
 
     def call_me() -> None:
-        Select(driver.find_element(By.ID, "phone-persona")).select_by_value("receptionist")  # no variables
+        Select(driver.find_element(By.ID, "phone-persona")).select_by_value("appointment-reminder")
+        variables = driver.find_element(By.ID, "phone-vars")
+        assert sorted(variables.get_attribute("value").splitlines()) == ["appointment_time=", "first_name="]
+        variables.clear()
+        variables.send_keys("first_name=Ada\nappointment_time=Friday at ten")
         driver.find_element(By.ID, "phone-start").click()
 
     await _run(call_me)
@@ -264,6 +274,9 @@ async def test_browser_phone_talks_to_the_bot(stack: LocalStack, driver: Any) ->
         "microphone audio sent",
     )
     number = await _run(lambda: driver.execute_script("return window.browserPhone.session.number"))
+    call_id = await _run(lambda: driver.execute_script("return window.browserPhone.session.callId"))
+    placed = await _run(lambda: AiPhoneClient(stack.api_url, stack.api_key, timeout=60).get_call(call_id))
+    assert placed.call.raw["variables"] == {"first_name": "Ada", "appointment_time": "Friday at ten"}
     call = next(c for c in stack.emulator.calls.values() if c.request.to == number)
     assert call.media is not None and call.media.caller is not None
     spoken = await _until(

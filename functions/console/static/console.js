@@ -246,10 +246,35 @@ function parseVariables(text) {
   return out;
 }
 
+// The persona texts that may hold {{name}} placeholders, and their syntax (callcore/variables.py).
+const TEMPLATE_FIELDS = ["prompt", "greeting", "goodbye", "idle_prompt", "voicemail_message", "disclosure"];
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}/g;
+
+function personaPlaceholders(personaId) {
+  const persona = (state.personas || []).find((p) => p.persona_id === personaId);
+  const names = new Set();
+  for (const field of TEMPLATE_FIELDS) {
+    for (const match of String((persona && persona[field]) || "").matchAll(PLACEHOLDER)) names.add(match[1]);
+  }
+  return [...names];
+}
+
+// Puts one `name=` line per placeholder of the chosen persona in the variables box, keeping the
+// values already typed (and any other filled-in lines), so the form shows what the persona needs.
+function offerVariables(select, textarea) {
+  let typed;
+  try { typed = parseVariables(textarea.value); } catch (_) { return; } // leave a half-typed line alone
+  const names = personaPlaceholders(select.value);
+  const extra = Object.keys(typed).filter((name) => !names.includes(name) && typed[name] !== "");
+  textarea.value = [...names, ...extra].map((name) => `${name}=${typed[name] ?? ""}`).join("\n");
+}
+window.consoleVariables = { parse: parseVariables, offer: offerVariables };
+
 async function newView() {
   show("new");
   $("new-error").textContent = "";
   await personaOptions($("new-persona"));
+  offerVariables($("new-persona"), $("new-vars"));
 }
 
 async function placeCall(event) {
@@ -369,6 +394,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("calls-more").addEventListener("click", () => loadCalls(true));
   $("personas-more").addEventListener("click", () => personasView(true));
   $("new-form").addEventListener("submit", placeCall);
+  $("new-persona").addEventListener("change", () => offerVariables($("new-persona"), $("new-vars")));
   $("persona-form").addEventListener("submit", savePersona);
   $("persona-new").addEventListener("submit", (event) => {
     event.preventDefault();

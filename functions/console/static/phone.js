@@ -49,7 +49,7 @@
     return (await response.json()).url;
   }
 
-  async function start(personaId) {
+  async function start(personaId, variables) {
     setError("");
     const url = await phoneUrl();
     if (!url) { setError("The browser phone needs the local stack (make dev) with its Twilio emulator."); return; }
@@ -74,7 +74,9 @@
         session.number = event.number;
         setState(`Your number is ${event.number}; calling it...`);
         try {
-          const placed = await window.consoleApi("POST", "/calls", { to: event.number, persona_id: personaId });
+          const body = { to: event.number, persona_id: personaId };
+          if (Object.keys(variables).length) body.variables = variables;
+          const placed = await window.consoleApi("POST", "/calls", body);
           session.callId = placed.call_id;
           const link = document.getElementById("phone-call-link");
           link.href = `#/calls/${encodeURIComponent(placed.call_id)}`;
@@ -143,12 +145,20 @@
     setError("");
     if (!(await phoneUrl())) setError("The browser phone needs the local stack (make dev) with its Twilio emulator.");
     await personaOptions(document.getElementById("phone-persona"));
+    window.consoleVariables.offer(document.getElementById("phone-persona"), document.getElementById("phone-vars"));
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("phone-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      if (!session) start(document.getElementById("phone-persona").value);
+      if (session) return;
+      let variables;
+      try { variables = window.consoleVariables.parse(document.getElementById("phone-vars").value); }
+      catch (e) { setError(e.message); return; }
+      start(document.getElementById("phone-persona").value, variables);
+    });
+    document.getElementById("phone-persona").addEventListener("change", () => {
+      window.consoleVariables.offer(document.getElementById("phone-persona"), document.getElementById("phone-vars"));
     });
     document.getElementById("phone-stop").addEventListener("click", () => { setState("Hung up."); stop(); });
     // The page offers the phone only where it works.

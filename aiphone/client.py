@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -105,15 +106,18 @@ class Turn:
     text: str
     interrupted: bool
     latency_ms: dict[str, float]
+    started_at: float | None = None  # Unix seconds
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Turn:
+        started = data.get("started_at")
         return cls(
             index=int(data["index"]),
             role=str(data["role"]),
             text=str(data.get("text", "")),
             interrupted=bool(data.get("interrupted", False)),
             latency_ms={str(k): float(v) for k, v in (data.get("latency_ms") or {}).items()},
+            started_at=float(started) if isinstance(started, int | float) else None,
         )
 
 
@@ -132,6 +136,27 @@ class StatusChange:
             status=data.get("status"),
             detail=dict(data.get("detail") or {}),
         )
+
+
+def _seconds(at: str) -> float | None:
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _in_time_order(events: list[StatusChange], turns: list[Turn]) -> list[Turn | StatusChange]:
+    """Status changes and turns merged by when they happened (a turn by its start). One without a
+    time takes the time of the one before it in its own list."""
+    merged: list[tuple[float, int, int, Turn | StatusChange]] = []
+    sources: tuple[list[Turn | StatusChange], ...] = (list(events), list(turns))
+    for source, items in enumerate(sources):
+        last = float("-inf")
+        for position, item in enumerate(items):
+            when = item.started_at if isinstance(item, Turn) else _seconds(item.at)
+            last = when if when is not None else last
+            merged.append((last, source, position, item))
+    return [item for *_, item in sorted(merged, key=lambda entry: entry[:3])]
 
 
 @dataclass(frozen=True)
@@ -282,23 +307,24 @@ class AiPhoneClient:
     ) -> Iterator[Turn | StatusChange]:
         """The call's status changes and transcript turns as they are stored, until it has ended.
 
-        Polls ``GET /calls/{id}`` every ``interval`` seconds; after the call ends it reads once more
-        so turns written just after the last status change are not missed.
+        Polls ``GET /calls/{id}`` every ``interval`` seconds and yields what is new in the order it
+        happened. The bot's last words are often stored a moment after Twilio reports the end, so
+        once the call has ended it reads once more before yielding the rest: the goodbye comes
+        before the final status, as it was said.
         """
         seen_turns = 0
         seen_events = 0
         deadline = time.monotonic() + timeout
-        final_read = False
+        end_seen = False
         while True:
             detail = self.get_call(call_id)
-            yield from detail.history[seen_events:]
-            yield from detail.turns[seen_turns:]
+            if detail.call.ended and not end_seen:
+                end_seen = True
+                sleep(interval)
+                continue
+            yield from _in_time_order(detail.history[seen_events:], detail.turns[seen_turns:])
             seen_events, seen_turns = len(detail.history), len(detail.turns)
-            if detail.call.ended:
-                if final_read:
-                    return
-                final_read = True
-            elif time.monotonic() > deadline:
+            if detail.call.ended or time.monotonic() > deadline:
                 return
             sleep(interval)
 

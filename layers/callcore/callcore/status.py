@@ -130,7 +130,8 @@ def apply_call_callback(
     _link_sid_if_missing(repo, record, form)
     meaning = interpret_call_callback(form)
     outcome: Outcome = "ignored"
-    if meaning.annotations:
+    # Twilio repeats AnsweredBy on every status callback after AMD decided: only news is noted.
+    if meaning.annotations and meaning.annotations["answered_by"] != record.answered_by:
         repo.annotate_call(
             call_id,
             {**meaning.annotations, "updated_at": iso(now)},

@@ -18,7 +18,14 @@ SEQUENCE = [
     {"CallSid": "CA1", "CallStatus": "ringing", "SequenceNumber": "1"},
     {"CallSid": "CA1", "CallStatus": "in-progress", "SequenceNumber": "2"},
     {"CallSid": "CA1", "AnsweredBy": "human", "MachineDetectionDuration": "1800"},
-    {"CallSid": "CA1", "CallStatus": "completed", "SequenceNumber": "3", "CallDuration": "37"},
+    # As Twilio sends it once AMD has decided: AnsweredBy again.
+    {
+        "CallSid": "CA1",
+        "CallStatus": "completed",
+        "SequenceNumber": "3",
+        "CallDuration": "37",
+        "AnsweredBy": "human",
+    },
 ]
 
 
@@ -43,6 +50,19 @@ def test_shuffled_and_duplicated_callbacks_end_completed(repo_table: Any, seed: 
     statuses = [e.status for e in history.events if e.kind == "call"]
     assert statuses.count("completed") == 1
     assert len(statuses) == len(set(statuses))  # duplicates were not accepted
+
+
+def test_the_amd_result_is_one_history_entry_however_often_twilio_repeats_it(repo_table: Any) -> None:
+    repo = _setup(repo_table)
+    for second, form in enumerate(SEQUENCE):  # one callback a second, as a call goes
+        apply_call_callback(repo, "c1", form, now=NOW.replace(second=second))
+    history = repo.get_call_history("c1")
+    assert history is not None
+    assert [(e.kind, e.detail.get("AnsweredBy")) for e in history.events if e.kind == "amd"] == [
+        ("amd", "human")
+    ]
+    record = repo.get_call("c1")
+    assert record is not None and record.answered_by == "human"
 
 
 def test_competing_terminal_states_release_once(repo_table: Any) -> None:

@@ -133,6 +133,8 @@ class EmulatedCall:
     stream_parameters: dict[str, str] = field(default_factory=dict)
     timeline: list[TimelineEvent] = field(default_factory=list)
     recording_path: Path | None = None
+    # The Recording SID its recording status callback announced (its media: the recording_path WAV).
+    recording_sid: str | None = None
     media: MediaSession | None = None
     pending_update: CallUpdate | None = None
     live_recording: LiveRecording | None = None
@@ -230,6 +232,8 @@ class FlowSettings:
     late_status_callbacks: frozenset[str] = frozenset()
     """Call events whose status callback is delivered after the next one."""
     duplicate_status_callbacks: bool = False
+    media_base_url: str = "https://api.twilio.com"
+    """Where `RecordingUrl` points: the emulator's own base URL, which serves the recording."""
 
 
 # SIP responses Twilio reports for calls that were never answered (RFC 3261 codes).
@@ -371,6 +375,10 @@ class CallFlow:
                 await self._recording_status()
             call.finished.set()
 
+    def _recording_url(self, recording_sid: str) -> str:
+        account = self.call.account_sid
+        return f"{self.settings.media_base_url}/2010-04-01/Accounts/{account}/Recordings/{recording_sid}"
+
     async def _recording_status(self) -> None:
         """`Record=true` calls end with one recording status callback (event `completed`)."""
         call, request = self.call, self.call.request
@@ -382,11 +390,12 @@ class CallFlow:
         if not request.record or not url or call.start_time is None or "completed" not in events:
             return
         sid = new_sid("RE")
+        call.recording_sid = sid
         params = {
             "AccountSid": call.account_sid,
             "CallSid": call.sid,
             "RecordingSid": sid,
-            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{call.account_sid}/Recordings/{sid}",
+            "RecordingUrl": self._recording_url(sid),
             "RecordingStatus": "completed",
             "RecordingDuration": str(call.duration_seconds),
             "RecordingChannels": "2" if request.extra.get("RecordingChannels") == "dual" else "1",
@@ -399,6 +408,7 @@ class CallFlow:
     async def _live_recording_status(self, recording: LiveRecording) -> None:
         """A mid-call recording ends with the call: its `completed` callback, if one was asked for."""
         call = self.call
+        call.recording_sid = recording.sid
         if not recording.status_callback or "completed" not in recording.status_callback_events:
             return
         end = call.end_time or datetime.now(UTC)
@@ -406,7 +416,7 @@ class CallFlow:
             "AccountSid": call.account_sid,
             "CallSid": call.sid,
             "RecordingSid": recording.sid,
-            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{call.account_sid}/Recordings/{recording.sid}",
+            "RecordingUrl": self._recording_url(recording.sid),
             "RecordingStatus": "completed",
             "RecordingDuration": str(max(0, math.ceil((end - recording.started_at).total_seconds()))),
             "RecordingChannels": "2" if recording.channels == "dual" else "1",

@@ -121,6 +121,7 @@ class TwilioEmulator:
         app.router.add_get(f"{_PREFIX}/Calls/{{sid}}.json", self._fetch)
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}.json", self._update)
         app.router.add_post(f"{_PREFIX}/Calls/{{sid}}/Recordings.json", self._start_recording)
+        app.router.add_get(f"{_PREFIX}/Recordings/{{recording}}", self._recording_media)
         app.router.add_get("/_emulator/calls/{sid}", self._report)
         app.router.add_post("/_emulator/faults", self._set_faults)
         phone = BrowserPhone(
@@ -222,6 +223,7 @@ class TwilioEmulator:
                 late_status_callbacks=self.settings.late_status_callbacks | fault.late_status_callbacks,
                 duplicate_status_callbacks=self.settings.duplicate_status_callbacks
                 or fault.duplicate_status_callbacks,
+                media_base_url=self.base_url or "https://api.twilio.com",
             ),
             self._webhooks,
         )
@@ -293,6 +295,26 @@ class TwilioEmulator:
         )
         log.info("call %s: recording started mid-call", call.sid)
         return web.json_response(call.live_recording.resource(call), status=201)
+
+    async def _recording_media(self, request: web.Request) -> web.StreamResponse:
+        """A recording's audio at its `RecordingUrl` (no extension, or `.wav`): the call's stereo WAV.
+
+        Unauthenticated, as Twilio serves media unless the account enforces HTTP authentication on
+        media URLs, so the console's audio player can fetch it. The emulator writes WAV only: `.mp3`
+        and `.json` answer 404."""
+        name = request.match_info["recording"]
+        sid = name.removesuffix(".wav")
+        call = next(
+            (
+                c
+                for c in self.calls.values()
+                if c.recording_sid == sid and c.account_sid == request.match_info["account_sid"]
+            ),
+            None,
+        )
+        if call is None or call.recording_path is None or not call.recording_path.is_file():
+            return _twilio_error(_NOT_FOUND)
+        return web.FileResponse(call.recording_path, headers={"Content-Type": "audio/x-wav"})
 
     async def _report(self, request: web.Request) -> web.Response:
         call = self.calls.get(request.match_info["sid"])

@@ -198,6 +198,22 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
     assert rows
     history = await _run(lambda: driver.find_element(By.ID, "call-history").text)
     assert "in-progress" in history and "completed" in history
+    # The receptionist records its calls: the player gets the recording and it plays.
+    assert stack.emulator is not None
+    src = await _until(
+        lambda: driver.find_element(By.CSS_SELECTOR, "#call-recording audio").get_attribute("src"),
+        "the recording player",
+    )
+    assert src.startswith(f"{stack.emulator.base_url}/2010-04-01/Accounts/")
+    seconds = await _until(
+        lambda: driver.execute_script(
+            "const a = document.querySelector('#call-recording audio');"
+            "if (a.readyState === 0) { a.preload = 'auto'; a.load(); }"
+            "return a.duration > 0 && a.duration;"
+        ),
+        "the recording to load in the page",
+    )
+    assert seconds > 1
     await _run(lambda: _shot(driver, "call"))
 
     # The call is in the list, with its status.

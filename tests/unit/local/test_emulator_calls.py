@@ -345,6 +345,54 @@ async def test_recorded_call_ends_with_a_signed_recording_callback(
     assert params["RecordingSid"].startswith("RE") and params["RecordingChannels"] == "2"
 
 
+async def test_the_recording_url_serves_the_calls_stereo_wav(
+    tmp_path: Any, emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    """RecordingUrl points at the emulator, which serves the recording there (the console plays it)."""
+    import aiohttp
+
+    emu = TwilioEmulator(
+        EmulatorSettings(
+            auth_token=emulator.settings.auth_token,  # the one the application checks signatures with
+            allow_insecure_local_streams=True,
+            ring_seconds=0.02,
+            render=_beep,
+            recordings_dir=tmp_path,
+        )
+    )
+    await emu.start()
+    try:
+
+        async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+            await asyncio.sleep(0.3)
+            await ws.close()
+
+        app.stream_script = hang_up
+        sid = await _place(
+            emu,
+            app,
+            record=True,
+            recording_channels="dual",
+            recording_status_callback=f"{app.http_url}/twilio/recording",
+        )
+        await emu.wait_for_call(sid, within=30)
+        (params,) = [params for kind, params, _ in app.callbacks if kind == "recording"]
+        url = params["RecordingUrl"]
+        account, recording_sid = emu.settings.account_sid, params["RecordingSid"]
+        assert url == f"{emu.base_url}/2010-04-01/Accounts/{account}/Recordings/{recording_sid}"
+        async with aiohttp.ClientSession() as session:
+            for suffix in ("", ".wav"):
+                async with session.get(url + suffix) as response:
+                    assert response.status == 200 and response.content_type == "audio/x-wav"
+                    body = await response.read()
+                    assert body[:4] == b"RIFF" and body[22] == 2  # two channels: caller and bot
+            for missing in (url + ".mp3", url[:-4] + "0000"):
+                async with session.get(missing) as response:
+                    assert response.status == 404 and (await response.json())["code"] == 20404
+    finally:
+        await emu.stop()
+
+
 async def test_status_callbacks_can_arrive_late_and_twice(app: FakeApplication) -> None:
     settings = EmulatorSettings(
         allow_insecure_local_streams=True,

@@ -119,6 +119,9 @@ def _stream_host_metrics() -> set[Metric]:
 
 def test_powertools_writes_the_service_dimension_this_test_assumes() -> None:
     metrics = Metrics(namespace="ns", service="trigger_call")
+    # Powertools keeps dimensions in a set shared by every Metrics instance of the process: a handler
+    # run in-process earlier (the e2e stack) may have left its own service there.
+    metrics.clear_metrics()
     metrics.add_metric(name="CallsPlaced", unit="Count", value=1)
     blob = metrics.serialize_metric_set()
     assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]

@@ -74,6 +74,10 @@ async def test_call_with_tail_then_calls_and_show(stack: LocalStack) -> None:
     assert code == 0 and call_id in listed.splitlines()[0]
     code, none, _ = await _aiphone(stack, "calls", "--from", "2000-01-01", "--to", "2000-01-02")
     assert code == 0 and none.strip() == "(no calls)"
+    # `aiphone tail` of a call that has ended: its whole transcript, in order, then the end.
+    code, tailed, _ = await _aiphone(stack, "tail", call_id, "--interval", "0.2")
+    assert code == 0 and tailed.splitlines()[-1] == "call ended: completed"
+    assert tailed.index("[in-progress]") < tailed.index("  bot") < tailed.index("[completed]")
     code, shown, _ = await _aiphone(stack, "show", call_id)
     assert code == 0
     assert f"call {call_id}  completed" in shown

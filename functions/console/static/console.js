@@ -72,7 +72,8 @@ function badge(status) {
   return el("span", { class: `badge ${kind}`, text: status });
 }
 
-function when(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : ""; }
+// "2026-11-30T22:43:48.238046+00:00" or "...48.238Z" -> "2026-11-30 22:43:48Z" (UTC, whole seconds).
+function when(iso) { return iso ? iso.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, "Z") : ""; }
 
 function stopPolling() { if (state.timer) { clearTimeout(state.timer); state.timer = null; } }
 

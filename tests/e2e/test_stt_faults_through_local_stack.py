@@ -1,9 +1,12 @@
-"""A call through the real local stack whose Scribe session is closed and throttled mid-call.
+"""Calls through the real local stack that meet what the real services do (issue 16).
 
 The stream host runs its real ElevenLabs STT adapter against the strict fake (in this process),
-with offline TTS and LLM. The fake's fault schedule closes the Scribe socket normally (1000, no
-error, no transcript) on the caller's second turn and answers the third turn's commit with
-`commit_throttled`; the call must still answer every caller turn, in order, with their words.
+with offline TTS and LLM, and the Twilio emulator counts `TimeLimit` from answer as Twilio does.
+- The fake's fault schedule closes the Scribe socket normally (1000, no error, no transcript) on
+  the caller's second turn and answers the third turn's commit with `commit_throttled`; the call
+  must still answer every caller turn, in order, with their words.
+- A call that reaches its persona's maximum duration says its goodbye and hangs up itself, before
+  Twilio's `TimeLimit` (which started earlier, at answer) can cut it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pytest_asyncio
 from local.fake_providers.elevenlabs import FakeElevenLabs
 from local.stack import LocalStack
 from local.twilio_emulator.caller import CallerScript, Utterance
-from tests.e2e.conftest import place_call, record_when, started_stack
+from tests.e2e.conftest import api, place_call, record_when, started_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -79,3 +82,43 @@ async def test_call_survives_a_scribe_normal_close_and_commit_throttled(
         if turn["role"] == "caller":
             assert any(t["role"] == "assistant" for t in turns[position + 1 :]), (turns, story)
     assert turns[-1]["role"] == "assistant", (turns, story)
+
+
+SHORT_CALL = {
+    "name": "Short call",
+    "voice_id": "21m00Tcm4TlvDq8ikWAM",
+    "prompt": "You are a patient assistant. Answer in one short sentence.",
+    "greeting": "Hello, this call is short.",
+    "goodbye": "Our time is up. Thank you, and have a good day.",
+    "max_duration_seconds": 30,  # the shortest a persona may ask for
+    "idle_timeout_seconds": 20,
+    "machine_detection": False,
+}
+
+
+async def test_a_call_at_its_maximum_duration_says_goodbye_before_twilios_time_limit(
+    faulty_stack: tuple[LocalStack, FakeElevenLabs],
+) -> None:
+    stack, fake = faulty_stack
+    assert stack.emulator is not None
+    status, stored = await api(stack, "PUT", "/personas/short-call", json=SHORT_CALL)
+    assert status in (200, 201), stored
+    lines = [f"Here is point number {n} of my long story." for n in range(1, 16)]
+    fake.say_next(*lines)
+    to = "+14155550134"
+    stack.emulator.scripts[to] = CallerScript(
+        tuple(Utterance(text, pause_ms=500) for text in lines), hang_up=True, max_wait_ms=20_000
+    )
+    placed, call = await place_call(stack, to, {"persona_id": "short-call"})
+    story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]
+
+    # The bot ended the call (its goodbye, then its own hang-up) well before Twilio's TimeLimit,
+    # which runs from answer; the caller still had things to say.
+    record = await record_when(stack, placed["call_id"], lambda r: r.get("end_reason") is not None)
+    turns = sorted(record["turns"], key=lambda t: t["index"])
+    assert record["end_reason"] == "max-duration", (record["end_reason"], story)
+    assert turns[-1]["role"] == "assistant" and turns[-1]["text"] == SHORT_CALL["goodbye"], turns
+    assert call.start_time is not None and call.end_time is not None
+    answered_for = (call.end_time - call.start_time).total_seconds()
+    assert 30 <= answered_for < call.request.time_limit_seconds - 10, (answered_for, story)
+    assert len([e for e in call.timeline if e.kind == "caller_stop"]) < len(lines), story

@@ -42,18 +42,24 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
 
 def _watch(loop_thread: int, stopped: threading.Event) -> None:
     loop_clock = time.pthread_getcpuclockid(loop_thread)
-    reported = False
+    reported = ""  # "" nothing yet; "waiting": the loop was idle in select (the OS ran it late); "busy"
     while not stopped.wait(0.005):
         late = (time.monotonic() - _last_tick[0]) * 1000.0
-        if late > _STALL_MS and not reported:
-            frame = sys._current_frames().get(loop_thread)
-            stack = traceback.extract_stack(frame)[-8:] if frame is not None else []
-            where = " <- ".join(f"{f.name}({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in stack[::-1])
-            ran = (time.clock_gettime(loop_clock) - _last_tick[1]) * 1000.0
-            print(f"STALL {late:.0f} ran {ran:.0f} {where}", file=sys.stderr, flush=True)
-            reported = True
-        elif late < _STALL_MS / 2:
-            reported = False
+        if late < _STALL_MS / 2:
+            reported = ""
+        if late <= _STALL_MS or reported == "busy":
+            continue
+        frame = sys._current_frames().get(loop_thread)
+        stack = traceback.extract_stack(frame)[-8:] if frame is not None else []
+        state = "waiting" if stack and stack[-1].name == "select" else "busy"
+        if state == reported:
+            continue
+        # A stall that began while the loop waited in select, and goes on in a callback, is named
+        # again by that callback: the first look alone would blame the wait.
+        where = " <- ".join(f"{f.name}({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in stack[::-1])
+        ran = (time.clock_gettime(loop_clock) - _last_tick[1]) * 1000.0
+        print(f"STALL {late:.0f} ran {ran:.0f} {where}", file=sys.stderr, flush=True)
+        reported = state
 
 
 async def _probe() -> None:
@@ -80,6 +86,8 @@ async def _probe() -> None:
 
 
 def _run_forever_with_probe(self: asyncio.BaseEventLoop) -> Any:
+    # The clock starts with this loop, not at import: the time between them is no stall of this loop.
+    _last_tick[:] = [time.monotonic(), time.thread_time()]
     stopped = threading.Event()
     watch = threading.Thread(
         target=_watch, args=(threading.get_ident(), stopped), daemon=True, name="loop-stall-watch"

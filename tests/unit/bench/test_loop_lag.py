@@ -67,7 +67,8 @@ def test_the_probe_reports_a_loop_that_a_callback_blocks() -> None:
     seconds = loop_lag_seconds(lines)
     assert seconds and max(peak for _, peak in seconds) >= 250.0
     stalls = [line for line in lines if line.startswith("STALL ")]
-    assert stalls and "busy_then_idle" in stalls[0]  # the watchdog names what held the loop
+    # The watchdog names what held the loop (on a loaded machine the scheduler may add stalls of its own).
+    assert any("busy_then_idle" in stall for stall in stalls), stalls
     assert not any(thread.name == "loop-stall-watch" for thread in threading.enumerate())
 
 

@@ -1,7 +1,7 @@
 """Our stream host next to a Pipecat bot on the same emulated Twilio calls, same fakes, one core each.
 
 Usage: `python bench/bench_vs_pipecat.py [--quick] [--only ours|pipecat] [--latency-only]
-[--capacity-steps 3,5] [--docs]`. Needs
+[--capacity-steps 25,50] [--pipecat-capacity-steps 3,5] [--realtime | --no-realtime] [--docs]`. Needs
 `.venv-bench` for the Pipecat side (bench/setup_bench_env.sh). The full run writes
 docs/performance.md and its plots unless `--no-docs`; `--quick` only prints.
 """
@@ -34,7 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--capacity-steps",
-        help="comma-separated call counts instead of the plan's (e.g. 3,5); with no latency rounds",
+        help="our host's call counts instead of the plan's (e.g. 25,50; a 1-call reference step comes "
+        "first); with no latency rounds",
+    )
+    parser.add_argument(
+        "--pipecat-capacity-steps", help="Pipecat's call counts instead of the plan's (e.g. 3,5)"
+    )
+    parser.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="SCHED_FIFO for both systems, the fakes and the load generator (default: on when root)",
     )
     parser.add_argument(
         "--docs",
@@ -47,10 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         plan = BenchPlan(**{**plan.__dict__, "systems": (args.only,)})
     if args.latency_only:
-        plan = BenchPlan(**{**plan.__dict__, "capacity_steps": ()})
-    if args.capacity_steps:
-        steps = tuple(int(n) for n in args.capacity_steps.split(","))
-        plan = BenchPlan(**{**plan.__dict__, "capacity_steps": steps, "latency_rounds": 0})
+        plan = BenchPlan(**{**plan.__dict__, "capacity_steps": (), "pipecat_capacity_steps": ()})
+    for field in ("capacity_steps", "pipecat_capacity_steps"):
+        if getattr(args, field):
+            steps = tuple(int(n) for n in getattr(args, field).split(","))
+            plan = BenchPlan(**{**plan.__dict__, field: steps, "latency_rounds": 0})
+    if args.realtime is not None:
+        plan = BenchPlan(**{**plan.__dict__, "realtime": args.realtime})
     out = ROOT / "out" / "bench"
     report = asyncio.run(run_bench(plan, latencies=FakeLatencies(), log_dir=out))
     report["command"] = "python " + " ".join(["bench/bench_vs_pipecat.py", *(argv or sys.argv[1:])])

@@ -1,7 +1,8 @@
 """Where the stream host's CPU goes under load: N emulated calls, the host sampled by py-spy.
 
 Usage: `python bench/profile_host.py [--calls 25] [--turns 2] [--rate 250] [--no-profile] [--nice -10]
-[--event-loop uvloop|asyncio] [--ramp SECONDS] [--host-loop-lag] [--realtime]`
+[--event-loop uvloop|asyncio] [--ramp SECONDS] [--host-loop-lag] [--realtime] [--idle SECONDS]
+[--no-reference]`
 
 The host runs alone on core 1 (`taskset`), the load generator, fakes and moto on core 0, exactly as in
 `bench/bench_vs_pipecat.py`. CPU figures are the kernel's (utime + stime of each process from /proc),
@@ -38,7 +39,13 @@ if str(ROOT) not in sys.path:
 
 from bench.loadgen.calls import bench_script  # noqa: E402
 from bench.loadgen.figures import GapDetail  # noqa: E402
-from bench.loadgen.harness import measure_batch, running_fakes, running_storage  # noqa: E402
+from bench.loadgen.harness import (  # noqa: E402
+    REALTIME_LAUNCHER,
+    measure_batch,
+    running_fakes,
+    running_storage,
+    set_realtime,
+)
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from bench.loadgen.stats import percentile  # noqa: E402
 from bench.loadgen.systems import OurStreamHost  # noqa: E402
@@ -72,7 +79,8 @@ STAGES: tuple[tuple[str, str], ...] = (
 # Leaf frames that are waits, not work: the loop's epoll, idle pool threads, a boto3 read waiting for moto.
 IDLE_LEAVES = re.compile(
     r"^(EpollSelector\.select \(selectors|_worker \(concurrent/futures/thread\.py|"
-    r"SocketIO\.readinto \(socket|Condition\.wait \(threading|Event\.wait \(threading)"
+    r"SocketIO\.readinto \(socket|Condition\.wait \(threading|Event\.wait \(threading|"
+    r"QueueListener\.dequeue \(logging)"
 )
 WAITING = "(waiting: epoll, idle threads)"
 _COMPILED = tuple((name, re.compile(pattern)) for name, pattern in STAGES)
@@ -121,13 +129,6 @@ def _user_system(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
-def _realtime(pid: int, priority: int = 1) -> None:
-    """SCHED_FIFO at `priority` for every thread of a process (root only; a no-op otherwise)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(priority))
-
-
 def _gc_timer(pauses: list[tuple[float, float]]) -> Callable[[str, dict[str, Any]], None]:
     """A `gc.callbacks` entry noting (end, ms) of every collection of this process longer than 20 ms."""
     started = [0.0]
@@ -140,6 +141,13 @@ def _gc_timer(pauses: list[tuple[float, float]]) -> Callable[[str, dict[str, Any
             pauses.append((now, (now - started[0]) * 1000))
 
     return timer
+
+
+async def _idle_cpu_seconds(pid: int, seconds: float) -> float:
+    """CPU seconds the host spends over `seconds` with no call on it: its fixed cost, timers and all."""
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    return cpu_seconds(pid) - before
 
 
 def _own_cpu() -> float:
@@ -162,7 +170,7 @@ async def profile(args: argparse.Namespace) -> int:
         host = OurStreamHost(
             name="ours", port=_free_port(), core=1, log_path=out / "profile_host.log",
             provider_env={**provider_env, **storage_env, **extra_env}, table=table,
-            launcher=("chrt", "-f", "1") if args.realtime else (),
+            launcher=REALTIME_LAUNCHER if args.realtime else (),
         )  # fmt: skip
         host.start()
         stack.callback(host.stop)
@@ -192,10 +200,16 @@ async def profile(args: argparse.Namespace) -> int:
             # The host runs under chrt; the generator and the fakes (every thread) get the same policy, so
             # other work that lands on core 0 cannot make the phones late either.
             # The generator one step above the fakes: equal SCHED_FIFO threads do not preempt each other.
-            _realtime(fakes_pid, 1)
-            _realtime(os.getpid(), 2)
+            set_realtime(fakes_pid, 1)
+            set_realtime(os.getpid(), 2)
         for system in (host, *others):
             await measure_batch(system, 1, bench_script(turns=1))  # warm-up, not counted
+        idle_cpu = await _idle_cpu_seconds(host.process.pid, args.idle)
+        single_p95: float | None = None
+        if args.reference:
+            # One call on the same script: the batch's p95 is judged against it, as in bench_vs_pipecat.
+            single = await measure_batch(host, 1, bench_script(turns=args.turns))
+            single_p95 = percentile(single.figures.voice_to_voice_ms, 95)
         spy: subprocess.Popen[bytes] | None = None
         raw = out / "profile_host.collapsed"
         if args.profile:
@@ -218,7 +232,13 @@ async def profile(args: argparse.Namespace) -> int:
         wall0 = time.perf_counter()
         batch, *other_batches = await asyncio.gather(
             *(
-                measure_batch(system, args.calls, bench_script(turns=args.turns), ramp_seconds=args.ramp)
+                measure_batch(
+                    system,
+                    args.calls,
+                    bench_script(turns=args.turns),
+                    ramp_seconds=args.ramp,
+                    single_call_p95_ms=single_p95 if system is host else None,
+                )
                 for system in (host, *others)
             )
         )
@@ -254,8 +274,16 @@ async def profile(args: argparse.Namespace) -> int:
         f"({len(batch.loadgen_stalls)} wake-ups later than 30 ms; its collections over 20 ms: "
         f"{', '.join(f'{ms:.0f}' for _, ms in gc_pauses) or 'none'})"
     )
+    if args.idle:
+        print(
+            f"idle host (no call, after the warm-up call): {idle_cpu * 1000 / args.idle:.2f} CPU-ms "
+            f"per second over {args.idle:g} s"
+        )
     v2v = figures.voice_to_voice_ms
-    print(f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms")
+    print(
+        f"voice-to-voice p50 {percentile(v2v, 50):.0f} ms p95 {percentile(v2v, 95):.0f} ms"
+        + (f" ({batch.p95_growth:.2f}x one call's p95 of {single_p95:.0f} ms)" if single_p95 else "")
+    )
     if figures.gap_details:
         print(f"audio gaps over 100 ms ({len(figures.gap_details)}), with the host's turns around each:")
         for line in gap_lines:
@@ -430,6 +458,18 @@ def main(argv: list[str] | None = None) -> int:
         help="run the host, the load generator and the fakes under SCHED_FIFO (priority 1, root only): on a "
         "machine whose other work lands on their cores, this measures the host as if the core were its own "
         "(as a Fargate vCPU is)",
+    )
+    parser.add_argument(
+        "--reference",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first run one call on the same script; the batch fails if its p95 passes 1.2x that call's",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="first measure the host's CPU over this many seconds with no call",
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
     parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")

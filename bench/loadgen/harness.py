@@ -32,13 +32,23 @@ from bench.loadgen.systems import AUTH_TOKEN, ROOT, OurStreamHost, PipecatBot, S
 from local.twilio_emulator.caller import CallerScript
 from local.twilio_emulator.voice import render_speech
 
-__all__ = ["BatchResult", "BenchPlan", "measure_batch", "run_bench", "running_fakes", "running_storage"]
+__all__ = [
+    "BatchResult",
+    "BenchPlan",
+    "measure_batch",
+    "run_bench",
+    "running_fakes",
+    "running_storage",
+    "set_realtime",
+]
 
 GAP_LIMIT_MS = 100.0
 # More than ~5 unread media frames (about 100 ms of caller audio) on one socket is a backlog.
 BACKLOG_LIMIT_BYTES = 2048
 # If the load generator's own loop wakes this late (p99), the step measured the generator.
 LOADGEN_LATENESS_LIMIT_MS = 60.0
+# At the knee, voice-to-voice p95 stays within this factor of one call's (issue 17).
+P95_GROWTH_LIMIT = 1.2
 ELEVENLABS_KEY = "bench-elevenlabs-key"
 CEREBRAS_KEY = "bench-cerebras-key"
 
@@ -46,7 +56,8 @@ CEREBRAS_KEY = "bench-cerebras-key"
 @dataclass(frozen=True)
 class BenchPlan:
     """What one run measures. Latency: each round runs a batch of every size in `latency_calls`
-    (simultaneous calls) on each system; capacity: the steps in order until one fails."""
+    (simultaneous calls) on each system; capacity: the steps in order until one fails (our host's
+    `capacity_steps`, Pipecat's `pipecat_capacity_steps`: each set of steps brackets that system's knee)."""
 
     latency_calls: tuple[int, ...]
     latency_rounds: int
@@ -54,17 +65,28 @@ class BenchPlan:
     capacity_steps: tuple[int, ...]
     capacity_turns: int
     systems: tuple[str, ...] = ("ours", "pipecat")
+    pipecat_capacity_steps: tuple[int, ...] = ()
+    # SCHED_FIFO for the systems, the fakes and the load generator (root only): other work on the
+    # machine then cannot land on their cores, so a step measures the system, not the neighbours.
+    realtime: bool = False
 
     @classmethod
     def full(cls) -> BenchPlan:
         # "ours-uvloop": our host on libuv's loop (STREAM_EVENT_LOOP=uvloop), to show what uvloop buys.
+        # Steps reach both knees (Pipecat's 3-5, ours 75-125); each system stops at its first failed step.
         return cls(
-            (1, 10), 3, 4, (1, 2, 3, 5, 10, 25, 50, 100, 150, 200), 2, ("ours", "ours-uvloop", "pipecat")
+            (1, 10),
+            3,
+            4,
+            (1, 2, 3, 5, 10, 25, 50, 75, 100, 125),
+            3,
+            ("ours", "ours-uvloop", "pipecat"),
+            realtime=os.geteuid() == 0,
         )
 
     @classmethod
     def quick(cls) -> BenchPlan:
-        return cls((1, 3), 1, 2, (2,), 2)
+        return cls((1, 3), 1, 2, (2,), 2, pipecat_capacity_steps=(2,))
 
 
 @dataclass
@@ -79,6 +101,8 @@ class BatchResult:
     loop_lag_ms: list[float] = field(default_factory=list)
     loadgen_stalls: list[tuple[float, float]] = field(default_factory=list)  # see LoopLagProbe.stalls
     stages: list[dict[str, float]] = field(default_factory=list)  # ours only: see bench/loadgen/stages.py
+    # The same system's p95 with one call on the same script: the knee's reference (None: not judged).
+    single_call_p95_ms: float | None = None
     # Both systems, batches of one call only (the fakes' milestones cannot be told apart between calls).
     waterfall: list[dict[str, float]] = field(default_factory=list)
 
@@ -105,7 +129,19 @@ class BatchResult:
             found.append(f"inbound backlog p99 {self.backlog_p99:.0f} B")
         if self.loadgen_limited:
             found.append(f"load generator loop lag {self.loop_lag_p99_ms:.0f} ms p99")
+        if self.p95_growth > P95_GROWTH_LIMIT:
+            found.append(
+                f"voice-to-voice p95 {self.p95_growth:.2f}x one call's {self.single_call_p95_ms:.0f} ms"
+            )
         return found
+
+    @property
+    def p95_growth(self) -> float:
+        """Voice-to-voice p95 over one call's (0 when there is no reference or no turn)."""
+        v2v = self.figures.voice_to_voice_ms
+        if not self.single_call_p95_ms or not v2v:
+            return 0.0
+        return percentile(v2v, 95) / self.single_call_p95_ms
 
     @property
     def cpu_ms_per_call_second(self) -> float:
@@ -132,6 +168,7 @@ class BatchResult:
             "cpu_ms_per_call_second": self.cpu_ms_per_call_second,
             "rss_per_call_mb": self.rss_per_call_mb,
             "rss_before_mb": self.rss_before / 2**20,
+            "single_call_p95_ms": self.single_call_p95_ms,
             "problems": self.problems,
             "errors": f.errors[:5],
             "stages": self.stages,
@@ -164,10 +201,12 @@ async def measure_batch(
     *,
     milestones: Path | None = None,
     ramp_seconds: float | None = None,
+    single_call_p95_ms: float | None = None,
 ) -> BatchResult:
     """Run `count` simultaneous calls against `system` and read every figure of that batch.
 
-    Starts are spread over `ramp_seconds` (default: a 0.5-3 s burst, so every call's turns line up)."""
+    Starts are spread over `ramp_seconds` (default: a 0.5-3 s burst, so every call's turns line up).
+    `single_call_p95_ms`: judge the batch's voice-to-voice p95 against it (`P95_GROWTH_LIMIT`)."""
     assert system.process is not None
     pid = system.process.pid
     for utterance in script.utterances:  # render (and cache) speech before the clock matters
@@ -221,6 +260,7 @@ async def measure_batch(
         loadgen_stalls=lag.stalls,
         stages=stages,
         waterfall=waterfall,
+        single_call_p95_ms=single_call_p95_ms,
     )
 
 
@@ -251,10 +291,11 @@ def _stored_stages(system: SystemUnderTest, call_sids: list[str]) -> list[dict[s
 
 @contextlib.contextmanager
 def running_fakes(
-    latencies: FakeLatencies, *, core: int = 0, milestones: Path | None = None
+    latencies: FakeLatencies, *, core: int = 0, milestones: Path | None = None, realtime: bool = False
 ) -> Iterator[dict[str, str]]:
     """The shared fakes in their own process; yields the provider environment for both systems.
-    `milestones`: the file where they note each request's milestones (emptied first)."""
+    `milestones`: the file where they note each request's milestones (emptied first); `realtime`:
+    under SCHED_FIFO priority 1 (root only)."""
     from local.storage import free_port
 
     if milestones is not None:
@@ -262,7 +303,8 @@ def running_fakes(
     eleven_port, cerebras_port = free_port(), free_port()
     process = subprocess.Popen(
         [
-            "taskset", "-c", str(core), sys.executable, "-m", "bench.loadgen.fakes",
+            "taskset", "-c", str(core), *(REALTIME_LAUNCHER if realtime else ()),
+            sys.executable, "-m", "bench.loadgen.fakes",
             "--elevenlabs-port", str(eleven_port), "--cerebras-port", str(cerebras_port),
             "--elevenlabs-key", ELEVENLABS_KEY, "--cerebras-key", CEREBRAS_KEY,
             *(["--milestones", str(milestones)] if milestones is not None else []),
@@ -316,6 +358,16 @@ def running_storage(persona_silence_ms: int = 700, *, core: int = 0) -> Iterator
         process.wait(timeout=10)
 
 
+REALTIME_LAUNCHER = ("chrt", "-f", "1")
+
+
+def set_realtime(pid: int, priority: int = 1) -> None:
+    """SCHED_FIFO at `priority` for every thread of a process (root only; a no-op otherwise)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(priority))
+
+
 def our_host_available() -> bool:
     return (ROOT / "stream_server" / "__main__.py").exists()
 
@@ -352,7 +404,14 @@ async def run_bench(
     }
     with contextlib.ExitStack() as stack:
         milestones = log_dir / "fake_milestones.jsonl"
-        provider_env = stack.enter_context(running_fakes(latencies, milestones=milestones))
+        provider_env = stack.enter_context(
+            running_fakes(latencies, milestones=milestones, realtime=plan.realtime)
+        )
+        launcher = REALTIME_LAUNCHER if plan.realtime else ()
+        if plan.realtime:
+            # One step above the fakes: equal SCHED_FIFO threads do not preempt each other, and a late
+            # phone would be counted against the system under test.
+            set_realtime(os.getpid(), 2)
         systems: dict[str, SystemUnderTest] = {}
         ours = [name for name in plan.systems if name.startswith("ours")]
         if ours and not our_host_available():
@@ -364,13 +423,14 @@ async def run_bench(
                 systems[name] = OurStreamHost(
                     name=name, port=free_port(), core=1, log_path=log_dir / f"{name}.log",
                     provider_env={**provider_env, **storage_env, "STREAM_EVENT_LOOP": event_loop},
-                    table=table,
+                    table=table, launcher=launcher,
                 )  # fmt: skip
         if "pipecat" in plan.systems:
             if pipecat_available():
                 systems["pipecat"] = PipecatBot(
                     name="pipecat", port=free_port(), core=1, log_path=log_dir / "pipecat.log",
                     provider_env={**provider_env, "END_OF_TURN_SILENCE_MS": str(report["endpointing_ms"])},
+                    launcher=launcher,
                 )  # fmt: skip
             else:
                 report["missing"]["pipecat"] = ".venv-bench missing: run bench/setup_bench_env.sh"
@@ -392,9 +452,16 @@ async def run_bench(
                     report["latency"].append(batch.summary())
                     say(f"latency round {round_index + 1} {name} N={calls}: {_brief(batch)}")
 
+        script = bench_script(turns=plan.capacity_turns)
         for name, system in systems.items():
-            for count in plan.capacity_steps:
-                batch = await measure_batch(system, count, bench_script(turns=plan.capacity_turns))
+            steps = plan.pipecat_capacity_steps if name == "pipecat" else plan.capacity_steps
+            # One call on the same script first: the reference every later step's p95 is judged against.
+            steps = (1, *(n for n in steps if n != 1)) if steps else ()
+            single: float | None = None
+            for count in steps:
+                batch = await measure_batch(system, count, script, single_call_p95_ms=single)
+                if count == 1:
+                    single = percentile(batch.figures.voice_to_voice_ms, 95)
                 report["capacity"].append(batch.summary())
                 say(f"capacity {name} N={count}: {_brief(batch)}")
                 if batch.problems:
@@ -408,7 +475,8 @@ def _brief(batch: BatchResult) -> str:
         f"{f.completed}/{batch.calls} done, v2v p50 {percentile(f.voice_to_voice_ms, 50):.0f} ms, "
         f"barge-in p50 {percentile(f.barge_in_ms, 50):.0f} ms, "
         f"cpu {batch.cpu_ms_per_call_second:.1f} ms/call-s, "
-        f"rss {batch.rss_per_call_mb:.2f} MB/call, backlog p99 {batch.backlog_p99:.0f} B"
+        f"rss {batch.rss_per_call_mb:.2f} MB/call, backlog p99 {batch.backlog_p99:.0f} B, "
+        f"v2v p95 {percentile(f.voice_to_voice_ms, 95):.0f} ms"
         + (f"  PROBLEMS: {'; '.join(batch.problems)}" if batch.problems else "")
     )
 

@@ -6,6 +6,7 @@ Pipecat's virtualenv is not part of `make test`; the Pipecat side is exercised b
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import shutil
@@ -109,6 +110,22 @@ def test_trailing_silence_and_percentiles() -> None:
     figures = call_figures([_result([], [(0.0, 1.0)])], lambda text: 0.0)
     assert figures.completed == 1
     assert figures.send_lateness_p99_ms == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_step_fails_when_its_p95_passes_one_and_a_fifth_of_one_calls() -> None:
+    from bench.loadgen.harness import BatchResult
+
+    def step(v2v: list[float], single: float | None) -> BatchResult:
+        figures = call_figures([_result([], [(0.0, 1.0)])], lambda text: 0.0)
+        figures = dataclasses.replace(figures, voice_to_voice_ms=v2v)
+        return BatchResult("ours", 1, figures, 1.0, 0, 0, single_call_p95_ms=single)
+
+    assert step([600.0] * 9 + [720.0], 600.0).problems == []  # 1.2x exactly: still the knee
+    late = step([600.0] * 9 + [721.0], 600.0)
+    assert late.p95_growth == pytest.approx(721.0 / 600.0)
+    assert late.problems == ["voice-to-voice p95 1.20x one call's 600 ms"]
+    assert step([600.0] * 9 + [900.0], None).problems == []  # no reference: not judged
+    assert step([], 600.0).problems == []  # no turn measured: nothing to compare
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng renders the caller's speech")

@@ -48,7 +48,7 @@ from bench.loadgen.harness import (  # noqa: E402
 )
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from bench.loadgen.stats import percentile  # noqa: E402
-from bench.loadgen.systems import OurStreamHost  # noqa: E402
+from bench.loadgen.systems import PRODUCT_PYTHON, OurStreamHost  # noqa: E402
 
 # (stage, pattern over one py-spy frame "function (file:line)"); the deepest matching frame decides.
 STAGES: tuple[tuple[str, str], ...] = (
@@ -171,6 +171,7 @@ async def profile(args: argparse.Namespace) -> int:
             name="ours", port=_free_port(), core=1, log_path=out / "profile_host.log",
             provider_env={**provider_env, **storage_env, **extra_env}, table=table,
             launcher=REALTIME_LAUNCHER if args.realtime else (),
+            python=Path(args.host_python) if args.host_python else PRODUCT_PYTHON,
         )  # fmt: skip
         host.start()
         stack.callback(host.stop)
@@ -470,6 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="first measure the host's CPU over this many seconds with no call",
+    )
+    parser.add_argument(
+        "--host-python",
+        help="the host's interpreter (default .venv's), e.g. a Python 3.13 venv with stream_server's "
+        "requirements",
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the host (repeatable)")
     parser.add_argument("--baseline-env", action="append", default=[], help="KEY=VALUE for the baseline host")

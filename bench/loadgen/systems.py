@@ -20,6 +20,7 @@ __all__ = ["OurStreamHost", "PipecatBot", "SystemUnderTest", "wait_ready"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+PRODUCT_PYTHON = ROOT / ".venv" / "bin" / "python"
 AUTH_TOKEN = "bench-twilio-auth-token"
 
 
@@ -113,7 +114,9 @@ class OurStreamHost(_Process):
 
     `table` is a boto3 Table on the moto server the host also uses (DYNAMODB_ENDPOINT in provider_env).
     `source`: another source tree to run instead of this one (e.g. `git archive main | tar -x -C DIR`,
-    the baseline of bench/profile_host.py); the interpreter and its packages stay this checkout's.
+    the baseline of bench/profile_host.py); the interpreter and its packages stay this checkout's unless
+    `python` names another (e.g. a Python 3.13 virtualenv with stream_server/requirements.txt, the image's
+    interpreter).
     """
 
     provider_env: dict[str, str] = field(default_factory=dict)
@@ -121,6 +124,7 @@ class OurStreamHost(_Process):
     persona_id: str = "bench"
     token_secret: str = "bench-stream-token-secret"
     source: Path = ROOT
+    python: Path = PRODUCT_PYTHON
 
     def start(self) -> None:
         env = {
@@ -136,11 +140,14 @@ class OurStreamHost(_Process):
             "MAX_CALLS": "1000",
             **self.provider_env,
         }
-        if self.source != ROOT:
-            env["PYTHONPATH"] = f"{self.source}:{self.source / 'layers' / 'callcore'}"
-        python = str(ROOT / ".venv" / "bin" / "python")
+        if self.source != ROOT or self.python != PRODUCT_PYTHON:
+            paths = [str(self.source), str(self.source / "layers" / "callcore")]
+            env["PYTHONPATH"] = ":".join(filter(None, [env.get("PYTHONPATH", ""), *paths]))
         self._spawn(
-            [python, "-m", "stream_server"], env, f"http://127.0.0.1:{self.port}/healthz", cwd=self.source
+            [str(self.python), "-m", "stream_server"],
+            env,
+            f"http://127.0.0.1:{self.port}/healthz",
+            cwd=self.source,
         )
 
     @property

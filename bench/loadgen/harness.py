@@ -342,9 +342,9 @@ def running_storage(persona_silence_ms: int = 700, *, core: int = 0) -> Iterator
     from local.storage import FAKE_AWS_ENV, create_table, free_port
 
     port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
+    server = [sys.executable, "-m", "bench.loadgen.storage_server"]  # moto, without whole-table copies
     process = subprocess.Popen(
-        ["taskset", "-c", str(core), str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        ["taskset", "-c", str(core), *server, "-H", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from callcore.fleet import TaskSlots
 
 from stream_server.host.active_calls import ActiveCallsPublisher
-from stream_server.host.heap import freeze_startup_heap
+from stream_server.host.heap import freeze_startup_heap, space_out_young_collections
 from stream_server.host.server import StreamServer
 from stream_server.host.task_protection import TaskProtection
 from stream_server.observability import MetricsSink, configure_logging, udp_writer
@@ -125,7 +125,8 @@ async def main(settings: StreamSettings | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     frozen = freeze_startup_heap()  # start-up's objects out of every later full collection
-    log.info("start-up heap frozen", extra={"objects": frozen})
+    thresholds = space_out_young_collections()  # in-flight stream objects freed before a collection
+    log.info("start-up heap frozen", extra={"objects": frozen, "gc_thresholds": thresholds})
     try:
         await server.serve_until(stop)
     finally:

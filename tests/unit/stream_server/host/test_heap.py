@@ -8,7 +8,11 @@ import weakref
 from callcore.table import ClientTable
 
 from stream_server.__main__ import _load_storage_client
-from stream_server.host.heap import freeze_startup_heap
+from stream_server.host.heap import (
+    YOUNG_GENERATION_THRESHOLD,
+    freeze_startup_heap,
+    space_out_young_collections,
+)
 
 
 class _Marker:
@@ -46,6 +50,16 @@ def test_start_up_garbage_is_collected_before_the_freeze_not_kept_forever() -> N
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+def test_young_collections_are_spaced_out_and_the_older_generations_keep_their_thresholds() -> None:
+    before = gc.get_threshold()
+    try:
+        now = space_out_young_collections()
+        assert now == gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, before[1], before[2])
+        assert before[0] < YOUNG_GENERATION_THRESHOLD
+    finally:
+        gc.set_threshold(*before)
 
 
 async def test_the_storage_client_is_built_at_start_up_not_on_the_first_call() -> None:

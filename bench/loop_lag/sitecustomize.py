@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 import threading
 import time
@@ -102,4 +103,6 @@ def _run_forever_with_probe(self: asyncio.BaseEventLoop) -> Any:
 
 
 gc.callbacks.append(_on_collection)
+if os.environ.get("BENCH_GC_THRESHOLD"):  # an experiment's collector thresholds, e.g. "7000,10,10"
+    gc.set_threshold(*(int(n) for n in os.environ["BENCH_GC_THRESHOLD"].split(",")))
 asyncio.BaseEventLoop.run_forever = _run_forever_with_probe  # type: ignore[method-assign]

@@ -26,7 +26,7 @@ TARGETS = {
     "pipeline overhead p95 (ms)": ("<=", 10.0),
     "barge-in reaction p95 (ms)": ("<=", 250.0),
     "capacity, calls on one core": (">=", 100.0),
-    "RSS per call (MB)": ("<=", 2.0),
+    "RSS per call (MB)": ("<=", 1.0),
 }
 
 

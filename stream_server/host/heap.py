@@ -13,10 +13,10 @@ The youngest generation is also collected ten times less often than Python's def
 net new containers instead of 700). With 100 calls in flight, every LLM and TTS stream holds request,
 response and parser objects for a second or so; at 700 a young collection came every few milliseconds
 and promoted those in-flight objects to the older generations, which then filled and triggered full
-collections: 18 CPU-ms a second of collecting and one-second spans with 86 ms of it, the loop 83 ms
-late. At 7,000 most of them are freed by their reference counts before any collection sees them: 4 ms a
-second, the longest pause 19 ms, the loop never later than 30 ms (`bench/profile_host.py --calls 100
---host-loop-lag`, docs/performance.md). A young collection walks at most those 7,000 objects.
+collections: 12-18 CPU-ms a second of collecting, one-second spans with 86 ms of it, pauses of 44 ms. At
+7,000 most of them are freed by their reference counts before any collection sees them: 4-6 ms a second,
+the longest pause 18-23 ms (`bench/profile_host.py --calls 100 --host-loop-lag`, docs/performance.md).
+A young collection walks at most those 7,000 objects.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from aws_lambda_powertools import Metrics
 from twilio.request_validator import RequestValidator
 
 from local.fake_twilio_rest import FakeTwilioRest
@@ -53,7 +54,13 @@ def handler_env(
 
     def load(name: str) -> Any:
         module = importlib.import_module(f"functions.{name}.{name}")
-        return importlib.reload(module)
+        module = importlib.reload(module)
+        # Powertools keeps metrics in one set shared by the process. With POWERTOOLS_METRICS_DISABLED
+        # (the local stack's setting) a flush neither prints nor clears it, so values the e2e stack's
+        # in-process handlers added would come out of this test's first enabled flush. A new
+        # container starts empty.
+        Metrics().clear_metrics()
+        return module
 
     yield load
     forget_cached_secrets()

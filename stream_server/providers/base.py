@@ -23,6 +23,7 @@ __all__ = [
     "SpeechToText",
     "SttSession",
     "TextToSpeech",
+    "TokenUsage",
     "ToolCall",
     "ToolCallingLanguageModel",
     "ToolSpec",
@@ -129,8 +130,16 @@ class ToolCall:
     call_id: str = ""
 
 
-async def text_deltas(stream: AsyncIterator[str | ToolCall]) -> AsyncIterator[str]:
-    """The text of a tool-calling model's stream, its tool calls left out: what `stream` yields
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """What the provider billed for one reply, when it says so (the last item of its stream)."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+async def text_deltas(stream: AsyncIterator[str | ToolCall | TokenUsage]) -> AsyncIterator[str]:
+    """The text of a tool-calling model's stream, its tool calls and usage left out: what `stream` yields
     for a model that implements `ToolCallingLanguageModel.stream_with_tools`."""
     async for item in stream:
         if isinstance(item, str):
@@ -144,12 +153,13 @@ class ToolCallingLanguageModel(LanguageModel, Protocol):
     A separate protocol rather than a new argument to `stream`, so text-only models (and every
     existing caller of `stream`) keep working unchanged; the pipeline offers tools only to a
     model that implements this. The stream interleaves text deltas and whole `ToolCall`s in the
-    order the model produced them; a tool call is yielded once its arguments are complete.
+    order the model produced them; a tool call is yielded once its arguments are complete. A model
+    whose provider reports its token counts ends the stream with one `TokenUsage`.
     """
 
     def stream_with_tools(
         self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]
-    ) -> AsyncIterator[str | ToolCall]: ...
+    ) -> AsyncIterator[str | ToolCall | TokenUsage]: ...
 
 
 class TextToSpeech(Protocol):

@@ -41,6 +41,7 @@ from stream_server.providers.base import (
     ChatMessage,
     ProviderError,
     ReplyCutShort,
+    TokenUsage,
     ToolCall,
     ToolSpec,
     text_deltas,
@@ -122,13 +123,15 @@ class CerebrasLanguageModel:
 
     async def stream_with_tools(
         self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]
-    ) -> AsyncIterator[str | ToolCall]:
-        """Text deltas as they come, then any tool calls the model made, each complete."""
+    ) -> AsyncIterator[str | ToolCall | TokenUsage]:
+        """Text deltas as they come, then any tool calls the model made, each complete, then the
+        reply's token counts when Cerebras sent its usage chunk."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
         model = self.model_for(model)
         offer_tools = bool(tools) and not self._tools_refused
         assembler = ToolCallAssembler()
         finish: str | None = None
+        usage: TokenUsage | None = None
         try:
             try:
                 chunks: Any = await self._create(payload, model, tools if offer_tools else ())
@@ -145,6 +148,7 @@ class CerebrasLanguageModel:
                         yield text
                     assembler.add(chunk)
                     finish = finish_reason_of(chunk) or finish
+                    usage = usage_of(chunk) or usage
             finally:
                 # A barge-in stops reading early: release the HTTP response now, not at GC.
                 await chunks.close()
@@ -154,6 +158,8 @@ class CerebrasLanguageModel:
             raise ReplyCutShort(_NAME, f"reply cut at max_completion_tokens={self._max_completion_tokens}")
         for call in assembler.calls():
             yield call
+        if usage is not None:
+            yield usage
 
     async def _create(self, payload: list[dict[str, str]], model: str, tools: Sequence[ToolSpec]) -> Any:
         extra: dict[str, Any] = {}
@@ -229,6 +235,16 @@ def content_of(chunk: Any) -> str:
     delta = getattr(choices[0], "delta", None)
     content = getattr(delta, "content", None) if delta is not None else None
     return content if isinstance(content, str) else ""
+
+
+def usage_of(chunk: Any) -> TokenUsage | None:
+    """The billed token counts, on the stream's usage chunk (reasoning tokens are in the output)."""
+    usage = getattr(chunk, "usage", None)
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return TokenUsage(input_tokens=prompt, output_tokens=completion)
+    return None
 
 
 def finish_reason_of(chunk: Any) -> str | None:

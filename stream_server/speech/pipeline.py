@@ -29,6 +29,7 @@ from stream_server.providers.base import (
     ProviderError,
     ReplyCutShort,
     TextToSpeech,
+    TokenUsage,
     ToolCall,
     ToolCallingLanguageModel,
     ToolSpec,
@@ -126,7 +127,9 @@ class ReplyStats:
 _END = object()
 
 
-async def _next_with_timeout(iterator: AsyncIterator[str | bytes | ToolCall], limit_s: float) -> object:
+async def _next_with_timeout(
+    iterator: AsyncIterator[str | bytes | ToolCall | TokenUsage], limit_s: float
+) -> object:
     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
     # with the result, which would make a barge-in fail to stop the reply.
     try:
@@ -161,7 +164,7 @@ async def _produce_sentences(
     attempt = 0
     while True:
         attempt += 1
-        stream: AsyncIterator[str | ToolCall]
+        stream: AsyncIterator[str | ToolCall | TokenUsage]
         if tools and isinstance(llm, ToolCallingLanguageModel):
             stream = llm.stream_with_tools(messages, model=model, tools=tools)
         else:
@@ -175,7 +178,8 @@ async def _produce_sentences(
                 if isinstance(delta, ToolCall):
                     stats.tool_calls.append(delta)
                     continue
-                assert isinstance(delta, str)
+                if not isinstance(delta, str):  # the reply's token counts: the call's usage meter reads them
+                    continue
                 timeout = settings.llm_idle_timeout_s
                 if not delta:
                     continue

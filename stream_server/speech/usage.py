@@ -6,9 +6,10 @@ once, with the call summary, when the call ends; the control plane prices them (
 
 * TTS characters: the text sent to synthesis (what ElevenLabs bills).
 * STT seconds: caller audio sent to the recogniser (mu-law 8 kHz, one byte a sample).
-* LLM tokens: estimated from characters (about four a token for English), prompt and reply,
-  because the streaming adapter does not surface the provider's usage chunk; the record says so
-  with ``llm_tokens_estimated``.
+* LLM tokens: what the provider reported for each reply (Cerebras' usage chunk, reasoning tokens
+  included). A reply without a report (a model that sends none, or a reply stopped early by a
+  barge-in, before the usage chunk came) is estimated from characters, about four a token for
+  English, and then the record says so with ``llm_tokens_estimated``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stream_server.providers.base import (
     ChatMessage,
     LanguageModel,
     TextToSpeech,
+    TokenUsage,
     ToolCall,
     ToolCallingLanguageModel,
     ToolSpec,
@@ -39,6 +41,9 @@ def _tokens(characters: int) -> int:
 @dataclass
 class CallUsage:
     stt_audio_bytes: int = 0
+    # Replies the provider reported on, in its tokens; the others in characters, estimated at the end.
+    llm_input_tokens: int = 0
+    llm_output_tokens: int = 0
     llm_input_characters: int = 0
     llm_output_characters: int = 0
     tts_characters: int = 0
@@ -46,14 +51,25 @@ class CallUsage:
     def heard(self, audio: bytes) -> None:
         self.stt_audio_bytes += len(audio)
 
+    def reply(self, prompt_characters: int, reply_characters: int, reported: TokenUsage | None) -> None:
+        """One reply of the model: its reported tokens, or its characters when it had no report."""
+        if reported is not None:
+            self.llm_input_tokens += reported.input_tokens
+            self.llm_output_tokens += reported.output_tokens
+        else:
+            self.llm_input_characters += prompt_characters
+            self.llm_output_characters += reply_characters
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        counted: dict[str, Any] = {
             "stt_seconds": round(self.stt_audio_bytes / ULAW_BYTES_PER_SECOND, 2),
-            "llm_input_tokens": _tokens(self.llm_input_characters),
-            "llm_output_tokens": _tokens(self.llm_output_characters),
-            "llm_tokens_estimated": True,
+            "llm_input_tokens": self.llm_input_tokens + _tokens(self.llm_input_characters),
+            "llm_output_tokens": self.llm_output_tokens + _tokens(self.llm_output_characters),
             "tts_characters": self.tts_characters,
         }
+        if self.llm_input_characters or self.llm_output_characters:
+            counted["llm_tokens_estimated"] = True
+        return counted
 
 
 class CountingTextToSpeech:
@@ -72,14 +88,33 @@ class CountingLanguageModel:
         self.inner = inner
         self.usage = usage
 
-    def _prompt(self, messages: Sequence[ChatMessage]) -> None:
-        self.usage.llm_input_characters += sum(len(m.content or "") for m in messages)
+    async def _counted(
+        self, messages: Sequence[ChatMessage], stream: AsyncIterator[str | ToolCall | TokenUsage]
+    ) -> AsyncIterator[str | ToolCall]:
+        """The stream without its `TokenUsage`, which is counted (characters if none came)."""
+        prompt = sum(len(m.content or "") for m in messages)
+        reply = 0
+        reported: TokenUsage | None = None
+        try:
+            async for item in stream:
+                if isinstance(item, TokenUsage):
+                    reported = item
+                    continue
+                if isinstance(item, str):
+                    reply += len(item)
+                yield item
+        finally:  # also when the reader stops early (a barge-in) or the provider fails
+            self.usage.reply(prompt, reply, reported)
 
     async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
-        self._prompt(messages)
-        async for delta in self.inner.stream(messages, model=model):
-            self.usage.llm_output_characters += len(delta)
-            yield delta
+        inner = (
+            self.inner.stream_with_tools(messages, model=model, tools=())
+            if isinstance(self.inner, ToolCallingLanguageModel)  # its stream drops the usage report
+            else self.inner.stream(messages, model=model)
+        )
+        async for item in self._counted(messages, inner):
+            if isinstance(item, str):
+                yield item
 
 
 class CountingToolLanguageModel(CountingLanguageModel):
@@ -89,10 +124,8 @@ class CountingToolLanguageModel(CountingLanguageModel):
         self, messages: Sequence[ChatMessage], *, model: str, tools: Sequence[ToolSpec]
     ) -> AsyncIterator[str | ToolCall]:
         assert isinstance(self.inner, ToolCallingLanguageModel)
-        self._prompt(messages)
-        async for item in self.inner.stream_with_tools(messages, model=model, tools=tools):
-            if isinstance(item, str):
-                self.usage.llm_output_characters += len(item)
+        inner = self.inner.stream_with_tools(messages, model=model, tools=tools)
+        async for item in self._counted(messages, inner):
             yield item
 
 

@@ -36,7 +36,7 @@ from stream_server.conversation.actions import (
     UpdateCall,
 )
 from stream_server.conversation.call_state import CallConfig
-from stream_server.providers.base import ChatMessage, ToolCall, ToolCallingLanguageModel
+from stream_server.providers.base import ChatMessage, TokenUsage, ToolCall, ToolCallingLanguageModel
 from stream_server.providers.llm_cerebras import CerebrasLanguageModel
 from stream_server.providers.llm_offline import TRANSFER_REPLY, ScriptedLanguageModel, scripted_tool
 from stream_server.speech.pipeline import ApologyClip, ReplyStats, Voice, speak_reply
@@ -73,7 +73,8 @@ async def test_cerebras_streams_text_then_a_complete_tool_call() -> None:
     assert text == "Let me transfer you."
     assert [(c.name, dict(c.arguments)) for c in calls] == [("transfer_call", {"reason": "wants a person"})]
     assert calls[0].call_id.startswith("call_")
-    assert isinstance(items[-1], ToolCall)  # text first, the call once its arguments are complete
+    # Text first, the call once its arguments are complete, then the reply's reported token counts.
+    assert isinstance(items[-2], ToolCall) and isinstance(items[-1], TokenUsage)
     body = fake.requests[0].body
     assert [t["function"]["name"] for t in body["tools"]] == ["end_call", "transfer_call"]
     assert body["tool_choice"] == "auto"

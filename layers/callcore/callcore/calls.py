@@ -56,15 +56,20 @@ _NAMESPACE = uuid.UUID("6f1d3c55-3f7e-4f0e-9a43-2f2bd1f0c0de")
 class CallPlacementError(Exception):
     """A refusal with an HTTP status and a stable error code for the API response."""
 
-    def __init__(self, status: int, code: str, message: str, *, call_id: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, call_id: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.call_id = call_id
+        self.field = field  # the request field at fault, when one is
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
         if self.call_id:
             body["call_id"] = self.call_id
         return body
@@ -115,37 +120,49 @@ def parse_call_request(
         raise CallPlacementError(400, "invalid_body", "the body must be a JSON object")
     unknown = sorted(set(body) - {"to", "persona_id", "metadata", "user_id", "variables", "webhook_url"})
     if unknown:
-        raise CallPlacementError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+        raise CallPlacementError(
+            400, "unknown_field", f"unknown field(s): {', '.join(unknown)}", field=unknown[0]
+        )
     for name in ("to", "persona_id"):
         if not isinstance(body.get(name), str) or not body[name].strip():
-            raise CallPlacementError(400, "missing_field", f"'{name}' is required and must be a string")
+            raise CallPlacementError(
+                400, "missing_field", f"'{name}' is required and must be a string", field=name
+            )
     try:
         to = DialPolicy.from_settings(settings).check(body["to"].strip(), field_name="to")
     except PhoneNumberError as error:
-        raise CallPlacementError(error.status, error.code, error.message) from None
+        raise CallPlacementError(error.status, error.code, error.message, field="to") from None
     metadata = body.get("metadata", {})
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, Mapping):
-        raise CallPlacementError(400, "invalid_metadata", "'metadata' must be a JSON object")
+        raise CallPlacementError(
+            400, "invalid_metadata", "'metadata' must be a JSON object", field="metadata"
+        )
     metadata = dict(metadata)
     problem = metadata_error(metadata)
     if problem:
-        raise CallPlacementError(400, "invalid_metadata", problem)
+        raise CallPlacementError(400, "invalid_metadata", problem, field="metadata")
     if "user_id" in body:
         if not isinstance(body["user_id"], str) or len(body["user_id"]) > 128:
             raise CallPlacementError(
-                400, "invalid_user_id", "'user_id' must be a string of at most 128 characters"
+                400,
+                "invalid_user_id",
+                "'user_id' must be a string of at most 128 characters",
+                field="user_id",
             )
         metadata["user_id"] = body["user_id"]
     if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
         raise CallPlacementError(
-            400, "metadata_too_large", f"'metadata' must be at most {MAX_METADATA_BYTES} bytes"
+            400,
+            "metadata_too_large",
+            f"'metadata' must be at most {MAX_METADATA_BYTES} bytes",
+            field="metadata",
         )
     try:
         variables = parse_variables(body.get("variables"))
     except VariablesError as error:
-        raise CallPlacementError(400, "invalid_variables", str(error)) from None
+        raise CallPlacementError(400, "invalid_variables", str(error), field="variables") from None
     webhook = body.get("webhook_url")
     if webhook is not None:
         try:
@@ -153,7 +170,7 @@ def parse_call_request(
                 webhook, allow_loopback_http=settings.webhook_allow_loopback_http, resolve=resolve
             )
         except WebhookUrlError as error:
-            raise CallPlacementError(400, "invalid_webhook_url", str(error)) from None
+            raise CallPlacementError(400, "invalid_webhook_url", str(error), field="webhook_url") from None
     return CallRequest(
         to=to,
         persona_id=body["persona_id"].strip(),
@@ -273,13 +290,16 @@ def place_call(
     """
     persona = repo.get_persona_for(user_id, request.persona_id)
     if persona is None:  # missing, or another key's: the same answer, so ids cannot be probed
-        raise CallPlacementError(404, "persona_not_found", f"persona {request.persona_id!r} does not exist")
+        raise CallPlacementError(
+            404, "persona_not_found", f"persona {request.persona_id!r} does not exist", field="persona_id"
+        )
     missing = missing_variables(persona, request.variables)
     if missing:
         raise CallPlacementError(
             400,
             "missing_variables",
             f"persona {persona.persona_id!r} needs 'variables' for: {', '.join(missing)}",
+            field="variables",
         )
     call_id = call_id_for(user_id, idempotency_key)
     existing = repo.get_call(call_id) if idempotency_key else None
@@ -300,6 +320,7 @@ def place_call(
             "number_on_do_not_call_list",
             f"{mask_phone(request.to)} is on this API key's do-not-call list (DELETE /do-not-call/{{number}} "
             "removes it)",
+            field="to",
         )
     if not repo.acquire_slot(user_id, settings.max_concurrent_calls_per_user):
         raise CallPlacementError(

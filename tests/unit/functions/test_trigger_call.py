@@ -51,14 +51,21 @@ def test_places_a_call(
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "code"),
+    ("body", "status", "code", "field"),
     [
-        ("{not json", 400, "invalid_json"),
-        ({"persona_id": "p"}, 400, "missing_field"),
-        ({"to": "+1 415 555 0123", "persona_id": "p"}, 400, "invalid_phone_number"),
-        ({"to": "+447700900123", "persona_id": "p"}, 403, "destination_not_allowed"),
-        ({"to": "+14155550123", "persona_id": "ghost"}, 404, "persona_not_found"),
-        ({"to": "+14155550123", "persona_id": "p", "variables": {"a": 1}}, 400, "invalid_variables"),
+        ("{not json", 400, "invalid_json", None),
+        ({"persona_id": "p"}, 400, "missing_field", "to"),
+        ({"to": "+1 415 555 0123", "persona_id": "p"}, 400, "invalid_phone_number", "to"),
+        ({"to": "+447700900123", "persona_id": "p"}, 403, "destination_not_allowed", "to"),
+        ({"to": "+14155550123", "persona_id": "ghost"}, 404, "persona_not_found", "persona_id"),
+        (
+            {"to": "+14155550123", "persona_id": "p", "variables": {"a": 1}},
+            400,
+            "invalid_variables",
+            "variables",
+        ),
+        ({"to": "+14155550123", "persona_id": "p", "metadata": []}, 400, "invalid_metadata", "metadata"),
+        ({"to": "+14155550123", "persona_id": "p", "colour": "red"}, 400, "unknown_field", "colour"),
     ],
 )
 def test_refusals_write_nothing_and_never_dial(
@@ -69,11 +76,13 @@ def test_refusals_write_nothing_and_never_dial(
     body: Any,
     status: int,
     code: str,
+    field: str | None,
 ) -> None:
     _seed(ddb_table)
     handler = handler_env("trigger_call")
     got_status, got = _post(handler, lambda_context, body)
     assert (got_status, got["error"]) == (status, code) and got["message"]
+    assert got.get("field") == field  # the field at fault, as the listing routes name it
     assert fake_twilio.requests == [] and _call_items(ddb_table) == []
 
 

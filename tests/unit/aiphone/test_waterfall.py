@@ -33,35 +33,45 @@ def _spans(segments: list[Segment]) -> list[tuple[str, float, float]]:
     return [(s.stage, s.start_ms, s.end_ms) for s in segments]
 
 
-def test_a_reply_started_after_the_final_follows_it() -> None:
-    segments = turn_waterfall(CASES["reply after the final"])
-    assert _spans(segments) == [
-        ("end_of_turn", 0, 400),
-        ("stt", 400, 550),
-        ("llm_first_token", 550, 750),
-        ("tts_first_byte", 750, 800),
-        ("first_audio", 800, 850),
-    ]
-    assert total_ms(segments) == 850
+# Where each stage is drawn, and where the waterfall ends, for each case.
+EXPECTED: dict[str, tuple[list[tuple[str, float, float]], float]] = {
+    # The reply starts when the final is in, and each stage follows the one it waits on.
+    "reply after the final": (
+        [
+            ("end_of_turn", 0, 400),
+            ("stt", 400, 550),
+            ("llm_first_token", 550, 750),
+            ("tts_first_byte", 750, 800),
+            ("first_audio", 800, 850),
+        ],
+        850,
+    ),
+    # Its stages count from when it really started, not from the end of the caller's stages.
+    "speculative reply": (
+        [
+            ("end_of_turn", 0, 380),
+            ("stt", 380, 380),
+            ("llm_first_token", 359, 524),
+            ("tts_first_byte", 524, 541.5),
+            ("first_audio", 541.5, 541.5),
+        ],
+        541.5,
+    ),
+    # No caller turn: counted from when the bot chose to speak.
+    "greeting": ([("tts_first_byte", 0, 61), ("first_audio", 61, 61)], 61),
+}
 
 
-def test_a_speculative_reply_overlaps_the_end_of_turn_wait() -> None:
-    """Its stages count from when it really started, not from the end of the caller's stages."""
-    segments = turn_waterfall(CASES["speculative reply"])
-    assert _spans(segments) == [
-        ("end_of_turn", 0, 380),
-        ("stt", 380, 380),
-        ("llm_first_token", 359, 524),
-        ("tts_first_byte", 524, 541.5),
-        ("first_audio", 541.5, 541.5),
-    ]
-    assert total_ms(segments) == pytest.approx(541.5)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_stage_is_drawn_from_what_it_waited_on(case: str) -> None:
+    spans, total = EXPECTED[case]
+    segments = turn_waterfall(CASES[case])
+    assert _spans(segments) == spans
+    assert total_ms(segments) == pytest.approx(total)
 
 
-def test_a_greeting_counts_from_when_the_bot_chose_to_speak() -> None:
-    segments = turn_waterfall(CASES["greeting"])
-    assert _spans(segments) == [("tts_first_byte", 0, 61), ("first_audio", 61, 61)]
-    assert total_ms(segments) == 61 and total_ms([]) == 0
+def test_an_empty_waterfall_ends_at_zero() -> None:
+    assert total_ms([]) == 0
 
 
 def test_odd_figures_are_skipped_or_clamped_not_drawn_backwards() -> None:

@@ -322,14 +322,14 @@ async def test_play_digits_are_played_and_an_undocumented_w_is_refused(
     assert any(w.code == 12200 and "3W4" in w.message for w in call.warnings)
 
 
-async def test_recorded_call_ends_with_a_signed_recording_callback(
-    emulator: TwilioEmulator, app: FakeApplication
-) -> None:
-    async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
-        await asyncio.sleep(0.2)
-        await ws.close()
+async def _hang_up_after_a_moment(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
+    await asyncio.sleep(0.3)
+    await ws.close()
 
-    app.stream_script = hang_up
+
+async def _place_recorded_call(emulator: TwilioEmulator, app: FakeApplication) -> str:
+    """A dual-channel recorded call whose application hangs up after a moment; its SID once it ended."""
+    app.stream_script = _hang_up_after_a_moment
     sid = await _place(
         emulator,
         app,
@@ -339,6 +339,13 @@ async def test_recorded_call_ends_with_a_signed_recording_callback(
         recording_status_callback_event=["completed"],
     )
     await emulator.wait_for_call(sid, within=30)
+    return sid
+
+
+async def test_recorded_call_ends_with_a_signed_recording_callback(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    sid = await _place_recorded_call(emulator, app)
     (recording,) = [(params, valid) for kind, params, valid in app.callbacks if kind == "recording"]
     params, valid = recording
     assert valid and params["RecordingStatus"] == "completed" and params["CallSid"] == sid
@@ -362,20 +369,7 @@ async def test_the_recording_url_serves_the_calls_stereo_wav(
     )
     await emu.start()
     try:
-
-        async def hang_up(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:
-            await asyncio.sleep(0.3)
-            await ws.close()
-
-        app.stream_script = hang_up
-        sid = await _place(
-            emu,
-            app,
-            record=True,
-            recording_channels="dual",
-            recording_status_callback=f"{app.http_url}/twilio/recording",
-        )
-        await emu.wait_for_call(sid, within=30)
+        await _place_recorded_call(emu, app)
         (params,) = [params for kind, params, _ in app.callbacks if kind == "recording"]
         url = params["RecordingUrl"]
         account, recording_sid = emu.settings.account_sid, params["RecordingSid"]

@@ -227,6 +227,22 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
     await _run(lambda: _shot(driver, "calls"))
 
 
+async def test_a_failed_call_says_why_in_words(stack: LocalStack, driver: Any) -> None:
+    """The call page tells the reader what went wrong, from the record's error."""
+    from selenium.webdriver.common.by import By
+
+    assert stack.emulator is not None
+    stack.emulator.lines["+14155550191"] = "busy"
+    client = AiPhoneClient(stack.api_url, stack.api_key, timeout=60)
+    placed = await _run(lambda: client.place_call("+14155550191", "receptionist"))
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#key={stack.api_key}"))
+    await _until(lambda: "#/calls" in driver.current_url, "the console")
+    await _run(lambda: driver.get(f"{stack.api_url}/console/#/calls/{placed.call_id}"))
+    said = await _until(lambda: driver.find_element(By.ID, "call-error").text, "the error in words")
+    assert said == "The line was busy: the callee is busy (SIP 486 Busy Here). (busy, reported by call)"
+    assert await _run(lambda: driver.find_element(By.ID, "call-status").text) == "busy"
+
+
 async def test_persona_editor_shows_the_apis_validation_message(stack: LocalStack, driver: Any) -> None:
     from selenium.webdriver.common.by import By
 

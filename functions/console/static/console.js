@@ -139,7 +139,9 @@ function errorInWords(record) {
   // The API's message already explains the codes users meet; the table covers older records.
   const words = message || TWILIO_ERRORS[code] || "The call failed.";
   const where = error && error.source ? `, reported by ${error.source}` : "";
-  return `${words}${code ? ` (Twilio error ${code}${where})` : ""}`;
+  // A number is Twilio's error code; otherwise the code is the call's final status (busy, no-answer...).
+  const what = /^\d+$/.test(code) ? `Twilio error ${code}` : code;
+  return `${words}${code ? ` (${what}${where})` : ""}`;
 }
 
 // Twilio's bookkeeping fields say nothing a reader needs; the rest is shown as name=value.

@@ -168,6 +168,11 @@ async def test_place_a_call_and_watch_it_live(stack: LocalStack, driver: Any) ->
         lambda: len(driver.find_elements(By.CSS_SELECTOR, "#new-persona option")) > 0, "the persona choices"
     )
 
+    # On the local stack the page says what the emulated callee does.
+    hint = await _until(
+        lambda: (h := driver.find_element(By.ID, "new-local-hint")).is_displayed() and h, "hint"
+    )
+    assert "says nothing" in await _run(lambda: hint.text)
     # The chosen persona's {{placeholders}} are offered as name= lines to fill in.
     persona = await _run(lambda: Select(driver.find_element(By.ID, "new-persona")))
     await _run(lambda: persona.select_by_value("appointment-reminder"))

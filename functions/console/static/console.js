@@ -276,6 +276,8 @@ window.consoleVariables = { parse: parseVariables, offer: offerVariables };
 async function newView() {
   show("new");
   $("new-error").textContent = "";
+  // The browser phone's link shows only on the local stack (phone.js): so does this hint.
+  $("new-local-hint").hidden = document.querySelector('a[data-nav="phone"]').hidden;
   await personaOptions($("new-persona"));
   offerVariables($("new-persona"), $("new-vars"));
 }

@@ -77,7 +77,8 @@ def put_persona(user_id: str, persona_id: str) -> Response[str]:
     try:
         persona = parse_persona(body, persona_id=persona_id, dial_policy=DialPolicy.from_settings(settings))
     except PersonaError as error:
-        return error_response(400, "invalid_persona", str(error))
+        named = {"field": error.field} if error.field else {}
+        return error_response(400, "invalid_persona", str(error), **named)
     if persona_id == settings.inbound_persona_id:
         return error_response(
             403,

@@ -39,6 +39,12 @@ _VOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 class PersonaError(ValueError):
     """An invalid persona; the message names the field."""
 
+    @property
+    def field(self) -> str | None:
+        """The top-level field the message starts by naming (``'voice_id' is required`` -> voice_id)."""
+        named = re.match(r"'([a-z_]+)", str(self))
+        return named.group(1) if named else None
+
 
 def _text(
     data: Mapping[str, Any], name: str, *, max_len: int, required: bool = True, default: str = ""

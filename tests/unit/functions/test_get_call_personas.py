@@ -58,7 +58,20 @@ def test_personas_put_get_list(handler_env: Any, ddb_table: Any, lambda_context:
         body={**data, "persona_id": "x", "language": "??"},
     )
     response = handler.lambda_handler(bad, lambda_context)
-    assert response["statusCode"] == 400 and "language" in json.loads(response["body"])["message"]
+    refused = json.loads(response["body"])
+    assert (
+        response["statusCode"] == 400 and "language" in refused["message"] and refused["field"] == "language"
+    )
+    for body, field in [
+        ({k: v for k, v in data.items() if k != "voice_id"}, "voice_id"),
+        ({**data, "max_duration_seconds": 0}, "max_duration_seconds"),
+        ({**data, "colour": "red"}, None),  # "unknown field(s): colour": no one field of the persona
+    ]:
+        put_bad = api_event(
+            "PUT", "/personas/{persona_id}", path_params={"persona_id": "front-desk"}, body=body
+        )
+        refused = json.loads(handler.lambda_handler(put_bad, lambda_context)["body"])
+        assert refused["error"] == "invalid_persona" and refused.get("field") == field, refused
     missing = handler.lambda_handler(
         api_event("GET", "/personas/{persona_id}", path_params={"persona_id": "ghost"}), lambda_context
     )

@@ -51,14 +51,12 @@ class CallUsage:
     def heard(self, audio: bytes) -> None:
         self.stt_audio_bytes += len(audio)
 
-    def reply(self, prompt_characters: int, reply_characters: int, reported: TokenUsage | None) -> None:
-        """One reply of the model: its reported tokens, or its characters when it had no report."""
-        if reported is not None:
-            self.llm_input_tokens += reported.input_tokens
-            self.llm_output_tokens += reported.output_tokens
-        else:
-            self.llm_input_characters += prompt_characters
-            self.llm_output_characters += reply_characters
+    def reported(self, prompt_characters: int, reply_characters: int, report: TokenUsage) -> None:
+        """A reply's own token counts arrived: they replace the characters counted for it so far."""
+        self.llm_input_characters -= prompt_characters
+        self.llm_output_characters -= reply_characters
+        self.llm_input_tokens += report.input_tokens
+        self.llm_output_tokens += report.output_tokens
 
     def to_json(self) -> dict[str, Any]:
         counted: dict[str, Any] = {
@@ -91,20 +89,20 @@ class CountingLanguageModel:
     async def _counted(
         self, messages: Sequence[ChatMessage], stream: AsyncIterator[str | ToolCall | TokenUsage]
     ) -> AsyncIterator[str | ToolCall]:
-        """The stream without its `TokenUsage`, which is counted (characters if none came)."""
+        """The stream without its `TokenUsage`. Characters are counted as they go, so a reply the
+        reader stops early (a barge-in) or the provider fails is in the estimate at once; the
+        report, when one comes, puts the reply's tokens in their place."""
         prompt = sum(len(m.content or "") for m in messages)
         reply = 0
-        reported: TokenUsage | None = None
-        try:
-            async for item in stream:
-                if isinstance(item, TokenUsage):
-                    reported = item
-                    continue
-                if isinstance(item, str):
-                    reply += len(item)
-                yield item
-        finally:  # also when the reader stops early (a barge-in) or the provider fails
-            self.usage.reply(prompt, reply, reported)
+        self.usage.llm_input_characters += prompt
+        async for item in stream:
+            if isinstance(item, TokenUsage):
+                self.usage.reported(prompt, reply, item)
+                continue
+            if isinstance(item, str):
+                reply += len(item)
+                self.usage.llm_output_characters += len(item)
+            yield item
 
     async def stream(self, messages: Sequence[ChatMessage], *, model: str) -> AsyncIterator[str]:
         inner = (

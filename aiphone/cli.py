@@ -100,6 +100,13 @@ def _show(detail: CallDetail, out: TextIO) -> None:
         print(f"  {'error':14} {error.get('code', '')} {error.get('message', '')}".rstrip(), file=out)
     elif raw.get("error_code") or raw.get("error_message"):
         print(f"  {'error':14} {raw.get('error_code', '')} {raw.get('error_message', '')}".strip(), file=out)
+    refused = raw.get("update_error")
+    if isinstance(refused, dict):
+        what = f"{refused.get('update', 'update')} not done:"
+        print(
+            f"  {'update_error':14} {what} {refused.get('code', '')} {refused.get('message', '')}".rstrip(),
+            file=out,
+        )
     if raw.get("recording_url"):
         print(f"  {'recording':14} {raw['recording_url']}", file=out)
     if raw.get("variables"):

@@ -12,6 +12,7 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from callcore.fleet import TaskSlots
@@ -71,6 +72,9 @@ class MemoryRepository:
         pass
 
     def record_consent(self, call_id: str, *, given: bool, at: str) -> None:
+        pass
+
+    def record_update_refusal(self, call_id: str, refusal: Mapping[str, Any]) -> None:
         pass
 
     def report_task_slots(self, slots: TaskSlots) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -56,6 +56,7 @@ class Repository(Protocol):
     def withdraw_task_slots(self, task_id: str) -> None: ...
     def record_disclosure(self, call_id: str, *, at: str) -> None: ...
     def record_consent(self, call_id: str, *, given: bool, at: str) -> None: ...
+    def record_update_refusal(self, call_id: str, refusal: Mapping[str, Any]) -> None: ...
 
 
 class Socket(Protocol):
@@ -197,14 +198,30 @@ class CallServices:
         ``error_metric`` for ``call_id`` when one is named, and survived: the call goes on.
         ``limit_s``: seconds to wait for it (None = as long as it takes). Returns whether it worked.
         """
+        problem = await self.try_blocking(
+            work, failure, limit_s=limit_s, error_metric=error_metric, call_id=call_id
+        )
+        return problem is None
+
+    async def try_blocking(
+        self,
+        work: Callable[[], object],
+        failure: str,
+        *,
+        limit_s: float | None = None,
+        error_metric: str | None = None,
+        call_id: str = "",
+    ) -> Exception | None:
+        """`run_blocking`, returning what went wrong (None when it worked), for a caller that must
+        say why (a refused transfer's Twilio code on the call record); a timeout is a TimeoutError."""
         try:
             await asyncio.wait_for(asyncio.to_thread(work), timeout=limit_s)
-        except Exception:
+        except Exception as problem:
             log.exception("%s", failure)
             if error_metric is not None:
                 self.metrics.emit({error_metric: (1, "Count")}, call_id=call_id)
-            return False
-        return True
+            return problem
+        return None
 
     def start_recording(self, call_sid: str, call_id: str) -> None:
         """Start Twilio's dual-channel recording of a live call (blocking: run in a thread)."""

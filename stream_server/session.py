@@ -23,15 +23,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from callcore.disclosure import asks_recording_consent, is_campaign_call, opening_disclosure
 from callcore.models import CallSummary
 from callcore.phone import PhoneNumberError
 from callcore.tokens import InvalidStreamToken, verify_stream_token
+from callcore.twilio_errors import update_refusal, update_refused_by_twilio
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
+from stream_server.behaviours.intents import TransferTo
 from stream_server.conversation.actions import (
     Action,
     AdoptSpeculation,
@@ -397,22 +399,42 @@ class CallSession:
 
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)
+        services, call_id = self.services, self.state.call_id
+        kind: Literal["transfer", "digits"] = (
+            "transfer" if isinstance(action.update, TransferTo) else "digits"
+        )
         try:
             twiml = await asyncio.to_thread(
-                self.services.call_update_twiml, action.update, self.state.persona, self.state.call_id
+                services.call_update_twiml, action.update, self.state.persona, call_id
             )
         except PhoneNumberError as refusal:
             log.warning("transfer refused at dial time: %s", refusal.message)
+            self._post(CallUpdateFailed())  # the caller hears the apology before the record is written
+            at = services.wall_iso()
+            await self._note_update_refused(
+                update_refusal(kind, refusal.code, refusal.message, "dial_policy", at=at)
+            )
+            return
+        except Exception:  # the stored persona could not be read: stay on the line all the same
+            log.exception("could not prepare the live call update (%s)", action.reason)
             self._post(CallUpdateFailed())
             return
-        update = partial(self.services.update_call, self.state.call_sid, twiml)
-        if await self.services.run_blocking(
+        update = partial(services.update_call, self.state.call_sid, twiml)
+        problem = await services.try_blocking(
             update, f"REST call update failed ({action.reason})", limit_s=REST_S
-        ):
+        )
+        if problem is None:
             # Twilio now runs the new TwiML, which ends this stream; close our side in order.
             self._post(HangupDone())
-        else:
-            self._post(CallUpdateFailed())
+            return
+        self._post(CallUpdateFailed())
+        await self._note_update_refused(update_refused_by_twilio(kind, problem, at=services.wall_iso()))
+
+    async def _note_update_refused(self, refusal: dict[str, Any]) -> None:
+        """Put the refusal on the call record (``update_error`` and the status history)."""
+        services, call_id = self.services, self.state.call_id
+        note = partial(services.repository.record_update_refusal, call_id, refusal)
+        await services.run_blocking(note, "could not note the refused call update on the call record")
 
     async def _record_opt_out(self) -> None:
         services, call_id = self.services, self.state.call_id

@@ -27,7 +27,7 @@ from callcore.models import AMD_TIMEOUT_SECONDS, CallRecord, CallStatus, Persona
 from callcore.phone import DialPolicy, PhoneNumberError
 from callcore.repository import CallRepository
 from callcore.settings import Settings
-from callcore.twilio_errors import call_error
+from callcore.twilio_errors import call_error, rest_error_parts
 from callcore.variables import VariablesError, missing_variables, parse_variables
 from callcore.webhooks import WebhookUrlError, validate_webhook_url
 
@@ -256,22 +256,6 @@ def _budget_message(spent: str, settings: Settings, reserve: int) -> str:
     )
 
 
-def _twilio_error(error: Exception) -> tuple[str, str]:
-    """Twilio's error code and its own message (the SDK prefixes "Unable to create record: ")."""
-    code = getattr(error, "code", None)
-    message = str(
-        getattr(error, "detail", None)
-        or getattr(error, "msg", None)
-        or getattr(error, "title", None)
-        or str(error)
-        or error.__class__.__name__
-    )
-    prefix, sep, rest = message.partition(": ")
-    if sep and prefix.startswith("Unable to "):
-        message = rest
-    return (str(code) if code is not None else "unavailable", message)
-
-
 def place_call(
     *,
     repo: CallRepository,
@@ -376,7 +360,7 @@ def place_call(
     try:
         call_sid = dial(build_dial_request(record, persona, base_url=base_url))
     except Exception as error:  # TwilioRestException, or the network to Twilio failing
-        code, message = _twilio_error(error)
+        code, message = rest_error_parts(error)
         refusal = call_error(code, message, "dial")
         repo.refund_daily_budget(user_id, day, seconds=reserve)  # no talk time was used
         repo.advance_status(

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["PhoneMaskingFilter", "build_logger", "mask_phone", "mask_phones_in"]
 
 # E.164 (+ and 8-15 digits, maybe spaced), bare 10-15 digit runs, and NANP-style (415) 555-0123. Dotted
-# addresses, ports, dates and timestamps do not match: masking them would make logs unreadable.
+# addresses, ports, dates and timestamps do not match: masking them would make logs unreadable. A number
+# that ends a sentence ("... dialled +14155550123.") is still masked.
 _PHONE_IN_TEXT = re.compile(
-    r"(?<![\w.:])(?:\+\d(?:[\s-]?\d){7,14}|\d{10,15}|\(?\d{3}\)?[\s-]\d{3}-\d{4})(?![\w.:])"
+    r"(?<![\w.:])(?:\+\d(?:[\s-]?\d){7,14}|\d{10,15}|\(?\d{3}\)?[\s-]\d{3}-\d{4})(?![\w:]|\.\d)"
 )
 
 

@@ -258,6 +258,9 @@ class CallRecord:
     answered_by: str | None = None
     duration_seconds: int | None = None
     error: dict[str, Any] | None = None
+    # The latest live update that did not happen (a transfer, keypad digits): the call went on, so
+    # this is not ``error`` (why a call failed); ``callcore.twilio_errors.update_refusal``.
+    update_error: dict[str, Any] | None = None
     recording_url: str | None = None
     recording_sid: str | None = None
     stream_sid: str | None = None
@@ -331,7 +334,7 @@ class StatusEvent:
     """One accepted callback, kept as history under the call (``STATUS#<ts>#<seq>``)."""
 
     call_id: str
-    kind: Literal["call", "amd", "stream", "recording", "trigger"]
+    kind: Literal["call", "amd", "stream", "recording", "trigger", "update"]
     at: str
     seq: str
     status: str | None = None

@@ -826,6 +826,23 @@ class CallRepository:
         """The callee's answer to the recording question (the first answer counts)."""
         self._set_once(call_id, "recording_consent", "given" if given else "refused", at_field=at)
 
+    def record_update_refusal(self, call_id: str, refusal: Mapping[str, Any]) -> None:
+        """A live update (transfer, digits) did not happen: ``update_error`` (the latest) plus an
+        ``update`` event in the status history (every one). ``refusal`` is
+        ``callcore.twilio_errors.update_refusal``'s; the call's ``error`` is left alone."""
+        at = str(refusal["at"])
+        event = StatusEvent(
+            call_id=call_id,
+            kind="update",
+            at=at,
+            seq=f"update-{refusal.get('update', 'call')}",
+            status="refused",
+            detail={
+                k: refusal[k] for k in ("update", "source", "code", "message", "http_status") if k in refusal
+            },
+        )
+        self.annotate_call(call_id, {"update_error": dict(refusal), "updated_at": at}, event)
+
     def _set_once(self, call_id: str, name: str, value: str, *, at_field: str | None = None) -> None:
         sets = f"{name} = if_not_exists({name}, :v)"
         values: dict[str, Any] = {":v": value}

@@ -8,6 +8,11 @@ call (``source``):
   final ``busy``/``no-answer``/``failed`` with no code at all);
 * ``stream``: the ``<Stream statusCallback>`` reported ``stream-error`` with its ``StreamError`` text.
 
+A live call update that did not happen (a transfer's ``<Dial>``, keypad digits) is not a failure of
+the call, which goes on: it is kept apart, as the record's ``update_error`` (`update_refusal`), in
+the same shape with ``source`` ``update`` (Twilio refused the REST update, or did not answer it) or
+``dial_policy`` (our own dial policy refused the transfer number before anything was sent).
+
 Each code a user of this system is likely to meet gets one line saying what it means here and what
 to do, checked against Twilio's error dictionary (https://www.twilio.com/docs/api/errors/<code>)
 and, for the geographic-permission codes, Twilio's support article on Voice Geo Permissions.
@@ -19,16 +24,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from callcore.logging import mask_phones_in
+
 __all__ = [
     "EXPLANATIONS",
     "ErrorSource",
+    "UpdateErrorSource",
     "call_error",
     "error_from_call_callback",
     "error_from_stream_callback",
     "explain",
+    "rest_error_parts",
+    "update_refusal",
+    "update_refused_by_twilio",
 ]
 
 ErrorSource = Literal["dial", "call", "stream"]
+UpdateErrorSource = Literal["update", "dial_policy"]
 
 # One line per code: Twilio's meaning, then what usually causes it in this system.
 EXPLANATIONS: dict[str, str] = {
@@ -93,7 +105,9 @@ def explain(code: str) -> str | None:
     return EXPLANATIONS.get(code.strip())
 
 
-def call_error(code: str, message: str | None, source: ErrorSource, **extra: Any) -> dict[str, Any]:
+def call_error(
+    code: str, message: str | None, source: ErrorSource | UpdateErrorSource, **extra: Any
+) -> dict[str, Any]:
     """The record's ``error`` object: Twilio's own words first, then our explanation."""
     ours = explain(code)
     theirs = (message or "").strip()
@@ -127,3 +141,53 @@ def error_from_stream_callback(form: Mapping[str, str]) -> dict[str, Any] | None
     text = (form.get("StreamError") or "").strip() or "The media stream failed."
     code = next((word for word in text.replace(":", " ").split() if word in EXPLANATIONS), "stream-error")
     return call_error(code, text, "stream")
+
+
+def rest_error_parts(error: BaseException) -> tuple[str, str]:
+    """Twilio's error code and its own message from a failed REST request (``TwilioRestException``
+    has ``code`` and ``msg``; the SDK prefixes "Unable to create record: "). ``unavailable`` when
+    the error carries no code (the network to Twilio failed)."""
+    code = getattr(error, "code", None)
+    message = str(
+        getattr(error, "detail", None)
+        or getattr(error, "msg", None)
+        or getattr(error, "title", None)
+        or str(error)
+        or error.__class__.__name__
+    )
+    prefix, sep, rest = message.partition(": ")
+    if sep and prefix.startswith("Unable to "):
+        message = rest
+    return (str(code) if code is not None else "unavailable", message)
+
+
+def update_refusal(
+    update: Literal["transfer", "digits"],
+    code: str,
+    message: str,
+    source: UpdateErrorSource,
+    *,
+    at: str,
+    http_status: int | None = None,
+) -> dict[str, Any]:
+    """The record's ``update_error``: which live update did not happen, and why, in words.
+
+    Phone numbers in the text are masked (Twilio's messages may quote the number dialled).
+    """
+    refusal = call_error(code, mask_phones_in(message), source, update=update, http_status=http_status)
+    refusal["at"] = at
+    return refusal
+
+
+def update_refused_by_twilio(
+    update: Literal["transfer", "digits"], error: BaseException, *, at: str
+) -> dict[str, Any]:
+    """``update_error`` for a REST update of the live call that failed: Twilio's code, message and
+    HTTP status when it refused (``TwilioRestException``), ``timeout`` when it did not answer."""
+    if isinstance(error, TimeoutError):
+        code, message = "timeout", "Twilio's REST API did not answer the update in time."
+    else:
+        code, message = rest_error_parts(error)
+    status = getattr(error, "status", None)
+    http_status = status if isinstance(status, int) and not isinstance(status, bool) else None
+    return update_refusal(update, code, message, "update", at=at, http_status=http_status)

@@ -35,6 +35,11 @@ def test_mask_phones_in_text_masks_common_spellings() -> None:
         assert "0123" not in out and "0958" not in out, out
 
 
+def test_mask_phones_in_text_masks_a_number_that_ends_a_sentence() -> None:
+    out = mask_phones_in("Could not dial +14155550123. Number 14155550124.")
+    assert "4155550123" not in out and "4155550124" not in out and out.endswith(".")
+
+
 def test_mask_phones_in_text_leaves_addresses_dates_and_times() -> None:
     text = "listening on 127.0.0.1:18099 at 2026-11-25T12:16:29.664Z, took 1234.56 ms, call 42"
     assert mask_phones_in(text) == text

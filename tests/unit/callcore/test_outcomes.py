@@ -26,6 +26,7 @@ from callcore.outcomes import (
 )
 from callcore.pricing import PriceTable, cost_of
 from callcore.repository import CallRepository
+from callcore.twilio_errors import update_refusal
 from callcore.webhooks import RetryPolicy, verify_signature
 
 from local.webhook_receiver import WebhookReceiver
@@ -161,6 +162,34 @@ def test_a_failed_call_sends_call_failed_with_the_error(ddb_table: Any) -> None:
     jobs = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
     failed = json.loads(jobs[0].body)
     assert failed["type"] == "call.failed" and failed["call"]["error"] == error
+
+
+def test_a_refused_transfer_is_in_the_ended_event_and_is_not_a_failure(ddb_table: Any) -> None:
+    """The call went on after Twilio refused its transfer: ``call.ended`` (not ``call.failed``),
+    carrying ``update_error`` and the ``update`` event of the status history."""
+    repo = _seed(ddb_table, status=CallStatus.COMPLETED)
+    refusal = update_refusal(
+        "transfer", "21220", "Call is not in-progress. Cannot redirect.", "update", at="2026-11-30T11:59:30Z"
+    )
+    repo.record_update_refusal("c1", refusal)
+    jobs = finish_call(repo, "c1", model=OfflineModel(), prices=PriceTable(), now=lambda: NOW)
+    ended = json.loads(jobs[0].body)
+    assert ended["type"] == "call.ended" and "error" not in ended["call"]
+    assert ended["call"]["update_error"] == refusal
+    update_events = [e for e in ended["call"]["status_history"] if e["kind"] == "update"]
+    assert update_events == [
+        {
+            "kind": "update",
+            "at": "2026-11-30T11:59:30Z",
+            "status": "refused",
+            "detail": {
+                "update": "transfer",
+                "source": "update",
+                "code": "21220",
+                "message": refusal["message"],
+            },
+        }
+    ]
 
 
 def _post(job: WebhookJob) -> PostResult:

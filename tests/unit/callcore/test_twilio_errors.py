@@ -14,7 +14,9 @@ from callcore.twilio_errors import (
     error_from_call_callback,
     error_from_stream_callback,
     explain,
+    update_refused_by_twilio,
 )
+from twilio.base.exceptions import TwilioRestException
 
 from tests.factories import repository_with_call
 
@@ -131,3 +133,38 @@ def test_the_first_error_explains_the_call(repo_table: Any) -> None:
     record = repo.get_call("c1")
     assert record is not None and record.status is CallStatus.COMPLETED
     assert record.error is not None and (record.error["code"], record.error["source"]) == ("31921", "stream")
+
+
+# --- a live update that did not happen: `update_error` -------------------------------------------
+
+
+def test_a_refused_update_keeps_twilios_code_status_and_words_with_numbers_masked() -> None:
+    raised = TwilioRestException(
+        400,
+        "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls/CA1.json",
+        msg="Unable to update record: Call is not in-progress. Cannot redirect. Dialled +14155550199.",
+        code=21220,
+        method="POST",
+    )
+    refusal = update_refused_by_twilio("transfer", raised, at="2026-11-30T12:00:00Z")
+    assert {k: refusal[k] for k in ("code", "source", "update", "http_status", "at")} == {
+        "code": "21220",
+        "source": "update",
+        "update": "transfer",
+        "http_status": 400,
+        "at": "2026-11-30T12:00:00Z",
+    }
+    assert refusal["message"].startswith("Call is not in-progress. Cannot redirect. Dialled +1*")
+    assert "no longer in progress" in refusal["message"]  # our explanation of 21220 follows
+    assert "4155550199" not in refusal["message"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code"),
+    [(TimeoutError(), "timeout"), (ConnectionError("connection refused"), "unavailable")],
+    ids=["no-answer-in-time", "network"],
+)
+def test_an_update_twilio_never_answered_still_says_why(raised: Exception, code: str) -> None:
+    refusal = update_refused_by_twilio("digits", raised, at="t")
+    assert (refusal["code"], refusal["update"], refusal["source"]) == (code, "digits", "update")
+    assert refusal["message"] and "http_status" not in refusal

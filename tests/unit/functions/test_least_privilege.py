@@ -154,6 +154,7 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     exercised = {
         "get_call", "get_persona", "put_turn", "consume_stream_token", "finish_call", "record_opt_out",
         "record_disclosure", "record_consent", "report_task_slots", "withdraw_task_slots",
+        "record_update_refusal",
     }  # fmt: skip
     assert surface <= exercised, f"exercise {surface - exercised} here and check the task role"
     repo = CallRepository(ddb_table)
@@ -168,6 +169,8 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     repo.record_opt_out("c1", at="2026-11-25T12:02:00.000Z")  # already listed: read back
     repo.record_disclosure("c1", at="2026-11-25T12:00:01.000Z")
     repo.record_consent("c1", given=True, at="2026-11-25T12:00:02.000Z")
+    refusal = {"code": "21220", "message": "refused", "source": "update", "update": "transfer"}
+    repo.record_update_refusal("c1", {**refusal, "at": "2026-11-25T12:00:03.000Z"})
     repo.report_task_slots(TaskSlots("t1", live=1, capacity=10, reported_at=1.0))
     repo.withdraw_task_slots("t1")
     summary = CallSummary(

@@ -301,7 +301,59 @@ async def test_transfer_rechecks_the_stored_number_at_dial_time(host: Host, now_
     assert not any("Twiml" in form for _, form in host.rest_requests)  # no <Dial> reached Twilio
     record = host.repository.get_call(call_id)
     assert record is not None and record.end_reason != "transferred"
+    # The record says which transfer did not happen and why (our policy), the number masked.
+    refusal = record.update_error
+    assert refusal is not None and record.error is None
+    assert (refusal["update"], refusal["source"], refusal["code"]) == (
+        "transfer",
+        "dial_policy",
+        "transfer_not_allowed",
+    )
+    assert "transfer_number" in refusal["message"] and "5550123" not in refusal["message"]
     await call.close()
+
+
+async def test_a_transfer_twilio_refuses_is_on_the_record_and_the_call_goes_on(host: Host) -> None:
+    """Twilio answers the REST update with an error: the caller hears the apology and stays with the
+    bot, and the call record shows the refused transfer with Twilio's code and message in
+    ``update_error`` and the status history; ``error`` (why a call failed) stays empty."""
+    _tool_host(host, ["Can I speak to a real person please?", "What are your opening hours?"])
+    host.rest.fail_with = (400, 21220, "Call is not in-progress. Cannot redirect.")
+    call_id, call_sid, call = await host.start_call(persona_id="p-transfer")
+    await call.wait_for(lambda r: "mark" in [m["event"] for m in r])
+    await call.say(utterance("Can I speak to a real person please?"))
+    apology = CallConfig().transfer_failed.split(".")[0] + "."
+
+    async def refusal_noted() -> dict[str, Any]:
+        while True:
+            record = host.repository.get_call(call_id)
+            if record is not None and record.update_error and apology in host.tts.texts:
+                return record.update_error
+            await asyncio.sleep(0.05)
+
+    refusal = await asyncio.wait_for(refusal_noted(), 30)
+    (path, form) = host.rest_requests[-1]
+    assert path.endswith(f"/Calls/{call_sid}.json") and "Dial" in form["Twiml"][0]  # it was tried
+    assert refusal["update"] == "transfer" and refusal["source"] == "update"
+    assert refusal["code"] == "21220" and refusal["http_status"] == 400
+    assert refusal["message"].startswith("Call is not in-progress. Cannot redirect. (")  # + our words
+    history = host.repository.get_call_history(call_id)
+    assert history is not None
+    assert [(e.kind, e.status, e.detail.get("code")) for e in history.events] == [
+        ("update", "refused", "21220")
+    ]
+    record = host.repository.get_call(call_id)
+    assert record is not None and record.error is None and record.end_reason is None
+    # The call goes on: the caller speaks again and the bot answers.
+    host.rest.fail_with = None
+    replies = len(host.tts.texts)
+    await call.say(utterance("What are your opening hours?"))
+    async with asyncio.timeout(30):
+        while len(host.tts.texts) == replies:  # noqa: ASYNC110 - polling a plain list
+            await asyncio.sleep(0.05)
+    assert not call.closed.is_set()
+    await call.close()
+    await host.idle()
 
 
 async def test_end_call_reaches_twilio_rest_as_a_hang_up(host: Host) -> None:

@@ -25,7 +25,7 @@ from stream_server.conversation.actions import (
     SpeakText,
 )
 from stream_server.providers.base import ChatMessage, ToolSpec
-from stream_server.telephony.playback import PlaybackLedger, Utterance
+from stream_server.telephony.playback import PlaybackLedger, Utterance, media_pieces
 from stream_server.telephony.twilio_protocol import OutboundClear, OutboundMark, OutboundMedia
 from stream_server.turn_taking.floor import Floor
 
@@ -146,10 +146,16 @@ class BotVoice:
         return self.play(speaking, speaking.place_filler(text), audio, now)
 
     def play(self, speaking: Speaking, sentence: int, audio: bytes, now: float) -> list[Action]:
-        """Send one chunk of the utterance's audio, followed by its mark."""
-        name = self.ledger.add_chunk(speaking.utterance, sentence, len(audio))
+        """Send audio of the utterance as it came, in pieces of at most 200 ms, each followed by its mark."""
         self.floor.bot_played(audio, now)
-        return [Send(OutboundMedia(self.stream_sid, audio)), Send(OutboundMark(self.stream_sid, name))]
+        actions: list[Action] = []
+        for piece in media_pieces(audio):
+            name = self.ledger.add_chunk(speaking.utterance, sentence, len(piece))
+            actions += (
+                Send(OutboundMedia(self.stream_sid, piece)),
+                Send(OutboundMark(self.stream_sid, name)),
+            )
+        return actions
 
     def stop(self, now: float) -> list[Action]:
         """Stop generating and flush Twilio's buffer; the ledger keeps what was heard."""

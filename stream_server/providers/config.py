@@ -60,8 +60,10 @@ class ProviderSettings:
     elevenlabs_stt_model: str = "scribe_v2_realtime"
     elevenlabs_timeout_seconds: float = 10.0
     elevenlabs_max_retries: int = 1
-    tts_chunk_bytes: int = 320
-    """HTTP read size for TTS audio: 40 ms of mu-law, so the first audio is not held back."""
+    tts_chunk_bytes: int | None = None
+    """HTTP read size for TTS audio; None: each read as it arrives, so the first audio is never held
+    back and audio that arrived together leaves together (the conversation cuts it into marked
+    pieces of at most 200 ms, `telephony.playback.MAX_MEDIA_BYTES`)."""
 
     def __post_init__(self) -> None:
         if self.stt_provider == "elevenlabs" and not self.elevenlabs_api_key:

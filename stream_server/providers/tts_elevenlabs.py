@@ -2,7 +2,9 @@
 
 `output_format=ulaw_8000` is exactly what Twilio plays, so the bytes go to the caller untouched.
 The SDK reads the response in 1024-byte pieces unless told otherwise, which holds back the first
-128 ms of audio; `chunk_size` is set small so the first bytes leave as soon as they arrive. One
+128 ms of audio; `chunk_size=None` hands over each read as it arrives instead, so the first bytes
+leave at once and audio that arrived together leaves in one piece (one media message and one mark
+instead of one per 40 ms: the host's work per second of speech falls with the number of pieces). One
 HTTP request per sentence (rather than the stream-input WebSocket) keeps barge-in trivial (stop
 reading, the request is dropped) and has no idle socket to keep alive; docs/providers.md has the
 reasoning and the measurements. The SDK does not retry streamed requests (verified in its source),
@@ -43,7 +45,7 @@ class ElevenLabsTextToSpeech:
         api_key: str,
         base_url: str,
         model_id: str = "eleven_flash_v2_5",
-        chunk_bytes: int = 320,
+        chunk_bytes: int | None = None,
         timeout_seconds: float = 10.0,
         retry_delay_s: float = 0.25,
     ) -> None:

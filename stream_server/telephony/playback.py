@@ -9,6 +9,8 @@ the words that reached the caller's ear, which keeps the LLM from believing it s
 caller never heard.
 
 Pure bookkeeping: no clock, no socket. One mark per outbound chunk; chunks belong to sentences.
+A chunk carries at most `MAX_MEDIA_BYTES` of audio, so a mark comes back at least every 200 ms of
+playback whatever sizes the TTS stream arrives in: that is the resolution of `heard_text`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["ChunkState", "MarkOutcome", "PlaybackLedger", "Utterance"]
+__all__ = ["MAX_MEDIA_BYTES", "ChunkState", "MarkOutcome", "PlaybackLedger", "Utterance", "media_pieces"]
+
+MAX_MEDIA_BYTES = 1600
+"""200 ms of mu-law: the most audio one media message (and so one mark) carries."""
+
+
+def media_pieces(audio: bytes, limit: int = MAX_MEDIA_BYTES) -> list[bytes]:
+    """``audio`` in pieces of at most ``limit`` bytes, of equal length give or take a byte.
+
+    Equal pieces rather than full ones and a remainder: 1700 bytes go as 850 + 850, not 1600 + 100,
+    so no mark stands for a sliver of audio.
+    """
+    if len(audio) <= limit:
+        return [audio]
+    count = -(-len(audio) // limit)
+    size = -(-len(audio) // count)
+    return [audio[offset : offset + size] for offset in range(0, len(audio), size)]
 
 
 class ChunkState(Enum):

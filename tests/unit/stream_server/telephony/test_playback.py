@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from stream_server.telephony.playback import ChunkState, MarkOutcome, PlaybackLedger, Utterance
+from stream_server.telephony.playback import (
+    MAX_MEDIA_BYTES,
+    ChunkState,
+    MarkOutcome,
+    PlaybackLedger,
+    Utterance,
+    media_pieces,
+)
 
 
 def _utterance(ledger: PlaybackLedger, sentences: list[tuple[str, list[int]]]) -> list[str]:
@@ -98,3 +105,13 @@ def test_outstanding_counts_agree_with_the_chunks_through_marks_clears_and_lost_
         for utterance in utterances:
             assert utterance.outstanding == sum(c.state is ChunkState.QUEUED for c in utterance.chunks)
         assert ledger.outstanding == sum(c.state is ChunkState.QUEUED for u in utterances for c in u.chunks)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1599, 1600, 1601, 1700, 3200, 8000, 12345])
+def test_media_pieces_cover_the_audio_in_order_in_nearly_equal_pieces_of_at_most_200_ms(size: int) -> None:
+    audio = bytes(i % 251 for i in range(size))
+    pieces = media_pieces(audio)
+    assert b"".join(pieces) == audio
+    assert all(len(p) <= MAX_MEDIA_BYTES for p in pieces)
+    assert len(pieces) == max(1, -(-size // MAX_MEDIA_BYTES))  # no more pieces than needed
+    assert max(map(len, pieces)) - min(map(len, pieces)) <= len(pieces)  # no sliver at the end

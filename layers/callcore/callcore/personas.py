@@ -37,13 +37,12 @@ _VOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 class PersonaError(ValueError):
-    """An invalid persona; the message names the field."""
+    """An invalid persona: the message says why, ``field`` names the top-level field at fault (the
+    ``field`` of the 400), or None when no one field is (not an object, unknown fields)."""
 
-    @property
-    def field(self) -> str | None:
-        """The top-level field the message starts by naming (``'voice_id' is required`` -> voice_id)."""
-        named = re.match(r"'([a-z_]+)", str(self))
-        return named.group(1) if named else None
+    def __init__(self, message: str, *, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _text(
@@ -51,14 +50,14 @@ def _text(
 ) -> str:
     value = data.get(name, None if required else default)
     if value is None:
-        raise PersonaError(f"'{name}' is required")
+        raise PersonaError(f"'{name}' is required", field=name)
     if not isinstance(value, str):
-        raise PersonaError(f"'{name}' must be a string")
+        raise PersonaError(f"'{name}' must be a string", field=name)
     value = value.strip()
     if required and not value:
-        raise PersonaError(f"'{name}' must not be empty")
+        raise PersonaError(f"'{name}' must not be empty", field=name)
     if len(value) > max_len:
-        raise PersonaError(f"'{name}' must be at most {max_len} characters")
+        raise PersonaError(f"'{name}' must be at most {max_len} characters", field=name)
     return value
 
 
@@ -73,16 +72,16 @@ def _optional_text(data: Mapping[str, Any], name: str, *, max_len: int) -> str |
 def _int(data: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PersonaError(f"'{name}' must be an integer")
+        raise PersonaError(f"'{name}' must be an integer", field=name)
     if not low <= value <= high:
-        raise PersonaError(f"'{name}' must be between {low} and {high}")
+        raise PersonaError(f"'{name}' must be between {low} and {high}", field=name)
     return value
 
 
 def _bool(data: Mapping[str, Any], name: str, default: bool) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise PersonaError(f"'{name}' must be true or false")
+        raise PersonaError(f"'{name}' must be true or false", field=name)
     return value
 
 
@@ -90,7 +89,7 @@ def _analysis(raw: object) -> dict[str, Any] | None:
     try:
         return parse_analysis_config(raw)
     except AnalysisConfigError as error:
-        raise PersonaError(str(error)) from None
+        raise PersonaError(str(error), field="analysis") from None
 
 
 def parse_persona(
@@ -102,47 +101,52 @@ def parse_persona(
     (a transfer is a dial the caller does not pay for); without it only its syntax is checked.
     """
     if not isinstance(data, Mapping):
-        raise PersonaError("a persona must be a JSON object")
+        raise PersonaError("a persona must be a JSON object", field=None)
     known = set(Persona.__dataclass_fields__)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise PersonaError(f"unknown field(s): {', '.join(unknown)}")
+        raise PersonaError(f"unknown field(s): {', '.join(unknown)}", field=None)
     pid = persona_id if persona_id is not None else data.get("persona_id")
     if not isinstance(pid, str) or not _ID.match(pid):
         raise PersonaError(
-            "'persona_id' must be 1-64 of a-z, 0-9, '_' or '-', starting with a letter or digit"
+            "'persona_id' must be 1-64 of a-z, 0-9, '_' or '-', starting with a letter or digit",
+            field="persona_id",
         )
     if "persona_id" in data and data["persona_id"] != pid:
-        raise PersonaError("'persona_id' in the body does not match the URL")
+        raise PersonaError("'persona_id' in the body does not match the URL", field="persona_id")
     voice_id = _text(data, "voice_id", max_len=100)
     if not _VOICE.match(voice_id):
-        raise PersonaError("'voice_id' has unexpected characters")
+        raise PersonaError("'voice_id' has unexpected characters", field="voice_id")
     language = _text(data, "language", max_len=6, required=False, default="en")
     tag = _LANGUAGE.match(language)
     if not tag:
-        raise PersonaError("'language' must be a language code such as 'en' or 'en-US'")
+        raise PersonaError("'language' must be a language code such as 'en' or 'en-US'", field="language")
     if tag.group(1) not in SUPPORTED_LANGUAGES:
         raise PersonaError(
             f"'language' {tag.group(1)!r} is not one the call can both hear and speak "
             f"(ElevenLabs Scribe and Flash v2.5); use one of {', '.join(sorted(SUPPORTED_LANGUAGES))}, "
-            "optionally with a region such as 'en-US'"
+            "optionally with a region such as 'en-US'",
+            field="language",
         )
     transfer = data.get("transfer_number")
     if transfer is not None and not is_e164(transfer):
-        raise PersonaError("'transfer_number' must be an E.164 number or null")
+        raise PersonaError("'transfer_number' must be an E.164 number or null", field="transfer_number")
     if transfer is not None and dial_policy is not None:
         try:
             dial_policy.check(transfer, field_name="transfer_number")
         except PhoneNumberError as error:
-            raise PersonaError(error.message) from None
+            raise PersonaError(error.message, field="transfer_number") from None
     voicemail = data.get("voicemail_message")
     if voicemail is not None:
         voicemail = _text(data, "voicemail_message", max_len=1000)
     fillers = data.get("filler_phrases", [])
     if not isinstance(fillers, list) or len(fillers) > 20:
-        raise PersonaError("'filler_phrases' must be a list of at most 20 strings")
+        raise PersonaError("'filler_phrases' must be a list of at most 20 strings", field="filler_phrases")
     if not all(isinstance(f, str) and 0 < len(f.strip()) <= 100 for f in fillers):
-        raise PersonaError("'filler_phrases' entries must be non-empty strings of at most 100 characters")
+        raise PersonaError(
+            "'filler_phrases' entries must be non-empty strings of at most 100 characters",
+            field="filler_phrases",
+        )
     persona = Persona(
         persona_id=pid,
         name=_text(data, "name", max_len=100, required=False, default=pid) or pid,
@@ -172,14 +176,20 @@ def parse_persona(
         dtmf_sensitive=_bool(data, "dtmf_sensitive", True),
     )
     if persona.recording_consent and not persona.record:
-        raise PersonaError("'recording_consent' needs 'record': true (there is no recording to consent to)")
+        raise PersonaError(
+            "'recording_consent' needs 'record': true (there is no recording to consent to)",
+            field="recording_consent",
+        )
     for name in TEMPLATE_FIELDS:
         text = getattr(persona, name)
         if text and (problem := template_errors(name, text)):
-            raise PersonaError(problem)
+            raise PersonaError(problem, field=name)
     for index, phrase in enumerate(persona.filler_phrases):
         if "{{" in phrase or "}}" in phrase:
-            raise PersonaError(f"'filler_phrases[{index}]' cannot hold placeholders (they are pre-rendered)")
+            raise PersonaError(
+                f"'filler_phrases[{index}]' cannot hold placeholders (they are pre-rendered)",
+                field="filler_phrases",
+            )
     return persona
 
 
@@ -201,7 +211,9 @@ def seed_personas(repo: CallRepository, directory: str | Path) -> list[str]:
             data = json.loads(path.read_text(encoding="utf-8"))
             personas.append(parse_persona(data))
         except (ValueError, PersonaError) as error:
-            raise PersonaError(f"{path.name}: {error}") from error
+            raise PersonaError(
+                f"{path.name}: {error}", field=error.field if isinstance(error, PersonaError) else None
+            ) from error
     for persona in personas:
         repo.put_persona(persona)
     return [p.persona_id for p in personas]

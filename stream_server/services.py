@@ -191,37 +191,26 @@ class CallServices:
         limit_s: float | None = None,
         error_metric: str | None = None,
         call_id: str = "",
+        on_failure: Callable[[Exception], object] | None = None,
     ) -> bool:
         """Run one blocking write or REST call (``work``) in a thread, off the event loop.
 
         A failure is logged with ``failure`` as the message (and its traceback), counted in
-        ``error_metric`` for ``call_id`` when one is named, and survived: the call goes on.
-        ``limit_s``: seconds to wait for it (None = as long as it takes). Returns whether it worked.
+        ``error_metric`` for ``call_id`` when one is named, handed to ``on_failure`` for a caller
+        that must say why (a refused transfer's Twilio code; a timeout is a TimeoutError), and
+        survived: the call goes on. ``limit_s``: seconds to wait for it (None = as long as it
+        takes). Returns whether it worked.
         """
-        problem = await self.try_blocking(
-            work, failure, limit_s=limit_s, error_metric=error_metric, call_id=call_id
-        )
-        return problem is None
-
-    async def try_blocking(
-        self,
-        work: Callable[[], object],
-        failure: str,
-        *,
-        limit_s: float | None = None,
-        error_metric: str | None = None,
-        call_id: str = "",
-    ) -> Exception | None:
-        """`run_blocking`, returning what went wrong (None when it worked), for a caller that must
-        say why (a refused transfer's Twilio code on the call record); a timeout is a TimeoutError."""
         try:
             await asyncio.wait_for(asyncio.to_thread(work), timeout=limit_s)
         except Exception as problem:
             log.exception("%s", failure)
             if error_metric is not None:
                 self.metrics.emit({error_metric: (1, "Count")}, call_id=call_id)
-            return problem
-        return None
+            if on_failure is not None:
+                on_failure(problem)
+            return False
+        return True
 
     def start_recording(self, call_sid: str, call_id: str) -> None:
         """Start Twilio's dual-channel recording of a live call (blocking: run in a thread)."""

@@ -455,15 +455,14 @@ class CallSession:
             self._post(CallUpdateFailed())
             return
         update = partial(services.update_call, self.state.call_sid, twiml)
-        problem = await services.try_blocking(
-            update, f"REST call update failed ({action.reason})", limit_s=REST_S
-        )
-        if problem is None:
+        refused: list[Exception] = []
+        failure = f"REST call update failed ({action.reason})"
+        if await services.run_blocking(update, failure, limit_s=REST_S, on_failure=refused.append):
             # Twilio now runs the new TwiML, which ends this stream; close our side in order.
             self._post(HangupDone())
             return
         self._post(CallUpdateFailed())
-        await self._note_update_refused(update_refused_by_twilio(kind, problem, at=services.wall_iso()))
+        await self._note_update_refused(update_refused_by_twilio(kind, refused[0], at=services.wall_iso()))
 
     async def _note_update_refused(self, refusal: dict[str, Any]) -> None:
         """Put the refusal on the call record (``update_error`` and the status history)."""

@@ -73,13 +73,13 @@ class BenchPlan:
     @classmethod
     def full(cls) -> BenchPlan:
         # "ours-uvloop": our host on libuv's loop (STREAM_EVENT_LOOP=uvloop), to show what uvloop buys.
-        # Steps that bracket both knees (Pipecat 3-25, ours 75-125); each system stops at its first failed
+        # Steps that bracket both knees (Pipecat 3-25, ours 100-200); each system stops at its first failed
         # step, and every step's calls start together.
         return cls(
             latency_calls=(1, 10),
             latency_rounds=3,
             latency_turns=4,
-            capacity_steps=(1, 25, 50, 75, 100, 125),
+            capacity_steps=(1, 25, 50, 75, 100, 125, 150, 175, 200),
             capacity_turns=3,
             systems=("ours", "ours-uvloop", "pipecat"),
             pipecat_capacity_steps=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25),

@@ -12,11 +12,6 @@ conductor single-entry. Twilio frames take the same road, with one shortcut that
 fast: when the queue is empty and nobody is deciding, the socket reader hands its frame over at
 once instead of waking the loop.
 
-The conductor's clock (`Tick`, every `TICK_S`) rides on the same frames: Twilio sends one every
-20 ms for the whole call, so the reader hands over a tick with the first frame `TICK_S` after the
-last one, and no task wakes for it. A watchdog task ticks instead only while frames stop coming
-(`TICK_LATE_S` after the last tick, then every `TICK_LATE_S`).
-
 Blocking work (DynamoDB through boto3, the Twilio REST hang-up) runs in threads, never on the
 event loop that carries every call's audio.
 """
@@ -26,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Literal
@@ -93,9 +87,6 @@ __all__ = ["CallSession"]
 
 log = logging.getLogger("stream_server.session")
 REST_S = 15.0  # how long a Twilio REST call (hang-up, update, recording) may take
-TICK_S = 0.1  # the conductor's clock: filler and keypad timing need a finer one than 0.25 s
-TICK_LATE_S = 0.15  # a frame would have brought the tick by now: the watchdog ticks instead
-TICK_WATCHDOG_S = 0.3  # how often the watchdog looks while frames keep the clock
 
 
 class CallSession:
@@ -145,8 +136,6 @@ class CallSession:
         self._owned: list[asyncio.Task[Any]] = []
         self._closed = False
         self._finished = asyncio.Event()
-        self._ticked_at = -math.inf  # when the conductor last got a Tick (see `_tick_due`)
-        self._frames_tick = False  # ... and whether a frame brought it (else the watchdog did)
         # Set once `start` carried a genuine, unused stream token: only then does the call hold a slot.
         self.authenticated = asyncio.Event()
 
@@ -163,16 +152,11 @@ class CallSession:
                     event = Frame(parse(frame))
                 except ProtocolError as error:
                     event = MalformedFrame(error)
-                tick = self._tick_due()
                 if self._inbox.empty() and not self._deciding.locked():
                     async with self._deciding:  # nothing queued, nobody deciding: no hop through the loop
                         await self._deliver(event)
-                        if tick and self.state.phase is not Phase.ENDED:
-                            await self._deliver(Tick())
                 else:
                     self._post(event)
-                    if tick:
-                        self._post(Tick())
                 if self.state.phase is Phase.ENDED:
                     break
         except ConnectionClosed:
@@ -278,9 +262,9 @@ class CallSession:
                 if not self._closed:
                     with contextlib.suppress(ConnectionClosed):
                         await self.socket.send(encode(message))
-            case FeedStt(audio, quiet):
+            case FeedStt(audio):
                 self.usage.heard(audio)
-                self._recognition.feed(audio, quiet=quiet)
+                self._recognition.feed(audio)
             case CommitStt():
                 self._recognition.commit()
             case SpeakReply() | SpeakText():
@@ -408,29 +392,10 @@ class CallSession:
                 self._post(AnsweredBy(record.answered_by))
                 return
 
-    def _tick_due(self) -> bool:
-        """Is the conductor's next tick due (and so taken now, by the frame being read)?"""
-        now = self.services.clock()
-        if now - self._ticked_at < TICK_S:
-            return False
-        self._ticked_at, self._frames_tick = now, True
-        return True
-
     async def _tick(self) -> None:
-        """Ticks while no frame brings them (a stalled stream, a test socket that says nothing)."""
-        clock = self.services.clock
-        if self._ticked_at == -math.inf:
-            self._ticked_at = clock()
         while True:
-            now = clock()
-            overdue_at = self._ticked_at + TICK_LATE_S
-            if now >= overdue_at:
-                self._ticked_at, self._frames_tick = now, False
-                self._post(Tick())
-                continue
-            # While frames keep the clock, look only every TICK_WATCHDOG_S; once the watchdog
-            # keeps it, tick as soon as the next one is overdue.
-            await asyncio.sleep(TICK_WATCHDOG_S if self._frames_tick else overdue_at - now)
+            await asyncio.sleep(0.1)  # filler and keypad timing need a finer clock than 0.25 s
+            self._post(Tick())
 
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)

@@ -135,11 +135,7 @@ class Authenticate:
 
 @dataclass(frozen=True, slots=True)
 class FeedStt:
-    """Caller audio for the recogniser. ``quiet``: no voice in it and no caller turn open, so
-    nothing in it is waited for and it may travel in a larger batch."""
-
     audio: bytes
-    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,20 +176,18 @@ class CallState:
             return []
         actions: list[Action] = []
         floor, voicemail = self.floor, self.behaviours.voicemail
-        frames, voiced, echoes_before = 0, False, floor.echo_frames
+        frames, echoes_before = 0, floor.echo_frames
         # The disclosure is never cut: over it, no turn-taking and the recogniser hears silence.
         disclosing = self.disclosing
         for heard in floor.hear(media.payload, now):
             frames += 1
-            voiced = voiced or heard.speech
             if not disclosing:
                 actions += self._steps(self.caller.hear_frame(heard.speech, now, self), now)
             if voicemail is not None:
                 actions += self._intents(voicemail.on_frame(heard.pcm, heard.speech, floor.clock(now)), now)
         # Echo is not sent to the recogniser either, or the bot's words end up in the caller's.
         silent = (frames and floor.echo_frames - echoes_before == frames) or disclosing
-        quiet = silent or not (voiced or floor.detector.caller_speaking)
-        return [FeedStt(b"\xff" * len(media.payload) if silent else media.payload, quiet=quiet), *actions]
+        return [FeedStt(b"\xff" * len(media.payload) if silent else media.payload), *actions]
 
     def _on_verdict(self, verdict: Verdict, now: float, onset: float | None = None) -> list[Action]:
         if verdict is Verdict.INTERRUPT:

@@ -1,9 +1,7 @@
 """One call's recogniser: a streaming session kept open, fed the caller's audio and commits in order.
 
 The session performs the conductor's `FeedStt` and `CommitStt` here. Audio is gathered into
-batches of `BATCH_BYTES` (one wake-up per batch, not per frame), or of `QUIET_BATCH_BYTES` while
-the caller is quiet and no turn is open (nothing in that audio is waited for: the first voiced frame
-sends it all at once, and a commit sends whatever is gathered first), and goes out with the commits
+batches of `BATCH_BYTES` (one wake-up per batch, not per frame) and goes out with the commits
 through one outbox, sent by `send` in the order the call made them: a commit the recogniser
 answers slowly (the offline decoder finishes the utterance then) must not hold up the caller's
 next frames, now that a turn may be committed at every short pause.
@@ -23,12 +21,11 @@ from collections.abc import Callable
 from stream_server.conversation.inputs import FinalTranscript, Input, PartialTranscript, SttFailed
 from stream_server.providers.base import ProviderError, SpeechToText, SttSession
 
-__all__ = ["BATCH_BYTES", "QUIET_BATCH_BYTES", "CallRecognition"]
+__all__ = ["BATCH_BYTES", "CallRecognition"]
 
 log = logging.getLogger("stream_server.session")
 
 BATCH_BYTES = 800  # 100 ms of mu-law: the recogniser adapters send no smaller batches (Scribe, offline)
-QUIET_BATCH_BYTES = 4000  # 500 ms of a quiet line: a fifth of the messages, well under any chunk limit
 
 
 class CallRecognition:
@@ -48,13 +45,12 @@ class CallRecognition:
         self._count_error = count_error
         self._session: SttSession | None = None
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()  # audio (bytes) and commits (None)
-        self._audio = bytearray()  # gathered to BATCH_BYTES (QUIET_BATCH_BYTES while quiet)
+        self._audio = bytearray()  # gathered to BATCH_BYTES
 
-    def feed(self, audio: bytes, *, quiet: bool = False) -> None:
-        """Caller audio for the recogniser, sent once a batch is full; ``quiet`` audio (no voice, no
-        turn open) may wait for a larger batch, until the first audio that is not quiet."""
+    def feed(self, audio: bytes) -> None:
+        """Caller audio for the recogniser (sent once a batch is full)."""
         self._audio += audio
-        if len(self._audio) >= (QUIET_BATCH_BYTES if quiet else BATCH_BYTES):
+        if len(self._audio) >= BATCH_BYTES:
             self._outbox.put_nowait(bytes(self._audio))
             self._audio.clear()
 

@@ -12,7 +12,6 @@ from stream_server.conversation.actions import (
     CommitStt,
     DiscardSpeculation,
     EndCall,
-    FeedStt,
     Hangup,
     PersistTurn,
     Phase,
@@ -171,38 +170,6 @@ def test_outbound_media_precedes_its_mark() -> None:
     actions = r.state.on_reply_audio(ReplyAudio(0, "Hi there.", b"\x01\x02"), r.t)
     assert isinstance(actions[0], Send) and isinstance(actions[0].message, OutboundMedia)
     assert isinstance(actions[1], Send) and isinstance(actions[1].message, OutboundMark)
-
-
-def test_audio_that_arrives_together_goes_out_in_marked_pieces_of_at_most_200_ms() -> None:
-    r = started()
-    second = bytes(range(256)) * 31 + bytes(64)  # 8000 bytes: one second of audio in one TTS read
-    actions = r.state.on_reply_audio(ReplyAudio(0, "Hi there, and welcome to the shop.", second), r.t)
-    sent = [a.message for a in actions if isinstance(a, Send)]
-    media_out = [m for m in sent if isinstance(m, OutboundMedia)]
-    assert [type(m) for m in sent] == [OutboundMedia, OutboundMark] * 5
-    assert b"".join(m.payload for m in media_out) == second
-    assert all(len(m.payload) == 1600 for m in media_out)
-    # A mark per piece: after three of five marks come back, 3/5 of the sentence was heard.
-    marks = [m.name for m in sent if isinstance(m, OutboundMark)]
-    r.marks(marks[:3])
-    speaking = r.state.voice.speaking
-    assert speaking is not None
-    assert speaking.utterance.heard_text() == "Hi there, and welcome..."
-
-
-def test_the_recogniser_may_batch_a_quiet_line_but_not_the_callers_turn() -> None:
-    r = _listening()
-
-    def quiet_flags(actions: list[object]) -> list[bool]:
-        return [a.quiet for a in actions if isinstance(a, FeedStt)]
-
-    assert set(quiet_flags(r.say(silence_ulaw(400)))) == {True}  # nobody speaks
-    spoken = quiet_flags(r.say(speech_ulaw("What are your opening hours")))
-    assert spoken and not spoken[-1] and False in spoken  # the turn is open while the caller talks
-    pause = quiet_flags(r.say(silence_ulaw(200)))  # a short pause inside the turn is still the turn
-    assert pause and set(pause) == {False}
-    r.quiet(1.5)  # the turn ends and is answered; then the line is quiet again
-    assert set(quiet_flags(r.say(silence_ulaw(400)))) == {True}
 
 
 # --- early commit, one turn from segments, the reply on the final words ------------------------------

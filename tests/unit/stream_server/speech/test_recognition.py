@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from stream_server.conversation.inputs import FinalTranscript, Input, SttFailed
 from stream_server.providers.base import ProviderError, SttSession, Transcript
-from stream_server.speech.recognition import BATCH_BYTES, QUIET_BATCH_BYTES, CallRecognition
+from stream_server.speech.recognition import CallRecognition
 
 
 class _Session:
@@ -73,34 +73,3 @@ async def test_a_failed_session_is_reopened_and_the_call_goes_on() -> None:
     posted, _ = await _run(recogniser, max_attempts=1)
     assert posted[:2] == [FinalTranscript("one"), FinalTranscript("two")]
     assert posted[-1] == SttFailed() and recogniser.opened == 3
-
-
-def _outbox_sizes(recognition: CallRecognition) -> list[int | None]:
-    """What `send` would send, in order: audio batch sizes, None for a commit."""
-    sizes: list[int | None] = []
-    while not recognition._outbox.empty():
-        item = recognition._outbox.get_nowait()
-        sizes.append(None if item is None else len(item))
-    return sizes
-
-
-def test_a_quiet_line_goes_in_500_ms_batches_and_the_first_voice_sends_it_all_at_once() -> None:
-    recognition = CallRecognition(
-        _Recogniser(), max_attempts=1, post=lambda _: None, count_error=lambda: None
-    )
-    frame = b"\xff" * 160
-    for _ in range(24):  # 480 ms of a quiet line: not yet a batch
-        recognition.feed(frame, quiet=True)
-    assert _outbox_sizes(recognition) == []
-    recognition.feed(frame, quiet=True)  # the 25th frame makes 500 ms
-    assert _outbox_sizes(recognition) == [QUIET_BATCH_BYTES]
-    for _ in range(10):
-        recognition.feed(frame, quiet=True)
-    recognition.feed(frame)  # voice: the 200 ms gathered while quiet go out with it (>= 100 ms)
-    assert _outbox_sizes(recognition) == [11 * 160]
-    for _ in range(10):  # while the caller speaks, 100 ms batches
-        recognition.feed(frame)
-    assert _outbox_sizes(recognition) == [BATCH_BYTES, BATCH_BYTES]
-    recognition.feed(frame, quiet=True)
-    recognition.commit()  # a commit sends whatever is gathered first
-    assert _outbox_sizes(recognition) == [160, None]

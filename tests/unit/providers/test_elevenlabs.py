@@ -193,6 +193,18 @@ async def test_tts_streams_mulaw_in_small_chunks_with_the_right_request() -> Non
     assert len(chunks) > 3 and max(len(c) for c in chunks) <= 320
 
 
+async def test_tts_hands_over_audio_as_it_arrives_by_default() -> None:
+    # The fake writes 100 ms (800 bytes) at a time, paced: read as it arrives, each write comes out
+    # whole (one media message and one mark downstream), not cut into 40 ms reads.
+    async with FakeElevenLabs(api_key=KEY, tts_first_byte_ms=20, tts_chunk_ms=100) as fake:
+        stream = tts(fake).synthesize("Hello there, caller.", voice_id=VOICE, language="en")
+        chunks = [c async for c in stream]
+    audio = b"".join(chunks)
+    assert audio == voiced_tone(60 * len("Hello there, caller."))
+    assert len(chunks) <= -(-len(audio) // 800)
+    assert max(len(c) for c in chunks) >= 800
+
+
 async def test_tts_wrong_key_and_server_error_are_provider_errors() -> None:
     async with FakeElevenLabs(api_key=KEY) as fake:
         with pytest.raises(ProviderError, match="401"):

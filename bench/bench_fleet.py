@@ -101,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.memory_gb:g} GB at ${base.cost_per_task_hour:.5f}/h; cap {cap} calls per task; "
         f"min tasks {base.min_tasks}"
     )
+    # The template's sizing before the fifth pass of issue 17 (knee 75, cap 60, target 36, ceiling 70),
+    # with no scheduled floor: what a deployment that never set StreamPeakMinTasks would see.
     template = FleetPolicy(
-        calls_per_task=40, target_calls_per_task=20, cpu_ms_per_call_second=24.0, max_tasks=args.max_tasks
+        calls_per_task=60, target_calls_per_task=36, cpu_ms_per_call_second=8.0, max_tasks=70
     )
-    print(_line("before: cap 40, target 20", simulate(template, day)))
+    print(_line("before: cap 60, target 36, max 70", simulate(template, day)))
     fractions = [0.5] if args.quick else [0.5, 0.6, 0.7, 0.8]
     for fraction in fractions:
         policy = replace(base, target_calls_per_task=round(cap * fraction))

@@ -33,8 +33,13 @@ def media_pieces(audio: bytes, limit: int = MAX_MEDIA_BYTES) -> list[bytes]:
     if len(audio) <= limit:
         return [audio]
     count = -(-len(audio) // limit)
-    size = -(-len(audio) // count)
-    return [audio[offset : offset + size] for offset in range(0, len(audio), size)]
+    size, longer = divmod(len(audio), count)  # the first `longer` pieces take one byte more
+    pieces, offset = [], 0
+    for index in range(count):
+        end = offset + size + (index < longer)
+        pieces.append(audio[offset:end])
+        offset = end
+    return pieces
 
 
 class ChunkState(Enum):

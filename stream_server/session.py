@@ -23,13 +23,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from callcore.disclosure import asks_recording_consent, is_campaign_call, opening_disclosure
 from callcore.models import CallSummary
 from callcore.phone import PhoneNumberError
 from callcore.tokens import InvalidStreamToken, verify_stream_token
-from callcore.twilio_errors import update_refusal, update_refused_by_twilio
+from callcore.twilio_errors import UpdateKind, update_refusal, update_refused_by_twilio
 from websockets.exceptions import ConnectionClosed
 
 from stream_server.behaviours.filler import FillerSettings
@@ -400,9 +400,7 @@ class CallSession:
     async def _update_call(self, action: UpdateCall) -> None:
         log.info("updating the live call: %s", action.reason)
         services, call_id = self.services, self.state.call_id
-        kind: Literal["transfer", "digits"] = (
-            "transfer" if isinstance(action.update, TransferTo) else "digits"
-        )
+        kind: UpdateKind = "transfer" if isinstance(action.update, TransferTo) else "digits"
         try:
             twiml = await asyncio.to_thread(
                 services.call_update_twiml, action.update, self.state.persona, call_id

@@ -30,6 +30,7 @@ __all__ = [
     "EXPLANATIONS",
     "ErrorSource",
     "UpdateErrorSource",
+    "UpdateKind",
     "call_error",
     "error_from_call_callback",
     "error_from_stream_callback",
@@ -41,6 +42,7 @@ __all__ = [
 
 ErrorSource = Literal["dial", "call", "stream"]
 UpdateErrorSource = Literal["update", "dial_policy"]
+UpdateKind = Literal["transfer", "digits"]  # which live update of the call did not happen
 
 # One line per code: Twilio's meaning, then what usually causes it in this system.
 EXPLANATIONS: dict[str, str] = {
@@ -162,7 +164,7 @@ def rest_error_parts(error: BaseException) -> tuple[str, str]:
 
 
 def update_refusal(
-    update: Literal["transfer", "digits"],
+    update: UpdateKind,
     code: str,
     message: str,
     source: UpdateErrorSource,
@@ -179,9 +181,7 @@ def update_refusal(
     return refusal
 
 
-def update_refused_by_twilio(
-    update: Literal["transfer", "digits"], error: BaseException, *, at: str
-) -> dict[str, Any]:
+def update_refused_by_twilio(update: UpdateKind, error: BaseException, *, at: str) -> dict[str, Any]:
     """``update_error`` for a REST update of the live call that failed: Twilio's code, message and
     HTTP status when it refused (``TwilioRestException``), ``timeout`` when it did not answer."""
     if isinstance(error, TimeoutError):

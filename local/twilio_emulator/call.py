@@ -141,6 +141,9 @@ class EmulatedCall:
     # The callee's line: None answers; "busy" / "no-answer" / "failed" end the call unanswered.
     line: str | None = None
     sip_response_code: str | None = None
+    # The ``update_refused`` fault: redirects of this live call are refused (21220), and kept here.
+    refuse_redirects: bool = False
+    refused_updates: list[TwilioError] = field(default_factory=list)
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     _callback_seq: int = 0
@@ -197,6 +200,7 @@ class EmulatedCall:
             "call": self.resource(),
             "errors": [e.to_json() for e in self.errors],
             "warnings": [e.to_json() for e in self.warnings],
+            "refused_updates": [e.to_json() for e in self.refused_updates],
             "spoken": self.spoken,
             "dialed": self.dialed,
             "dial_statuses": self.dial_statuses,

@@ -33,7 +33,7 @@ from local.twilio_emulator.browser_phone import BrowserPhone
 from local.twilio_emulator.call import CallFlow, EmulatedCall, FlowSettings, LiveRecording, new_sid
 from local.twilio_emulator.call_request import parse_call_request, parse_call_update
 from local.twilio_emulator.caller import Callee, CallerScript
-from local.twilio_emulator.errors import TwilioError
+from local.twilio_emulator.errors import INVALID_CALL_STATE, TwilioError
 from local.twilio_emulator.faults import CallFaultError, conditions_for, parse_call_faults
 from local.twilio_emulator.webhooks import Signer, WebhookClient
 
@@ -90,6 +90,7 @@ def _twilio_error(error: TwilioError) -> web.Response:
 
 _AUTH_ERROR = TwilioError(20003, "Authenticate", status=401)
 _NOT_FOUND = TwilioError(20404, "The requested resource was not found", status=404)
+_NOT_IN_PROGRESS = TwilioError(INVALID_CALL_STATE, "Call is not in-progress. Cannot redirect.", status=400)
 
 
 class TwilioEmulator:
@@ -202,6 +203,7 @@ class TwilioEmulator:
             request=call_request,
             script=self.scripts.get(call_request.to, self.settings.default_script),
             line=fault.line or self.lines.get(call_request.to),
+            refuse_redirects=fault.refuse_redirects,
         )
         self.calls[call.sid] = call
         voicemail = call_request.to in self.voicemail
@@ -259,7 +261,12 @@ class TwilioEmulator:
         except TwilioError as error:
             return _twilio_error(error)
         if call.finished.is_set():
-            return _twilio_error(TwilioError(21220, "Call is not in-progress. Cannot redirect.", status=400))
+            return _twilio_error(_NOT_IN_PROGRESS)
+        if call.refuse_redirects and (update.twiml or update.url):
+            # The update_refused fault: Twilio's answer when it no longer holds the call in progress.
+            call.refused_updates.append(_NOT_IN_PROGRESS)
+            log.info("call %s: update refused (fault update_refused)", call.sid)
+            return _twilio_error(_NOT_IN_PROGRESS)
         call.pending_update = update
         call.interrupt.set()
         log.info("call %s updated: %s", call.sid, update.status or "new instructions")
@@ -276,10 +283,14 @@ class TwilioEmulator:
             return _twilio_error(error)
         if call.status != "in-progress" or call.finished.is_set():
             return _twilio_error(
-                TwilioError(21220, "Requested resource is not eligible for recording", status=400)
+                TwilioError(
+                    INVALID_CALL_STATE, "Requested resource is not eligible for recording", status=400
+                )
             )
         if call.request.record or call.live_recording is not None:
-            return _twilio_error(TwilioError(21220, "The call is already being recorded", status=400))
+            return _twilio_error(
+                TwilioError(INVALID_CALL_STATE, "The call is already being recorded", status=400)
+            )
         options = {name: values[-1] for name, values in form.items()}
         channels = options.get("RecordingChannels", "mono")
         if channels not in ("mono", "dual"):

@@ -14,7 +14,11 @@ Faults, each something real Twilio does:
 - ``late_callbacks``: the ``ringing`` status callback arrives after ``in-progress`` (Twilio does not
   promise callback order); ``duplicate_callbacks``: every status callback arrives twice;
 - ``transfer_no_answer`` / ``transfer_busy``: a ``<Dial>`` in this call ends with that
-  ``DialCallStatus`` whatever the number.
+  ``DialCallStatus`` whatever the number;
+- ``update_refused``: every live update of this call that brings new instructions (``Twiml`` or
+  ``Url``: a transfer, keypad digits) is refused with HTTP 400 and error 21220 "Invalid call state",
+  as Twilio answers when it no longer holds the call in progress; a ``Status`` update (hang-up)
+  still goes through, so the call can end normally.
 An unknown fault is refused with the list of known ones, never ignored.
 """
 
@@ -44,6 +48,7 @@ CallFault = Literal[
     "duplicate_callbacks",
     "transfer_no_answer",
     "transfer_busy",
+    "update_refused",
 ]
 CALL_FAULTS: tuple[str, ...] = get_args(CallFault)
 
@@ -61,6 +66,7 @@ class CallConditions:
     late_status_callbacks: frozenset[str] = frozenset()
     duplicate_status_callbacks: bool = False
     dial_outcome: str | None = None
+    refuse_redirects: bool = False
 
 
 _ONE: dict[str, CallConditions] = {
@@ -74,6 +80,7 @@ _ONE: dict[str, CallConditions] = {
     "duplicate_callbacks": CallConditions(duplicate_status_callbacks=True),
     "transfer_no_answer": CallConditions(dial_outcome="no-answer"),
     "transfer_busy": CallConditions(dial_outcome="busy"),
+    "update_refused": CallConditions(refuse_redirects=True),
 }
 
 
@@ -91,6 +98,7 @@ def conditions_for(entry: str) -> CallConditions:
             late_status_callbacks=merged.late_status_callbacks | one.late_status_callbacks,
             duplicate_status_callbacks=merged.duplicate_status_callbacks or one.duplicate_status_callbacks,
             dial_outcome=one.dial_outcome or merged.dial_outcome,
+            refuse_redirects=merged.refuse_redirects or one.refuse_redirects,
         )
     return merged
 

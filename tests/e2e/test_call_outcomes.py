@@ -1,5 +1,6 @@
 """What a call produces, through the real local stack: signed webhooks (with a retry), the
-post-call analysis, usage and cost on the record, and a busy line ending in call.failed.
+post-call analysis, usage and cost on the record, a busy line ending in call.failed, and a
+transfer Twilio refuses ending up as the record's ``update_error`` while the call goes on.
 
 POST /calls with webhook_url -> Twilio emulator -> stream host -> status callbacks -> table stream
 -> call_events handler -> outcomes queue (moto SQS) -> call_outcomes handler -> the receiver below.
@@ -20,6 +21,7 @@ from local.stack import LocalStack
 from local.storage import free_port
 from local.twilio_emulator.caller import CallerScript, Utterance
 from local.webhook_receiver import WebhookReceiver
+from stream_server.conversation.phrases import TRANSFER_FAILED
 from stream_server.providers.tts_offline import OfflineTextToSpeech, espeak_voice
 from tests.e2e.conftest import api, record_when
 
@@ -264,3 +266,58 @@ async def test_missing_variables_are_refused(stack: LocalStack) -> None:
         },
     )
     assert (status, body["error"]) == (400, "missing_variables") and "appointment_time" in body["message"]
+
+
+async def test_a_transfer_twilio_refuses_is_the_records_update_error_and_the_call_goes_on(
+    stack: LocalStack,
+) -> None:
+    assert stack.emulator is not None
+    status, persona = await api(stack, "GET", "/personas/receptionist")
+    assert status == 200, persona
+    body = {k: v for k, v in persona.items() if k != "persona_id"}
+    body.update(transfer_number="+14155550189", machine_detection=False, record=False)
+    status, stored = await api(stack, "PUT", "/personas/refused-transfer", json=body)
+    assert status in (200, 201), stored
+    to = "+14155550138"
+    # The offline recogniser hears this line as "i won't talk to a human": the offline model's
+    # cue to call transfer_call. After the apology the caller says goodbye and hangs up.
+    stack.emulator.scripts[to] = CallerScript(
+        (Utterance("I want to talk to a human.", pause_ms=600), Utterance("Goodbye.", pause_ms=600)),
+        hang_up=True,
+        max_wait_ms=15_000,
+    )
+    stack.emulator.inject("update_refused")
+    status, placed = await api(stack, "POST", "/calls", json={"to": to, "persona_id": "refused-transfer"})
+    assert status == 202, placed
+    call = next(c for c in stack.emulator.calls.values() if c.request.to == to)
+    await stack.emulator.wait_for_call(call.sid, within=120)
+    story = [(e.at, e.kind, e.detail) for e in call.timeline if e.kind != "mark"]
+    # The emulator refused the transfer's <Dial> as Twilio does, so nobody was dialled.
+    assert [e.code for e in call.refused_updates] == [21220], story
+    assert call.dialed == [] and call.status == "completed" and not call.errors
+
+    record = await record_when(
+        stack, placed["call_id"], lambda r: r.get("status") == "completed" and "update_error" in r
+    )
+    refusal = record["update_error"]
+    assert {k: refusal[k] for k in ("code", "source", "update", "http_status")} == {
+        "code": "21220",
+        "source": "update",
+        "update": "transfer",
+        "http_status": 400,
+    }, refusal
+    # Twilio's own words first, then what 21220 means here.
+    assert refusal["message"].startswith("Call is not in-progress. Cannot redirect.")
+    assert "no longer in progress" in refusal["message"] and refusal["at"]
+    (event,) = [e for e in record["status_history"] if e.get("kind") == "update"]
+    assert event["status"] == "refused" and event["detail"]["code"] == "21220"
+    # A refused update is not a failure of the call: no error, and the conversation went on.
+    assert "error" not in record
+    calls = [e["status"] for e in record["status_history"] if e.get("kind") == "call"]
+    assert calls[-1] == "completed"
+    turns = record["turns"]
+    bot = [t["text"] for t in turns if t["role"] == "assistant"]
+    assert any(line.startswith("Of course. Let me transfer you") for line in bot), bot
+    # The apology was said, and the conversation went on after it (the caller's goodbye).
+    (apology,) = [t["index"] for t in turns if t["role"] == "assistant" and t["text"] == TRANSFER_FAILED]
+    assert any(t["role"] == "caller" and t["index"] > apology for t in turns), turns

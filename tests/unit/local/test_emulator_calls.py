@@ -557,9 +557,48 @@ def test_call_fault_schedules_are_validated_and_combine() -> None:
     ]
     both = conditions_for("late_callbacks+duplicate_callbacks+transfer_busy")
     assert both.late_status_callbacks == {"ringing"} and both.duplicate_status_callbacks
-    assert both.dial_outcome == "busy" and both.line is None
+    assert both.dial_outcome == "busy" and both.line is None and not both.refuse_redirects
+    assert conditions_for("update_refused+transfer_busy").refuse_redirects
     with pytest.raises(CallFaultError, match=r"'engaged'.*busy, no-answer"):
         parse_call_faults("ok,engaged")
+
+
+async def test_update_refused_fault_refuses_redirects_with_21220_and_lets_a_hang_up_through(
+    emulator: TwilioEmulator, app: FakeApplication
+) -> None:
+    import aiohttp
+
+    refusals: list[TwilioRestException] = []
+
+    async def transfer_then_hang_up(
+        ws: ServerConnection, start: dict[str, Any], app: FakeApplication
+    ) -> None:
+        live = _client(emulator).calls(start["start"]["callSid"])
+        for update in ({"twiml": "<Response><Dial>+15550001111</Dial></Response>"}, {"url": app.http_url}):
+            try:
+                await asyncio.to_thread(live.update, **update)
+            except TwilioRestException as refused:
+                refusals.append(refused)
+        await asyncio.to_thread(live.update, status="completed")
+        await ws.wait_closed()
+
+    app.stream_script = transfer_then_hang_up
+    emulator.inject("update_refused")
+    sid = await _place(emulator, app)
+    call = await emulator.wait_for_call(sid, within=30)
+    # Both redirects were refused as Twilio refuses them, and neither ran; the hang-up went through.
+    assert [(r.status, r.code) for r in refusals] == [(400, 21220), (400, 21220)]
+    assert "not in-progress" in refusals[0].msg
+    assert call.dialed == [] and call.status == "completed" and len(call.refused_updates) == 2
+    # The body is Twilio's REST error shape, as the emulator's report keeps it.
+    async with aiohttp.ClientSession() as http, http.get(f"{emulator.base_url}/_emulator/calls/{sid}") as got:
+        (body, _) = (await got.json())["refused_updates"]
+    assert body == {
+        "code": 21220,
+        "message": "Call is not in-progress. Cannot redirect.",
+        "more_info": "https://www.twilio.com/docs/errors/21220",
+        "status": 400,
+    }
 
 
 async def _hang_up_at_once(ws: ServerConnection, start: dict[str, Any], app: FakeApplication) -> None:

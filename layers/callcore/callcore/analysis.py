@@ -36,6 +36,7 @@ __all__ = [
     "ModelReply",
     "StructuredModel",
     "analyse_call",
+    "member_path",
     "offline_extract",
     "parse_analysis_config",
     "result_schema",
@@ -48,7 +49,18 @@ MAX_TRANSCRIPT_CHARACTERS = 40_000
 
 
 class AnalysisConfigError(ValueError):
-    """An invalid persona ``analysis``; the message names the field."""
+    """An invalid persona ``analysis``: ``field`` is the member at fault as the API spells it, a
+    dotted path with list indexes in brackets (``analysis.data.properties.slots.items``,
+    ``analysis.data.anyOf[1]``), the campaigns API's convention; the message starts with it."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def member_path(base: str, keys: Sequence[str | int]) -> str:
+    """``base`` followed by ``keys``: names as ``.name``, list indexes as ``[i]``."""
+    return base + "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in keys)
 
 
 def _depth(value: Any) -> int:
@@ -59,7 +71,7 @@ def _depth(value: Any) -> int:
     return 0
 
 
-def _structured_output_problem(schema: Any, where: str) -> str | None:
+def _structured_output_problem(schema: Any, where: str) -> AnalysisConfigError | None:
     """Why the LLM's structured output (Cerebras strict mode) would refuse ``schema``, or None.
 
     Strict mode makes the model answer every property it is given, so each object lists all of
@@ -69,37 +81,69 @@ def _structured_output_problem(schema: Any, where: str) -> str | None:
     """
     if isinstance(schema, list):
         for index, item in enumerate(schema):
-            if problem := _structured_output_problem(item, f"{where}[{index}]"):
+            if problem := _structured_output_problem(item, member_path(where, [index])):
                 return problem
         return None
     if not isinstance(schema, Mapping):
         return None
     if isinstance(schema.get("type"), list):
-        return (
+        return AnalysisConfigError(
             f"'{where}' gives 'type' as a list, which structured output does not take: "
-            'write {"anyOf": [{"type": ...}, {"type": "null"}]} instead'
+            'write {"anyOf": [{"type": ...}, {"type": "null"}]} instead',
+            field=where,
         )
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         missing = sorted(set(properties) - set(schema.get("required") or []))
         if missing:
-            return (
+            return AnalysisConfigError(
                 f"'{where}' must list every property in 'required' (missing: {', '.join(missing)}): "
                 "the model answers each one; for a fact that may be unknown use "
-                'anyOf with {"type": "null"}'
+                'anyOf with {"type": "null"}',
+                field=where,
             )
         for name, sub in properties.items():
-            if problem := _structured_output_problem(sub, f"{where}.properties.{name}"):
+            if problem := _structured_output_problem(sub, member_path(where, ["properties", name])):
                 return problem
     for key in ("items", "anyOf", "oneOf", "allOf", "$defs", "definitions"):
         sub = schema.get(key)
         if isinstance(sub, Mapping) and key in ("$defs", "definitions"):
             for name, definition in sub.items():
-                if problem := _structured_output_problem(definition, f"{where}.{key}.{name}"):
+                if problem := _structured_output_problem(definition, member_path(where, [key, name])):
                     return problem
-        elif sub is not None and (problem := _structured_output_problem(sub, f"{where}.{key}")):
+        elif sub is not None and (problem := _structured_output_problem(sub, member_path(where, [key]))):
             return problem
     return None
+
+
+def _data_schema(data: object) -> dict[str, Any]:
+    """``analysis.data``: a JSON Schema object the model's structured output can answer."""
+    if not isinstance(data, Mapping):
+        raise AnalysisConfigError("'analysis.data' must be a JSON Schema object", field="analysis.data")
+    if len(json.dumps(data)) > MAX_SCHEMA_BYTES:
+        raise AnalysisConfigError(
+            f"'analysis.data' must be at most {MAX_SCHEMA_BYTES} bytes of JSON", field="analysis.data"
+        )
+    if _depth(data) > MAX_SCHEMA_DEPTH:
+        raise AnalysisConfigError(
+            f"'analysis.data' may nest at most {MAX_SCHEMA_DEPTH} levels", field="analysis.data"
+        )
+    if data.get("type") != "object" or not isinstance(data.get("properties"), Mapping):
+        raise AnalysisConfigError(
+            "'analysis.data' must be an object schema with 'properties'", field="analysis.data"
+        )
+    try:
+        Draft202012Validator.check_schema(dict(data))
+    except SchemaError as error:
+        # The error's path is where in the schema the metaschema failed (e.g. properties.x.type).
+        where = member_path("analysis.data", list(error.absolute_path))
+        what = "is not" if where == "analysis.data" else "makes 'analysis.data' not"
+        raise AnalysisConfigError(
+            f"'{where}' {what} a valid JSON Schema: {error.message}", field=where
+        ) from None
+    if problem := _structured_output_problem(data, "analysis.data"):
+        raise problem
+    return dict(data)
 
 
 def parse_analysis_config(raw: object) -> dict[str, Any] | None:
@@ -107,41 +151,35 @@ def parse_analysis_config(raw: object) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
-        raise AnalysisConfigError("'analysis' must be an object with 'summary', 'data' and 'success'")
+        raise AnalysisConfigError(
+            "'analysis' must be an object with 'summary', 'data' and 'success'", field="analysis"
+        )
     unknown = sorted(set(raw) - {"summary", "data", "success"})
     if unknown:
-        raise AnalysisConfigError(f"'analysis' has unknown field(s): {', '.join(unknown)}")
+        where = member_path("analysis", [str(unknown[0])])
+        raise AnalysisConfigError(
+            f"'{where}' is unknown: 'analysis' takes 'summary', 'data' and 'success' "
+            f"(unknown: {', '.join(map(str, unknown))})",
+            field=where,
+        )
     summary = raw.get("summary", True)
     if not isinstance(summary, bool):
-        raise AnalysisConfigError("'analysis.summary' must be true or false")
+        raise AnalysisConfigError("'analysis.summary' must be true or false", field="analysis.summary")
     success = raw.get("success")
     if success is not None and (
         not isinstance(success, str) or not success.strip() or len(success) > MAX_SUCCESS_LENGTH
     ):
         raise AnalysisConfigError(
-            f"'analysis.success' must be a sentence of 1-{MAX_SUCCESS_LENGTH} characters"
+            f"'analysis.success' must be a sentence of 1-{MAX_SUCCESS_LENGTH} characters",
+            field="analysis.success",
         )
     data = raw.get("data")
-    if data is not None:
-        if not isinstance(data, Mapping):
-            raise AnalysisConfigError("'analysis.data' must be a JSON Schema object")
-        if len(json.dumps(data)) > MAX_SCHEMA_BYTES:
-            raise AnalysisConfigError(f"'analysis.data' must be at most {MAX_SCHEMA_BYTES} bytes of JSON")
-        if _depth(data) > MAX_SCHEMA_DEPTH:
-            raise AnalysisConfigError(f"'analysis.data' may nest at most {MAX_SCHEMA_DEPTH} levels")
-        if data.get("type") != "object" or not isinstance(data.get("properties"), Mapping):
-            raise AnalysisConfigError("'analysis.data' must be an object schema with 'properties'")
-        try:
-            Draft202012Validator.check_schema(dict(data))
-        except SchemaError as error:
-            raise AnalysisConfigError(
-                f"'analysis.data' is not a valid JSON Schema: {error.message}"
-            ) from None
-        if problem := _structured_output_problem(data, "analysis.data"):
-            raise AnalysisConfigError(problem)
-    if not summary and data is None and success is None:
-        raise AnalysisConfigError("'analysis' asks for nothing: set 'summary', 'data' or 'success'")
-    return {"summary": summary, "data": dict(data) if data is not None else None, "success": success}
+    schema = _data_schema(data) if data is not None else None
+    if not summary and schema is None and success is None:
+        raise AnalysisConfigError(
+            "'analysis' asks for nothing: set 'summary', 'data' or 'success'", field="analysis"
+        )
+    return {"summary": summary, "data": schema, "success": success}
 
 
 def result_schema(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,8 +37,10 @@ _VOICE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 class PersonaError(ValueError):
-    """An invalid persona: the message says why, ``field`` names the top-level field at fault (the
-    ``field`` of the 400), or None when no one field is (not an object, unknown fields)."""
+    """An invalid persona: the message says why, ``field`` names the member at fault (the ``field``
+    of the 400), or None when no one field is (not an object, unknown fields). A nested member is a
+    dotted path with list indexes in brackets, as the campaigns API spells them:
+    ``analysis.data.properties.when``, ``filler_phrases[2]``."""
 
     def __init__(self, message: str, *, field: str | None) -> None:
         super().__init__(message)
@@ -89,7 +91,7 @@ def _analysis(raw: object) -> dict[str, Any] | None:
     try:
         return parse_analysis_config(raw)
     except AnalysisConfigError as error:
-        raise PersonaError(str(error), field="analysis") from None
+        raise PersonaError(str(error), field=error.field) from None
 
 
 def parse_persona(
@@ -142,11 +144,12 @@ def parse_persona(
     fillers = data.get("filler_phrases", [])
     if not isinstance(fillers, list) or len(fillers) > 20:
         raise PersonaError("'filler_phrases' must be a list of at most 20 strings", field="filler_phrases")
-    if not all(isinstance(f, str) and 0 < len(f.strip()) <= 100 for f in fillers):
-        raise PersonaError(
-            "'filler_phrases' entries must be non-empty strings of at most 100 characters",
-            field="filler_phrases",
-        )
+    for index, filler in enumerate(fillers):
+        if not isinstance(filler, str) or not 0 < len(filler.strip()) <= 100:
+            raise PersonaError(
+                f"'filler_phrases[{index}]' must be a non-empty string of at most 100 characters",
+                field=f"filler_phrases[{index}]",
+            )
     persona = Persona(
         persona_id=pid,
         name=_text(data, "name", max_len=100, required=False, default=pid) or pid,
@@ -188,7 +191,7 @@ def parse_persona(
         if "{{" in phrase or "}}" in phrase:
             raise PersonaError(
                 f"'filler_phrases[{index}]' cannot hold placeholders (they are pre-rendered)",
-                field="filler_phrases",
+                field=f"filler_phrases[{index}]",
             )
     return persona
 

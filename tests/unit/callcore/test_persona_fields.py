@@ -14,6 +14,12 @@ from callcore.repository import CallRepository
 VALID: dict[str, Any] = {"voice_id": "voice-1", "prompt": "You book visits.", "greeting": "Hello!"}
 MISSING = object()  # a field left out of the body
 
+
+def _schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """An ``analysis.data`` object schema with these properties, all required (as strict mode asks)."""
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
 # (what the body changes, the field the refusal names); one row per way parse_persona refuses.
 REFUSALS: list[tuple[dict[str, Any], str | None]] = [
     ({"voice_id": MISSING}, "voice_id"),  # required
@@ -26,8 +32,30 @@ REFUSALS: list[tuple[dict[str, Any], str | None]] = [
     ({"idle_timeout_seconds": 1}, "idle_timeout_seconds"),  # out of range
     ({"machine_detection": "yes"}, "machine_detection"),  # not a boolean
     ({"dtmf_sensitive": None}, "dtmf_sensitive"),
-    ({"analysis": {"summary": "yes"}}, "analysis"),  # nested: the top-level field, as before
-    ({"analysis": {"data": {"type": "object"}}}, "analysis"),
+    ({"analysis": "yes"}, "analysis"),  # not an object
+    ({"analysis": {"summary": False}}, "analysis"),  # asks for nothing: no one member is at fault
+    # Nested members: a dotted path with list indexes in brackets, as the campaigns API spells them.
+    ({"analysis": {"summary": "yes"}}, "analysis.summary"),
+    ({"analysis": {"success": ""}}, "analysis.success"),
+    ({"analysis": {"summary": True, "mood": 1}}, "analysis.mood"),  # an unknown member
+    ({"analysis": {"data": {"type": "object"}}}, "analysis.data"),
+    ({"analysis": {"data": _schema({"x": {"type": "banana"}})}}, "analysis.data.properties.x.type"),
+    (
+        {"analysis": {"data": _schema({"n": {"type": "integer", "minimum": "0"}})}},
+        "analysis.data.properties.n.minimum",
+    ),
+    (
+        {"analysis": {"data": _schema({"w": {"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]}})}},
+        "analysis.data.properties.w.anyOf[1]",
+    ),  # a list index
+    (
+        {
+            "analysis": {
+                "data": _schema({"slot": {"type": "object", "properties": {"day": {"type": "string"}}}})
+            }
+        },
+        "analysis.data.properties.slot",
+    ),  # strict mode: every property required
     ({"surprise": 1}, None),  # unknown field(s): no one field of the persona
     ({"persona_id": "other"}, "persona_id"),  # the body disagrees with the URL
     ({"voice_id": "a voice"}, "voice_id"),  # unexpected characters
@@ -36,8 +64,9 @@ REFUSALS: list[tuple[dict[str, Any], str | None]] = [
     ({"transfer_number": "12345"}, "transfer_number"),  # not E.164
     ({"transfer_number": "+19005550123"}, "transfer_number"),  # premium rate: the dial policy
     ({"filler_phrases": "um"}, "filler_phrases"),  # not a list
-    ({"filler_phrases": [""]}, "filler_phrases"),  # an empty entry
-    ({"filler_phrases": ["One moment {{name}}"]}, "filler_phrases"),  # placeholders in a clip
+    ({"filler_phrases": [""]}, "filler_phrases[0]"),  # an empty entry
+    ({"filler_phrases": ["Hmm.", 7]}, "filler_phrases[1]"),  # not a string
+    ({"filler_phrases": ["Hmm.", "One moment {{name}}"]}, "filler_phrases[1]"),  # placeholders in a clip
     ({"recording_consent": True}, "recording_consent"),  # without record
     ({"goodbye": "Bye {{1x}}"}, "goodbye"),  # a malformed placeholder
     ({"disclosure": "This call is {{ recorded"}, "disclosure"),

@@ -78,6 +78,43 @@ def test_personas_put_get_list(handler_env: Any, ddb_table: Any, lambda_context:
     assert missing["statusCode"] == 404
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"analysis": {"summary": "yes"}}, "analysis.summary"),
+        (
+            {"analysis": {"data": {"type": "object", "properties": {"n": {"type": 7}}, "required": ["n"]}}},
+            "analysis.data.properties.n.type",
+        ),
+        (
+            {
+                "analysis": {
+                    "data": {
+                        "type": "object",
+                        "properties": {"when": {"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]}},
+                        "required": ["when"],
+                    }
+                }
+            },
+            "analysis.data.properties.when.anyOf[1]",
+        ),
+        ({"filler_phrases": ["One moment.", ""]}, "filler_phrases[1]"),
+    ],
+    ids=["summary", "schema-keyword", "list-index", "filler-entry"],
+)
+def test_a_nested_refusal_names_the_member_as_a_dotted_path(
+    handler_env: Any, ddb_table: Any, lambda_context: Any, changes: dict[str, Any], field: str
+) -> None:
+    handler = handler_env("personas")
+    data = {**json.loads(EXAMPLE.read_text()), "persona_id": "nested", **changes}
+    put = api_event("PUT", "/personas/{persona_id}", path_params={"persona_id": "nested"}, body=data)
+    response = handler.lambda_handler(put, lambda_context)
+    refused = json.loads(response["body"])
+    assert response["statusCode"] == 400 and refused["error"] == "invalid_persona", refused
+    assert refused["field"] == field and refused["message"].startswith(f"'{field}'"), refused
+    assert CallRepository(ddb_table).get_stored_persona("nested") is None  # nothing was written
+
+
 def test_persona_changes_are_audited(
     handler_env: Any, ddb_table: Any, lambda_context: Any, monkeypatch: Any
 ) -> None:

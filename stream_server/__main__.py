@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from callcore.fleet import TaskSlots
 
@@ -23,6 +24,9 @@ from stream_server.providers.config import ProviderConfigError, ProviderSettings
 from stream_server.services import CallServices
 from stream_server.settings import StreamSettings
 from stream_server.speech.pipeline import ApologyClip, Voice, render_clip
+
+if TYPE_CHECKING:
+    from callcore.repository import CallRepository
 
 log = logging.getLogger("stream_server")
 
@@ -54,17 +58,13 @@ def _cloudwatch_client(settings: StreamSettings) -> object | None:
     return boto3.client("cloudwatch")
 
 
-async def _load_storage_client(repository: object) -> None:
+async def _load_storage_client(repository: CallRepository) -> None:
     """Build the DynamoDB client now (botocore and its service model: ~100 modules, ~30,000 objects).
 
     Otherwise the first call's first read builds it in a worker thread while calls are live, and
     everything it loads lands after ``freeze_startup_heap``, in the heap every full collection walks.
     """
-    from callcore.table import ClientTable
-
-    table = getattr(repository, "table", None)
-    if isinstance(table, ClientTable):
-        await asyncio.to_thread(lambda: table.client)
+    await asyncio.to_thread(repository.warm_client)
 
 
 async def main(settings: StreamSettings | None = None) -> None:
@@ -80,16 +80,17 @@ async def main(settings: StreamSettings | None = None) -> None:
         await providers.aclose()
         raise SystemExit(f"provider check failed: {error}") from None
     apology = await _apology(settings, providers.tts)
+    repository = CallRepository.from_settings(settings.core, timeouts=LIVE_CALL_TIMEOUTS)
     services = CallServices(
         settings=settings,
-        repository=CallRepository.from_settings(settings.core, timeouts=LIVE_CALL_TIMEOUTS),
+        repository=repository,
         stt=providers.stt,
         llm=providers.llm,
         tts=providers.tts,
         apology=apology,
         metrics=_metrics_sink(settings),
     )
-    await _load_storage_client(services.repository)
+    await _load_storage_client(repository)
     # Fargate exposes the ECS agent to the task; without it (local runs) both stay idle.
     protection = TaskProtection(settings.ecs_agent_uri or None)
     server: StreamServer | None = None

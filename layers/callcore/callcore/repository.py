@@ -163,6 +163,17 @@ class CallRepository:
             build_table(settings, timeouts=timeouts), item_ttl_seconds=settings.call_ttl_days * 24 * 3600
         )
 
+    def warm_client(self) -> None:
+        """Build the DynamoDB client now rather than on the first request.
+
+        A ``ClientTable`` builds its botocore client lazily (botocore and the service model: a
+        long, blocking load), so a long-lived process calls this once at start-up, off its event
+        loop, to keep that cost away from the first live call. Over a boto3 Table resource (tests,
+        local stack) the client already exists and this does nothing. Safe to call more than once.
+        """
+        if isinstance(self._db, ClientTable):
+            _ = self._db.client
+
     def _expiration(self) -> int:
         return int(self._clock()) + self._ttl
 

@@ -126,3 +126,29 @@ def test_live_call_clients_have_short_timeouts_and_bounded_retries(aws_env: None
     assert config.retries["total_max_attempts"] == 3
     default = build_table(Settings()).client.meta.config
     assert default.read_timeout == 60
+
+
+def test_warm_client_builds_the_botocore_client_once_before_the_first_request(ddb_table: Any) -> None:
+    from callcore.aws_session import aws_client
+    from callcore.table import ClientTable
+
+    built: list[Any] = []
+
+    def dynamodb_client() -> Any:
+        built.append(aws_client("dynamodb", region_name="us-east-1"))
+        return built[-1]
+
+    repo = CallRepository(ClientTable(ddb_table.name, dynamodb_client))
+    assert built == []  # nothing is loaded until asked
+    repo.warm_client()
+    repo.warm_client()
+    assert len(built) == 1
+    # The requests then go through that same client (to moto's table), building nothing more.
+    assert repo.create_call(_record()) and repo.get_call("c1") is not None
+    assert len(built) == 1 and built[0].meta.service_model.service_name == "dynamodb"
+
+
+def test_warm_client_over_a_boto3_resource_changes_nothing(ddb_table: Any) -> None:
+    repo = CallRepository(ddb_table)
+    repo.warm_client()
+    assert repo.create_call(_record()) and repo.get_call("c1") is not None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 
+from callcore.repository import CallRepository
 from callcore.table import ClientTable
 
 from stream_server.__main__ import _load_storage_client
@@ -63,23 +65,18 @@ def test_young_collections_are_spaced_out_and_the_older_generations_keep_their_t
 
 
 async def test_the_storage_client_is_built_at_start_up_not_on_the_first_call() -> None:
-    built: list[str] = []
+    built: list[int] = []
 
     def factory() -> object:
-        built.append("dynamodb")
+        built.append(threading.get_ident())
         return object()
 
-    class Repository:
-        table = ClientTable("calls", factory)
-
-    await _load_storage_client(Repository())
-    assert built == ["dynamodb"]
-    _ = Repository.table.client
-    assert built == ["dynamodb"]  # built once, reused by the calls
+    table = ClientTable("calls", factory)
+    await _load_storage_client(CallRepository(table))
+    assert len(built) == 1 and built[0] != threading.get_ident()  # in a worker, off the event loop
+    _ = table.client
+    assert len(built) == 1  # built once, reused by the calls
 
 
 async def test_a_repository_over_a_boto3_resource_needs_no_loading() -> None:
-    class Repository:
-        table = object()  # tests and the local stack pass a boto3 Table resource
-
-    await _load_storage_client(Repository())
+    await _load_storage_client(CallRepository(object()))  # tests and the local stack pass a resource

@@ -18,7 +18,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callcore.disclosure import recording_at_dial
@@ -33,9 +33,11 @@ from callcore.webhooks import WebhookUrlError, validate_webhook_url
 
 __all__ = [
     "STATUS_CALLBACK_EVENTS",
+    "BudgetDay",
     "CallPlacementError",
     "CallRequest",
     "PlacedCall",
+    "budget_day",
     "build_dial_request",
     "call_id_for",
     "iso",
@@ -243,6 +245,26 @@ def recording_options(base_url: str, call_id: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class BudgetDay:
+    """The day of a key's daily budget (calls and minutes are counted per UTC date)."""
+
+    day: str  # "2026-11-30": the UTC date the instant charges, as the table keys the budget
+    next_starts_at: datetime  # midnight UTC after it, when the budget is renewed
+
+
+def budget_day(moment: datetime) -> BudgetDay:
+    """The budget day an instant charges: its UTC date, whatever zone ``moment`` is written in.
+
+    The single source for both ``place_call`` (which day to charge) and the campaign engine (when
+    a spent budget renews). A naive datetime names no instant, so it is refused (ValueError).
+    """
+    if moment.utcoffset() is None:
+        raise ValueError("the budget day needs an aware datetime (one with a time zone)")
+    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return BudgetDay(day=start.strftime("%Y-%m-%d"), next_starts_at=start + timedelta(days=1))
+
+
 def _budget_message(spent: str, settings: Settings, reserve: int) -> str:
     if spent == "calls":
         return (
@@ -312,7 +334,7 @@ def place_call(
             "too_many_active_calls",
             f"at most {settings.max_concurrent_calls_per_user} calls may be active at once for this key",
         )
-    day = now.strftime("%Y-%m-%d")
+    day = budget_day(now).day
     reserve = persona.max_duration_seconds
     spent = repo.charge_daily_budget(
         user_id,

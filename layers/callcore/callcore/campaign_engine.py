@@ -26,11 +26,11 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from callcore.calling_windows import is_open
-from callcore.calls import CallPlacementError, CallRequest, call_id_for, place_call
+from callcore.calls import CallPlacementError, CallRequest, budget_day, call_id_for, place_call
 from callcore.campaign_repository import CampaignRepository, Move
 from callcore.campaigns import (
     FINAL_STATE_OF,
@@ -432,9 +432,8 @@ def dial_from_message(
 
 
 def next_budget_day(now: datetime) -> datetime:
-    """When a key's daily budget is next renewed: midnight UTC after ``now`` (``place_call``
-    counts calls per UTC date)."""
-    return (now.astimezone(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    """When a key's daily budget is next renewed after ``now`` (``callcore.calls.budget_day``)."""
+    return budget_day(now).next_starts_at
 
 
 def _placement_refused(

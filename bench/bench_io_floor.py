@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,9 +39,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.loadgen.probes import cpu_seconds  # noqa: E402
+from local.storage import free_port  # noqa: E402
+
 VARIANTS = ("recv", "parse", "relay", "speak")
 FRAME_S = 0.020
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------------------------- server
@@ -191,7 +195,7 @@ async def _sink(port: int) -> asyncio.AbstractServer:
 async def _measure(
     variant: str, calls: int, seconds: float, event_loop: str, realtime: bool
 ) -> dict[str, float]:
-    port, sink_port = _free_port(), _free_port()
+    port, sink_port = free_port(), free_port()
     sink = await _sink(sink_port)
     launcher = ["taskset", "-c", "1", *(["chrt", "-f", "1"] if realtime else [])]
     command = [*launcher, sys.executable, __file__, "--serve", variant, "--port", str(port),
@@ -230,9 +234,10 @@ async def _measure(
         pacer = asyncio.create_task(pace())
         await asyncio.sleep(3.0)  # warm-up: every phone talking, the recogniser sockets open
         lateness.clear()
-        before, own_before, wall = _cpu(server.pid), time.process_time(), time.monotonic()
+        before, own_before, started = cpu_seconds(server.pid), time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
-        used, own, wall = _cpu(server.pid) - before, time.process_time() - own_before, time.monotonic() - wall
+        used, own = cpu_seconds(server.pid) - before, time.process_time() - own_before
+        wall = time.monotonic() - started
         pacer.cancel()
         measured = {
             "cpu_ms_per_call_s": 1000 * used / (calls * wall),
@@ -248,20 +253,6 @@ async def _measure(
         server.terminate()
         server.wait()
         sink.close()
-
-
-def _cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (every thread)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _main(args: argparse.Namespace) -> int:

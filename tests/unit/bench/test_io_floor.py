@@ -10,7 +10,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from bench.bench_io_floor import _client_frame, _free_port, _Phone, _twilio_frames
+from bench.bench_io_floor import _client_frame, _Phone, _twilio_frames
+from local.storage import free_port
 
 
 def _parse_client_frame(data: bytes) -> Frame:
@@ -46,7 +47,7 @@ async def test_a_websockets_server_reads_the_phones_frames_and_gets_its_marks_ec
             if len(received) == 4:
                 all_in.set()
 
-    port = _free_port()
+    port = free_port()
     async with serve(handler, "127.0.0.1", port, compression=None):
         loop = asyncio.get_running_loop()
         transport, phone = await loop.create_connection(lambda: _Phone(mark_echo), "127.0.0.1", port)

@@ -31,6 +31,7 @@ import contextlib
 import importlib
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,10 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ("twilio_answer", "twilio_status", "trigger_call", "get_call", "personas")
-AUTH_TOKEN = "bench-token"
+# Made up per run and strong enough that the handlers serve a public URL with them: placeholder
+# secrets make the webhooks answer 503 "not_configured" (``TwilioCredentials.weakness``).
+AUTH_TOKEN = secrets.token_hex(16)
+STREAM_TOKEN_SECRET = secrets.token_hex(32)
 PUBLIC_API_URL = "https://calls.example.com/v1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -54,6 +58,7 @@ FAKE_AWS = {
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "STREAM_TOKEN_SECRET": STREAM_TOKEN_SECRET,
     "PUBLIC_API_URL": PUBLIC_API_URL,
     "STREAM_PUBLIC_URL": "wss://stream.example.com/media",
 }
@@ -188,7 +193,7 @@ def moto_server() -> Iterator[tuple[str, str]]:
         secret = {
             "account_sid": "AC" + "3" * 32,
             "auth_token": AUTH_TOKEN,
-            "stream_token_secret": "bench-key",
+            "stream_token_secret": STREAM_TOKEN_SECRET,
         }
         arn = boto3.client("secretsmanager", endpoint_url=endpoint, **fake).create_secret(
             Name="bench/twilio", SecretString=json.dumps(secret)

@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--replies", type=int, default=30, help="measured runs of each")
+    parser.add_argument("--quick", action="store_true", help="3 runs of each: a smoke check")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.replies = 3
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {1})
     return asyncio.run(_main(args.replies))

@@ -82,7 +82,7 @@ class BenchPlan:
             capacity_steps=(1, 25, 50, 75, 100, 125, 150, 175, 200),
             capacity_turns=3,
             systems=("ours", "ours-uvloop", "pipecat"),
-            pipecat_capacity_steps=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25),
+            pipecat_capacity_steps=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50),
             realtime=os.geteuid() == 0,
         )
 

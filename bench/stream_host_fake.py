@@ -45,7 +45,7 @@ PERSONA = Persona(
 class MemoryRepository:
     def __init__(self) -> None:
         self.turns: dict[tuple[str, int], TranscriptTurn] = {}
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, str] = {}  # nonce -> the socket that claimed it
 
     def get_call(self, call_id: str) -> CallRecord | None:
         return None
@@ -56,11 +56,8 @@ class MemoryRepository:
     def put_turn(self, call_id: str, turn: TranscriptTurn) -> None:
         self.turns.setdefault((call_id, turn.index), turn)
 
-    def consume_stream_token(self, nonce: str, expires_at: int) -> bool:
-        if nonce in self.tokens:
-            return False
-        self.tokens.add(nonce)
-        return True
+    def consume_stream_token(self, nonce: str, expires_at: int, *, claimant: str) -> bool:
+        return self.tokens.setdefault(nonce, claimant) == claimant
 
     def finish_call(self, call_id: str, summary: CallSummary) -> None:
         pass

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -341,9 +342,10 @@ class CallSession:
             return
         CALL_CONTEXT.set({"call_id": claims.call_id, "call_sid": start.call_sid})
         try:
-            fresh = await asyncio.to_thread(
-                services.repository.consume_stream_token, claims.nonce, claims.expires_at
-            )
+            # This socket's own claim (a fresh id per session): a retried write finds it and is
+            # not taken for a replay.
+            claim = partial(services.repository.consume_stream_token, claimant=uuid.uuid4().hex)
+            fresh = await asyncio.to_thread(claim, claims.nonce, claims.expires_at)
         except Exception:
             log.exception("could not record the stream token")
             await self._deliver(Rejected(EndReason.STORAGE_ERROR))

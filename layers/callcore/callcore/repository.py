@@ -729,18 +729,27 @@ class CallRepository:
             if not _is_condition_failure(error):
                 raise
 
-    def consume_stream_token(self, nonce: str, expires_at: int) -> bool:
-        """Burn a stream token's nonce; False means it was already used (a replay)."""
+    def consume_stream_token(self, nonce: str, expires_at: int, *, claimant: str) -> bool:
+        """Burn a stream token's nonce for one media socket; False means another socket used it
+        first (a replay).
+
+        ``claimant`` is unique to the socket asking (never sent by the caller). The conditional
+        write is retried by botocore after a timeout (``LIVE_CALL_TIMEOUTS``), and a retry of a
+        write that did land meets its own claim: that socket still holds the token, so the claim
+        is read back (strongly consistent) before anything is called a replay.
+        """
+        key = {"PK": f"STREAMTOKEN#{nonce}", "SK": "USED"}
         try:
             self._db.call(
                 "put_item",
-                Item={"PK": f"STREAMTOKEN#{nonce}", "SK": "USED", "expiration": int(expires_at) + 3600},
+                Item={**key, "claimant": claimant, "expiration": int(expires_at) + 3600},
                 ConditionExpression="attribute_not_exists(PK)",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
+            if not _is_condition_failure(error):
+                raise
+            held = self._db.call("get_item", Key=key, ConsistentRead=True).get("Item") or {}
+            return bool(held.get("claimant") == claimant)
         return True
 
     def finish_call(self, call_id: str, summary: CallSummary) -> None:

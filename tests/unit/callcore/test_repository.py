@@ -85,8 +85,17 @@ def test_turns_are_idempotent_and_history_is_one_query(repo_table: Any) -> None:
 
 def test_stream_token_nonce_is_single_use(repo_table: Any) -> None:
     repo = CallRepository(repo_table)
-    assert repo.consume_stream_token("n1", 2000)
-    assert not repo.consume_stream_token("n1", 2000)
+    assert repo.consume_stream_token("n1", 2000, claimant="socket-a")
+    assert not repo.consume_stream_token("n1", 2000, claimant="socket-b")
+
+
+def test_a_retried_token_claim_that_already_landed_is_still_the_sockets_own(repo_table: Any) -> None:
+    """botocore retries the conditional write after a read timeout; when the first attempt did
+    land, the retry meets its own claim. That must not end the call as a replayed token."""
+    repo = CallRepository(repo_table)
+    assert repo.consume_stream_token("n2", 2000, claimant="socket-a")
+    assert repo.consume_stream_token("n2", 2000, claimant="socket-a")  # the retry
+    assert not repo.consume_stream_token("n2", 2000, claimant="socket-b")  # a real replay
 
 
 def test_call_sid_link_and_finish(repo_table: Any) -> None:

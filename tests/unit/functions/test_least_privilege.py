@@ -163,7 +163,8 @@ def test_what_the_stream_host_does_is_allowed_to_its_task_role(
     recorded.clear()  # the setup above is the control plane's work, not the host's
     repo.get_call("c1")
     repo.get_persona("p")
-    repo.consume_stream_token("nonce-1", 2_000_000_000)
+    repo.consume_stream_token("nonce-1", 2_000_000_000, claimant="socket-a")
+    repo.consume_stream_token("nonce-1", 2_000_000_000, claimant="socket-b")  # a replay: read back
     repo.put_turn("c1", TranscriptTurn(index=0, role="assistant", text="hi", started_at=0.0, ended_at=1.0))
     repo.record_opt_out("c1", at="2026-11-25T12:01:00.000Z")
     repo.record_opt_out("c1", at="2026-11-25T12:02:00.000Z")  # already listed: read back

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.loadgen.harness import REALTIME_LAUNCHER, set_realtime  # noqa: E402
 from bench.loadgen.probes import cpu_seconds  # noqa: E402
 from local.storage import free_port  # noqa: E402
 
@@ -53,7 +54,7 @@ FRAME_S = 0.020
 # ----------------------------------------------------------------------------------------------- server
 
 
-async def _serve(variant: str, port: int, sink_port: int, event_loop: str) -> None:
+async def _serve(variant: str, port: int, sink_port: int) -> None:
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import ServerConnection, serve
 
@@ -198,7 +199,7 @@ async def _measure(
 ) -> dict[str, float]:
     port, sink_port = free_port(), free_port()
     sink = await _sink(sink_port)
-    launcher = ["taskset", "-c", "1", *(["chrt", "-f", "1"] if realtime else [])]
+    launcher = ["taskset", "-c", "1", *(REALTIME_LAUNCHER if realtime else ())]
     command = [*launcher, sys.executable, __file__, "--serve", variant, "--port", str(port),
                "--sink-port", str(sink_port), "--event-loop", event_loop]  # fmt: skip
     server = subprocess.Popen(  # noqa: ASYNC220 - started once per run, before the measured window
@@ -218,7 +219,6 @@ async def _measure(
             phone.transport.write(start)
             phones.append(phone)
         lateness: list[float] = []
-        measured: dict[str, float] = {}
 
         async def pace() -> None:
             due, n = loop.time(), 0
@@ -261,8 +261,7 @@ async def _main(args: argparse.Namespace) -> int:
         os.sched_setaffinity(0, {0})
     realtime = os.geteuid() == 0
     if realtime:
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(2))
+        set_realtime(os.getpid(), 2)  # above the server's priority 1, as the bench's load generator
     counts = [int(n) for n in args.calls.split(",")]
     print(f"server loop: {args.event_loop}; SCHED_FIFO: {realtime}; {args.seconds:g} s measured per run")
     columns = ("calls", "variant", "CPU-ms/call-s", "core busy", "phones ms/call-s", "pacer p99")
@@ -297,9 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.event_loop == "uvloop":
             import uvloop
 
-            uvloop.run(_serve(args.serve, args.port, args.sink_port, args.event_loop))
+            uvloop.run(_serve(args.serve, args.port, args.sink_port))
         else:
-            asyncio.run(_serve(args.serve, args.port, args.sink_port, args.event_loop))
+            asyncio.run(_serve(args.serve, args.port, args.sink_port))
         return 0
     return asyncio.run(_main(args))
 
